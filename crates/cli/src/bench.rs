@@ -1,0 +1,294 @@
+//! `tend bench`: figures for the store, printed, never asserted. For each adapter (SQLite,
+//! and PostgreSQL on a throwaway cluster with `--postgres`): bulk ingest with every search
+//! index, small durable transactions (1 Patient + 1 Observation) at 1/8/32 concurrent
+//! clients, reads by id, and three searches over the ingested resources.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use search::{Registry, SearchQuery};
+use serde_json::{json, Value};
+use store::{Entry, Mode, Store, WriteOp};
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct BenchArgs {
+    /// Resources to ingest before the read and search runs (10 % patients, 90 % vital signs).
+    #[arg(long, default_value_t = 1_000_000)]
+    resources: usize,
+    /// Seconds per concurrency level / read run.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Also run against PostgreSQL on a throwaway cluster (needs Debian's postgresql).
+    #[arg(long)]
+    postgres: bool,
+    /// Skip SQLite (with --postgres: PostgreSQL only).
+    #[arg(long)]
+    no_sqlite: bool,
+}
+
+/// A tiny deterministic generator (xorshift), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+const FAMILIES: [&str; 12] =
+    ["Smith", "Garcia", "Nguyen", "Johnson", "Okafor", "Kowalski", "Chen", "Haddad", "Brown", "Silva", "Ivanova", "Murphy"];
+const GIVEN: [&str; 10] = ["Ana", "John", "Mei", "Omar", "Grace", "Luis", "Fatima", "Peter", "Aroha", "Sven"];
+/// (LOINC, display, unit, low, high)
+const VITALS: [(&str, &str, &str, f64, f64); 6] = [
+    ("9279-1", "Respiratory rate", "/min", 10.0, 30.0),
+    ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%", 85.0, 100.0),
+    ("8480-6", "Systolic blood pressure", "mm[Hg]", 85.0, 190.0),
+    ("8867-4", "Heart rate", "/min", 45.0, 140.0),
+    ("8310-5", "Body temperature", "Cel", 35.0, 40.0),
+    ("3151-8", "Inhaled oxygen flow rate", "L/min", 0.0, 6.0),
+];
+
+fn patient(i: usize, rng: &mut Rng) -> Value {
+    json!({
+        "resourceType": "Patient",
+        "id": format!("bp{i}"),
+        "identifier": [{"system": "https://tend.example.org/mrn", "value": format!("MRN{i:08}")}],
+        "name": [{"family": FAMILIES[rng.below(12) as usize], "given": [GIVEN[rng.below(10) as usize]]}],
+        "gender": if rng.below(2) == 0 { "female" } else { "male" },
+        "birthDate": format!("{}-{:02}-{:02}", 1930 + rng.below(75), 1 + rng.below(12), 1 + rng.below(28)),
+    })
+}
+
+fn observation(i: usize, patient: usize, rng: &mut Rng) -> Value {
+    let (code, display, unit, lo, hi) = VITALS[rng.below(VITALS.len() as u64) as usize];
+    let value = ((lo + (hi - lo) * (rng.below(1000) as f64 / 1000.0)) * 10.0).round() / 10.0;
+    let minutes = rng.below(60 * 24 * 30);
+    let t = chrono::DateTime::from_timestamp(1_790_000_000 + (minutes as i64) * 60, 0).unwrap_or_default();
+    json!({
+        "resourceType": "Observation",
+        "id": format!("bo{i}"),
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]},
+        "subject": {"reference": format!("Patient/bp{patient}")},
+        "effectiveDateTime": t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+    })
+}
+
+fn put(resource: Value) -> Entry {
+    let rtype = resource["resourceType"].as_str().unwrap_or_default().to_string();
+    let id = resource["id"].as_str().unwrap_or_default().to_string();
+    Entry { full_url: None, op: WriteOp::Update { rtype, id, resource, if_match: None } }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let indexer = Arc::new(search::Indexer::new(Registry::r4()).context("compiling the search parameters")?);
+    let options = store::Options { clock: Arc::new(store::SystemClock), indexer, readers: 8 };
+    let tmp = std::env::temp_dir().join(format!("tend-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    println!("tend bench: {} resources, {} s per run, {} cores", args.resources, args.seconds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    if !args.no_sqlite {
+        let url = format!("sqlite://{}", tmp.join("bench.db").display());
+        let store = store::open(&url, options.clone())?;
+        bench_store("sqlite", &*store, &args)?;
+    }
+    if args.postgres {
+        let pg = store::TempPostgres::start()?;
+        let url = pg.create_database("tend_bench")?;
+        let store = store::open(&url, options.clone())?;
+        bench_store("postgres", &*store, &args)?;
+        drop(store);
+        drop(pg);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Result<()> {
+    println!("\n== {name} ==");
+    let patients = (args.resources / 10).max(1);
+    // 1. Bulk ingest: chunks of 1,000 from two feeding threads, so preparing one chunk
+    //    overlaps with committing another.
+    let started = Instant::now();
+    let chunk = 1000;
+    let total = args.resources;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..2u64 {
+            let (next, failed) = (&next, &failed);
+            s.spawn(move || {
+                let mut rng = Rng(0x9E37_79B9 + t);
+                loop {
+                    let start = next.fetch_add(chunk, Ordering::Relaxed);
+                    if start >= total {
+                        break;
+                    }
+                    let entries: Vec<Entry> = (start..(start + chunk).min(total))
+                        .map(|i| if i < patients { put(patient(i, &mut rng)) } else { put(observation(i, i % patients, &mut rng)) })
+                        .collect();
+                    match store.write(entries, Mode::Independent) {
+                        Ok(rs) => {
+                            failed.fetch_add(rs.iter().filter(|r| r.is_err()).count(), Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            failed.fetch_add(chunk, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "bulk ingest        {total} resources in {secs:.1} s = {:.0} resources/s (all search indexes; {} failed)",
+        total as f64 / secs,
+        failed.load(Ordering::Relaxed)
+    );
+
+    // 2. Small durable transactions.
+    for clients in [1usize, 8, 32] {
+        let stop = AtomicBool::new(false);
+        let lat = std::sync::Mutex::new(Vec::new());
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            for c in 0..clients {
+                let (stop, lat) = (&stop, &lat);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    let mut n = 0usize;
+                    while !stop.load(Ordering::Relaxed) {
+                        let pid = format!("tx-{name}-{clients}-{c}-{n}");
+                        n += 1;
+                        let p = json!({"resourceType": "Patient", "name": [{"family": "Doe"}]});
+                        let o = json!({
+                            "resourceType": "Observation", "status": "final",
+                            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                            "subject": {"reference": format!("urn:uuid:{pid}")},
+                            "valueQuantity": {"value": 80, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}
+                        });
+                        let entries = vec![
+                            Entry { full_url: Some(format!("urn:uuid:{pid}")), op: WriteOp::Create { resource: p, id: pid.clone(), if_none_exist: None } },
+                            Entry { full_url: None, op: WriteOp::Create { resource: o, id: format!("{pid}-o"), if_none_exist: None } },
+                        ];
+                        let t = Instant::now();
+                        if store.write(entries, Mode::Atomic).is_ok() {
+                            mine.push(ms(t.elapsed()));
+                        }
+                    }
+                    if let Ok(mut l) = lat.lock() {
+                        l.extend(mine);
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_secs(args.seconds));
+            stop.store(true, Ordering::Relaxed);
+        });
+        let secs = started.elapsed().as_secs_f64();
+        let mut l = lat.into_inner().unwrap_or_default();
+        l.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "transactions x{clients:<3}  {:.0} tx/s  p50 {:.2} ms  p99 {:.2} ms  (1 Patient + 1 Observation, durable)",
+            l.len() as f64 / secs,
+            percentile(&l, 0.5),
+            percentile(&l, 0.99)
+        );
+    }
+
+    // 3. Reads by id.
+    let stop = AtomicBool::new(false);
+    let lat = std::sync::Mutex::new(Vec::new());
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (stop, lat) = (&stop, &lat);
+            s.spawn(move || {
+                let mut rng = Rng(77 + t);
+                let mut mine = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let id = format!("bp{}", rng.below(patients as u64));
+                    let t0 = Instant::now();
+                    if let Ok(Some(_)) = store.read("Patient", &id) {
+                        mine.push(ms(t0.elapsed()));
+                    }
+                }
+                if let Ok(mut l) = lat.lock() {
+                    l.extend(mine);
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(args.seconds));
+        stop.store(true, Ordering::Relaxed);
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let mut l = lat.into_inner().unwrap_or_default();
+    l.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "reads by id        {:.0} reads/s  p50 {:.3} ms  p99 {:.3} ms  (4 threads)",
+        l.len() as f64 / secs,
+        percentile(&l, 0.5),
+        percentile(&l, 0.99)
+    );
+
+    // 4. Searches.
+    let searches: [(&str, &str, Box<dyn Fn(&mut Rng) -> String>); 3] = [
+        (
+            "latest pulse of a patient",
+            "Observation",
+            Box::new(move |r: &mut Rng| format!("subject=Patient/bp{}&code=8867-4&_sort=-date&_count=10", r.below(patients as u64))),
+        ),
+        ("patients by name prefix", "Patient", Box::new(|r: &mut Rng| format!("name={}&_count=20", &FAMILIES[r.below(12) as usize][..3]))),
+        (
+            "high temperatures of a patient (quantity)",
+            "Observation",
+            Box::new(move |r: &mut Rng| format!("subject=Patient/bp{}&code=8310-5&value-quantity=gt38&_count=50", r.below(patients as u64))),
+        ),
+    ];
+    for (label, rtype, make) in searches.iter() {
+        let mut rng = Rng(4242);
+        let mut l = Vec::new();
+        let mut returned = 0usize;
+        let runs = 300;
+        let t_all = Instant::now();
+        for _ in 0..runs {
+            let qs = make(&mut rng);
+            let params: Vec<(String, String)> = form_urlencoded::parse(qs.as_bytes()).into_owned().collect();
+            let q = SearchQuery::parse(Registry::r4(), rtype, &params)?;
+            let t0 = Instant::now();
+            let page = store.search(&q)?;
+            l.push(ms(t0.elapsed()));
+            returned += page.matches.len();
+        }
+        let secs = t_all.elapsed().as_secs_f64();
+        l.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "search: {label:<42} p50 {:.2} ms  p99 {:.2} ms  {:.0} resources/s returned ({:.1} per search)",
+            percentile(&l, 0.5),
+            percentile(&l, 0.99),
+            returned as f64 / secs,
+            returned as f64 / runs as f64
+        );
+    }
+    Ok(())
+}

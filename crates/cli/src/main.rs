@@ -1,0 +1,128 @@
+//! `tend`: the one binary. Reads flags, environment and config once, builds typed
+//! configuration, and starts the parts: `serve`, `demo`, `import`, `export`, `bench`.
+
+mod bench;
+mod config;
+mod demo;
+mod ndjson;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use config::{DatabaseArgs, ServeArgs};
+
+#[derive(Parser)]
+#[command(name = "tend", version, about = "Tend: the patient-care platform (FHIR R4 record, early warning, pathways, quality)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the FHIR API (and, once configured, the other listeners).
+    Serve(ServeArgs),
+    /// Create the synthetic demo hospital on a fresh SQLite file, serve it, and keep
+    /// streaming new vital signs.
+    Demo(demo::DemoArgs),
+    /// Load resources from NDJSON files or Bundles (a file or a directory).
+    Import(ndjson::ImportArgs),
+    /// Write the current resources as NDJSON, one file per resource type.
+    Export(ndjson::ExportArgs),
+    /// Measure the store: bulk ingest, small transactions, reads and searches.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::Demo(args) => runtime()?.block_on(demo::run(args)),
+        Command::Import(args) => ndjson::import(args),
+        Command::Export(args) => ndjson::export(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Logs carry no patient data: request paths and ids only at debug level, never bodies.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TEND_LOG").unwrap_or_else(|_| "info".into());
+    let json = std::env::var("TEND_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Open the store named by the database arguments.
+pub(crate) fn open_store(db: &DatabaseArgs) -> anyhow::Result<Arc<dyn store::Store>> {
+    let indexer = Arc::new(search::Indexer::new(search::Registry::r4()).context("compiling the search parameters")?);
+    let options = store::Options { clock: Arc::new(store::SystemClock), indexer, readers: 8 };
+    store::open(&db.database, options).with_context(|| format!("opening the database {}", redact(&db.database)))
+}
+
+/// A database URL without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db)?;
+    let state = server::AppState::new(store);
+    serve_app(state, &args.listen).await
+}
+
+/// Bind, print the URL, and serve until Ctrl-C / SIGTERM.
+pub(crate) async fn serve_app(state: server::AppState, listen: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "Tend is serving");
+    println!("Tend FHIR API: http://{addr}/fhir (metadata: http://{addr}/fhir/metadata)");
+    server::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://tend:secret@db:5432/tend"), "postgres://tend:***@db:5432/tend");
+        assert_eq!(redact("sqlite://tend.db"), "sqlite://tend.db");
+    }
+}

@@ -1,0 +1,191 @@
+//! Data-driven cases: every `test_data/validation/NAME.json` is validated and the issues
+//! compared with `NAME.expected` (one issue a line, empty for a valid resource), and every
+//! element listed in `test_data/summary-elements.txt` is looked up with [`is_summary`] and
+//! [`is_mandatory`]. `UPDATE_EXPECT=1 cargo test -p fhir validation` rewrites the expectations.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::{is_mandatory, is_summary, resource_types, validate, Issue, Severity};
+
+fn render(issues: &[Issue]) -> String {
+    issues
+        .iter()
+        .map(|i| {
+            let severity = match i.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            format!(
+                "{severity} {} {}: {}\n",
+                i.code.as_str(),
+                i.expression,
+                i.message
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn cases() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/validation");
+    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty());
+    let mut failures = Vec::new();
+    for path in &paths {
+        let text = std::fs::read_to_string(path).unwrap();
+        let resource: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let actual = render(&validate(&resource));
+        let expected_path = path.with_extension("expected");
+        if update {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if actual != expected {
+            let name = path.file_name().unwrap().to_string_lossy();
+            failures.push(format!(
+                "{name}\n--- expected\n{expected}--- actual\n{actual}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ (UPDATE_EXPECT=1 to accept):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// `test_data/summary-elements.txt`: `resource<TAB>element<TAB>summary<TAB>mandatory` a
+/// line; the first two columns are the question, the last two the expected answer.
+#[test]
+fn summary_elements() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/summary-elements.txt");
+    let expected = std::fs::read_to_string(&path).unwrap();
+    let mut actual = String::new();
+    for line in expected.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            actual.push_str(line);
+            actual.push('\n');
+            continue;
+        }
+        let mut fields = line.split('\t');
+        let (rtype, element) = (fields.next().unwrap(), fields.next().unwrap_or_default());
+        let summary = if is_summary(rtype, element) {
+            "summary"
+        } else {
+            "not-summary"
+        };
+        let mandatory = if is_mandatory(rtype, element) {
+            "mandatory"
+        } else {
+            "optional"
+        };
+        actual.push_str(&format!("{rtype}\t{element}\t{summary}\t{mandatory}\n"));
+    }
+    if std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let differences: Vec<String> = expected
+        .lines()
+        .zip(actual.lines())
+        .filter(|(e, a)| e != a)
+        .map(|(e, a)| format!("expected {e:?}\n  actual {a:?}"))
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "{} line(s) differ (UPDATE_EXPECT=1 to accept):\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
+/// Every resource keeps something under `_summary=true` beyond `id` and `meta`, and an
+/// element's flags are the same whichever of its JSON names asks.
+#[test]
+fn summary_flags_cover_every_resource() {
+    for rtype in resource_types() {
+        let defs = super::definitions::definitions();
+        let node = defs.node(defs.resource(rtype).unwrap());
+        assert!(
+            node.elements
+                .iter()
+                .any(|e| e.summary && !matches!(e.name, "id" | "meta" | "implicitRules")),
+            "{rtype} has no summary element of its own"
+        );
+    }
+    for name in ["valueQuantity", "valueString", "valueCodeableConcept", "_valueString"] {
+        assert!(is_summary("Observation", name), "{name}");
+        assert!(!is_mandatory("Observation", name), "{name}");
+    }
+    assert!(!is_summary("Observation", "_valueQuantity"));
+    assert!(!is_summary("Observation", "value") && !is_summary("Observation", "value[x]"));
+}
+
+#[test]
+fn resource_type_list() {
+    let types = resource_types();
+    assert_eq!(types.len(), 146);
+    assert!(types.windows(2).all(|w| w[0] < w[1]));
+    assert!(super::is_resource_type("Patient") && super::is_resource_type("Observation"));
+    assert!(!super::is_resource_type("DomainResource") && !super::is_resource_type("Quantity"));
+}
+
+/// Prints the time per validation: `cargo test -p fhir --release speed -- --nocapture`.
+#[test]
+fn speed() {
+    let observation = json!({
+        "resourceType": "Observation",
+        "id": "news2-rr-1",
+        "meta": {"lastUpdated": "2024-03-01T10:15:00Z", "versionId": "3"},
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs", "display": "Vital Signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure panel"}], "text": "Blood pressure"},
+        "subject": {"reference": "Patient/p1", "display": "Jane Doe"},
+        "encounter": {"reference": "Encounter/e1"},
+        "effectiveDateTime": "2024-03-01T10:14:00+00:00",
+        "performer": [{"reference": "Practitioner/n7"}],
+        "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "H"}]}],
+        "component": [
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 142, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 91, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}
+        ]
+    });
+    let patient = json!({
+        "resourceType": "Patient",
+        "id": "p1",
+        "meta": {"lastUpdated": "2024-03-01T10:15:00Z"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000009"}],
+        "active": true,
+        "name": [{"use": "official", "family": "Doe", "given": ["Jane", "Q"]}],
+        "telecom": [{"system": "phone", "value": "+44 20 7946 0000", "use": "mobile"}],
+        "gender": "female",
+        "birthDate": "1961-07-14",
+        "address": [{"line": ["1 High Street"], "city": "Leeds", "postalCode": "LS1 1AA", "country": "GB"}],
+        "generalPractitioner": [{"reference": "Practitioner/gp1"}]
+    });
+    for resource in [&observation, &patient] {
+        assert_eq!(validate(resource), vec![]);
+        let rounds = 2000;
+        let start = Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(validate(std::hint::black_box(resource)));
+        }
+        let per = start.elapsed() / rounds;
+        println!(
+            "validate {}: {per:?} per resource",
+            resource["resourceType"]
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! search, by GET and by POST `_search` (<https://hl7.org/fhir/R4/search.html>), and the
+//! searchset Bundle with `self`, `first`, `next` and `prev` links
+//! (<https://hl7.org/fhir/R4/http.html#paging>).
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use search::{SearchQuery, Summary};
+use serde_json::Value;
+use store::{Hit, SearchPage};
+
+use crate::response::{base_url, blocking, check_type, json_response, query_pairs, subset, summarize};
+use crate::{ApiError, AppState};
+
+pub(crate) async fn search_get(
+    State(state): State<AppState>,
+    Path(rtype): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = query_pairs(query.as_deref());
+    run(&state, &headers, &rtype, params).await
+}
+
+/// POST `[type]/_search`: parameters from the form body and the URL together.
+pub(crate) async fn search_post(
+    State(state): State<AppState>,
+    Path(rtype): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !body.is_empty() && !ct.starts_with("application/x-www-form-urlencoded") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "POST _search takes application/x-www-form-urlencoded, not '{ct}'"
+        )));
+    }
+    let mut params = query_pairs(query.as_deref());
+    params.extend(form_urlencoded::parse(&body).into_owned());
+    run(&state, &headers, &rtype, params).await
+}
+
+async fn run(state: &AppState, headers: &HeaderMap, rtype: &str, params: Vec<(String, String)>) -> Result<Response, ApiError> {
+    check_type(rtype)?;
+    let q = SearchQuery::parse(state.registry, rtype, &params)?;
+    let store = state.store.clone();
+    let q2 = q.clone();
+    let page = blocking(move || Ok(store.search(&q2)?)).await?;
+    let base = base_url(state, headers);
+    Ok(json_response(StatusCode::OK, searchset(&base, &q, page)?))
+}
+
+fn link_url(base: &str, q: &SearchQuery, offset: usize) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &q.canonical_params {
+        ser.append_pair(k, v);
+    }
+    ser.append_pair("_count", &q.count.to_string());
+    if offset > 0 {
+        ser.append_pair("_offset", &offset.to_string());
+    }
+    format!("{base}/{}?{}", q.resource_type, ser.finish())
+}
+
+/// Serialise the searchset Bundle. Stored bodies are embedded as they are (no re-parse)
+/// unless `_elements` or `_summary` asks for a subset.
+pub(crate) fn searchset(base: &str, q: &SearchQuery, page: SearchPage) -> Result<String, ApiError> {
+    let mut out = String::with_capacity(256 + page.matches.iter().map(|h| h.body.len() + 128).sum::<usize>());
+    out.push_str("{\"resourceType\":\"Bundle\",\"type\":\"searchset\"");
+    if let Some(t) = page.total {
+        out.push_str(&format!(",\"total\":{t}"));
+    }
+    let mut links = vec![("self", link_url(base, q, q.offset)), ("first", link_url(base, q, 0))];
+    if page.has_more {
+        links.push(("next", link_url(base, q, q.offset + q.count)));
+    }
+    if q.offset > 0 {
+        links.push(("previous", link_url(base, q, q.offset.saturating_sub(q.count))));
+    }
+    out.push_str(",\"link\":[");
+    for (i, (rel, url)) in links.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::json!({"relation": rel, "url": url}).to_string());
+    }
+    out.push(']');
+    if q.summary != Some(Summary::Count) {
+        out.push_str(",\"entry\":[");
+        let mut first = true;
+        for (mode, hit) in page.matches.iter().map(|h| ("match", h)).chain(page.included.iter().map(|h| ("include", h))) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&entry_json(base, q, hit, mode)?);
+        }
+        out.push(']');
+    }
+    out.push('}');
+    Ok(out)
+}
+
+fn entry_json(base: &str, q: &SearchQuery, hit: &Hit, mode: &str) -> Result<String, ApiError> {
+    let resource = if !q.elements.is_empty() && mode == "match" {
+        let v: Value = serde_json::from_str(&hit.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+        subset(v, &q.elements).to_string()
+    } else if let Some(s) = q.summary.filter(|s| matches!(s, Summary::True | Summary::Text | Summary::Data)) {
+        let v: Value = serde_json::from_str(&hit.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+        summarize(v, s).to_string()
+    } else {
+        hit.body.clone()
+    };
+    let full_url = serde_json::to_string(&format!("{base}/{}/{}", hit.rtype, hit.id)).unwrap_or_default();
+    Ok(format!("{{\"fullUrl\":{full_url},\"resource\":{resource},\"search\":{{\"mode\":\"{mode}\"}}}}"))
+}

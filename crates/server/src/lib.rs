@@ -1,0 +1,118 @@
+//! Tend's FHIR R4 RESTful API over HTTP (<https://hl7.org/fhir/R4/http.html>), JSON only,
+//! mounted at `/fhir`. Handlers are thin: they parse the request, call the store on a
+//! blocking thread, and shape the response; every error goes through [`ApiError`]'s one
+//! table to an HTTP status and an OperationOutcome.
+
+mod error;
+mod interaction;
+mod response;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use search::Registry;
+use store::Store;
+
+pub use error::ApiError;
+
+/// The media type of every response body.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// Where server-assigned ids come from (random UUIDs in production; tests may count).
+pub trait IdSource: Send + Sync {
+    fn next_id(&self) -> String;
+}
+
+/// Random (v4) UUIDs.
+#[derive(Debug, Default)]
+pub struct UuidIds;
+
+impl IdSource for UuidIds {
+    fn next_id(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub registry: &'static Registry,
+    pub ids: Arc<dyn IdSource>,
+    /// Public base URL of the FHIR API (e.g. `http://127.0.0.1:8080/fhir`); when None,
+    /// it is taken from each request's Host header.
+    pub base_url: Option<String>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>) -> AppState {
+        AppState { store, registry: Registry::r4(), ids: Arc::new(UuidIds), base_url: None }
+    }
+}
+
+/// The whole HTTP application: the FHIR API with request limits.
+pub fn app(state: AppState) -> Router {
+    router(state)
+        .route("/", axum::routing::get(|| async { axum::response::Redirect::temporary("/fhir/metadata") }))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// Serve the application on a bound listener until `shutdown` completes; requests in
+/// flight are finished first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Largest request body accepted (a large transaction Bundle).
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// The `/fhir` routes.
+pub fn router(state: AppState) -> Router {
+    use interaction::*;
+    let fhir = Router::new()
+        .route("/", post(batch::batch_or_transaction))
+        .route("/metadata", get(capabilities::metadata))
+        .route("/_history", get(history::system))
+        .route(
+            "/{rtype}",
+            get(search::search_get)
+                .post(write::create)
+                .put(write::conditional_update)
+                .delete(write::conditional_delete),
+        )
+        .route("/{rtype}/_search", post(search::search_post))
+        .route("/{rtype}/_history", get(history::of_type))
+        .route(
+            "/{rtype}/{id}",
+            get(read::read).put(write::update).delete(write::delete).patch(write::patch),
+        )
+        .route("/{rtype}/{id}/{operation}", get(instance_operation))
+        .route("/{rtype}/{id}/_history/{vid}", get(read::vread))
+        .fallback(fallback)
+        .with_state(state);
+    Router::new().nest("/fhir", fhir)
+}
+
+/// `[type]/[id]/_history` and `Patient/[id]/$everything` share one route shape.
+async fn instance_operation(
+    state: axum::extract::State<AppState>,
+    path: axum::extract::Path<(String, String, String)>,
+    headers: axum::http::HeaderMap,
+    query: axum::extract::RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    match path.0 .2.as_str() {
+        "_history" => interaction::history::instance(state, path, headers, query).await,
+        "$everything" if path.0 .0 == "Patient" => interaction::everything::everything(state, path, headers, query).await,
+        other => Err(ApiError::NotFound(format!("no operation '{other}' on {}", path.0 .0))),
+    }
+}
+
+async fn fallback() -> ApiError {
+    ApiError::NotFound("no FHIR interaction at this URL".into())
+}

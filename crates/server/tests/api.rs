@@ -1,0 +1,144 @@
+//! The HTTP API, driven by scenario files: `test_data/api/*.json` each hold a list of
+//! steps (request, expected status, headers and JSON values) run in order against a fresh
+//! SQLite store through the router, without a socket.
+//!
+//! Step format: `{"name", "method", "url", "headers": {..}, "body": <json or string>,
+//! "expect": {"status": 201, "headers": {"etag": "W/\"1\""}, "json": {"/pointer": value},
+//! "absent": ["/pointer"], "contains": ["text"]}, "capture": {"var": "/pointer" | "header:location"}}`.
+//! `${var}` in urls, headers and bodies is replaced by captured values.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+fn fresh_app(dir: &Path) -> axum::Router {
+    let url = format!("sqlite://{}", dir.join("api.db").display());
+    let options = store::Options {
+        clock: Arc::new(store::SystemClock),
+        indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
+        readers: 4,
+    };
+    let store = store::open(&url, options).unwrap();
+    let mut state = server::AppState::new(store);
+    state.base_url = Some("http://tend.test/fhir".into());
+    server::app(state)
+}
+
+fn substitute(s: &str, vars: &HashMap<String, String>) -> String {
+    let mut out = s.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("${{{k}}}"), v);
+    }
+    out
+}
+
+async fn run_scenario(path: &Path) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("tend-api-{}-{}", std::process::id(), path.file_stem().unwrap().to_string_lossy()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = fresh_app(&dir);
+    let steps: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).map_err(|e| e.to_string())?;
+    let mut vars = HashMap::new();
+    for (i, step) in steps.iter().enumerate() {
+        let name = step["name"].as_str().unwrap_or("");
+        let ctx = |m: String| format!("{}: step {i} ({name}): {m}", path.display());
+        let method = step["method"].as_str().unwrap_or("GET");
+        let url = substitute(step["url"].as_str().unwrap_or("/"), &vars);
+        let mut req = Request::builder().method(method).uri(&url);
+        let has_ct = step["headers"].as_object().is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("content-type")));
+        for (k, v) in step["headers"].as_object().into_iter().flatten() {
+            req = req.header(k, substitute(v.as_str().unwrap_or(""), &vars));
+        }
+        let body = match &step["body"] {
+            Value::Null => Body::empty(),
+            Value::String(s) => Body::from(substitute(s, &vars)),
+            v => {
+                if !has_ct {
+                    req = req.header("content-type", "application/fhir+json");
+                }
+                Body::from(substitute(&v.to_string(), &vars))
+            }
+        };
+        let resp = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let expect = &step["expect"];
+        if let Some(s) = expect["status"].as_u64() {
+            if s as u16 != status {
+                return Err(ctx(format!("status {status}, expected {s}; body: {text}")));
+            }
+        }
+        for (k, v) in expect["headers"].as_object().into_iter().flatten() {
+            let got = headers.get(k.as_str()).and_then(|h| h.to_str().ok()).unwrap_or("<absent>");
+            let want = substitute(v.as_str().unwrap_or(""), &vars);
+            if let Some(prefix) = want.strip_suffix('*') {
+                if !got.starts_with(prefix) {
+                    return Err(ctx(format!("header {k} = {got}, expected prefix {prefix}")));
+                }
+            } else if got != want {
+                return Err(ctx(format!("header {k} = {got}, expected {want}")));
+            }
+        }
+        for (ptr, want) in expect["json"].as_object().into_iter().flatten() {
+            let got = json.pointer(ptr).cloned().unwrap_or(Value::Null);
+            let want = match want {
+                Value::String(s) => Value::String(substitute(s, &vars)),
+                w => w.clone(),
+            };
+            if got != want {
+                return Err(ctx(format!("{ptr} = {got}, expected {want}; body: {text}")));
+            }
+        }
+        for ptr in expect["absent"].as_array().into_iter().flatten() {
+            if json.pointer(ptr.as_str().unwrap_or("")).is_some() {
+                return Err(ctx(format!("{ptr} should be absent; body: {text}")));
+            }
+        }
+        for needle in expect["contains"].as_array().into_iter().flatten() {
+            let n = substitute(needle.as_str().unwrap_or(""), &vars);
+            if !text.contains(&n) {
+                return Err(ctx(format!("body does not contain {n:?}: {text}")));
+            }
+        }
+        for (var, src) in step["capture"].as_object().into_iter().flatten() {
+            let src = src.as_str().unwrap_or("");
+            let value = if let Some(h) = src.strip_prefix("header:") {
+                headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+            } else {
+                match json.pointer(src) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                    None => return Err(ctx(format!("nothing at {src} to capture; body: {text}"))),
+                }
+            };
+            vars.insert(var.clone(), value);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_scenarios() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/api");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut failures = Vec::new();
+    for f in &files {
+        if let Err(e) = run_scenario(f).await {
+            failures.push(e);
+        }
+    }
+    println!("{} API scenarios, {} failed", files.len(), failures.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

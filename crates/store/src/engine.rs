@@ -1,0 +1,610 @@
+//! The store logic both adapters share, written once over [`Conn`]: reads, searches with
+//! includes, history, the change log, and the single writer thread that groups concurrent
+//! commits into one transaction (one fsync) with a savepoint per job.
+
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use search::Indexer;
+use search::{SearchQuery, Summary, Total};
+use search::Registry;
+use search::IndexEntry;
+
+use crate::conn::{Cell, Conn};
+use crate::error::StoreError;
+use crate::interaction::{self, Ctx};
+use crate::model::{Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp};
+use crate::sql::{self, Arg, ParamIds, Shape};
+use crate::Clock;
+
+/// How the entries of one write are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// All or nothing (a single interaction, or a transaction Bundle).
+    Atomic,
+    /// Each entry on its own (a batch Bundle, a bulk import).
+    Independent,
+}
+
+/// The result of one write: per entry, its outcome or its error. An `Atomic` write that
+/// fails returns the error of the first failing entry as the outer error.
+pub type WriteResult = Result<Vec<Result<Outcome, StoreError>>, StoreError>;
+
+pub(crate) struct Job {
+    pub(crate) entries: Vec<Entry>,
+    /// Index values computed by the caller, per entry, where the resource cannot change
+    /// inside the writer (no Bundle-local or conditional references to rewrite).
+    pub(crate) index: Vec<Option<Vec<IndexEntry>>>,
+    pub(crate) mode: Mode,
+    pub(crate) reply: SyncSender<WriteResult>,
+}
+
+/// State shared by the readers and the writer of one store.
+pub(crate) struct Shared {
+    pub(crate) pids: ParamIds,
+    pub(crate) registry: &'static Registry,
+}
+
+/// A pool of read connections.
+pub(crate) struct Pool<C: Conn> {
+    conns: Mutex<Vec<C>>,
+    open: Box<dyn Fn() -> Result<C, StoreError> + Send + Sync>,
+}
+
+impl<C: Conn> Pool<C> {
+    pub(crate) fn new(open: Box<dyn Fn() -> Result<C, StoreError> + Send + Sync>) -> Self {
+        Pool { conns: Mutex::new(Vec::new()), open }
+    }
+
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut C) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let taken = self.conns.lock().map_err(|_| StoreError::Unavailable)?.pop();
+        let mut conn = match taken {
+            Some(c) => c,
+            None => (self.open)()?,
+        };
+        let out = f(&mut conn);
+        if let Ok(mut v) = self.conns.lock() {
+            if v.len() < 16 {
+                v.push(conn);
+            }
+        }
+        out
+    }
+}
+
+/// Open the schema on a connection and load (or assign) the parameter ids.
+pub(crate) fn init_schema(conn: &mut dyn Conn, registry: &'static Registry) -> Result<ParamIds, StoreError> {
+    conn.batch(&sql::schema(conn.dialect()))?;
+    conn.batch(sql::INDEXES)?;
+    let existing = conn
+        .query("SELECT pid, rtype, code FROM search_param", &[])?
+        .into_iter()
+        .map(|r| {
+            let mut it = r.into_iter();
+            let pid = it.next().map(|c| c.int()).unwrap_or_default();
+            let t = it.next().and_then(Cell::text).unwrap_or_default();
+            let c = it.next().and_then(Cell::text).unwrap_or_default();
+            (pid, t, c)
+        })
+        .collect();
+    let (pids, new_rows) = ParamIds::assign(existing, registry);
+    if !new_rows.is_empty() {
+        conn.batch("BEGIN")?;
+        for chunk in new_rows.chunks(200) {
+            let mut sql = String::from("INSERT INTO search_param (pid, rtype, code) VALUES ");
+            let mut args = Vec::new();
+            for (i, (pid, t, c)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str("(?, ?, ?)");
+                args.extend([Arg::Int(*pid), Arg::Text(t.clone()), Arg::Text(c.clone())]);
+            }
+            conn.exec(&sql, &args)?;
+        }
+        conn.batch("COMMIT")?;
+    }
+    Ok(pids)
+}
+
+fn version_from_row(row: Vec<Cell>) -> Version {
+    // seq, rtype, id, vid, lastupd, op, body
+    let mut it = row.into_iter();
+    let seq = it.next().map(|c| c.int()).unwrap_or_default();
+    let rtype = it.next().and_then(Cell::text).unwrap_or_default();
+    let id = it.next().and_then(Cell::text).unwrap_or_default();
+    let version = it.next().map(|c| c.int()).unwrap_or_default();
+    let last_updated = it.next().map(|c| c.int()).unwrap_or_default();
+    let op = Op::parse(&it.next().and_then(Cell::text).unwrap_or_default());
+    let body = it.next().and_then(Cell::text);
+    Version { rtype, id, version, last_updated, op, body, seq }
+}
+
+const VERSION_COLS: &str = "v.seq, v.rtype, v.id, v.vid, v.lastupd, v.op, v.body";
+
+/// The current version of a resource (a deletion included), if it ever existed.
+pub(crate) fn read(conn: &mut dyn Conn, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
+    let rows = conn.query(
+        &format!("SELECT {VERSION_COLS} FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rtype = ? AND r.id = ?"),
+        &[Arg::Text(rtype.into()), Arg::Text(id.into())],
+    )?;
+    Ok(rows.into_iter().next().map(version_from_row))
+}
+
+pub(crate) fn vread(conn: &mut dyn Conn, rtype: &str, id: &str, vid: i64) -> Result<Option<Version>, StoreError> {
+    let rows = conn.query(
+        &format!("SELECT {VERSION_COLS} FROM resource_version v WHERE v.rtype = ? AND v.id = ? AND v.vid = ?"),
+        &[Arg::Text(rtype.into()), Arg::Text(id.into()), Arg::Int(vid)],
+    )?;
+    Ok(rows.into_iter().next().map(version_from_row))
+}
+
+/// History, newest first, plus the total count of versions in scope.
+pub(crate) fn history(conn: &mut dyn Conn, q: &HistoryQuery) -> Result<(Vec<Version>, usize), StoreError> {
+    let mut conds = vec!["1=1".to_string()];
+    let mut args = Vec::new();
+    match &q.scope {
+        HistoryScope::System => {}
+        HistoryScope::Type(t) => {
+            conds.push("v.rtype = ?".into());
+            args.push(Arg::Text(t.clone()));
+        }
+        HistoryScope::Instance(t, id) => {
+            conds.push("v.rtype = ? AND v.id = ?".into());
+            args.push(Arg::Text(t.clone()));
+            args.push(Arg::Text(id.clone()));
+        }
+    }
+    if let Some(since) = q.since {
+        conds.push("v.lastupd >= ?".into());
+        args.push(Arg::Int(since));
+    }
+    let where_sql = conds.join(" AND ");
+    let total = conn
+        .query(&format!("SELECT COUNT(*) FROM resource_version v WHERE {where_sql}"), &args)?
+        .first()
+        .and_then(|r| r.first())
+        .map(|c| c.int() as usize)
+        .unwrap_or(0);
+    let rows = conn.query(
+        &format!(
+            "SELECT {VERSION_COLS} FROM resource_version v WHERE {where_sql} ORDER BY v.seq DESC LIMIT {} OFFSET {}",
+            q.count, q.offset
+        ),
+        &args,
+    )?;
+    Ok((rows.into_iter().map(version_from_row).collect(), total))
+}
+
+pub(crate) fn changes(conn: &mut dyn Conn, after: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+    let rows = conn.query(
+        &format!("SELECT {VERSION_COLS} FROM resource_version v WHERE v.seq > ? ORDER BY v.seq LIMIT {limit}"),
+        &[Arg::Int(after)],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(version_from_row)
+        .map(|v| Change { seq: v.seq, rtype: v.rtype, id: v.id, version: v.version, op: v.op, last_updated: v.last_updated })
+        .collect())
+}
+
+pub(crate) fn checkpoint(conn: &mut dyn Conn, consumer: &str) -> Result<i64, StoreError> {
+    let rows = conn.query("SELECT seq FROM checkpoint WHERE consumer = ?", &[Arg::Text(consumer.into())])?;
+    Ok(rows.first().and_then(|r| r.first()).map(|c| c.int()).unwrap_or(0))
+}
+
+pub(crate) fn save_checkpoint(conn: &mut dyn Conn, consumer: &str, seq: i64) -> Result<(), StoreError> {
+    conn.exec(
+        "INSERT INTO checkpoint (consumer, seq) VALUES (?, ?) ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq",
+        &[Arg::Text(consumer.into()), Arg::Int(seq)],
+    )?;
+    Ok(())
+}
+
+/// Number of current (not deleted) resources per type.
+pub(crate) fn counts(conn: &mut dyn Conn) -> Result<Vec<(String, usize)>, StoreError> {
+    let rows = conn.query("SELECT rtype, COUNT(*) FROM resource WHERE deleted = 0 GROUP BY rtype ORDER BY rtype", &[])?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut it = r.into_iter();
+            let t = it.next().and_then(Cell::text).unwrap_or_default();
+            (t, it.next().map(|c| c.int() as usize).unwrap_or(0))
+        })
+        .collect())
+}
+
+fn hits(rows: Vec<Vec<Cell>>) -> Vec<(i64, Hit)> {
+    rows.into_iter()
+        .map(|r| {
+            let mut it = r.into_iter();
+            let rid = it.next().map(|c| c.int()).unwrap_or_default();
+            let rtype = it.next().and_then(Cell::text).unwrap_or_default();
+            let id = it.next().and_then(Cell::text).unwrap_or_default();
+            let body = it.next().and_then(Cell::text).unwrap_or_default();
+            (rid, Hit { rtype, id, body })
+        })
+        .collect()
+}
+
+/// Run a search: one page of matches, the includes, and the total when asked.
+pub(crate) fn search(conn: &mut dyn Conn, shared: &Shared, q: &SearchQuery) -> Result<SearchPage, StoreError> {
+    let count_only = q.summary == Some(Summary::Count);
+    let mut page = SearchPage::default();
+    if !count_only {
+        let stmt = sql::compile(q, &shared.pids, Shape::Page);
+        let mut rows = hits(conn.query(&stmt.sql, &stmt.args)?);
+        page.has_more = rows.len() > q.count;
+        rows.truncate(q.count);
+        if !rows.is_empty() && (!q.include.is_empty() || !q.revinclude.is_empty()) {
+            page.included = includes(conn, shared, q, &rows)?;
+        }
+        if q.total == Total::Unspecified && !page.has_more {
+            page.total = Some(q.offset + rows.len());
+        }
+        page.matches = rows.into_iter().map(|(_, h)| h).collect();
+    }
+    if count_only || matches!(q.total, Total::Accurate | Total::Estimate) {
+        let stmt = sql::compile(q, &shared.pids, Shape::Count);
+        let n = conn.query(&stmt.sql, &stmt.args)?.first().and_then(|r| r.first()).map(|c| c.int()).unwrap_or(0);
+        page.total = Some(n as usize);
+    }
+    Ok(page)
+}
+
+/// `_include` and `_revinclude`, following `:iterate` up to a fixed depth.
+fn includes(conn: &mut dyn Conn, shared: &Shared, q: &SearchQuery, matches: &[(i64, Hit)]) -> Result<Vec<Hit>, StoreError> {
+    use std::collections::HashSet;
+    let mut seen: HashSet<(String, String)> = matches.iter().map(|(_, h)| (h.rtype.clone(), h.id.clone())).collect();
+    let mut out = Vec::new();
+    let mut frontier: Vec<(i64, Hit)> = matches.to_vec();
+    for depth in 0..4 {
+        let mut next = Vec::new();
+        for inc in q.include.iter().filter(|i| depth == 0 || i.iterate) {
+            let rids: Vec<i64> = frontier.iter().filter(|(_, h)| h.rtype == inc.source_type).map(|(r, _)| *r).collect();
+            if rids.is_empty() {
+                continue;
+            }
+            let pids = match &inc.param {
+                Some(code) => vec![shared.pids.get(&inc.source_type, code).unwrap_or(-1)],
+                None => ref_pids(shared, &inc.source_type),
+            };
+            for chunk in rids.chunks(500) {
+                let stmt = sql::include_stmt(Some(pids.clone()), inc.target_type.as_deref(), chunk);
+                next.extend(hits(conn.query(&stmt.sql, &stmt.args)?));
+            }
+        }
+        for inc in q.revinclude.iter().filter(|i| depth == 0 || i.iterate) {
+            let pids = match &inc.param {
+                Some(code) => vec![shared.pids.get(&inc.source_type, code).unwrap_or(-1)],
+                None => ref_pids(shared, &inc.source_type),
+            };
+            let targets: Vec<(String, String)> = frontier
+                .iter()
+                .filter(|(_, h)| inc.target_type.as_ref().is_none_or(|t| *t == h.rtype))
+                .map(|(_, h)| (h.rtype.clone(), h.id.clone()))
+                .collect();
+            for chunk in targets.chunks(300) {
+                let stmt = sql::revinclude_stmt(pids.clone(), chunk);
+                let found = hits(conn.query(&stmt.sql, &stmt.args)?);
+                next.extend(found.into_iter().filter(|(_, h)| h.rtype == inc.source_type));
+            }
+        }
+        let mut fresh = Vec::new();
+        for (rid, h) in next {
+            if seen.insert((h.rtype.clone(), h.id.clone())) {
+                out.push(h.clone());
+                fresh.push((rid, h));
+            }
+        }
+        if fresh.is_empty() {
+            break;
+        }
+        frontier = fresh;
+    }
+    Ok(out)
+}
+
+/// A compartment (<https://hl7.org/fhir/R4/compartmentdefinition.html>): the resources
+/// whose listed (type, parameter) references point at `rtype/id`, plus the resources they
+/// reference directly (practitioners, locations, organizations).
+pub(crate) fn compartment(
+    conn: &mut dyn Conn,
+    shared: &Shared,
+    rtype: &str,
+    id: &str,
+    members: &[(String, String)],
+) -> Result<Vec<Hit>, StoreError> {
+    use std::collections::HashSet;
+    let pids: Vec<i64> = members.iter().filter_map(|(t, c)| shared.pids.get(t, c)).collect();
+    let stmt = sql::revinclude_stmt(pids, &[(rtype.to_string(), id.to_string())]);
+    let found = hits(conn.query(&stmt.sql, &stmt.args)?);
+    let mut seen: HashSet<(String, String)> = found.iter().map(|(_, h)| (h.rtype.clone(), h.id.clone())).collect();
+    seen.insert((rtype.to_string(), id.to_string()));
+    let rids: Vec<i64> = found.iter().map(|(r, _)| *r).collect();
+    let mut out: Vec<Hit> = found.into_iter().map(|(_, h)| h).collect();
+    for chunk in rids.chunks(500) {
+        let stmt = sql::include_stmt(None, None, chunk);
+        for (_, h) in hits(conn.query(&stmt.sql, &stmt.args)?) {
+            if seen.insert((h.rtype.clone(), h.id.clone())) {
+                out.push(h);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Up to `limit` current resources of a type after the cursor `after`, in storage order,
+/// and the cursor to continue from.
+pub(crate) fn scan(conn: &mut dyn Conn, rtype: &str, after: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError> {
+    let rows = hits(conn.query(
+        &format!(
+            "SELECT r.rid, r.rtype, r.id, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq \
+             WHERE r.rtype = ? AND r.deleted = 0 AND r.rid > ? ORDER BY r.rid LIMIT {limit}"
+        ),
+        &[Arg::Text(rtype.into()), Arg::Int(after)],
+    )?);
+    let next = rows.last().map(|(r, _)| *r).unwrap_or(after);
+    Ok((rows.into_iter().map(|(_, h)| h).collect(), next))
+}
+
+fn ref_pids(shared: &Shared, rtype: &str) -> Vec<i64> {
+    shared
+        .registry
+        .params_for(rtype)
+        .iter()
+        .filter(|p| p.kind == search::ParamType::Reference)
+        .filter_map(|p| shared.pids.get(rtype, &p.code))
+        .collect()
+}
+
+/// The writer's view of one open transaction: what the interactions need.
+pub(crate) struct WriterTx<'a> {
+    pub(crate) conn: &'a mut dyn Conn,
+    pub(crate) shared: &'a Shared,
+}
+
+/// A version to write, with its index values.
+pub(crate) struct NewVersion<'a> {
+    pub(crate) rtype: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) version: i64,
+    pub(crate) last_updated: i64,
+    pub(crate) op: Op,
+    pub(crate) body: Option<String>,
+    pub(crate) index: &'a [IndexEntry],
+}
+
+impl WriterTx<'_> {
+    pub(crate) fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
+        read(self.conn, rtype, id)
+    }
+
+    /// Up to `limit` (type, id) keys matching a search, for conditional operations.
+    pub(crate) fn search_keys(&mut self, q: &SearchQuery, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let stmt = sql::compile(q, &self.shared.pids, Shape::Keys(limit));
+        Ok(self
+            .conn
+            .query(&stmt.sql, &stmt.args)?
+            .into_iter()
+            .map(|r| {
+                let mut it = r.into_iter();
+                (it.next().and_then(Cell::text).unwrap_or_default(), it.next().and_then(Cell::text).unwrap_or_default())
+            })
+            .collect())
+    }
+
+    /// Append a version, move the current pointer and replace the index rows, all in the
+    /// open transaction. Returns the change-log position.
+    pub(crate) fn write(&mut self, v: NewVersion<'_>) -> Result<i64, StoreError> {
+        let conn = &mut *self.conn;
+        let seq_rows = conn.query(
+            "INSERT INTO resource_version (rtype, id, vid, lastupd, op, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+            &[
+                Arg::Text(v.rtype.into()),
+                Arg::Text(v.id.into()),
+                Arg::Int(v.version),
+                Arg::Int(v.last_updated),
+                Arg::Text(v.op.as_str().into()),
+                v.body.map(Arg::Text).unwrap_or(Arg::Null),
+            ],
+        )?;
+        let seq = seq_rows.first().and_then(|r| r.first()).map(|c| c.int()).ok_or(StoreError::Database("no seq".into()))?;
+        let deleted = i64::from(v.op == Op::Delete);
+        let rid_rows = conn.query(
+            "INSERT INTO resource (rtype, id, vid, lastupd, deleted, seq) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, lastupd = excluded.lastupd, deleted = excluded.deleted, seq = excluded.seq \
+             RETURNING rid",
+            &[
+                Arg::Text(v.rtype.into()),
+                Arg::Text(v.id.into()),
+                Arg::Int(v.version),
+                Arg::Int(v.last_updated),
+                Arg::Int(deleted),
+                Arg::Int(seq),
+            ],
+        )?;
+        let rid = rid_rows.first().and_then(|r| r.first()).map(|c| c.int()).ok_or(StoreError::Database("no rid".into()))?;
+        if v.version > 1 {
+            for t in sql::INDEX_TABLES {
+                conn.exec(&format!("DELETE FROM {t} WHERE rid = ?"), &[Arg::Int(rid)])?;
+            }
+        }
+        if v.op != Op::Delete {
+            insert_index(conn, &self.shared.pids, v.rtype, rid, v.index)?;
+        }
+        Ok(seq)
+    }
+}
+
+/// Insert the index rows of one resource: one multi-row INSERT per table.
+fn insert_index(conn: &mut dyn Conn, pids: &ParamIds, rtype: &str, rid: i64, index: &[IndexEntry]) -> Result<(), StoreError> {
+    let mut by_table: Vec<(&'static str, Vec<Vec<Arg>>)> = Vec::new();
+    for e in index {
+        if e.param == "_lastUpdated" || e.param == "_id" {
+            continue; // kept as columns of `resource`
+        }
+        let Some(pid) = pids.get(rtype, &e.param) else { continue };
+        let Some((table, vals)) = sql::index_row(&e.value) else { continue };
+        let mut row = vec![Arg::Int(rid), Arg::Int(pid)];
+        row.extend(vals);
+        match by_table.iter_mut().find(|(t, _)| *t == table) {
+            Some((_, rows)) => rows.push(row),
+            None => by_table.push((table, vec![row])),
+        }
+    }
+    for (table, rows) in by_table {
+        for chunk in rows.chunks(100) {
+            let width = chunk[0].len();
+            let tuple = format!("({})", vec!["?"; width].join(", "));
+            let sql = format!("INSERT INTO {table} VALUES {}", vec![tuple.as_str(); chunk.len()].join(", "));
+            let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
+            conn.exec(&sql, &args)?;
+        }
+    }
+    Ok(())
+}
+
+/// Start the writer thread for `conn`; returns the queue it takes jobs from.
+pub(crate) fn spawn_writer<C: Conn + 'static>(
+    mut conn: C,
+    shared: Arc<Shared>,
+    indexer: Arc<Indexer>,
+    clock: Arc<dyn Clock>,
+    lock_sql: Option<&'static str>,
+) -> SyncSender<Job> {
+    let (tx, rx) = mpsc::sync_channel::<Job>(4096);
+    std::thread::Builder::new()
+        .name("tend-store-writer".into())
+        .spawn(move || writer_loop(&mut conn, &shared, &indexer, &*clock, rx, lock_sql))
+        .expect("spawn writer thread");
+    tx
+}
+
+/// Most jobs folded into one commit.
+const MAX_GROUP: usize = 512;
+
+fn writer_loop(
+    conn: &mut dyn Conn,
+    shared: &Shared,
+    indexer: &Indexer,
+    clock: &dyn Clock,
+    rx: Receiver<Job>,
+    lock_sql: Option<&'static str>,
+) {
+    let mut last_now = 0i64;
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let now = clock.now_ms().max(last_now + 1);
+        last_now = now;
+        let results = run_group(conn, shared, indexer, now, &mut jobs, lock_sql);
+        match results {
+            Ok(results) => {
+                for (job, r) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store commit failed");
+                let _ = conn.batch("ROLLBACK");
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Database(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+fn run_group(
+    conn: &mut dyn Conn,
+    shared: &Shared,
+    indexer: &Indexer,
+    now: i64,
+    jobs: &mut [Job],
+    lock_sql: Option<&'static str>,
+) -> Result<Vec<WriteResult>, StoreError> {
+    conn.batch(match conn.dialect() {
+        sql::Dialect::Sqlite => "BEGIN IMMEDIATE",
+        sql::Dialect::Postgres => "BEGIN",
+    })?;
+    if let Some(lock) = lock_sql {
+        conn.batch(lock)?;
+    }
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs.iter_mut() {
+        let entries = std::mem::take(&mut job.entries);
+        let mut index = std::mem::take(&mut job.index);
+        index.resize_with(entries.len(), || None);
+        let r = match job.mode {
+            Mode::Atomic => {
+                conn.batch("SAVEPOINT job")?;
+                let mut tx = WriterTx { conn: &mut *conn, shared };
+                let ctx = Ctx { now, indexer, registry: shared.registry };
+                match interaction::transaction(&mut tx, &ctx, entries, index) {
+                    Ok(outcomes) => {
+                        conn.batch("RELEASE SAVEPOINT job")?;
+                        Ok(outcomes.into_iter().map(Ok).collect())
+                    }
+                    Err(e) => {
+                        conn.batch("ROLLBACK TO SAVEPOINT job")?;
+                        conn.batch("RELEASE SAVEPOINT job")?;
+                        if matches!(e, StoreError::Database(_)) {
+                            tracing::warn!(error = %e, "write rolled back");
+                        }
+                        Err(e)
+                    }
+                }
+            }
+            Mode::Independent => {
+                let mut per = Vec::with_capacity(entries.len());
+                for (entry, idx) in entries.into_iter().zip(index) {
+                    conn.batch("SAVEPOINT entry")?;
+                    let mut tx = WriterTx { conn: &mut *conn, shared };
+                    let ctx = Ctx { now, indexer, registry: shared.registry };
+                    match interaction::transaction(&mut tx, &ctx, vec![entry], vec![idx]) {
+                        Ok(mut o) => {
+                            conn.batch("RELEASE SAVEPOINT entry")?;
+                            per.push(o.pop().ok_or(StoreError::Database("no outcome".into())));
+                        }
+                        Err(e) => {
+                            conn.batch("ROLLBACK TO SAVEPOINT entry")?;
+                            conn.batch("RELEASE SAVEPOINT entry")?;
+                            per.push(Err(e));
+                        }
+                    }
+                }
+                Ok(per)
+            }
+        };
+        results.push(r);
+    }
+    conn.batch("COMMIT")?;
+    Ok(results)
+}
+
+/// Submit a job and wait until it is durable. Index values are extracted here, on the
+/// caller's thread, wherever the resource will be written as given, so extraction runs
+/// in parallel across callers and the writer thread only runs SQL.
+pub(crate) fn submit(queue: &SyncSender<Job>, indexer: &Indexer, entries: Vec<Entry>, mode: Mode) -> WriteResult {
+    let independent = mode == Mode::Independent || entries.len() == 1;
+    let index = entries
+        .iter()
+        .map(|e| match (&e.op, independent) {
+            (WriteOp::Create { resource, .. } | WriteOp::Update { resource, .. } | WriteOp::ConditionalUpdate { resource, .. }, true)
+                if !interaction::has_conditional_refs(&e.op) =>
+            {
+                Some(indexer.extract(resource))
+            }
+            _ => None,
+        })
+        .collect();
+    let (reply, rx) = mpsc::sync_channel(1);
+    queue.send(Job { entries, index, mode, reply }).map_err(|_| StoreError::Unavailable)?;
+    rx.recv().map_err(|_| StoreError::Unavailable)?
+}

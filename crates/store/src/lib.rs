@@ -1,0 +1,183 @@
+//! The store: where every FHIR resource version lives (<https://hl7.org/fhir/R4/http.html>).
+//!
+//! [`Store`] is the port; [`open`] gives an adapter for a database URL: SQLite
+//! (`sqlite://PATH`, embedded, the default) or PostgreSQL (`postgres://...`). Both share one
+//! schema and one body of logic (written over a small connection trait), so they behave
+//! the same, and one conformance suite (`tests/conformance.rs`) runs against both.
+//!
+//! Architecture invariants:
+//! - every version is kept; `resource` points at the current one;
+//! - search index rows are written in the same transaction as the version they describe;
+//! - every committed version has a position (`seq`) in one ordered change log, assigned
+//!   in commit order (one writer per process; an advisory lock across processes on
+//!   PostgreSQL), which consumers read from a saved checkpoint after a crash;
+//! - a write is acknowledged only after its transaction committed durably; concurrent
+//!   writes are grouped into one commit, each in its own savepoint.
+
+mod conn;
+mod engine;
+mod error;
+mod interaction;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+mod temp_postgres;
+
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+
+use search::Indexer;
+use search::SearchQuery;
+use search::Registry;
+
+pub use engine::{Mode, WriteResult};
+pub use error::StoreError;
+pub use temp_postgres::TempPostgres;
+pub use model::{Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp};
+
+use conn::Conn;
+use engine::{Job, Pool, Shared};
+
+/// The time source of the store (commit times). Tests pass a fixed or stepping clock.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch, UTC.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default()
+    }
+}
+
+/// The port: what the rest of Tend may ask of a store. All calls block; async callers
+/// run them on a blocking thread.
+pub trait Store: Send + Sync {
+    /// Which adapter this is (`sqlite` or `postgres`).
+    fn kind(&self) -> &'static str;
+    /// The current version of a resource, a deletion included.
+    fn read(&self, rtype: &str, id: &str) -> Result<Option<Version>, StoreError>;
+    /// One version of a resource.
+    fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Version>, StoreError>;
+    /// History, newest first, and the number of versions in scope.
+    fn history(&self, q: &HistoryQuery) -> Result<(Vec<Version>, usize), StoreError>;
+    /// Run a search.
+    fn search(&self, q: &SearchQuery) -> Result<SearchPage, StoreError>;
+    /// Write entries; returns once durable.
+    fn write(&self, entries: Vec<Entry>, mode: Mode) -> WriteResult;
+    /// Change-log entries after position `after`, in order.
+    fn changes(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
+    /// A consumer's saved change-log position (0 if none).
+    fn checkpoint(&self, consumer: &str) -> Result<i64, StoreError>;
+    /// Save a consumer's change-log position.
+    fn save_checkpoint(&self, consumer: &str, seq: i64) -> Result<(), StoreError>;
+    /// The resources of a compartment: those whose `members` (type, reference parameter)
+    /// point at `rtype/id`, and the resources they reference.
+    fn compartment(&self, rtype: &str, id: &str, members: &[(String, String)]) -> Result<Vec<Hit>, StoreError>;
+    /// Current resources of a type after `cursor` (start at 0), and the next cursor.
+    fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError>;
+    /// Current resources per type.
+    fn counts(&self) -> Result<Vec<(String, usize)>, StoreError>;
+}
+
+/// What a store needs besides its URL.
+#[derive(Clone)]
+pub struct Options {
+    pub clock: Arc<dyn Clock>,
+    pub indexer: Arc<Indexer>,
+    /// Read connections kept open.
+    pub readers: usize,
+}
+
+/// Open the store at `url`: `sqlite://PATH` (`sqlite::memory:` is not supported: the
+/// readers need the file), or `postgres://...` / `postgresql://...`.
+pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
+    let registry = Registry::r4();
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let path = path.to_string();
+        let mut writer = sqlite::SqliteConn::open(&path, true)?;
+        let pids = engine::init_schema(&mut writer, registry)?;
+        let shared = Arc::new(Shared { pids, registry });
+        let queue = engine::spawn_writer(writer, shared.clone(), options.indexer.clone(), options.clock.clone(), None);
+        let p = path.clone();
+        let pool = Pool::new(Box::new(move || sqlite::SqliteConn::open(&p, false)));
+        Ok(Arc::new(SqlStore { kind: "sqlite", indexer: options.indexer, shared, pool, queue }))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut writer = postgres::PgConn::open(url)?;
+        writer.batch(postgres::WRITE_LOCK)?;
+        let pids = engine::init_schema(&mut writer, registry)?;
+        let shared = Arc::new(Shared { pids, registry });
+        let queue = engine::spawn_writer(
+            writer,
+            shared.clone(),
+            options.indexer.clone(),
+            options.clock.clone(),
+            Some(postgres::WRITE_LOCK),
+        );
+        let u = url.to_string();
+        let pool = Pool::new(Box::new(move || postgres::PgConn::open(&u)));
+        Ok(Arc::new(SqlStore { kind: "postgres", indexer: options.indexer, shared, pool, queue }))
+    } else {
+        Err(StoreError::BadRequest(format!(
+            "unsupported database URL '{url}': use sqlite://PATH or postgres://USER@HOST:PORT/DB"
+        )))
+    }
+}
+
+/// A store over one kind of [`Conn`].
+struct SqlStore<C: Conn> {
+    kind: &'static str,
+    indexer: Arc<Indexer>,
+    shared: Arc<Shared>,
+    pool: Pool<C>,
+    queue: SyncSender<Job>,
+}
+
+impl<C: Conn + 'static> Store for SqlStore<C> {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+    fn read(&self, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
+        self.pool.with(|c| engine::read(c, rtype, id))
+    }
+    fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Version>, StoreError> {
+        self.pool.with(|c| engine::vread(c, rtype, id, version))
+    }
+    fn history(&self, q: &HistoryQuery) -> Result<(Vec<Version>, usize), StoreError> {
+        self.pool.with(|c| engine::history(c, q))
+    }
+    fn search(&self, q: &SearchQuery) -> Result<SearchPage, StoreError> {
+        self.pool.with(|c| engine::search(c, &self.shared, q))
+    }
+    fn write(&self, entries: Vec<Entry>, mode: Mode) -> WriteResult {
+        engine::submit(&self.queue, &self.indexer, entries, mode)
+    }
+    fn changes(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        self.pool.with(|c| engine::changes(c, after, limit))
+    }
+    fn checkpoint(&self, consumer: &str) -> Result<i64, StoreError> {
+        self.pool.with(|c| engine::checkpoint(c, consumer))
+    }
+    fn save_checkpoint(&self, consumer: &str, seq: i64) -> Result<(), StoreError> {
+        // Checkpoints are small, independent writes: on the writer's connection they would
+        // wait behind resource commits, so they use a pooled connection of their own.
+        self.pool.with(|c| engine::save_checkpoint(c, consumer, seq))
+    }
+    fn compartment(&self, rtype: &str, id: &str, members: &[(String, String)]) -> Result<Vec<Hit>, StoreError> {
+        self.pool.with(|c| engine::compartment(c, &self.shared, rtype, id, members))
+    }
+    fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError> {
+        self.pool.with(|c| engine::scan(c, rtype, cursor, limit))
+    }
+    fn counts(&self) -> Result<Vec<(String, usize)>, StoreError> {
+        self.pool.with(|c| engine::counts(c))
+    }
+}

@@ -1,0 +1,33 @@
+//! The demo hospital: a believable synthetic hospital as FHIR R4 resources, generated from a seed.
+//!
+//! [`generate`] builds, for a [`Config`], one hospital Organization with wards and beds, staff,
+//! about 150 inpatients with in-progress admissions and days of vital signs (a few of them
+//! deteriorating), about 2,000 clinic patients with ten years of screening history, and about 60
+//! patients on urgent suspected-cancer pathways. [`Hospital::vitals_stream`] then keeps the wards
+//! alive: each [`VitalsStream::advance`] returns the vital signs taken since the previous call.
+//!
+//! Architecture invariant: this crate is pure. It does no IO and never reads the clock, the
+//! environment or a global random source; the seed and the time are arguments, and the same
+//! arguments give byte-identical output.
+//!
+//! Ids are client-assigned and stable (`ward-3east`, `bed-3east-12`, `prac-004`, `pat-000123`,
+//! `enc-000123`, `obs-000123-0007-rr`, ...), so the output loads with PUT; references are
+//! `Type/id` and always point at a resource earlier in [`Hospital::resources`].
+//!
+//! Clinical sources: `clinical/early-warning.md` (NEWS2 monitoring frequency), `screening.md`
+//! (screening codes and intervals), `pathways.md` (suspected-cancer milestones).
+
+mod clinic;
+mod demographics;
+mod facility;
+mod fhir;
+mod hospital;
+mod inpatients;
+mod names;
+mod problems;
+mod random;
+mod referrals;
+mod vitals;
+
+pub use hospital::{generate, summary, Config, Hospital};
+pub use vitals::VitalsStream;

@@ -1,0 +1,587 @@
+//! The demo hospital as a whole: determinism, counts, references, vital signs and the live feed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+use synth::{generate, summary, Config, Hospital};
+
+fn small() -> Config {
+    Config {
+        inpatients: 60,
+        clinic_patients: 150,
+        cancer_referrals: 20,
+        ..Config::default()
+    }
+}
+
+fn default_hospital() -> &'static Hospital {
+    static H: std::sync::OnceLock<Hospital> = std::sync::OnceLock::new();
+    H.get_or_init(|| generate(&Config::default()))
+}
+
+fn of_type<'a>(h: &'a Hospital, t: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    h.resources.iter().filter(move |r| r["resourceType"] == t)
+}
+
+fn code(v: &Value) -> &str {
+    v["code"]["coding"][0]["code"].as_str().unwrap_or_default()
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    v["effectiveDateTime"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("effectiveDateTime")
+}
+
+/// Every `reference` string anywhere in `v`.
+fn references(v: &Value, found: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("reference", Value::String(s)) => found.push(s.clone()),
+                    _ => references(x, found),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_default_hospital_generates_quickly() {
+    let started = std::time::Instant::now();
+    let h = generate(&Config::default());
+    let elapsed = started.elapsed();
+    println!("{} resources in {elapsed:?}", h.resources.len());
+    // Well under 2 s in release; generous here for unoptimised and busy test machines.
+    assert!(elapsed.as_secs() < 20);
+}
+
+#[test]
+fn same_seed_same_hospital() {
+    let a = serde_json::to_string(&generate(&small()).resources).unwrap();
+    let b = serde_json::to_string(&generate(&small()).resources).unwrap();
+    assert!(a == b, "generation is not deterministic");
+    let c = serde_json::to_string(&generate(&Config { seed: 7, ..small() }).resources).unwrap();
+    assert_ne!(a, c);
+}
+
+#[test]
+fn a_wall_clock_start_gives_whole_minutes_and_a_working_feed() {
+    // `tend demo` passes the real time, seconds and nanoseconds included.
+    let now: DateTime<Utc> = "2027-03-14T15:09:26.535897Z".parse().unwrap();
+    let cfg = Config { now, ..small() };
+    let h = generate(&cfg);
+    for r in &h.resources {
+        if let Some(t) = r["effectiveDateTime"].as_str() {
+            assert!(t.ends_with(":00Z"), "{t}");
+            assert!(
+                t.parse::<DateTime<Utc>>().unwrap() <= now,
+                "{t} is after {now}"
+            );
+        }
+    }
+    let mut stream = h.vitals_stream();
+    let fresh = stream.advance(now + TimeDelta::seconds(10_000));
+    assert!(fresh.iter().all(|o| time(o) > now));
+}
+
+#[test]
+fn counts_follow_the_configuration() {
+    let cfg = Config::default();
+    let h = default_hospital();
+    let counts = summary(h);
+    println!("{counts:#?}");
+    assert_eq!(counts["Organization"], 1);
+    assert_eq!(
+        counts["Patient"],
+        cfg.inpatients + cfg.clinic_patients + cfg.cancer_referrals
+    );
+    assert_eq!(counts["ServiceRequest"], cfg.cancer_referrals);
+    let wards = of_type(h, "Location")
+        .filter(|l| l["physicalType"]["coding"][0]["code"] == "wa")
+        .count();
+    let beds: Vec<&Value> = of_type(h, "Location")
+        .filter(|l| l["physicalType"]["coding"][0]["code"] == "bd")
+        .collect();
+    assert!(wards >= 4);
+    assert_eq!(
+        beds.iter()
+            .filter(|b| b["operationalStatus"]["code"] == "O")
+            .count(),
+        cfg.inpatients
+    );
+    let in_progress = of_type(h, "Encounter")
+        .filter(|e| e["status"] == "in-progress" && e["class"]["code"] == "IMP")
+        .count();
+    assert_eq!(in_progress, cfg.inpatients);
+    assert!((25..=40).contains(&counts["Practitioner"]));
+    assert!(counts["Observation"] > 20_000, "{}", counts["Observation"]);
+}
+
+#[test]
+fn ids_are_unique_and_references_point_backwards() {
+    let h = generate(&small());
+    let id_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    };
+    let mut seen = BTreeSet::new();
+    for r in &h.resources {
+        let key = format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap(),
+            r["id"].as_str().unwrap()
+        );
+        assert!(id_ok(r["id"].as_str().unwrap()), "{key}");
+        let mut refs = Vec::new();
+        references(r, &mut refs);
+        for target in refs {
+            assert!(
+                seen.contains(&target),
+                "{key} refers to {target}, which is not earlier in the list"
+            );
+        }
+        assert!(seen.insert(key.clone()), "duplicate {key}");
+    }
+}
+
+const VITALS: &[(&str, &str)] = &[
+    ("9279-1", "/min"),
+    ("59408-5", "%"),
+    ("8480-6", "mm[Hg]"),
+    ("8462-4", "mm[Hg]"),
+    ("85354-9", ""),
+    ("8867-4", "/min"),
+    ("8310-5", "Cel"),
+    ("3151-8", "L/min"),
+    ("67775-7", ""),
+    ("85353-1", ""),
+];
+
+/// The inpatient vital-sign observations, grouped by patient then set time.
+fn inpatient_sets(obs: &[&Value]) -> BTreeMap<String, BTreeMap<DateTime<Utc>, Vec<Value>>> {
+    let mut sets: BTreeMap<String, BTreeMap<DateTime<Utc>, Vec<Value>>> = BTreeMap::new();
+    for o in obs {
+        if o["encounter"]["reference"]
+            .as_str()
+            .is_some_and(|e| e.len() == "Encounter/enc-000000".len())
+        {
+            let patient = o["subject"]["reference"].as_str().unwrap().to_string();
+            sets.entry(patient)
+                .or_default()
+                .entry(time(o))
+                .or_default()
+                .push((*o).clone());
+        }
+    }
+    sets
+}
+
+fn quantity(o: &Value) -> f64 {
+    o["valueQuantity"]["value"].as_f64().unwrap()
+}
+
+/// A NEWS2 total from one set (the test's own reading of RCP 2017 chart 1).
+fn news2(set: &[Value], scale2: bool) -> u32 {
+    let find = |c: &str| set.iter().find(|o| code(o) == c);
+    let rr = quantity(find("9279-1").unwrap()) as i64;
+    let spo2 = quantity(find("59408-5").unwrap()) as i64;
+    let on_o2 = find("3151-8").is_some();
+    let (sbp, hr) = match find("85354-9") {
+        Some(bp) => (
+            bp["component"][0]["valueQuantity"]["value"]
+                .as_i64()
+                .unwrap(),
+            quantity(find("8867-4").unwrap()) as i64,
+        ),
+        None => (
+            quantity(find("8480-6").unwrap()) as i64,
+            quantity(find("8867-4").unwrap()) as i64,
+        ),
+    };
+    let temp = (quantity(find("8310-5").unwrap()) * 10.0).round() as i64;
+    let alert =
+        find("67775-7").unwrap()["valueCodeableConcept"]["coding"][0]["code"] == "248234008";
+    let s = |x: bool, n: u32| if x { n } else { 0 };
+    s(rr <= 8 || rr >= 25, 3)
+        + s((9..=11).contains(&rr), 1)
+        + s((21..=24).contains(&rr), 2)
+        + if scale2 {
+            s(spo2 <= 83, 3)
+                + s((84..=85).contains(&spo2), 2)
+                + s((86..=87).contains(&spo2), 1)
+                + s(on_o2 && (93..=94).contains(&spo2), 1)
+                + s(on_o2 && (95..=96).contains(&spo2), 2)
+                + s(on_o2 && spo2 >= 97, 3)
+        } else {
+            s(spo2 <= 91, 3) + s((92..=93).contains(&spo2), 2) + s((94..=95).contains(&spo2), 1)
+        }
+        + s(on_o2, 2)
+        + s(sbp <= 90, 3)
+        + s((91..=100).contains(&sbp), 2)
+        + s((101..=110).contains(&sbp), 1)
+        + s(sbp >= 220, 3)
+        + s(hr <= 40 || hr >= 131, 3)
+        + s((41..=50).contains(&hr) || (91..=110).contains(&hr), 1)
+        + s((111..=130).contains(&hr), 2)
+        + s(!alert, 3)
+        + s(temp <= 350, 3)
+        + s(
+            (351..=360).contains(&temp) || (381..=390).contains(&temp),
+            1,
+        )
+        + s(temp >= 391, 2)
+}
+
+#[test]
+fn vital_signs_use_loinc_and_ucum_and_stay_physiological() {
+    let h = default_hospital();
+    let obs: Vec<&Value> = of_type(h, "Observation").collect();
+    let sets = inpatient_sets(&obs);
+    assert_eq!(sets.len(), Config::default().inpatients);
+    let mut n_sets = 0;
+    let admitted: BTreeMap<String, DateTime<Utc>> = of_type(h, "Encounter")
+        .filter(|e| e["status"] == "in-progress")
+        .map(|e| {
+            (
+                e["subject"]["reference"].as_str().unwrap().to_string(),
+                e["period"]["start"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    for (patient, by_time) in &sets {
+        let long_stay = Config::default().now - admitted[patient] > TimeDelta::days(2);
+        assert!(
+            !long_stay || by_time.len() >= 3,
+            "{patient} has only {} sets",
+            by_time.len()
+        );
+        for set in by_time.values() {
+            n_sets += 1;
+            let codes: BTreeSet<&str> = set.iter().map(code).collect();
+            for c in [
+                "9279-1", "59408-5", "8867-4", "8310-5", "67775-7", "85353-1",
+            ] {
+                assert!(codes.contains(c), "{patient} set lacks {c}");
+            }
+            assert!(
+                codes.contains("85354-9") || (codes.contains("8480-6") && codes.contains("8462-4"))
+            );
+            for o in set {
+                assert_eq!(o["category"][0]["coding"][0]["code"], "vital-signs");
+                assert_eq!(o["status"], "final");
+                let (c, unit) = VITALS
+                    .iter()
+                    .find(|(c, _)| *c == code(o))
+                    .unwrap_or_else(|| panic!("unexpected code {}", code(o)));
+                if !unit.is_empty() {
+                    assert_eq!(o["valueQuantity"]["system"], "http://unitsofmeasure.org");
+                    assert_eq!(o["valueQuantity"]["code"], *unit, "{c}");
+                    let v = quantity(o);
+                    let (lo, hi) = match *c {
+                        "9279-1" => (6.0, 50.0),
+                        "59408-5" => (70.0, 100.0),
+                        "8867-4" => (30.0, 180.0),
+                        "8310-5" => (34.0, 41.5),
+                        "3151-8" => (1.0, 15.0),
+                        "8480-6" => (60.0, 230.0),
+                        _ => (30.0, 130.0),
+                    };
+                    assert!((lo..=hi).contains(&v), "{c} = {v}");
+                    if *c != "8310-5" {
+                        assert_eq!(v.fract(), 0.0, "{c} recorded as a whole number");
+                    }
+                }
+                if code(o) == "85354-9" {
+                    let sbp = o["component"][0]["valueQuantity"]["value"]
+                        .as_f64()
+                        .unwrap();
+                    let dbp = o["component"][1]["valueQuantity"]["value"]
+                        .as_f64()
+                        .unwrap();
+                    assert!(
+                        (60.0..=230.0).contains(&sbp) && (30.0..=130.0).contains(&dbp) && dbp < sbp
+                    );
+                }
+            }
+        }
+    }
+    println!("{n_sets} vital-sign sets");
+}
+
+#[test]
+fn most_are_stable_and_a_few_deteriorate() {
+    let h = default_hospital();
+    let obs: Vec<&Value> = of_type(h, "Observation").collect();
+    let sets = inpatient_sets(&obs);
+    // Patients with a prescribed 88–92 % target are scored on SpO2 scale 2.
+    let scale2: BTreeSet<&str> = of_type(h, "Goal")
+        .map(|g| g["subject"]["reference"].as_str().unwrap())
+        .collect();
+    let news2 = |p: &str, set: &[Value]| news2(set, scale2.contains(p));
+    let mut worse = 0;
+    let mut somewhat_worse = 0;
+    let mut high_now = 0;
+    let mut low_now = 0;
+    for (p, by_time) in &sets {
+        let first = news2(p, by_time.values().next().unwrap());
+        let last = news2(p, by_time.values().last().unwrap());
+        if last >= first + 5 && last >= 7 {
+            worse += 1;
+        }
+        if last >= first + 3 && last >= 4 {
+            somewhat_worse += 1;
+        }
+        if last >= 7 {
+            high_now += 1;
+        }
+        if last <= 4 {
+            low_now += 1;
+        }
+    }
+    println!("deteriorated: {worse}, high now: {high_now}, low now: {low_now}");
+    // Two scripted to be high by now, two more on the way up (others deteriorate in the feed).
+    assert!((2..=12).contains(&worse), "{worse} patients deteriorated");
+    assert!(somewhat_worse >= 3, "{somewhat_worse} patients got worse");
+    assert!(
+        high_now * 100 <= sets.len() * 8,
+        "{high_now} patients score 7 or more"
+    );
+    assert!(
+        low_now * 100 >= sets.len() * 70,
+        "only {low_now} of {} score low",
+        sets.len()
+    );
+}
+
+#[test]
+fn the_stream_yields_only_due_sets_and_moves_forward() {
+    let cfg = small();
+    let h = generate(&cfg);
+    let existing: BTreeSet<&str> = h
+        .resources
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    let mut stream = h.vitals_stream();
+    assert!(stream.next_due().unwrap() > cfg.now);
+    assert!(stream.advance(cfg.now).is_empty());
+
+    let t1 = cfg.now + TimeDelta::hours(2);
+    let first = stream.advance(t1);
+    assert!(!first.is_empty());
+    let patients: BTreeSet<&str> = first
+        .iter()
+        .map(|o| o["subject"]["reference"].as_str().unwrap())
+        .collect();
+    assert!(
+        patients.len() < cfg.inpatients,
+        "everyone was due within two hours"
+    );
+    for o in &first {
+        assert_eq!(o["resourceType"], "Observation");
+        assert_eq!(o["category"][0]["coding"][0]["code"], "vital-signs");
+        let t = time(o);
+        assert!(t > cfg.now && t <= t1, "{t}");
+        assert!(!existing.contains(o["id"].as_str().unwrap()));
+    }
+    let times: Vec<DateTime<Utc>> = first.iter().map(time).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "not in time order");
+    assert!(stream.advance(t1).is_empty());
+    assert!(stream.advance(cfg.now + TimeDelta::hours(1)).is_empty());
+    assert_eq!(stream.clock(), t1);
+
+    // The feed does not depend on how often it is polled.
+    let end = cfg.now + TimeDelta::hours(30);
+    let mut polled = first.clone();
+    let mut t = t1;
+    while t < end {
+        t += TimeDelta::minutes(7);
+        polled.extend(stream.advance(t.min(end)));
+    }
+    let mut once = h.vitals_stream();
+    let all = once.advance(end);
+    assert_eq!(
+        serde_json::to_string(&polled).unwrap(),
+        serde_json::to_string(&all).unwrap()
+    );
+    let ids: BTreeSet<&str> = all.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), all.len());
+}
+
+#[test]
+fn the_stream_keeps_deteriorations_coming() {
+    let cfg = Config::default();
+    let h = default_hospital();
+    let mut stream = h.vitals_stream();
+    // Over a simulated day, some patients need hourly or more frequent observations.
+    let day = stream.advance(cfg.now + TimeDelta::hours(24));
+    let mut per_patient: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in day.iter().filter(|o| code(o) == "85353-1") {
+        *per_patient
+            .entry(o["subject"]["reference"].as_str().unwrap())
+            .or_default() += 1;
+    }
+    let frequent = per_patient.values().filter(|&&n| n >= 12).count();
+    println!(
+        "{} sets in 24 h, {frequent} patients observed at least hourly for half the day",
+        per_patient.values().sum::<usize>()
+    );
+    assert!(frequent >= 3);
+    assert!(per_patient.len() == cfg.inpatients);
+}
+
+fn extension<'a>(p: &'a Value, url: &str) -> Option<&'a Value> {
+    p["extension"].as_array()?.iter().find(|e| e["url"] == url)
+}
+
+#[test]
+fn demographics_look_like_a_us_population() {
+    let h = default_hospital();
+    let patients: Vec<&Value> = of_type(h, "Patient").collect();
+    let n = patients.len() as f64;
+    let language = |p: &Value| {
+        p["communication"][0]["language"]["coding"][0]["code"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let other = patients
+        .iter()
+        .filter(|p| language(p).is_some_and(|l| l != "en"))
+        .count() as f64;
+    assert!(
+        (0.07..=0.13).contains(&(other / n)),
+        "non-English preferred: {}",
+        other / n
+    );
+    let interpreters = patients
+        .iter()
+        .filter(|p| language(p).is_some_and(|l| l != "en"))
+        .filter(|p| {
+            extension(
+                p,
+                "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired",
+            )
+            .is_some_and(|e| e["valueBoolean"] == true)
+        })
+        .count() as f64;
+    assert!(interpreters / other > 0.75);
+    for p in &patients {
+        let race = extension(
+            p,
+            "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
+        )
+        .expect("race");
+        assert!(race["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["url"] == "text"));
+        assert!(extension(
+            p,
+            "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
+        )
+        .is_some());
+        assert_eq!(p["identifier"][0]["type"]["coding"][0]["code"], "MR");
+    }
+    let races: BTreeMap<String, usize> = patients.iter().fold(BTreeMap::new(), |mut m, p| {
+        let race = extension(
+            p,
+            "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
+        )
+        .unwrap();
+        let text = race["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["url"] == "text")
+            .unwrap()["valueString"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        *m.entry(text).or_default() += 1;
+        m
+    });
+    println!("{races:#?}");
+    assert!(races["White"] as f64 / n > 0.5);
+    assert!(races["Black or African American"] as f64 / n > 0.08);
+}
+
+#[test]
+fn screening_histories_are_mixed() {
+    let h = default_hospital();
+    let count = |t: &str, c: &str| {
+        of_type(h, t)
+            .filter(|r| {
+                r["code"]["coding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["code"] == c)
+            })
+            .count()
+    };
+    let colonoscopies = count("Procedure", "73761001");
+    let mammograms = count("DiagnosticReport", "24606-6") + count("DiagnosticReport", "103892-6");
+    let paps = count("DiagnosticReport", "10524-7");
+    let a1c = count("Observation", "4548-4");
+    let smoking = count("Observation", "72166-2");
+    let ldct = count("Procedure", "71271");
+    println!("colonoscopy {colonoscopies}, mammogram {mammograms}, cytology {paps}, HbA1c {a1c}, smoking {smoking}, LDCT {ldct}");
+    assert!(
+        colonoscopies > 200
+            && mammograms > 300
+            && paps > 300
+            && a1c > 500
+            && smoking > 2000
+            && ldct > 10
+    );
+    assert!(count("Procedure", "116140006") > 20, "hysterectomies");
+    assert!(
+        count("Procedure", "27865001") >= 1,
+        "bilateral mastectomies"
+    );
+}
+
+#[test]
+fn referrals_reach_different_milestones() {
+    let h = default_hospital();
+    let referrals: Vec<&Value> = of_type(h, "ServiceRequest").collect();
+    let now = Config::default().now;
+    for sr in &referrals {
+        let authored: DateTime<Utc> = sr["authoredOn"].as_str().unwrap().parse().unwrap();
+        assert!(authored <= now && now - authored <= TimeDelta::days(71));
+        assert_eq!(sr["priority"], "urgent");
+    }
+    let based_on = |t: &str| {
+        of_type(h, t)
+            .filter(|r| {
+                r["basedOn"][0]["reference"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("ServiceRequest/"))
+            })
+            .count()
+    };
+    let cancers = of_type(h, "Condition")
+        .filter(|c| c["id"].as_str().unwrap().ends_with("-cancer"))
+        .count();
+    let plans = of_type(h, "CarePlan").count();
+    let completed = referrals
+        .iter()
+        .filter(|sr| sr["status"] == "completed")
+        .count();
+    println!("encounters {}, procedures {}, reports {}, cancers {cancers}, plans {plans}, completed {completed}", based_on("Encounter"), based_on("Procedure"), based_on("DiagnosticReport"));
+    assert!(
+        based_on("Encounter") > 30
+            && based_on("Procedure") > 20
+            && based_on("DiagnosticReport") > 10
+    );
+    assert!(cancers >= 5 && plans >= 2 && completed >= 10);
+}
