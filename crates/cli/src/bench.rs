@@ -44,13 +44,23 @@ impl Rng {
     }
 }
 
-const FAMILIES: [&str; 12] =
-    ["Smith", "Garcia", "Nguyen", "Johnson", "Okafor", "Kowalski", "Chen", "Haddad", "Brown", "Silva", "Ivanova", "Murphy"];
-const GIVEN: [&str; 10] = ["Ana", "John", "Mei", "Omar", "Grace", "Luis", "Fatima", "Peter", "Aroha", "Sven"];
+const FAMILIES: [&str; 12] = [
+    "Smith", "Garcia", "Nguyen", "Johnson", "Okafor", "Kowalski", "Chen", "Haddad", "Brown",
+    "Silva", "Ivanova", "Murphy",
+];
+const GIVEN: [&str; 10] = [
+    "Ana", "John", "Mei", "Omar", "Grace", "Luis", "Fatima", "Peter", "Aroha", "Sven",
+];
 /// (LOINC, display, unit, low, high)
 const VITALS: [(&str, &str, &str, f64, f64); 6] = [
     ("9279-1", "Respiratory rate", "/min", 10.0, 30.0),
-    ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%", 85.0, 100.0),
+    (
+        "59408-5",
+        "Oxygen saturation in Arterial blood by Pulse oximetry",
+        "%",
+        85.0,
+        100.0,
+    ),
     ("8480-6", "Systolic blood pressure", "mm[Hg]", 85.0, 190.0),
     ("8867-4", "Heart rate", "/min", 45.0, 140.0),
     ("8310-5", "Body temperature", "Cel", 35.0, 40.0),
@@ -72,7 +82,8 @@ fn observation(i: usize, patient: usize, rng: &mut Rng) -> Value {
     let (code, display, unit, lo, hi) = VITALS[rng.below(VITALS.len() as u64) as usize];
     let value = ((lo + (hi - lo) * (rng.below(1000) as f64 / 1000.0)) * 10.0).round() / 10.0;
     let minutes = rng.below(60 * 24 * 30);
-    let t = chrono::DateTime::from_timestamp(1_790_000_000 + (minutes as i64) * 60, 0).unwrap_or_default();
+    let t = chrono::DateTime::from_timestamp(1_790_000_000 + (minutes as i64) * 60, 0)
+        .unwrap_or_default();
     json!({
         "resourceType": "Observation",
         "id": format!("bo{i}"),
@@ -86,10 +97,24 @@ fn observation(i: usize, patient: usize, rng: &mut Rng) -> Value {
 }
 
 fn put(resource: Value) -> Entry {
-    let rtype = resource["resourceType"].as_str().unwrap_or_default().to_string();
+    let rtype = resource["resourceType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let id = resource["id"].as_str().unwrap_or_default().to_string();
-    Entry { full_url: None, op: WriteOp::Update { rtype, id, resource, if_match: None } }
+    Entry {
+        full_url: None,
+        op: WriteOp::Update {
+            rtype,
+            id,
+            resource,
+            if_match: None,
+        },
+    }
 }
+
+/// Builds the query string of one search run.
+type QueryMaker = Box<dyn Fn(&mut Rng) -> String>;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -103,11 +128,23 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let indexer = Arc::new(search::Indexer::new(Registry::r4()).context("compiling the search parameters")?);
-    let options = store::Options { clock: Arc::new(store::SystemClock), indexer, readers: 8 };
+    let indexer =
+        Arc::new(search::Indexer::new(Registry::r4()).context("compiling the search parameters")?);
+    let options = store::Options {
+        clock: Arc::new(store::SystemClock),
+        indexer,
+        readers: 8,
+    };
     let tmp = std::env::temp_dir().join(format!("tend-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
-    println!("tend bench: {} resources, {} s per run, {} cores", args.resources, args.seconds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "tend bench: {} resources, {} s per run, {} cores",
+        args.resources,
+        args.seconds,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     if !args.no_sqlite {
         let url = format!("sqlite://{}", tmp.join("bench.db").display());
         let store = store::open(&url, options.clone())?;
@@ -146,11 +183,20 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
                         break;
                     }
                     let entries: Vec<Entry> = (start..(start + chunk).min(total))
-                        .map(|i| if i < patients { put(patient(i, &mut rng)) } else { put(observation(i, i % patients, &mut rng)) })
+                        .map(|i| {
+                            if i < patients {
+                                put(patient(i, &mut rng))
+                            } else {
+                                put(observation(i, i % patients, &mut rng))
+                            }
+                        })
                         .collect();
                     match store.write(entries, Mode::Independent) {
                         Ok(rs) => {
-                            failed.fetch_add(rs.iter().filter(|r| r.is_err()).count(), Ordering::Relaxed);
+                            failed.fetch_add(
+                                rs.iter().filter(|r| r.is_err()).count(),
+                                Ordering::Relaxed,
+                            );
                         }
                         Err(_) => {
                             failed.fetch_add(chunk, Ordering::Relaxed);
@@ -252,17 +298,33 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
     );
 
     // 4. Searches.
-    let searches: [(&str, &str, Box<dyn Fn(&mut Rng) -> String>); 3] = [
+    let searches: [(&str, &str, QueryMaker); 3] = [
         (
             "latest pulse of a patient",
             "Observation",
-            Box::new(move |r: &mut Rng| format!("subject=Patient/bp{}&code=8867-4&_sort=-date&_count=10", r.below(patients as u64))),
+            Box::new(move |r: &mut Rng| {
+                format!(
+                    "subject=Patient/bp{}&code=8867-4&_sort=-date&_count=10",
+                    r.below(patients as u64)
+                )
+            }),
         ),
-        ("patients by name prefix", "Patient", Box::new(|r: &mut Rng| format!("name={}&_count=20", &FAMILIES[r.below(12) as usize][..3]))),
+        (
+            "patients by name prefix",
+            "Patient",
+            Box::new(|r: &mut Rng| {
+                format!("name={}&_count=20", &FAMILIES[r.below(12) as usize][..3])
+            }),
+        ),
         (
             "high temperatures of a patient (quantity)",
             "Observation",
-            Box::new(move |r: &mut Rng| format!("subject=Patient/bp{}&code=8310-5&value-quantity=gt38&_count=50", r.below(patients as u64))),
+            Box::new(move |r: &mut Rng| {
+                format!(
+                    "subject=Patient/bp{}&code=8310-5&value-quantity=gt38&_count=50",
+                    r.below(patients as u64)
+                )
+            }),
         ),
     ];
     for (label, rtype, make) in searches.iter() {
@@ -273,7 +335,8 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
         let t_all = Instant::now();
         for _ in 0..runs {
             let qs = make(&mut rng);
-            let params: Vec<(String, String)> = form_urlencoded::parse(qs.as_bytes()).into_owned().collect();
+            let params: Vec<(String, String)> =
+                form_urlencoded::parse(qs.as_bytes()).into_owned().collect();
             let q = SearchQuery::parse(Registry::r4(), rtype, &params)?;
             let t0 = Instant::now();
             let page = store.search(&q)?;

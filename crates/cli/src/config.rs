@@ -7,7 +7,11 @@ use clap::Args;
 #[derive(Args, Debug, Clone)]
 pub(crate) struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` (embedded, default) or `postgres://USER@HOST:PORT/DB`.
-    #[arg(long = "database", env = "TEND_DATABASE_URL", default_value = "sqlite://tend.db")]
+    #[arg(
+        long = "database",
+        env = "TEND_DATABASE_URL",
+        default_value = "sqlite://tend.db"
+    )]
     pub(crate) database: String,
 }
 
@@ -20,6 +24,10 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     pub(crate) db: DatabaseArgs,
     /// Address and port of the HL7 v2 MLLP listener (reserved for the HL7 v2 feed).
-    #[arg(long = "mllp-listen", env = "TEND_MLLP_LISTEN", default_value = "127.0.0.1:2575")]
+    #[arg(
+        long = "mllp-listen",
+        env = "TEND_MLLP_LISTEN",
+        default_value = "127.0.0.1:2575"
+    )]
     pub(crate) mllp_listen: String,
 }

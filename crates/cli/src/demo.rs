@@ -33,10 +33,16 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             std::fs::remove_file(&p).with_context(|| format!("removing the old demo file {p}"))?;
         }
     }
-    let db = DatabaseArgs { database: format!("sqlite://{}", args.file) };
+    let db = DatabaseArgs {
+        database: format!("sqlite://{}", args.file),
+    };
     let store = crate::open_store(&db)?;
     let now = chrono::Utc::now();
-    let cfg = synth::Config { seed: args.seed, now, ..Default::default() };
+    let cfg = synth::Config {
+        seed: args.seed,
+        now,
+        ..Default::default()
+    };
     let started = std::time::Instant::now();
     let hospital = synth::generate(&cfg);
     let total = hospital.resources.len();
@@ -53,7 +59,10 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let stream = hospital.vitals_stream();
     tokio::spawn(stream_vitals(store.clone(), stream, args.tick));
     let state = server::AppState::new(store);
-    println!("Try: curl 'http://{}/fhir/Observation?code=8867-4&_count=5'", args.listen);
+    println!(
+        "Try: curl 'http://{}/fhir/Observation?code=8867-4&_count=5'",
+        args.listen
+    );
     crate::serve_app(state, &args.listen).await
 }
 
@@ -77,7 +86,15 @@ pub(crate) fn load(store: &dyn Store, resources: Vec<serde_json::Value>) -> anyh
 pub(crate) fn put_entry(resource: serde_json::Value) -> Option<Entry> {
     let rtype = resource.get("resourceType")?.as_str()?.to_string();
     let id = resource.get("id")?.as_str()?.to_string();
-    Some(Entry { full_url: None, op: WriteOp::Update { rtype, id, resource, if_match: None } })
+    Some(Entry {
+        full_url: None,
+        op: WriteOp::Update {
+            rtype,
+            id,
+            resource,
+            if_match: None,
+        },
+    })
 }
 
 async fn stream_vitals(store: Arc<dyn Store>, mut stream: synth::VitalsStream, tick: u64) {

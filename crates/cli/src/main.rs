@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 use config::{DatabaseArgs, ServeArgs};
 
 #[derive(Parser)]
-#[command(name = "tend", version, about = "Tend: the patient-care platform (FHIR R4 record, early warning, pathways, quality)")]
+#[command(
+    name = "tend",
+    version,
+    about = "Tend: the patient-care platform (FHIR R4 record, early warning, pathways, quality)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,14 +52,20 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Logs carry no patient data: request paths and ids only at debug level, never bodies.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TEND_LOG").unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("TEND_LOG").unwrap_or_else(|_| "info".into());
     let json = std::env::var("TEND_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -65,9 +75,16 @@ fn init_logging() {
 
 /// Open the store named by the database arguments.
 pub(crate) fn open_store(db: &DatabaseArgs) -> anyhow::Result<Arc<dyn store::Store>> {
-    let indexer = Arc::new(search::Indexer::new(search::Registry::r4()).context("compiling the search parameters")?);
-    let options = store::Options { clock: Arc::new(store::SystemClock), indexer, readers: 8 };
-    store::open(&db.database, options).with_context(|| format!("opening the database {}", redact(&db.database)))
+    let indexer = Arc::new(
+        search::Indexer::new(search::Registry::r4()).context("compiling the search parameters")?,
+    );
+    let options = store::Options {
+        clock: Arc::new(store::SystemClock),
+        indexer,
+        readers: 8,
+    };
+    store::open(&db.database, options)
+        .with_context(|| format!("opening the database {}", redact(&db.database)))
 }
 
 /// A database URL without its password, for messages.
@@ -92,7 +109,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Bind, print the URL, and serve until Ctrl-C / SIGTERM.
 pub(crate) async fn serve_app(state: server::AppState, listen: &str) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "Tend is serving");
     println!("Tend FHIR API: http://{addr}/fhir (metadata: http://{addr}/fhir/metadata)");
@@ -106,7 +125,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -122,7 +142,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("postgres://tend:secret@db:5432/tend"), "postgres://tend:***@db:5432/tend");
+        assert_eq!(
+            redact("postgres://tend:secret@db:5432/tend"),
+            "postgres://tend:***@db:5432/tend"
+        );
         assert_eq!(redact("sqlite://tend.db"), "sqlite://tend.db");
     }
 }

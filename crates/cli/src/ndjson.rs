@@ -50,7 +50,10 @@ fn files_of(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
         let p = e?.path();
         if p.is_dir() {
             out.extend(files_of(&p)?);
-        } else if matches!(p.extension().and_then(|x| x.to_str()), Some("ndjson" | "json")) {
+        } else if matches!(
+            p.extension().and_then(|x| x.to_str()),
+            Some("ndjson" | "json")
+        ) {
             out.push(p);
         }
     }
@@ -65,12 +68,18 @@ struct Item {
 }
 
 /// Read every resource of the files, sending them in chunks.
-fn read_files(files: &[PathBuf], bar: &ProgressBar, tx: mpsc::SyncSender<Vec<Item>>, rejected: &mut Vec<String>) -> anyhow::Result<()> {
+fn read_files(
+    files: &[PathBuf],
+    bar: &ProgressBar,
+    tx: mpsc::SyncSender<Vec<Item>>,
+    rejected: &mut Vec<String>,
+) -> anyhow::Result<()> {
     let mut chunk = Vec::with_capacity(500);
     let push = |item: Item, chunk: &mut Vec<Item>| -> anyhow::Result<()> {
         chunk.push(item);
         if chunk.len() >= 500 {
-            tx.send(std::mem::take(chunk)).context("the writer stopped")?;
+            tx.send(std::mem::take(chunk))
+                .context("the writer stopped")?;
         }
         Ok(())
     };
@@ -86,7 +95,13 @@ fn read_files(files: &[PathBuf], bar: &ProgressBar, tx: mpsc::SyncSender<Vec<Ite
                     continue;
                 }
                 match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => push(Item { origin: format!("{name}:{}", n + 1), resource: v }, &mut chunk)?,
+                    Ok(v) => push(
+                        Item {
+                            origin: format!("{name}:{}", n + 1),
+                            resource: v,
+                        },
+                        &mut chunk,
+                    )?,
                     Err(e) => rejected.push(format!("{name}:{}: not valid JSON: {e}", n + 1)),
                 }
             }
@@ -104,13 +119,31 @@ fn read_files(files: &[PathBuf], bar: &ProgressBar, tx: mpsc::SyncSender<Vec<Ite
             if v.get("resourceType").and_then(Value::as_str) == Some("Bundle")
                 && v.get("type").and_then(Value::as_str) != Some("document")
             {
-                for (i, e) in v.get("entry").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                for (i, e) in v
+                    .get("entry")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     if let Some(r) = e.get("resource") {
-                        push(Item { origin: format!("{name}#entry[{i}]"), resource: r.clone() }, &mut chunk)?;
+                        push(
+                            Item {
+                                origin: format!("{name}#entry[{i}]"),
+                                resource: r.clone(),
+                            },
+                            &mut chunk,
+                        )?;
                     }
                 }
             } else {
-                push(Item { origin: name.clone(), resource: v }, &mut chunk)?;
+                push(
+                    Item {
+                        origin: name.clone(),
+                        resource: v,
+                    },
+                    &mut chunk,
+                )?;
             }
         }
     }
@@ -122,13 +155,27 @@ fn read_files(files: &[PathBuf], bar: &ProgressBar, tx: mpsc::SyncSender<Vec<Ite
 
 /// Validate and store chunks of resources: PUT at their id, or create when they have none.
 /// Returns the summary.
-pub(crate) fn import_into(store: &dyn Store, path: &Path, show_progress: bool) -> anyhow::Result<ImportSummary> {
+pub(crate) fn import_into(
+    store: &dyn Store,
+    path: &Path,
+    show_progress: bool,
+) -> anyhow::Result<ImportSummary> {
     let files = files_of(path)?;
-    let bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
-    let bar = if show_progress { ProgressBar::new(bytes) } else { ProgressBar::hidden() };
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if show_progress {
+        ProgressBar::new(bytes)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta}) {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(8);
     let mut summary = ImportSummary::default();
@@ -140,28 +187,56 @@ pub(crate) fn import_into(store: &dyn Store, path: &Path, show_progress: bool) -
             let mut origins = Vec::with_capacity(chunk.len());
             for item in chunk {
                 let issues = fhir::validation::validate(&item.resource);
-                if let Some(i) = issues.iter().find(|i| i.severity == fhir::validation::Severity::Error) {
-                    summary.rejected.push(format!("{}: {} (at {})", item.origin, i.message, i.expression));
+                if let Some(i) = issues
+                    .iter()
+                    .find(|i| i.severity == fhir::validation::Severity::Error)
+                {
+                    summary.rejected.push(format!(
+                        "{}: {} (at {})",
+                        item.origin, i.message, i.expression
+                    ));
                     continue;
                 }
-                let rtype = item.resource.get("resourceType").and_then(Value::as_str).unwrap_or_default().to_string();
+                let rtype = item
+                    .resource
+                    .get("resourceType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let op = match item.resource.get("id").and_then(Value::as_str) {
-                    Some(id) => WriteOp::Update { rtype, id: id.to_string(), resource: item.resource, if_match: None },
-                    None => WriteOp::Create { resource: item.resource, id: uuid::Uuid::new_v4().to_string(), if_none_exist: None },
+                    Some(id) => WriteOp::Update {
+                        rtype,
+                        id: id.to_string(),
+                        resource: item.resource,
+                        if_match: None,
+                    },
+                    None => WriteOp::Create {
+                        resource: item.resource,
+                        id: uuid::Uuid::new_v4().to_string(),
+                        if_none_exist: None,
+                    },
                 };
                 entries.push(Entry { full_url: None, op });
                 origins.push(item.origin);
             }
-            for (r, origin) in store.write(entries, Mode::Independent)?.into_iter().zip(origins) {
+            for (r, origin) in store
+                .write(entries, Mode::Independent)?
+                .into_iter()
+                .zip(origins)
+            {
                 match r {
-                    Ok(Outcome::Created(v) | Outcome::Updated(v) | Outcome::Exists(v)) => *summary.stored.entry(v.rtype).or_default() += 1,
+                    Ok(Outcome::Created(v) | Outcome::Updated(v) | Outcome::Exists(v)) => {
+                        *summary.stored.entry(v.rtype).or_default() += 1
+                    }
                     Ok(Outcome::Deleted(_)) => {}
                     Err(e) => summary.rejected.push(format!("{origin}: {e}")),
                 }
             }
             bar.set_message(format!("{} stored", summary.stored.values().sum::<usize>()));
         }
-        reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
         Ok(())
     })?;
     bar.finish_and_clear();
@@ -175,7 +250,11 @@ pub(crate) fn import(args: ImportArgs) -> anyhow::Result<()> {
     let summary = import_into(&*store, &args.path, true)?;
     let secs = started.elapsed().as_secs_f64();
     let total: usize = summary.stored.values().sum();
-    println!("Imported {total} resources in {secs:.1} s ({:.0}/s); {} rejected", total as f64 / secs.max(1e-9), summary.rejected.len());
+    println!(
+        "Imported {total} resources in {secs:.1} s ({:.0}/s); {} rejected",
+        total as f64 / secs.max(1e-9),
+        summary.rejected.len()
+    );
     for (t, n) in &summary.stored {
         println!("  {t:<28} {n}");
     }
@@ -190,18 +269,24 @@ pub(crate) fn import(args: ImportArgs) -> anyhow::Result<()> {
 
 pub(crate) fn export(args: ExportArgs) -> anyhow::Result<()> {
     let store = crate::open_store(&args.db)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let counts = store.counts()?;
     let types: Vec<(String, usize)> = if args.types.is_empty() {
         counts
     } else {
-        counts.into_iter().filter(|(t, _)| args.types.contains(t)).collect()
+        counts
+            .into_iter()
+            .filter(|(t, _)| args.types.contains(t))
+            .collect()
     };
     let total: usize = types.iter().map(|(_, n)| n).sum();
     let bar = ProgressBar::new(total as u64);
     for (t, _) in &types {
         let path = args.out.join(format!("{t}.ndjson"));
-        let mut w = BufWriter::new(std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?);
+        let mut w = BufWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        );
         let mut cursor = 0;
         loop {
             let (hits, next) = store.scan(t, cursor, 1000)?;
@@ -218,6 +303,10 @@ pub(crate) fn export(args: ExportArgs) -> anyhow::Result<()> {
         w.flush()?;
     }
     bar.finish_and_clear();
-    println!("Exported {total} resources of {} types to {}", types.len(), args.out.display());
+    println!(
+        "Exported {total} resources of {} types to {}",
+        types.len(),
+        args.out.display()
+    );
     Ok(())
 }

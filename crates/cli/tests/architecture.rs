@@ -7,15 +7,27 @@ use std::process::Command;
 use serde_json::Value;
 
 const PURE: &[&str] = &["fhir", "synth"];
-const FORBIDDEN: &[&str] = &["tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest"];
+const FORBIDDEN: &[&str] = &[
+    "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",
+];
 
 #[test]
 fn pure_crates_do_no_io() {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--manifest-path", concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml")])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--manifest-path",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"),
+        ])
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: HashMap<&str, &str> = meta["packages"]
         .as_array()
@@ -31,13 +43,23 @@ fn pure_crates_do_no_io() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|d| d["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null()))
+            .filter(|d| {
+                d["dep_kinds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k["kind"].is_null())
+            })
             .map(|d| d["pkg"].as_str().unwrap())
             .collect();
         deps.insert(id, normal);
     }
     for pure in PURE {
-        let root = names.iter().find(|(_, n)| *n == pure).map(|(id, _)| *id).expect("pure crate in workspace");
+        let root = names
+            .iter()
+            .find(|(_, n)| *n == pure)
+            .map(|(id, _)| *id)
+            .expect("pure crate in workspace");
         let mut seen = HashSet::new();
         let mut stack = vec![root];
         while let Some(id) = stack.pop() {
@@ -45,7 +67,10 @@ fn pure_crates_do_no_io() {
                 continue;
             }
             let name = names[id];
-            assert!(!FORBIDDEN.contains(&name), "{pure} depends on {name}: pure crates must not do IO");
+            assert!(
+                !FORBIDDEN.contains(&name),
+                "{pure} depends on {name}: pure crates must not do IO"
+            );
             stack.extend(deps.get(id).into_iter().flatten());
         }
     }

@@ -42,12 +42,25 @@ pub(crate) fn push_items(value: &FhirPathValue, out: &mut Vec<Item>) {
         }
         FhirPathValue::Time(t, info, _) => {
             let text = t.to_string();
-            (Value::String(text.strip_prefix('T').unwrap_or(&text).to_owned()), info)
+            (
+                Value::String(text.strip_prefix('T').unwrap_or(&text).to_owned()),
+                info,
+            )
         }
-        FhirPathValue::Quantity { value, unit, code, system, calendar_unit, type_info, .. } => {
+        FhirPathValue::Quantity {
+            value,
+            unit,
+            code,
+            system,
+            calendar_unit,
+            type_info,
+            ..
+        } => {
             let mut map = Map::new();
             map.insert("value".into(), decimal(&value.to_string()));
-            let unit = unit.clone().or_else(|| calendar_unit.map(|c| c.as_str().to_owned()));
+            let unit = unit
+                .clone()
+                .or_else(|| calendar_unit.map(|c| c.as_str().to_owned()));
             if let Some(unit) = unit {
                 map.insert("unit".into(), Value::String(unit));
             }
@@ -64,13 +77,19 @@ pub(crate) fn push_items(value: &FhirPathValue, out: &mut Vec<Item>) {
             // the element holding it; name it by its own type instead.
             if let Some(rtype) = node.get("resourceType").and_then(|t| t.as_str()) {
                 let rtype = rtype.to_owned();
-                out.push(Item { value: node.to_json(), type_name: Some(rtype) });
+                out.push(Item {
+                    value: node.to_json(),
+                    type_name: Some(rtype),
+                });
                 return;
             }
             (node.to_json(), info)
         }
     };
-    out.push(Item { value: json, type_name: type_name(info) });
+    out.push(Item {
+        value: json,
+        type_name: type_name(info),
+    });
 }
 
 /// A decimal's text as a JSON number (integral values stay integers).
@@ -87,8 +106,25 @@ fn decimal(text: &str) -> Value {
 
 /// The FHIR primitive types (<https://hl7.org/fhir/R4/datatypes.html#primitive>).
 const PRIMITIVES: &[&str] = &[
-    "boolean", "integer", "string", "decimal", "uri", "url", "canonical", "base64Binary", "instant",
-    "date", "dateTime", "time", "code", "oid", "id", "markdown", "unsignedInt", "positiveInt", "uuid",
+    "boolean",
+    "integer",
+    "string",
+    "decimal",
+    "uri",
+    "url",
+    "canonical",
+    "base64Binary",
+    "instant",
+    "date",
+    "dateTime",
+    "time",
+    "code",
+    "oid",
+    "id",
+    "markdown",
+    "unsignedInt",
+    "positiveInt",
+    "uuid",
     "xhtml",
 ];
 
@@ -111,7 +147,10 @@ fn type_name(info: &TypeInfo) -> Option<String> {
         "extension" | "modifierExtension" => "Extension",
         // For elements it cannot type (those a resource inherits, such as `meta`, and
         // what lies below them) the engine reports the element's name: unknown.
-        other if other.starts_with(|c: char| c.is_ascii_lowercase()) && !PRIMITIVES.contains(&other) => {
+        other
+            if other.starts_with(|c: char| c.is_ascii_lowercase())
+                && !PRIMITIVES.contains(&other) =>
+        {
             return None;
         }
         other => other,

@@ -7,7 +7,11 @@
 //! engine can be swapped without touching the search indexer or the measures engine.
 //! The engine's API is `async`, but evaluation never waits on IO (the model is embedded
 //! and `resolve()` has no server to call), so every future is driven to completion on
-//! the calling thread by [`block_on`](executor::block_on): no runtime, no thread hop.
+//! the calling thread (see `executor.rs`): no runtime, no thread hop.
+//!
+//! Costs, measured on the write path: converting a resource for the engine
+//! ([`Engine::prepare`]) is the largest fixed cost, so convert once per resource and
+//! evaluate every expression on the [`Prepared`] value.
 
 mod convert;
 mod executor;
@@ -21,7 +25,8 @@ use octofhir_fhirpath::core::model_provider::TypeInfo;
 use octofhir_fhirpath::core::node::FhirNode;
 use octofhir_fhirpath::core::trace::{NoOpTraceProvider, SharedTraceProvider};
 use octofhir_fhirpath::{
-    AnalysisContext, Collection, DiagnosticSeverity, StaticAnalyzer, CompiledPlan, EvaluationContext, FhirPathEngine, FhirPathValue, ModelProvider,
+    AnalysisContext, Collection, CompiledPlan, DiagnosticSeverity, EvaluationContext,
+    FhirPathEngine, FhirPathValue, ModelProvider, StaticAnalyzer,
 };
 use octofhir_fhirschema::EmbeddedSchemaProvider;
 
@@ -48,7 +53,8 @@ pub enum Error {
 /// name (`CodeableConcept`, `Reference`, `dateTime`, `string`, `code`, `Quantity`, ...).
 /// Values the engine computed rather than read from the resource carry the FHIRPath
 /// system type in FHIR spelling (`boolean`, `integer`, `decimal`, `string`, `date`,
-/// `dateTime`, `time`, `Quantity`).
+/// `dateTime`, `time`, `Quantity`). `None` when the engine cannot tell: it does not type
+/// the elements a resource inherits (`meta` and what lies below it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub value: serde_json::Value,
@@ -119,20 +125,30 @@ impl Engine {
             expression: expr.to_owned(),
             message: e.to_string(),
         })?;
-        Ok(Compiled { plan, source: Arc::from(expr) })
+        Ok(Compiled {
+            plan,
+            source: Arc::from(expr),
+        })
     }
 
     /// Convert a resource (or any FHIR JSON value) once for several evaluations.
     pub fn prepare(&self, resource: &serde_json::Value) -> Prepared {
         let node = FhirNode::from_json(resource);
-        let root = match resource.get("resourceType").and_then(serde_json::Value::as_str) {
+        let root = match resource
+            .get("resourceType")
+            .and_then(serde_json::Value::as_str)
+        {
             Some(name) => match self.resource_type(name) {
                 Some(info) => FhirPathValue::Resource(node, info, None),
                 None => FhirPathValue::resource_from_node(node),
             },
             None => FhirPathValue::resource_from_node(node),
         };
-        let input = if resource.is_null() { Collection::empty() } else { Collection::single(root) };
+        let input = if resource.is_null() {
+            Collection::empty()
+        } else {
+            Collection::single(root)
+        };
         let context = EvaluationContext::new_with_server_and_element_type_cache(
             input,
             self.model.clone(),
@@ -177,7 +193,9 @@ impl Engine {
         let items = self.run(focus, &input.context)?;
         let mut out = Vec::with_capacity(items.len());
         for item in items.iter() {
-            let context = input.context.create_child_context(Collection::single(item.clone()));
+            let context = input
+                .context
+                .create_child_context(Collection::single(item.clone()));
             let mut row = Vec::with_capacity(each.len());
             for expr in each {
                 let mut values = Vec::new();
@@ -212,9 +230,13 @@ impl Engine {
     /// elements, choice elements named with their type suffix (`valueQuantity`), and
     /// functions or operators that cannot apply are errors.
     pub fn check(&self, expr: &str, context_type: &str) -> Result<(), Error> {
-        let root = block_on(self.model.get_type(context_type)).ok().flatten().ok_or_else(|| {
-            Error::Semantic { expression: expr.to_owned(), message: format!("unknown type {context_type}") }
-        })?;
+        let root = block_on(self.model.get_type(context_type))
+            .ok()
+            .flatten()
+            .ok_or_else(|| Error::Semantic {
+                expression: expr.to_owned(),
+                message: format!("unknown type {context_type}"),
+            })?;
         let mut analyzer = StaticAnalyzer::new(self.model.clone());
         let context = AnalysisContext::new(root).with_optimization_suggestions(false);
         let result = block_on(analyzer.analyze_expression(expr, context));
@@ -228,7 +250,10 @@ impl Engine {
             .map(|d| d.message.clone())
             .collect::<Vec<_>>()
             .join("; ");
-        Err(Error::Semantic { expression: expr.to_owned(), message })
+        Err(Error::Semantic {
+            expression: expr.to_owned(),
+            message,
+        })
     }
 
     fn resource_type(&self, name: &str) -> Option<Arc<TypeInfo>> {
@@ -236,7 +261,9 @@ impl Engine {
             return Some(info.clone());
         }
         let info = Arc::new(block_on(self.model.get_type(name)).ok()??);
-        self.resource_types.pin().insert(name.to_owned(), info.clone());
+        self.resource_types
+            .pin()
+            .insert(name.to_owned(), info.clone());
         Some(info)
     }
 }
@@ -266,11 +293,18 @@ mod tests {
             "effectiveDateTime": "2024-05-01T10:15:00+02:00",
             "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}
         });
-        let eval = |expr: &str| engine.evaluate(&engine.compile(expr).unwrap(), &obs).unwrap();
+        let eval = |expr: &str| {
+            engine
+                .evaluate(&engine.compile(expr).unwrap(), &obs)
+                .unwrap()
+        };
         let code = eval("Observation.code");
         assert_eq!(code[0].type_name.as_deref(), Some("CodeableConcept"));
         assert_eq!(code[0].value["coding"][0]["code"], "8867-4");
-        assert_eq!(eval("Observation.subject")[0].type_name.as_deref(), Some("Reference"));
+        assert_eq!(
+            eval("Observation.subject")[0].type_name.as_deref(),
+            Some("Reference")
+        );
         let when = eval("Observation.effective");
         assert_eq!(when[0].value, json!("2024-05-01T10:15:00+02:00"));
         assert_eq!(when[0].type_name.as_deref(), Some("dateTime"));
@@ -278,13 +312,25 @@ mod tests {
         assert_eq!(q[0].type_name.as_deref(), Some("Quantity"));
         assert_eq!(q[0].value["value"], json!(72));
         assert_eq!(q[0].value["code"], json!("/min"));
-        assert_eq!(eval("Observation.status")[0].type_name.as_deref(), Some("code"));
-        assert_eq!(eval("1 + 1")[0], Item { value: json!(2), type_name: Some("integer".into()) });
+        assert_eq!(
+            eval("Observation.status")[0].type_name.as_deref(),
+            Some("code")
+        );
+        assert_eq!(
+            eval("1 + 1")[0],
+            Item {
+                value: json!(2),
+                type_name: Some("integer".into())
+            }
+        );
     }
 
     #[test]
     fn syntax_errors_are_reported() {
         let engine = Engine::r4().unwrap();
-        assert!(matches!(engine.compile("Patient.name.("), Err(Error::Syntax { .. })));
+        assert!(matches!(
+            engine.compile("Patient.name.("),
+            Err(Error::Syntax { .. })
+        ));
     }
 }

@@ -53,9 +53,16 @@ fn backbone(
     // `elementReference: [url, "elements", a, "elements", b]` → `Type.a.b`.
     let reference = element.element_reference.as_ref()?;
     let root = reference.first()?.strip_prefix(BASE_PREFIX)?;
-    let path: Vec<&str> =
-        reference.iter().skip(1).filter(|s| *s != "elements").map(String::as_str).collect();
-    let full = std::iter::once(root).chain(path).collect::<Vec<_>>().join(".");
+    let path: Vec<&str> = reference
+        .iter()
+        .skip(1)
+        .filter(|s| *s != "elements")
+        .map(String::as_str)
+        .collect();
+    let full = std::iter::once(root)
+        .chain(path)
+        .collect::<Vec<_>>()
+        .join(".");
     own_elements(&full)
 }
 
@@ -79,7 +86,8 @@ pub(crate) fn element_type(parent: &str, element: &str) -> Option<ElementType> {
                 return Some(ElementType::Choice(types));
             }
             if found.elements.is_some() || found.element_reference.is_some() {
-                return backbone(found, &resolved, element).map(|(_, name)| ElementType::Single(name));
+                return backbone(found, &resolved, element)
+                    .map(|(_, name)| ElementType::Single(name));
             }
             return found.type_name.clone().map(ElementType::Single);
         }
@@ -104,10 +112,19 @@ mod tests {
 
     #[test]
     fn looks_up_declared_types() {
-        assert_eq!(element_type("Observation", "code"), single("CodeableConcept"));
+        assert_eq!(
+            element_type("Observation", "code"),
+            single("CodeableConcept")
+        );
         assert_eq!(element_type("Observation", "status"), single("code"));
-        assert_eq!(element_type("Observation", "component"), single("Observation.component"));
-        assert_eq!(element_type("Observation.component", "code"), single("CodeableConcept"));
+        assert_eq!(
+            element_type("Observation", "component"),
+            single("Observation.component")
+        );
+        assert_eq!(
+            element_type("Observation.component", "code"),
+            single("CodeableConcept")
+        );
         assert_eq!(element_type("Observation", "meta"), single("Meta"));
         assert_eq!(element_type("Observation", "contained"), single("Resource"));
         assert_eq!(element_type("Meta", "lastUpdated"), single("instant"));
@@ -116,7 +133,10 @@ mod tests {
             element_type("Observation.component", "referenceRange"),
             single("Observation.referenceRange")
         );
-        assert_eq!(element_type("Observation.component", "extension"), single("Extension"));
+        assert_eq!(
+            element_type("Observation.component", "extension"),
+            single("Extension")
+        );
         let Some(ElementType::Choice(types)) = element_type("Observation", "effective") else {
             panic!("effective[x] is a choice")
         };

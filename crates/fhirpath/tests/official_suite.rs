@@ -13,8 +13,13 @@ use std::path::{Path, PathBuf};
 use fhirpath::{Engine, Item};
 use serde_json::Value;
 
-/// Tests passing today (the engine fails some operator, boundary and strict-mode cases).
-const FLOOR: usize = 0;
+/// Tests passing today (920, the same count as `fhirpath_runner.py` gives through a
+/// command wrapping this adapter). Of the 15 failures, 5 expect an error the engine
+/// does not raise (`valueQuantity` as a path, `iif` on a collection, `date + 7`,
+/// `as(HumanName)` on several names), 3 need `conformsTo()` (profile validation), 5
+/// expect quantities and booleans as text in the runner's format, and 2 are arithmetic
+/// (`1.0 'm' / 1.0 'm' = 1 '1'`, `+ 0.1 's'`).
+const FLOOR: usize = 920;
 const TOTAL: usize = 935;
 
 fn suite_dir() -> PathBuf {
@@ -66,12 +71,18 @@ fn norm(type_name: Option<&str>, value: &Value) -> Norm {
     }
     if t == "quantity" {
         let (n, unit) = s.split_once(' ').unwrap_or((&s, ""));
-        return Norm::Quantity(num(n).unwrap_or(f64::NAN), unit.trim_matches('\'').to_owned());
+        return Norm::Quantity(
+            num(n).unwrap_or(f64::NAN),
+            unit.trim_matches('\'').to_owned(),
+        );
     }
     if matches!(t.as_str(), "date" | "datetime" | "time" | "instant") || s.starts_with('@') {
-        let d = s.trim_start_matches('@').trim_end_matches('T').trim_start_matches('T');
-        let has_zone = d.ends_with('Z')
-            || (d.len() > 6 && matches!(d.as_bytes()[d.len() - 6], b'+' | b'-'));
+        let d = s
+            .trim_start_matches('@')
+            .trim_end_matches('T')
+            .trim_start_matches('T');
+        let has_zone =
+            d.ends_with('Z') || (d.len() > 6 && matches!(d.as_bytes()[d.len() - 6], b'+' | b'-'));
         if d.contains('T') && has_zone {
             if let Some(utc) = as_instant(d) {
                 return Norm::Date(utc);
@@ -102,7 +113,12 @@ fn as_instant(d: &str) -> Option<String> {
         "%Y-%m-%dT%H:%M:%S%.f%:z",
     )
     .ok()?;
-    Some(parsed.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
+    Some(
+        parsed
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%S%.6f")
+            .to_string(),
+    )
 }
 
 fn sorted(mut v: Vec<Norm>) -> Vec<String> {
@@ -120,8 +136,9 @@ fn run_case(engine: &Engine, case: &Value, input: &Value) -> Result<(), String> 
         (Some("strict"), Some(rtype)) => engine.check(expr, rtype),
         _ => Ok(()),
     };
-    let result =
-        checked.and_then(|()| engine.compile(expr)).and_then(|c| engine.evaluate(&c, input));
+    let result = checked
+        .and_then(|()| engine.compile(expr))
+        .and_then(|c| engine.evaluate(&c, input));
     let got: Vec<Item> = match (result, invalid) {
         (Err(_), true) => return Ok(()),
         (Ok(items), true) => return Err(format!("expected an error, got {items:?}")),
@@ -131,11 +148,17 @@ fn run_case(engine: &Engine, case: &Value, input: &Value) -> Result<(), String> 
     let actual: Vec<Norm> = if case["predicate"] == "true" {
         vec![Norm::Bool(!got.is_empty())]
     } else {
-        got.iter().map(|i| norm(i.type_name.as_deref(), &i.value)).collect()
+        got.iter()
+            .map(|i| norm(i.type_name.as_deref(), &i.value))
+            .collect()
     };
     let expected: Vec<Norm> = case["outputs"]
         .as_array()
-        .map(|outs| outs.iter().map(|o| norm(o["type"].as_str(), &o["value"])).collect())
+        .map(|outs| {
+            outs.iter()
+                .map(|o| norm(o["type"].as_str(), &o["value"]))
+                .collect()
+        })
         .unwrap_or_default();
     let same = if case["ordered"] == "false" {
         sorted(expected.clone()) == sorted(actual.clone())
@@ -153,7 +176,10 @@ fn run_case(engine: &Engine, case: &Value, input: &Value) -> Result<(), String> 
 fn official_fhirpath_r4_suite() {
     let dir = suite_dir();
     let Ok(text) = std::fs::read_to_string(dir.join("tests-fhir-r4.json")) else {
-        println!("fhirpath official suite: skipped, {} not found", dir.display());
+        println!(
+            "fhirpath official suite: skipped, {} not found",
+            dir.display()
+        );
         return;
     };
     let cases: Vec<Value> = serde_json::from_str(&text).expect("suite JSON");
@@ -178,10 +204,16 @@ fn official_fhirpath_r4_suite() {
             Err(why) => {
                 failed += 1;
                 let why: String = why.chars().take(200).collect();
-                println!("FAIL {} :: {} :: {:?} :: {why}", case["group"], case["name"], case["expression"]);
+                println!(
+                    "FAIL {} :: {} :: {:?} :: {why}",
+                    case["group"], case["name"], case["expression"]
+                );
             }
         }
     }
     println!("fhirpath official suite: {passed} passed, {failed} failed of {TOTAL}");
-    assert!(passed >= FLOOR, "regression: {passed} passed, the floor is {FLOOR}");
+    assert!(
+        passed >= FLOOR,
+        "regression: {passed} passed, the floor is {FLOOR}"
+    );
 }

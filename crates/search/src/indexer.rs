@@ -17,7 +17,7 @@ mod path;
 
 use std::collections::{HashMap, HashSet};
 
-use fhirpath::{Compiled, Engine, ElementType, Prepared};
+use fhirpath::{Compiled, ElementType, Engine, Prepared};
 use serde_json::Value;
 
 use crate::registry::{split_union, ParamType, Registry, SearchParam};
@@ -79,6 +79,9 @@ struct ParamPlan {
     kind: ParamType,
     groups: Vec<Group>,
     composite: Option<Composite>,
+    /// `P.exists() and P != false`: a boolean token, true when the path holds anything
+    /// but `false` (Patient `deceased`: deceasedBoolean true or a deceasedDateTime).
+    flag: Option<Path>,
 }
 
 /// Union members sharing a reference-type filter.
@@ -90,9 +93,17 @@ struct Group {
 }
 
 enum Composite {
-    /// Focus paths, each with its component paths relative to the focus.
-    Native { parts: Vec<(Path, Vec<Path>)>, kinds: Vec<ParamType> },
-    Engine { focus: Compiled, parts: Vec<Compiled>, kinds: Vec<ParamType> },
+    /// Focus paths, each with its components' paths (a union per component) relative
+    /// to the focus.
+    Native {
+        parts: Vec<(Path, Vec<Vec<Path>>)>,
+        kinds: Vec<ParamType>,
+    },
+    Engine {
+        focus: Compiled,
+        parts: Vec<Compiled>,
+        kinds: Vec<ParamType>,
+    },
 }
 
 impl Indexer {
@@ -103,7 +114,8 @@ impl Indexer {
 
     fn build(registry: &'static Registry, walk: Walk) -> Result<Indexer, Error> {
         let engine = Engine::r4().map_err(Error::Engine)?;
-        let resource_types: HashSet<String> = registry.resource_types().map(str::to_owned).collect();
+        let resource_types: HashSet<String> =
+            registry.resource_types().map(str::to_owned).collect();
         let mut plans = HashMap::new();
         for rtype in registry.resource_types() {
             let mut params = Vec::new();
@@ -129,9 +141,20 @@ impl Indexer {
                     None => always.push(i),
                 }
             }
-            plans.insert(rtype.to_owned(), TypePlan { params, by_key, always });
+            plans.insert(
+                rtype.to_owned(),
+                TypePlan {
+                    params,
+                    by_key,
+                    always,
+                },
+            );
         }
-        Ok(Indexer { engine, plans, resource_types })
+        Ok(Indexer {
+            engine,
+            plans,
+            resource_types,
+        })
     }
 
     /// The index entries of `resource`, grouped by parameter (in code order). Values a
@@ -150,7 +173,9 @@ impl Indexer {
 
     fn run(&self, resource: &Value, mut errors: Option<&mut Vec<Error>>) -> Vec<IndexEntry> {
         let mut entries = Vec::new();
-        let Some(rtype) = resource.get("resourceType").and_then(Value::as_str) else { return entries };
+        let Some(rtype) = resource.get("resourceType").and_then(Value::as_str) else {
+            return entries;
+        };
         let (Some(plan), Some(object)) = (self.plans.get(rtype), resource.as_object()) else {
             return entries;
         };
@@ -163,7 +188,12 @@ impl Indexer {
                 active[i] = true;
             }
         }
-        let mut run = Run { indexer: self, resource, rtype, prepared: None };
+        let mut run = Run {
+            indexer: self,
+            resource,
+            rtype,
+            prepared: None,
+        };
         let mut values = Vec::new();
         for (param, _) in plan.params.iter().zip(&active).filter(|(_, on)| **on) {
             values.clear();
@@ -179,7 +209,10 @@ impl Indexer {
             }
             for (i, value) in values.iter().enumerate() {
                 if !values[..i].contains(value) {
-                    entries.push(IndexEntry { param: param.code.clone(), value: value.clone() });
+                    entries.push(IndexEntry {
+                        param: param.code.clone(),
+                        value: value.clone(),
+                    });
                 }
             }
         }
@@ -198,16 +231,33 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn prepared(&mut self) -> &Prepared {
-        self.prepared.get_or_insert_with(|| self.indexer.engine.prepare(self.resource))
+        self.prepared
+            .get_or_insert_with(|| self.indexer.engine.prepare(self.resource))
     }
 
-    fn param(&mut self, param: &'a ParamPlan, out: &mut Vec<IndexValue>) -> Result<(), fhirpath::Error> {
+    fn param(
+        &mut self,
+        param: &'a ParamPlan,
+        out: &mut Vec<IndexValue>,
+    ) -> Result<(), fhirpath::Error> {
         if let Some(composite) = &param.composite {
             return self.composite(composite, out);
         }
         let mut found = Vec::new();
+        if let Some(flag) = &param.flag {
+            flag.walk(self.resource, self.rtype, &mut found);
+            let set = found.iter().any(|(v, _)| **v != Value::Bool(false));
+            out.push(IndexValue::Token {
+                system: None,
+                code: Some(set.to_string()),
+                text: None,
+            });
+        }
         for group in &param.groups {
-            let cx = Context { resource_types: &self.indexer.resource_types, only: group.only.as_deref() };
+            let cx = Context {
+                resource_types: &self.indexer.resource_types,
+                only: group.only.as_deref(),
+            };
             for path in &group.native {
                 found.clear();
                 path.walk(self.resource, self.rtype, &mut found);
@@ -226,8 +276,15 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn composite(&mut self, composite: &'a Composite, out: &mut Vec<IndexValue>) -> Result<(), fhirpath::Error> {
-        let cx = Context { resource_types: &self.indexer.resource_types, only: None };
+    fn composite(
+        &mut self,
+        composite: &'a Composite,
+        out: &mut Vec<IndexValue>,
+    ) -> Result<(), fhirpath::Error> {
+        let cx = Context {
+            resource_types: &self.indexer.resource_types,
+            only: None,
+        };
         match composite {
             Composite::Native { parts, kinds } => {
                 let mut focus = Vec::new();
@@ -238,7 +295,9 @@ impl<'a> Run<'a> {
                         let mut columns = Vec::with_capacity(components.len());
                         for (component, kind) in components.iter().zip(kinds) {
                             let mut found = Vec::new();
-                            component.walk(item, ty, &mut found);
+                            for member in component {
+                                member.walk(item, ty, &mut found);
+                            }
                             let mut values = Vec::new();
                             for (value, ty) in found {
                                 push_values(*kind, value, Some(ty), &cx, &mut values);
@@ -249,7 +308,11 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-            Composite::Engine { focus, parts, kinds } => {
+            Composite::Engine {
+                focus,
+                parts,
+                kinds,
+            } => {
                 let engine = &self.indexer.engine;
                 let rows = engine.evaluate_for_each(focus, parts, self.prepared())?;
                 for row in rows {
@@ -259,7 +322,13 @@ impl<'a> Run<'a> {
                         .map(|(items, kind)| {
                             let mut values = Vec::new();
                             for item in items {
-                                push_values(*kind, &item.value, item.type_name.as_deref(), &cx, &mut values);
+                                push_values(
+                                    *kind,
+                                    &item.value,
+                                    item.type_name.as_deref(),
+                                    &cx,
+                                    &mut values,
+                                );
                             }
                             values
                         })
@@ -280,7 +349,11 @@ fn cross_product(columns: &[Vec<IndexValue>], out: &mut Vec<IndexValue>) {
     let mut index = vec![0usize; columns.len()];
     loop {
         out.push(IndexValue::Composite(
-            index.iter().zip(columns).map(|(&i, column)| column[i].clone()).collect(),
+            index
+                .iter()
+                .zip(columns)
+                .map(|(&i, column)| column[i].clone())
+                .collect(),
         ));
         // Advance like an odometer.
         let mut pos = columns.len();
@@ -298,14 +371,15 @@ fn cross_product(columns: &[Vec<IndexValue>], out: &mut Vec<IndexValue>) {
     }
 }
 
+/// A parameter's plan and the top-level keys it reads (`None`: any resource).
+type Planned = (ParamPlan, Option<Vec<String>>);
+
 /// The plan of one parameter and the top-level keys it reads (`None`: any resource).
 /// `Ok(None)` for parameters that index nothing (no expression, or `special`).
-fn plan_param(
-    engine: &Engine,
-    param: &SearchParam,
-    walk: Walk,
-) -> Result<Option<(ParamPlan, Option<Vec<String>>)>, Error> {
-    let Some(expression) = param.expression.as_deref() else { return Ok(None) };
+fn plan_param(engine: &Engine, param: &SearchParam, walk: Walk) -> Result<Option<Planned>, Error> {
+    let Some(expression) = param.expression.as_deref() else {
+        return Ok(None);
+    };
     if param.kind == ParamType::Special {
         return Ok(None);
     }
@@ -317,10 +391,23 @@ fn plan_param(
             source,
         })
     };
-    let members: Vec<String> = split_union(expression).into_iter().map(|m| rebase(m, rtype)).collect();
+    let members: Vec<String> = split_union(expression)
+        .into_iter()
+        .map(|m| rebase(m, rtype))
+        .collect();
     let mut keys: Option<Vec<String>> = Some(Vec::new());
     for member in &members {
-        match (member_keys(engine, member, rtype), keys.as_mut()) {
+        // A composite over the resource itself needs its last component's element
+        // (`value[x]` for Observation's code-value-* parameters).
+        let needs = match param.components.last() {
+            Some(last) if path::strip_parens(member) == rtype => split_union(&last.expression)
+                .into_iter()
+                .map(|m| member_keys(engine, m, rtype))
+                .collect::<Option<Vec<Vec<String>>>>()
+                .map(|all| all.concat()),
+            _ => member_keys(engine, member, rtype),
+        };
+        match (needs, keys.as_mut()) {
             (Some(found), Some(all)) => all.extend(found),
             _ => keys = None,
         }
@@ -330,30 +417,58 @@ fn plan_param(
             keys = None;
         }
     }
-    let mut plan = ParamPlan { code: param.code.clone(), kind: param.kind, groups: Vec::new(), composite: None };
+    let mut plan = ParamPlan {
+        code: param.code.clone(),
+        kind: param.kind,
+        groups: Vec::new(),
+        composite: None,
+        flag: None,
+    };
     if param.kind == ParamType::Composite {
         let kinds: Vec<ParamType> = param.components.iter().map(|c| c.kind).collect();
-        let native: Option<Vec<(Path, Vec<Path>)>> = (walk == Walk::Native)
-            .then(|| members.iter().map(|member| {
-                let focus = Path::parse(engine, member, rtype, true)?;
-                let focus_type = end_type(&focus, rtype)?;
-                let components = param
-                    .components
+        let native: Option<Vec<(Path, Vec<Vec<Path>>)>> = (walk == Walk::Native)
+            .then(|| {
+                members
                     .iter()
-                    .map(|c| Path::parse(engine, &c.expression, &focus_type, false))
-                    .collect::<Option<Vec<Path>>>()?;
-                Some((focus, components))
-            }).collect())
+                    .map(|member| {
+                        let focus = Path::parse(engine, member, rtype, true)?;
+                        let focus_type = end_type(&focus, rtype)?;
+                        let components = param
+                            .components
+                            .iter()
+                            .map(|c| {
+                                split_union(&c.expression)
+                                    .into_iter()
+                                    .map(|m| Path::parse(engine, m, &focus_type, false))
+                                    .collect::<Option<Vec<Path>>>()
+                            })
+                            .collect::<Option<Vec<Vec<Path>>>>()?;
+                        Some((focus, components))
+                    })
+                    .collect()
+            })
             .flatten();
         plan.composite = Some(match native {
             Some(parts) => Composite::Native { parts, kinds },
             None => Composite::Engine {
                 focus: compile(expression)?,
-                parts: param.components.iter().map(|c| compile(&c.expression)).collect::<Result<_, _>>()?,
+                parts: param
+                    .components
+                    .iter()
+                    .map(|c| compile(&c.expression))
+                    .collect::<Result<_, _>>()?,
                 kinds,
             },
         });
         return Ok(Some((plan, keys)));
+    }
+    if walk == Walk::Native && members.len() == 1 {
+        if let Some(flag) =
+            present_and_not_false(&members[0]).and_then(|p| Path::parse(engine, p, rtype, true))
+        {
+            plan.flag = Some(flag);
+            return Ok(Some((plan, keys)));
+        }
     }
     let mut groups: Vec<(Option<String>, Vec<Path>, Vec<String>)> = Vec::new();
     for member in &members {
@@ -374,8 +489,16 @@ fn plan_param(
         }
     }
     for (only, native, rest) in groups {
-        let engine = if rest.is_empty() { None } else { Some(compile(&rest.join(" | "))?) };
-        plan.groups.push(Group { only, native, engine });
+        let engine = if rest.is_empty() {
+            None
+        } else {
+            Some(compile(&rest.join(" | "))?)
+        };
+        plan.groups.push(Group {
+            only,
+            native,
+            engine,
+        });
     }
     Ok(Some((plan, keys)))
 }
@@ -385,22 +508,41 @@ fn rebase(member: &str, rtype: &str) -> String {
     let open = member.len() - member.trim_start_matches(['(', ' ']).len();
     for base in ["Resource.", "DomainResource."] {
         if member[open..].starts_with(base) {
-            return format!("{}{rtype}.{}", &member[..open], &member[open + base.len()..]);
+            return format!(
+                "{}{rtype}.{}",
+                &member[..open],
+                &member[open + base.len()..]
+            );
         }
     }
     member.to_owned()
+}
+
+/// `P` of `P.exists() and P != false`.
+fn present_and_not_false(member: &str) -> Option<&str> {
+    let (left, right) = member.split_once(" and ")?;
+    let path = left.trim().strip_suffix(".exists()")?;
+    (right.trim().strip_suffix("!= false")?.trim() == path).then_some(path)
 }
 
 /// `X.where(resolve() is T)` as `(X, T)`.
 fn split_resolve(member: &str) -> Option<(&str, &str)> {
     let body = member.strip_suffix(')')?;
     let (path, rtype) = body.rsplit_once(".where(resolve() is ")?;
-    rtype.chars().all(|c| c.is_ascii_alphanumeric()).then_some((path, rtype))
+    rtype
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric())
+        .then_some((path, rtype))
 }
 
 /// The type a path ends on, when single.
 fn end_type(path: &Path, focus: &str) -> Option<String> {
-    match path.steps.iter().rev().find(|s| !matches!(s, path::Step::WhereEq { .. })) {
+    match path
+        .steps
+        .iter()
+        .rev()
+        .find(|s| !matches!(s, path::Step::WhereEq { .. }))
+    {
         None => Some(focus.to_owned()),
         Some(path::Step::Child { ty, .. }) => Some(ty.clone()),
         Some(path::Step::Choice { keys }) if keys.len() == 1 => Some(keys[0].1.clone()),
@@ -414,9 +556,12 @@ fn end_type(path: &Path, focus: &str) -> Option<String> {
 fn member_keys(engine: &Engine, member: &str, rtype: &str) -> Option<Vec<String>> {
     let member = split_resolve(member).map_or(member, |(p, _)| p);
     let first = path::first_element(member, rtype)?;
-    match engine.element_type(rtype, first)? {
-        ElementType::Single(_) => Some(vec![first.to_owned()]),
-        ElementType::Choice(types) => Some(types.iter().map(|t| path::choice_key(first, t)).collect()),
+    match engine.element_type(rtype, &first) {
+        Some(ElementType::Choice(types)) => {
+            Some(types.iter().map(|t| path::choice_key(&first, t)).collect())
+        }
+        // An element R4 does not define can still only be found under its own key.
+        Some(ElementType::Single(_)) | None => Some(vec![first]),
     }
 }
 

@@ -10,9 +10,9 @@ mod value;
 
 pub use indexer::{Error, Indexer};
 pub use normalize::{date_range, format_instant, normalize_string};
+pub use query::{
+    Filter, Include, Modifier, Prefix, QueryError, SearchQuery, Sort, SortKey, Summary, Total,
+    Value, DEFAULT_COUNT, MAX_COUNT,
+};
 pub use registry::{Component, ParamType, Registry, SearchParam};
 pub use value::{IndexEntry, IndexValue};
-pub use query::{
-    Filter, Include, Modifier, Prefix, QueryError, SearchQuery, Sort, SortKey, Summary, Total, Value, DEFAULT_COUNT,
-    MAX_COUNT,
-};

@@ -9,12 +9,16 @@ pub fn normalize_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let folded = match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => {
+                'a'
+            }
             'ç' | 'Ç' => 'c',
             'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
             'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
             'ñ' | 'Ñ' => 'n',
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' => 'o',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' => {
+                'o'
+            }
             'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
             'ý' | 'ÿ' | 'Ý' => 'y',
             _ => {
@@ -40,7 +44,11 @@ pub fn date_range(s: &str) -> Option<(i64, i64)> {
         None => (s, None),
     };
     let parts: Vec<&str> = date_part.split('-').collect();
-    let year: i32 = parts.first()?.parse().ok().filter(|_| parts[0].len() == 4)?;
+    let year: i32 = parts
+        .first()?
+        .parse()
+        .ok()
+        .filter(|_| parts[0].len() == 4)?;
     let month: Option<u32> = match parts.get(1) {
         Some(m) if m.len() == 2 => Some(m.parse().ok()?),
         Some(_) => return None,
@@ -56,10 +64,17 @@ pub fn date_range(s: &str) -> Option<(i64, i64)> {
     }
     let Some(t) = time_part else {
         let (start, end) = match (month, day) {
-            (None, _) => (NaiveDate::from_ymd_opt(year, 1, 1)?, NaiveDate::from_ymd_opt(year + 1, 1, 1)?),
+            (None, _) => (
+                NaiveDate::from_ymd_opt(year, 1, 1)?,
+                NaiveDate::from_ymd_opt(year + 1, 1, 1)?,
+            ),
             (Some(m), None) => {
                 let start = NaiveDate::from_ymd_opt(year, m, 1)?;
-                let end = if m == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1)? } else { NaiveDate::from_ymd_opt(year, m + 1, 1)? };
+                let end = if m == 12 {
+                    NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+                } else {
+                    NaiveDate::from_ymd_opt(year, m + 1, 1)?
+                };
                 (start, end)
             }
             (Some(m), Some(d)) => {
@@ -67,7 +82,10 @@ pub fn date_range(s: &str) -> Option<(i64, i64)> {
                 (start, start.succ_opt()?)
             }
         };
-        return Some((ms(start.and_time(NaiveTime::MIN)), ms(end.and_time(NaiveTime::MIN)) - 1));
+        return Some((
+            ms(start.and_time(NaiveTime::MIN)),
+            ms(end.and_time(NaiveTime::MIN)) - 1,
+        ));
     };
     let date = NaiveDate::from_ymd_opt(year, month?, day?)?;
     // Split off the zone: Z, +hh:mm or -hh:mm.
@@ -151,7 +169,10 @@ mod tests {
         assert_eq!(format_instant(lo), "2021-03-04T08:15:00.000Z");
         assert_eq!(format_instant(hi), "2021-03-04T08:15:00.999Z");
         let (lo, hi) = date_range("2021-03-04T10:15:00.5Z").unwrap();
-        assert_eq!((format_instant(lo).as_str(), hi - lo), ("2021-03-04T10:15:00.500Z", 99));
+        assert_eq!(
+            (format_instant(lo).as_str(), hi - lo),
+            ("2021-03-04T10:15:00.500Z", 99)
+        );
         assert!(date_range("2021-3-4").is_none());
         assert!(date_range("yesterday").is_none());
         assert!(date_range("2021-02-30").is_none());

@@ -12,11 +12,18 @@ use crate::registry::{ParamType, Registry, SearchParam};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
     #[error("unknown search parameter '{param}' for {resource_type}")]
-    UnknownParameter { resource_type: String, param: String },
+    UnknownParameter {
+        resource_type: String,
+        param: String,
+    },
     #[error("modifier ':{modifier}' is not supported for parameter '{param}'")]
     UnsupportedModifier { param: String, modifier: String },
     #[error("invalid value '{value}' for parameter '{param}': {reason}")]
-    InvalidValue { param: String, value: String, reason: String },
+    InvalidValue {
+        param: String,
+        value: String,
+        reason: String,
+    },
     #[error("parameter '{param}' is not supported: {reason}")]
     Unsupported { param: String, reason: String },
 }
@@ -80,17 +87,43 @@ pub enum Value {
     /// string / `:text`: the text as given.
     String(String),
     /// token: `system` None = any system; Some(None) = `|code` (no system).
-    Token { system: Option<Option<String>>, code: Option<String> },
+    Token {
+        system: Option<Option<String>>,
+        code: Option<String>,
+    },
     /// date: prefix and the inclusive range in ms the given value covers.
-    Date { prefix: Prefix, lo: i64, hi: i64 },
+    Date {
+        prefix: Prefix,
+        lo: i64,
+        hi: i64,
+    },
     /// number: prefix, value, and the implicit range of its precision.
-    Number { prefix: Prefix, value: f64, lo: f64, hi: f64 },
+    Number {
+        prefix: Prefix,
+        value: f64,
+        lo: f64,
+        hi: f64,
+    },
     /// quantity: as number plus optional system and code/unit.
-    Quantity { prefix: Prefix, value: f64, lo: f64, hi: f64, system: Option<String>, code: Option<String> },
+    Quantity {
+        prefix: Prefix,
+        value: f64,
+        lo: f64,
+        hi: f64,
+        system: Option<String>,
+        code: Option<String>,
+    },
     /// reference: local `Type/id` (type may be unknown), or an absolute/canonical url.
-    Reference { rtype: Option<String>, id: Option<String>, url: Option<String> },
+    Reference {
+        rtype: Option<String>,
+        id: Option<String>,
+        url: Option<String>,
+    },
     /// `:identifier` on a reference.
-    Identifier { system: Option<String>, value: String },
+    Identifier {
+        system: Option<String>,
+        value: String,
+    },
     Uri(String),
     /// `:missing=true|false`.
     Missing(bool),
@@ -103,17 +136,28 @@ pub enum Value {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     /// A parameter with its (ORed) values.
-    Param { param: SearchParam, modifier: Option<Modifier>, values: Vec<Value> },
+    Param {
+        param: SearchParam,
+        modifier: Option<Modifier>,
+        values: Vec<Value>,
+    },
     /// `_id`.
     Id(Vec<String>),
     /// `_lastUpdated`, matched against the stored version's time.
     LastUpdated(Vec<Value>),
     /// Chaining: `subject:Patient.name=x`: the reference param points at a resource, of
     /// one of the listed types, that matches the inner filter (built per target type).
-    Chain { param: SearchParam, targets: Vec<(String, Box<Filter>)> },
+    Chain {
+        param: SearchParam,
+        targets: Vec<(String, Box<Filter>)>,
+    },
     /// Reverse chaining: `_has:Observation:patient:code=x`: some resource of `source_type`
     /// whose `param` references this resource matches `inner`.
-    Has { source_type: String, param: SearchParam, inner: Box<Filter> },
+    Has {
+        source_type: String,
+        param: SearchParam,
+        inner: Box<Filter>,
+    },
 }
 
 /// A sort key (<https://hl7.org/fhir/R4/search.html#sort>).
@@ -216,12 +260,16 @@ impl SearchQuery {
             let name = name.as_str();
             match name {
                 "_count" => {
-                    let n: usize = value.parse().map_err(|_| invalid(name, value, "expected a non-negative integer"))?;
+                    let n: usize = value
+                        .parse()
+                        .map_err(|_| invalid(name, value, "expected a non-negative integer"))?;
                     q.count = n.min(MAX_COUNT);
                     continue;
                 }
                 "_offset" => {
-                    q.offset = value.parse().map_err(|_| invalid(name, value, "expected a non-negative integer"))?;
+                    q.offset = value
+                        .parse()
+                        .map_err(|_| invalid(name, value, "expected a non-negative integer"))?;
                     continue;
                 }
                 "_sort" => {
@@ -238,7 +286,10 @@ impl SearchQuery {
                                 if matches!(p.kind, ParamType::Composite | ParamType::Special) {
                                     return Err(QueryError::Unsupported {
                                         param: "_sort".into(),
-                                        reason: format!("cannot sort by {} parameter '{code}'", kind_name(p.kind)),
+                                        reason: format!(
+                                            "cannot sort by {} parameter '{code}'",
+                                            kind_name(p.kind)
+                                        ),
                                     });
                                 }
                                 SortKey::Param(p.clone())
@@ -249,7 +300,11 @@ impl SearchQuery {
                     q.canonical_params.push((name.to_string(), value.clone()));
                     continue;
                 }
-                "_include" | "_include:iterate" | "_include:recurse" | "_revinclude" | "_revinclude:iterate"
+                "_include"
+                | "_include:iterate"
+                | "_include:recurse"
+                | "_revinclude"
+                | "_revinclude:iterate"
                 | "_revinclude:recurse" => {
                     let iterate = name.contains(':');
                     let inc = parse_include(registry, name, value, iterate)?;
@@ -268,13 +323,25 @@ impl SearchQuery {
                         "data" => Summary::Data,
                         "count" => Summary::Count,
                         "false" => Summary::False,
-                        _ => return Err(invalid(name, value, "expected true, text, data, count or false")),
+                        _ => {
+                            return Err(invalid(
+                                name,
+                                value,
+                                "expected true, text, data, count or false",
+                            ))
+                        }
                     });
                     q.canonical_params.push((name.to_string(), value.clone()));
                     continue;
                 }
                 "_elements" => {
-                    q.elements.extend(value.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from));
+                    q.elements.extend(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|e| !e.is_empty())
+                            .map(String::from),
+                    );
                     q.canonical_params.push((name.to_string(), value.clone()));
                     continue;
                 }
@@ -283,7 +350,9 @@ impl SearchQuery {
                         "none" => Total::None,
                         "estimate" => Total::Estimate,
                         "accurate" => Total::Accurate,
-                        _ => return Err(invalid(name, value, "expected none, estimate or accurate")),
+                        _ => {
+                            return Err(invalid(name, value, "expected none, estimate or accurate"))
+                        }
                     };
                     q.canonical_params.push((name.to_string(), value.clone()));
                     continue;
@@ -300,7 +369,11 @@ impl SearchQuery {
 }
 
 fn invalid(param: &str, value: &str, reason: &str) -> QueryError {
-    QueryError::InvalidValue { param: param.to_string(), value: value.to_string(), reason: reason.to_string() }
+    QueryError::InvalidValue {
+        param: param.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 fn kind_name(kind: ParamType) -> &'static str {
@@ -317,18 +390,38 @@ fn kind_name(kind: ParamType) -> &'static str {
     }
 }
 
-fn lookup<'r>(registry: &'r Registry, resource_type: &str, code: &str) -> Result<&'r SearchParam, QueryError> {
-    registry.get(resource_type, code).ok_or_else(|| QueryError::UnknownParameter {
-        resource_type: resource_type.to_string(),
-        param: code.to_string(),
-    })
+fn lookup<'r>(
+    registry: &'r Registry,
+    resource_type: &str,
+    code: &str,
+) -> Result<&'r SearchParam, QueryError> {
+    registry
+        .get(resource_type, code)
+        .ok_or_else(|| QueryError::UnknownParameter {
+            resource_type: resource_type.to_string(),
+            param: code.to_string(),
+        })
 }
 
-fn parse_include(registry: &Registry, name: &str, value: &str, iterate: bool) -> Result<Include, QueryError> {
+fn parse_include(
+    registry: &Registry,
+    name: &str,
+    value: &str,
+    iterate: bool,
+) -> Result<Include, QueryError> {
     let parts: Vec<&str> = value.split(':').collect();
-    let bad = || invalid(name, value, "expected [type]:[parameter] or [type]:[parameter]:[target type] or *");
+    let bad = || {
+        invalid(
+            name,
+            value,
+            "expected [type]:[parameter] or [type]:[parameter]:[target type] or *",
+        )
+    };
     if value == "*" {
-        return Err(QueryError::Unsupported { param: name.into(), reason: "wildcard includes are not supported".into() });
+        return Err(QueryError::Unsupported {
+            param: name.into(),
+            reason: "wildcard includes are not supported".into(),
+        });
     }
     if parts.len() < 2 || parts.len() > 3 {
         return Err(bad());
@@ -347,23 +440,66 @@ fn parse_include(registry: &Registry, name: &str, value: &str, iterate: bool) ->
         Some(p.code.clone())
     };
     let target_type = parts.get(2).map(|s| s.to_string());
-    Ok(Include { source_type, param, target_type, iterate })
+    Ok(Include {
+        source_type,
+        param,
+        target_type,
+        iterate,
+    })
 }
 
 /// Parse one `name=value` selection parameter of `resource_type`.
-fn parse_filter(registry: &Registry, resource_type: &str, name: &str, value: &str) -> Result<Filter, QueryError> {
+fn parse_filter(
+    registry: &Registry,
+    resource_type: &str,
+    name: &str,
+    value: &str,
+) -> Result<Filter, QueryError> {
+    parse_filter_at(registry, resource_type, name, value, 0)
+}
+
+/// Chains and `_has` nest at most this deep (bounds the work a request can ask for).
+const MAX_DEPTH: usize = 4;
+
+fn parse_filter_at(
+    registry: &Registry,
+    resource_type: &str,
+    name: &str,
+    value: &str,
+    depth: usize,
+) -> Result<Filter, QueryError> {
+    if depth > MAX_DEPTH {
+        return Err(QueryError::Unsupported {
+            param: name.chars().take(80).collect(),
+            reason: format!("chains and _has nest at most {MAX_DEPTH} deep"),
+        });
+    }
     if let Some(rest) = name.strip_prefix("_has:") {
         // _has:[source type]:[reference param]:[param of source]
         let mut parts = rest.splitn(3, ':');
-        let (Some(source_type), Some(ref_code), Some(inner_name)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(invalid(name, value, "expected _has:[type]:[reference parameter]:[parameter]"));
+        let (Some(source_type), Some(ref_code), Some(inner_name)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid(
+                name,
+                value,
+                "expected _has:[type]:[reference parameter]:[parameter]",
+            ));
         };
         let param = lookup(registry, source_type, ref_code)?.clone();
         if param.kind != ParamType::Reference {
-            return Err(invalid(name, value, "the middle part of _has must be a reference parameter"));
+            return Err(invalid(
+                name,
+                value,
+                "the middle part of _has must be a reference parameter",
+            ));
         }
-        let inner = parse_filter(registry, source_type, inner_name, value)?;
-        return Ok(Filter::Has { source_type: source_type.to_string(), param, inner: Box::new(inner) });
+        let inner = parse_filter_at(registry, source_type, inner_name, value, depth + 1)?;
+        return Ok(Filter::Has {
+            source_type: source_type.to_string(),
+            param,
+            inner: Box::new(inner),
+        });
     }
     // Chain: the part before the first '.' is a reference parameter (with optional :Type).
     if let Some((head, tail)) = name.split_once('.') {
@@ -382,8 +518,11 @@ fn parse_filter(registry: &Registry, resource_type: &str, name: &str, value: &st
         let inner_code = tail.split(['.', ':']).next().unwrap_or(tail);
         let mut targets = Vec::new();
         for t in candidates {
-            if t != "Resource" && (registry.get(&t, inner_code).is_some() || inner_code.starts_with('_')) {
-                targets.push((t.clone(), Box::new(parse_filter(registry, &t, tail, value)?)));
+            if t != "Resource" && registry.get(&t, inner_code).is_some() {
+                targets.push((
+                    t.clone(),
+                    Box::new(parse_filter_at(registry, &t, tail, value, depth + 1)?),
+                ));
             }
         }
         if targets.is_empty() {
@@ -400,18 +539,26 @@ fn parse_filter(registry: &Registry, resource_type: &str, name: &str, value: &st
     };
     if code == "_id" {
         if modifier_text.is_some() {
-            return Err(QueryError::UnsupportedModifier { param: code.into(), modifier: modifier_text.unwrap_or("").into() });
+            return Err(QueryError::UnsupportedModifier {
+                param: code.into(),
+                modifier: modifier_text.unwrap_or("").into(),
+            });
         }
         return Ok(Filter::Id(value.split(',').map(String::from).collect()));
     }
     if code == "_lastUpdated" {
-        let values =
-            split_or(value).iter().map(|v| parse_date(code, v)).collect::<Result<Vec<_>, _>>()?;
+        let values = split_or(value)
+            .iter()
+            .map(|v| parse_date(code, v))
+            .collect::<Result<Vec<_>, _>>()?;
         return Ok(Filter::LastUpdated(values));
     }
     let param = lookup(registry, resource_type, code)?.clone();
     if param.expression.is_none() || param.kind == ParamType::Special {
-        return Err(QueryError::Unsupported { param: code.into(), reason: "it has no FHIRPath expression to index".into() });
+        return Err(QueryError::Unsupported {
+            param: code.into(),
+            reason: "it has no FHIRPath expression to index".into(),
+        });
     }
     if param.kind == ParamType::Composite && param.components.len() != 2 {
         return Err(QueryError::Unsupported {
@@ -429,16 +576,28 @@ fn parse_filter(registry: &Registry, resource_type: &str, name: &str, value: &st
             "false" => false,
             _ => return Err(invalid(name, value, "expected true or false")),
         };
-        return Ok(Filter::Param { param, modifier, values: vec![Value::Missing(v)] });
+        return Ok(Filter::Param {
+            param,
+            modifier,
+            values: vec![Value::Missing(v)],
+        });
     }
     let mut values = Vec::new();
     for v in split_or(value) {
         values.push(parse_value(&param, modifier.as_ref(), name, &v)?);
     }
-    Ok(Filter::Param { param, modifier, values })
+    Ok(Filter::Param {
+        param,
+        modifier,
+        values,
+    })
 }
 
-fn parse_modifier(registry: &Registry, param: &SearchParam, m: &str) -> Result<Modifier, QueryError> {
+fn parse_modifier(
+    registry: &Registry,
+    param: &SearchParam,
+    m: &str,
+) -> Result<Modifier, QueryError> {
     use ParamType::*;
     let modifier = match m {
         "missing" => Modifier::Missing,
@@ -449,30 +608,39 @@ fn parse_modifier(registry: &Registry, param: &SearchParam, m: &str) -> Result<M
         "identifier" if param.kind == Reference => Modifier::Identifier,
         "below" if param.kind == Uri => Modifier::Below,
         "above" if param.kind == Uri => Modifier::Above,
-        t if param.kind == Reference && !registry.params_for(t).is_empty() => Modifier::Type(t.to_string()),
-        _ => return Err(QueryError::UnsupportedModifier { param: param.code.clone(), modifier: m.to_string() }),
+        t if param.kind == Reference && !registry.params_for(t).is_empty() => {
+            Modifier::Type(t.to_string())
+        }
+        _ => {
+            return Err(QueryError::UnsupportedModifier {
+                param: param.code.clone(),
+                modifier: m.to_string(),
+            })
+        }
     };
     Ok(modifier)
 }
 
 /// Split a parameter value on unescaped commas (`\,` is a literal comma).
 fn split_or(value: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut current = String::new();
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if matches!(chars.peek(), Some(',' | '$' | '|' | '\\')) => {
-                // Keep the escape for '$' and '|' (split later), drop it for ','.
+                // Keep the escape for '$', '|' and '\\' (split later), drop it for ','.
                 let next = chars.next().unwrap_or_default();
                 if next != ',' {
-                    out.last_mut().map(|s| s.push('\\'));
+                    current.push('\\');
                 }
-                out.last_mut().map(|s| s.push(next));
+                current.push(next);
             }
-            ',' => out.push(String::new()),
-            _ => out.last_mut().map(|s| s.push(c)).unwrap_or_default(),
+            ',' => out.push(std::mem::take(&mut current)),
+            _ => current.push(c),
         }
     }
+    out.push(current);
     out
 }
 
@@ -508,18 +676,32 @@ fn parse_date(param: &str, v: &str) -> Result<Value, QueryError> {
 /// The number and the half-unit range its written precision implies
 /// (<https://hl7.org/fhir/R4/search.html#number>: `100` matches [99.5, 100.5)).
 fn parse_number(param: &str, v: &str) -> Result<(f64, f64, f64), QueryError> {
-    let value: f64 = v.parse().map_err(|_| invalid(param, v, "expected a decimal number"))?;
+    let value: f64 = v
+        .parse()
+        .map_err(|_| invalid(param, v, "expected a decimal number"))?;
     if !value.is_finite() {
         return Err(invalid(param, v, "expected a finite decimal number"));
     }
     let mantissa = v.split(['e', 'E']).next().unwrap_or(v);
-    let exponent: i32 = v.split(['e', 'E']).nth(1).and_then(|e| e.parse().ok()).unwrap_or(0);
-    let decimals = mantissa.split_once('.').map(|(_, f)| f.len() as i32).unwrap_or(0);
+    let exponent: i32 = v
+        .split(['e', 'E'])
+        .nth(1)
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
+    let decimals = mantissa
+        .split_once('.')
+        .map(|(_, f)| f.len() as i32)
+        .unwrap_or(0);
     let half = 0.5 * 10f64.powi(exponent - decimals);
     Ok((value, value - half, value + half))
 }
 
-fn parse_value(param: &SearchParam, modifier: Option<&Modifier>, name: &str, v: &str) -> Result<Value, QueryError> {
+fn parse_value(
+    param: &SearchParam,
+    modifier: Option<&Modifier>,
+    name: &str,
+    v: &str,
+) -> Result<Value, QueryError> {
     if v.is_empty() {
         return Err(invalid(name, v, "empty value"));
     }
@@ -537,15 +719,26 @@ fn parse_value(param: &SearchParam, modifier: Option<&Modifier>, name: &str, v: 
         ParamType::Number => {
             let (prefix, rest) = Prefix::split(v);
             let (value, lo, hi) = parse_number(name, rest)?;
-            Value::Number { prefix, value, lo, hi }
+            Value::Number {
+                prefix,
+                value,
+                lo,
+                hi,
+            }
         }
         ParamType::Quantity => parse_quantity(name, v)?,
         ParamType::Reference => {
             if modifier == Some(&Modifier::Identifier) {
                 let (a, b) = split_unescaped(v, '|');
                 match b {
-                    Some(value) => Value::Identifier { system: Some(a).filter(|s| !s.is_empty()), value },
-                    None => Value::Identifier { system: None, value: a },
+                    Some(value) => Value::Identifier {
+                        system: Some(a).filter(|s| !s.is_empty()),
+                        value,
+                    },
+                    None => Value::Identifier {
+                        system: None,
+                        value: a,
+                    },
                 }
             } else {
                 parse_reference(modifier, v)
@@ -573,7 +766,11 @@ fn parse_value(param: &SearchParam, modifier: Option<&Modifier>, name: &str, v: 
                 match tail {
                     Some(t) => rest = t,
                     None if i + 1 < param.components.len() => {
-                        return Err(invalid(name, v, "a composite value needs one '$'-separated part per component"));
+                        return Err(invalid(
+                            name,
+                            v,
+                            "a composite value needs one '$'-separated part per component",
+                        ));
                     }
                     None => {}
                 }
@@ -581,7 +778,10 @@ fn parse_value(param: &SearchParam, modifier: Option<&Modifier>, name: &str, v: 
             Value::Composite(parts)
         }
         ParamType::Special => {
-            return Err(QueryError::Unsupported { param: name.into(), reason: "special parameters are not supported".into() })
+            return Err(QueryError::Unsupported {
+                param: name.into(),
+                reason: "special parameters are not supported".into(),
+            })
         }
     })
 }
@@ -589,7 +789,10 @@ fn parse_value(param: &SearchParam, modifier: Option<&Modifier>, name: &str, v: 
 fn parse_token(v: &str) -> Value {
     let (a, b) = split_unescaped(v, '|');
     match b {
-        None => Value::Token { system: None, code: Some(a) },
+        None => Value::Token {
+            system: None,
+            code: Some(a),
+        },
         Some(code) => Value::Token {
             system: Some(if a.is_empty() { None } else { Some(a) }),
             code: if code.is_empty() { None } else { Some(code) },
@@ -605,10 +808,20 @@ fn parse_quantity(name: &str, v: &str) -> Result<Value, QueryError> {
         None => (None, None),
         Some(t) => {
             let (s, c) = split_unescaped(&t, '|');
-            (Some(s).filter(|s| !s.is_empty()), c.filter(|c| !c.is_empty()))
+            (
+                Some(s).filter(|s| !s.is_empty()),
+                c.filter(|c| !c.is_empty()),
+            )
         }
     };
-    Ok(Value::Quantity { prefix, value, lo, hi, system, code })
+    Ok(Value::Quantity {
+        prefix,
+        value,
+        lo,
+        hi,
+        system,
+        code,
+    })
 }
 
 fn parse_reference(modifier: Option<&Modifier>, v: &str) -> Value {
@@ -619,17 +832,39 @@ fn parse_reference(modifier: Option<&Modifier>, v: &str) -> Value {
     if v.contains("://") || v.starts_with("urn:") {
         // Absolute: if it ends in Type/id treat it as that local reference too.
         let segs: Vec<&str> = v.trim_end_matches('/').rsplitn(3, '/').collect();
-        if segs.len() >= 2 && segs[1].chars().next().is_some_and(|c| c.is_ascii_uppercase()) && !v.starts_with("urn:") {
-            return Value::Reference { rtype: Some(segs[1].to_string()), id: Some(segs[0].to_string()), url: Some(v.to_string()) };
+        if segs.len() >= 2
+            && segs[1]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase())
+            && !v.starts_with("urn:")
+        {
+            return Value::Reference {
+                rtype: Some(segs[1].to_string()),
+                id: Some(segs[0].to_string()),
+                url: Some(v.to_string()),
+            };
         }
-        return Value::Reference { rtype: None, id: None, url: Some(v.to_string()) };
+        return Value::Reference {
+            rtype: None,
+            id: None,
+            url: Some(v.to_string()),
+        };
     }
     match v.split_once('/') {
         Some((t, rest)) => {
             let id = rest.split('/').next().unwrap_or(rest);
-            Value::Reference { rtype: Some(t.to_string()), id: Some(id.to_string()), url: None }
+            Value::Reference {
+                rtype: Some(t.to_string()),
+                id: Some(id.to_string()),
+                url: None,
+            }
         }
-        None => Value::Reference { rtype: type_mod, id: Some(v.to_string()), url: None },
+        None => Value::Reference {
+            rtype: type_mod,
+            id: Some(v.to_string()),
+            url: None,
+        },
     }
 }
 
@@ -654,21 +889,52 @@ mod tests {
 
     #[test]
     fn parses_tokens_with_and_without_system() {
-        let q = parse("Observation", "code=http://loinc.org|8867-4,9279-1&status=final").unwrap();
-        let Filter::Param { values, .. } = &q.filters[0] else { panic!() };
+        let q = parse(
+            "Observation",
+            "code=http://loinc.org|8867-4,9279-1&status=final",
+        )
+        .unwrap();
+        let Filter::Param { values, .. } = &q.filters[0] else {
+            panic!()
+        };
         assert_eq!(
             values[0],
-            Value::Token { system: Some(Some("http://loinc.org".into())), code: Some("8867-4".into()) }
+            Value::Token {
+                system: Some(Some("http://loinc.org".into())),
+                code: Some("8867-4".into())
+            }
         );
-        assert_eq!(values[1], Value::Token { system: None, code: Some("9279-1".into()) });
+        assert_eq!(
+            values[1],
+            Value::Token {
+                system: None,
+                code: Some("9279-1".into())
+            }
+        );
         assert_eq!(q.filters.len(), 2);
     }
 
     #[test]
     fn parses_prefixes_and_precision() {
-        let q = parse("Observation", "value-quantity=gt5.40|http://unitsofmeasure.org|mg").unwrap();
-        let Filter::Param { values, .. } = &q.filters[0] else { panic!() };
-        let Value::Quantity { prefix, value, lo, hi, system, code } = &values[0] else { panic!() };
+        let q = parse(
+            "Observation",
+            "value-quantity=gt5.40|http://unitsofmeasure.org|mg",
+        )
+        .unwrap();
+        let Filter::Param { values, .. } = &q.filters[0] else {
+            panic!()
+        };
+        let Value::Quantity {
+            prefix,
+            value,
+            lo,
+            hi,
+            system,
+            code,
+        } = &values[0]
+        else {
+            panic!()
+        };
         assert_eq!((*prefix, *value), (Prefix::Gt, 5.4));
         assert!((lo - 5.395).abs() < 1e-9 && (hi - 5.405).abs() < 1e-9);
         assert_eq!(system.as_deref(), Some("http://unitsofmeasure.org"));
@@ -682,38 +948,81 @@ mod tests {
             "subject.name=peter&_sort=-date,_id&_include=Observation:subject&_revinclude:iterate=Provenance:target&_count=5000",
         )
         .unwrap();
-        assert!(matches!(&q.filters[0], Filter::Chain { targets, .. } if targets.iter().any(|(t, _)| t == "Patient")));
+        assert!(
+            matches!(&q.filters[0], Filter::Chain { targets, .. } if targets.iter().any(|(t, _)| t == "Patient"))
+        );
         assert_eq!(q.sort.len(), 2);
         assert!(q.sort[0].descending);
         assert_eq!(q.count, MAX_COUNT);
         assert_eq!(q.include[0].param.as_deref(), Some("subject"));
         assert!(q.revinclude[0].iterate);
         let q = parse("Patient", "_has:Observation:patient:code=1234-5").unwrap();
-        assert!(matches!(&q.filters[0], Filter::Has { source_type, .. } if source_type == "Observation"));
+        assert!(
+            matches!(&q.filters[0], Filter::Has { source_type, .. } if source_type == "Observation")
+        );
     }
 
     #[test]
     fn composite_splits_on_dollar() {
-        let q = parse("Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt140").unwrap();
-        let Filter::Param { values, .. } = &q.filters[0] else { panic!() };
-        let Value::Composite(parts) = &values[0] else { panic!() };
+        let q = parse(
+            "Observation",
+            "component-code-value-quantity=http://loinc.org|8480-6$gt140",
+        )
+        .unwrap();
+        let Filter::Param { values, .. } = &q.filters[0] else {
+            panic!()
+        };
+        let Value::Composite(parts) = &values[0] else {
+            panic!()
+        };
         assert_eq!(parts.len(), 2);
-        assert!(matches!(parts[1], Value::Quantity { prefix: Prefix::Gt, value, .. } if value == 140.0));
+        assert!(
+            matches!(parts[1], Value::Quantity { prefix: Prefix::Gt, value, .. } if value == 140.0)
+        );
     }
 
     #[test]
     fn errors_name_the_parameter() {
         assert_eq!(
             parse("Patient", "foo=bar").unwrap_err(),
-            QueryError::UnknownParameter { resource_type: "Patient".into(), param: "foo".into() }
+            QueryError::UnknownParameter {
+                resource_type: "Patient".into(),
+                param: "foo".into()
+            }
         );
-        assert!(matches!(parse("Patient", "birthdate=yesterday"), Err(QueryError::InvalidValue { param, .. }) if param == "birthdate"));
-        assert!(matches!(parse("Patient", "name:below=x"), Err(QueryError::UnsupportedModifier { .. })));
-        assert!(matches!(parse("Patient", "_count=many"), Err(QueryError::InvalidValue { .. })));
+        assert!(
+            matches!(parse("Patient", "birthdate=yesterday"), Err(QueryError::InvalidValue { param, .. }) if param == "birthdate")
+        );
+        assert!(matches!(
+            parse("Patient", "name:below=x"),
+            Err(QueryError::UnsupportedModifier { .. })
+        ));
+        assert!(matches!(
+            parse("Patient", "_count=many"),
+            Err(QueryError::InvalidValue { .. })
+        ));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!("{}name=x", "link.".repeat(3000));
+        assert!(matches!(
+            parse("Patient", &deep),
+            Err(QueryError::Unsupported { .. })
+        ));
+        let has = format!(
+            "subject.{}code=x",
+            "_has:Observation:subject:subject.".repeat(10)
+        );
+        assert!(parse("Observation", &has).is_err());
+        assert!(parse("Observation", "subject:Patient.organization.partof.name=x").is_ok());
     }
 
     #[test]
     fn escaped_commas_are_literal() {
-        assert_eq!(split_or("a\\,b,c"), vec!["a,b".to_string(), "c".to_string()]);
+        assert_eq!(
+            split_or("a\\,b,c"),
+            vec!["a,b".to_string(), "c".to_string()]
+        );
     }
 }

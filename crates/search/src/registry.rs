@@ -105,6 +105,23 @@ const TYPES_WITHOUT_PARAMS: &[&str] = &[
     "SubstanceSourceMaterial",
 ];
 
+/// Composite components whose R4 definition points at the wrong parameter:
+/// (composite url, component expression, the definition it should name). In R4 4.0.1
+/// DocumentReference `relationship` gives its `code` part the `relatesto` (reference)
+/// definition and its `target` part the `relation` (token) one.
+const COMPONENT_ERRATA: &[(&str, &str, &str)] = &[
+    (
+        "http://hl7.org/fhir/SearchParameter/DocumentReference-relationship",
+        "code",
+        "http://hl7.org/fhir/SearchParameter/DocumentReference-relation",
+    ),
+    (
+        "http://hl7.org/fhir/SearchParameter/DocumentReference-relationship",
+        "target",
+        "http://hl7.org/fhir/SearchParameter/DocumentReference-relatesto",
+    ),
+];
+
 /// Resources that are not DomainResources (no narrative, so no `_text`).
 const NOT_DOMAIN_RESOURCES: &[&str] = &["Binary", "Bundle", "Parameters"];
 
@@ -159,7 +176,9 @@ impl Registry {
         }
         let mut common: Vec<(&Definition, bool)> = Vec::new();
         for def in defs {
-            let Some(kind) = ParamType::parse(&def.kind) else { continue };
+            let Some(kind) = ParamType::parse(&def.kind) else {
+                continue;
+            };
             for base in &def.base {
                 match base.as_str() {
                     "Resource" => common.push((def, false)),
@@ -199,7 +218,10 @@ impl Registry {
 
     /// Every parameter of `resource_type`, sorted by code; empty for an unknown type.
     pub fn params_for(&self, resource_type: &str) -> &[SearchParam] {
-        self.by_type.get(resource_type).map(Vec::as_slice).unwrap_or(&[])
+        self.by_type
+            .get(resource_type)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The resource types known to the registry, sorted.
@@ -218,7 +240,11 @@ fn make_param(
         .component
         .iter()
         .filter_map(|c| {
-            let part = by_url.get(c.definition.as_str())?;
+            let definition = COMPONENT_ERRATA
+                .iter()
+                .find(|(url, expr, _)| *url == def.url && *expr == c.expression)
+                .map_or(c.definition.as_str(), |(_, _, fixed)| fixed);
+            let part = by_url.get(definition)?;
             Some(Component {
                 code: part.code.clone(),
                 kind: ParamType::parse(&part.kind)?,
@@ -286,7 +312,9 @@ pub(crate) fn split_union(expr: &str) -> Vec<&str> {
 /// The first identifier of a path expression, ignoring leading parentheses.
 pub(crate) fn path_root(part: &str) -> &str {
     let s = part.trim_start_matches(|c: char| c == '(' || c.is_whitespace());
-    let end = s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
     &s[..end]
 }
 
@@ -299,19 +327,34 @@ mod tests {
     fn every_type_has_the_common_parameters() {
         let reg = Registry::r4();
         for rtype in reg.resource_types() {
-            for code in ["_id", "_lastUpdated", "_tag", "_profile", "_security", "_source"] {
-                let p = reg.get(rtype, code).unwrap_or_else(|| panic!("{rtype} lacks {code}"));
+            for code in [
+                "_id",
+                "_lastUpdated",
+                "_tag",
+                "_profile",
+                "_security",
+                "_source",
+            ] {
+                let p = reg
+                    .get(rtype, code)
+                    .unwrap_or_else(|| panic!("{rtype} lacks {code}"));
                 assert_eq!(p.resource_type, rtype);
             }
         }
         assert!(reg.get("Patient", "_text").is_some());
         assert!(reg.get("Bundle", "_text").is_none());
-        assert_eq!(reg.get("Patient", "_id").unwrap().expression.as_deref(), Some("Resource.id"));
+        assert_eq!(
+            reg.get("Patient", "_id").unwrap().expression.as_deref(),
+            Some("Resource.id")
+        );
         assert!(reg.resource_types().count() >= 145);
         assert!(reg.params_for("NoSuchType").is_empty());
         for rtype in reg.resource_types() {
             let params = reg.params_for(rtype);
-            assert!(params.windows(2).all(|w| w[0].code != w[1].code), "{rtype}: a code twice");
+            assert!(
+                params.windows(2).all(|w| w[0].code != w[1].code),
+                "{rtype}: a code twice"
+            );
         }
     }
 
@@ -334,17 +377,42 @@ mod tests {
     #[test]
     fn composites_know_their_components() {
         let reg = Registry::r4();
-        let p = reg.get("Observation", "component-code-value-quantity").unwrap();
+        let p = reg
+            .get("Observation", "component-code-value-quantity")
+            .unwrap();
         assert_eq!(p.kind, ParamType::Composite);
         assert_eq!(p.expression.as_deref(), Some("Observation.component"));
-        let parts: Vec<(&str, ParamType, &str)> =
-            p.components.iter().map(|c| (c.code.as_str(), c.kind, c.expression.as_str())).collect();
+        let parts: Vec<(&str, ParamType, &str)> = p
+            .components
+            .iter()
+            .map(|c| (c.code.as_str(), c.kind, c.expression.as_str()))
+            .collect();
         assert_eq!(
             parts,
             [
                 ("component-code", ParamType::Token, "code"),
-                ("component-value-quantity", ParamType::Quantity, "value.ofType(Quantity)")
+                (
+                    "component-value-quantity",
+                    ParamType::Quantity,
+                    "value.ofType(Quantity)"
+                )
             ]
+        );
+    }
+
+    #[test]
+    fn component_errata_are_applied() {
+        let p = Registry::r4()
+            .get("DocumentReference", "relationship")
+            .unwrap();
+        let parts: Vec<(&str, ParamType)> = p
+            .components
+            .iter()
+            .map(|c| (c.expression.as_str(), c.kind))
+            .collect();
+        assert_eq!(
+            parts,
+            [("code", ParamType::Token), ("target", ParamType::Reference)]
         );
     }
 
@@ -367,8 +435,10 @@ mod tests {
     }
 
     fn render(defs: &[Definition]) -> String {
-        let lines: Vec<String> =
-            defs.iter().map(|d| serde_json::to_string(d).expect("serialisable")).collect();
+        let lines: Vec<String> = defs
+            .iter()
+            .map(|d| serde_json::to_string(d).expect("serialisable"))
+            .collect();
         format!("[\n{}\n]\n", lines.join(",\n"))
     }
 

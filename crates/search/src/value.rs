@@ -19,14 +19,23 @@ pub enum IndexValue {
     /// `token`: Coding / CodeableConcept coding / Identifier (`code` = identifier value) /
     /// code / boolean (`"true"`/`"false"`) / ContactPoint (`code` = value). `text` holds
     /// CodeableConcept.text or Coding.display for `:text`.
-    Token { system: Option<String>, code: Option<String>, text: Option<String> },
+    Token {
+        system: Option<String>,
+        code: Option<String>,
+        text: Option<String>,
+    },
     /// `date`: an inclusive range in milliseconds since the Unix epoch, UTC, from a date,
     /// dateTime, instant or Period (open period ends are `i64::MIN` / `i64::MAX`).
     Date { lo: i64, hi: i64 },
     /// `number`.
     Number { value: f64 },
     /// `quantity`: Quantity (or Money / SimpleQuantity) value with its system, code and unit.
-    Quantity { value: f64, system: Option<String>, code: Option<String>, unit: Option<String> },
+    Quantity {
+        value: f64,
+        system: Option<String>,
+        code: Option<String>,
+        unit: Option<String>,
+    },
     /// `reference`: a relative or absolute literal reference split into type and id where
     /// it has that shape; `url` for canonical / absolute references that are not local;
     /// `identifier` = (system, value) of a logical reference (`:identifier`).

@@ -13,7 +13,10 @@ use store::StoreError;
 pub enum ApiError {
     /// The body is not JSON, or not a resource.
     #[error("{message}")]
-    Parse { message: String, expression: Option<String> },
+    Parse {
+        message: String,
+        expression: Option<String>,
+    },
     /// The resource is not valid against the base R4 definitions.
     #[error("the resource is not valid")]
     Invalid(Vec<OutcomeIssue>),
@@ -49,21 +52,41 @@ impl ApiError {
     /// The table: status, OperationOutcome `issue.code`, and where the problem is.
     pub fn parts(&self) -> (StatusCode, Vec<OutcomeIssue>) {
         let one = |code: &'static str, expr: Option<String>| {
-            vec![OutcomeIssue { severity: IssueSeverity::Error, code, diagnostics: self.to_string(), expression: expr }]
+            vec![OutcomeIssue {
+                severity: IssueSeverity::Error,
+                code,
+                diagnostics: self.to_string(),
+                expression: expr,
+            }]
         };
         match self {
-            ApiError::Parse { expression, .. } => (StatusCode::BAD_REQUEST, one("structure", expression.clone())),
+            ApiError::Parse { expression, .. } => (
+                StatusCode::BAD_REQUEST,
+                one("structure", expression.clone()),
+            ),
             ApiError::Invalid(issues) => (StatusCode::BAD_REQUEST, issues.clone()),
-            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, one("business-rule", None)),
-            ApiError::BadParameter { parameter, .. } => (StatusCode::BAD_REQUEST, one("invalid", Some(parameter.clone()))),
+            ApiError::Unprocessable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, one("business-rule", None))
+            }
+            ApiError::BadParameter { parameter, .. } => (
+                StatusCode::BAD_REQUEST,
+                one("invalid", Some(parameter.clone())),
+            ),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, one("invalid", None)),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, one("not-found", None)),
             ApiError::Gone(_) => (StatusCode::GONE, one("deleted", None)),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, one("conflict", None)),
-            ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, one("conflict", None)),
-            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, one("not-supported", None)),
+            ApiError::PreconditionFailed(_) => {
+                (StatusCode::PRECONDITION_FAILED, one("conflict", None))
+            }
+            ApiError::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, one("not-supported", None))
+            }
             ApiError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, one("not-supported", None)),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, one("not-supported", None)),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                one("not-supported", None),
+            ),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, one("exception", None)),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, one("transient", None)),
         }
@@ -83,22 +106,31 @@ impl From<QueryError> for ApiError {
             | QueryError::InvalidValue { param, .. }
             | QueryError::Unsupported { param, .. } => param.clone(),
         };
-        ApiError::BadParameter { message: e.to_string(), parameter }
+        ApiError::BadParameter {
+            message: e.to_string(),
+            parameter,
+        }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { .. } | StoreError::VersionNotFound { .. } => ApiError::NotFound(e.to_string()),
+            StoreError::NotFound { .. } | StoreError::VersionNotFound { .. } => {
+                ApiError::NotFound(e.to_string())
+            }
             StoreError::Gone { .. } => ApiError::Gone(e.to_string()),
             StoreError::VersionConflict { .. } => ApiError::PreconditionFailed(e.to_string()),
             StoreError::MultipleMatches { .. } | StoreError::ConditionalReference { .. } => {
                 ApiError::PreconditionFailed(e.to_string())
             }
             StoreError::Query(q) => q.into(),
-            StoreError::Patch(_) | StoreError::PatchedInvalid { .. } => ApiError::Unprocessable(e.to_string()),
-            StoreError::IdMismatch { .. } | StoreError::BadRequest(_) => ApiError::BadRequest(e.to_string()),
+            StoreError::Patch(_) | StoreError::PatchedInvalid { .. } => {
+                ApiError::Unprocessable(e.to_string())
+            }
+            StoreError::IdMismatch { .. } | StoreError::BadRequest(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
             StoreError::Database(detail) => ApiError::Internal(detail),
             StoreError::Unavailable => ApiError::Unavailable,
         }
@@ -113,7 +145,8 @@ impl IntoResponse for ApiError {
         let (status, _) = self.parts();
         let body = serde_json::to_vec(&self.outcome()).unwrap_or_default();
         let mut resp = (status, body).into_response();
-        resp.headers_mut().insert("content-type", HeaderValue::from_static(crate::FHIR_JSON));
+        resp.headers_mut()
+            .insert("content-type", HeaderValue::from_static(crate::FHIR_JSON));
         resp
     }
 }
@@ -125,13 +158,36 @@ mod tests {
     #[test]
     fn table_maps_store_errors_to_statuses() {
         let cases: Vec<(StoreError, u16)> = vec![
-            (StoreError::NotFound { rtype: "Patient".into(), id: "x".into() }, 404),
-            (StoreError::Gone { rtype: "Patient".into(), id: "x".into() }, 410),
             (
-                StoreError::VersionConflict { rtype: "P".into(), id: "x".into(), expected: "1".into(), current: "2".into() },
+                StoreError::NotFound {
+                    rtype: "Patient".into(),
+                    id: "x".into(),
+                },
+                404,
+            ),
+            (
+                StoreError::Gone {
+                    rtype: "Patient".into(),
+                    id: "x".into(),
+                },
+                410,
+            ),
+            (
+                StoreError::VersionConflict {
+                    rtype: "P".into(),
+                    id: "x".into(),
+                    expected: "1".into(),
+                    current: "2".into(),
+                },
                 412,
             ),
-            (StoreError::MultipleMatches { operation: "create", count: 2 }, 412),
+            (
+                StoreError::MultipleMatches {
+                    operation: "create",
+                    count: 2,
+                },
+                412,
+            ),
             (StoreError::Patch("x".into()), 422),
             (StoreError::Database("secret detail".into()), 500),
         ];

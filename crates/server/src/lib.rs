@@ -47,14 +47,22 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> AppState {
-        AppState { store, registry: Registry::r4(), ids: Arc::new(UuidIds), base_url: None }
+        AppState {
+            store,
+            registry: Registry::r4(),
+            ids: Arc::new(UuidIds),
+            base_url: None,
+        }
     }
 }
 
 /// The whole HTTP application: the FHIR API with request limits.
 pub fn app(state: AppState) -> Router {
     router(state)
-        .route("/", axum::routing::get(|| async { axum::response::Redirect::temporary("/fhir/metadata") }))
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Redirect::temporary("/fhir/metadata") }),
+        )
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
@@ -66,7 +74,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Largest request body accepted (a large transaction Bundle).
@@ -90,7 +100,10 @@ pub fn router(state: AppState) -> Router {
         .route("/{rtype}/_history", get(history::of_type))
         .route(
             "/{rtype}/{id}",
-            get(read::read).put(write::update).delete(write::delete).patch(write::patch),
+            get(read::read)
+                .put(write::update)
+                .delete(write::delete)
+                .patch(write::patch),
         )
         .route("/{rtype}/{id}/{operation}", get(instance_operation))
         .route("/{rtype}/{id}/_history/{vid}", get(read::vread))
@@ -108,8 +121,13 @@ async fn instance_operation(
 ) -> Result<axum::response::Response, ApiError> {
     match path.0 .2.as_str() {
         "_history" => interaction::history::instance(state, path, headers, query).await,
-        "$everything" if path.0 .0 == "Patient" => interaction::everything::everything(state, path, headers, query).await,
-        other => Err(ApiError::NotFound(format!("no operation '{other}' on {}", path.0 .0))),
+        "$everything" if path.0 .0 == "Patient" => {
+            interaction::everything::everything(state, path, headers, query).await
+        }
+        other => Err(ApiError::NotFound(format!(
+            "no operation '{other}' on {}",
+            path.0 .0
+        ))),
     }
 }
 

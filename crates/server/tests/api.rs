@@ -39,11 +39,16 @@ fn substitute(s: &str, vars: &HashMap<String, String>) -> String {
 }
 
 async fn run_scenario(path: &Path) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("tend-api-{}-{}", std::process::id(), path.file_stem().unwrap().to_string_lossy()));
+    let dir = std::env::temp_dir().join(format!(
+        "tend-api-{}-{}",
+        std::process::id(),
+        path.file_stem().unwrap().to_string_lossy()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let app = fresh_app(&dir);
-    let steps: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).map_err(|e| e.to_string())?;
+    let steps: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).map_err(|e| e.to_string())?;
     let mut vars = HashMap::new();
     for (i, step) in steps.iter().enumerate() {
         let name = step["name"].as_str().unwrap_or("");
@@ -51,7 +56,9 @@ async fn run_scenario(path: &Path) -> Result<(), String> {
         let method = step["method"].as_str().unwrap_or("GET");
         let url = substitute(step["url"].as_str().unwrap_or("/"), &vars);
         let mut req = Request::builder().method(method).uri(&url);
-        let has_ct = step["headers"].as_object().is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("content-type")));
+        let has_ct = step["headers"]
+            .as_object()
+            .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("content-type")));
         for (k, v) in step["headers"].as_object().into_iter().flatten() {
             req = req.header(k, substitute(v.as_str().unwrap_or(""), &vars));
         }
@@ -78,7 +85,10 @@ async fn run_scenario(path: &Path) -> Result<(), String> {
             }
         }
         for (k, v) in expect["headers"].as_object().into_iter().flatten() {
-            let got = headers.get(k.as_str()).and_then(|h| h.to_str().ok()).unwrap_or("<absent>");
+            let got = headers
+                .get(k.as_str())
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("<absent>");
             let want = substitute(v.as_str().unwrap_or(""), &vars);
             if let Some(prefix) = want.strip_suffix('*') {
                 if !got.starts_with(prefix) {
@@ -112,7 +122,11 @@ async fn run_scenario(path: &Path) -> Result<(), String> {
         for (var, src) in step["capture"].as_object().into_iter().flatten() {
             let src = src.as_str().unwrap_or("");
             let value = if let Some(h) = src.strip_prefix("header:") {
-                headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+                headers
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
             } else {
                 match json.pointer(src) {
                     Some(Value::String(s)) => s.clone(),
@@ -130,7 +144,11 @@ async fn run_scenario(path: &Path) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_scenarios() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/api");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     let mut failures = Vec::new();

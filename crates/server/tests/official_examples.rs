@@ -15,22 +15,31 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 fn examples() -> Vec<(String, Value)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/fhir-r4/hl7.fhir.r4.examples-4.0.1.tgz");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/fhir-r4/hl7.fhir.r4.examples-4.0.1.tgz");
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut out = Vec::new();
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
         let name = entry.path().unwrap().to_string_lossy().to_string();
-        let Some(file) = name.strip_prefix("package/") else { continue };
-        if !file.ends_with(".json") || file.contains('/') || file == "package.json" || file.starts_with('.') {
+        let Some(file) = name.strip_prefix("package/") else {
+            continue;
+        };
+        if !file.ends_with(".json")
+            || file.contains('/')
+            || file == "package.json"
+            || file.starts_with('.')
+        {
             continue;
         }
         let mut text = String::new();
         if entry.read_to_string(&mut text).is_err() {
             continue;
         }
-        let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
         if v.get("resourceType").and_then(Value::as_str).is_some() {
             out.push((file.to_string(), v));
         }
@@ -47,7 +56,8 @@ fn without_meta(mut v: Value) -> Value {
 }
 
 fn listed_invalid() -> BTreeSet<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fhir/test_data/invalid-official-examples.txt");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fhir/test_data/invalid-official-examples.txt");
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -66,7 +76,11 @@ async fn official_examples_round_trip() {
         indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
         readers: 4,
     };
-    let store = store::open(&format!("sqlite://{}", dir.join("ex.db").display()), options).unwrap();
+    let store = store::open(
+        &format!("sqlite://{}", dir.join("ex.db").display()),
+        options,
+    )
+    .unwrap();
     let app = server::app(server::AppState::new(store));
     let all = examples();
     assert!(all.len() > 5000, "{} examples", all.len());
@@ -85,7 +99,12 @@ async fn official_examples_round_trip() {
             let body = v.to_string();
             let file = file.clone();
             tasks.push(tokio::spawn(async move {
-                let req = Request::builder().method(method).uri(uri).header("content-type", "application/fhir+json").body(Body::from(body)).unwrap();
+                let req = Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header("content-type", "application/fhir+json")
+                    .body(Body::from(body))
+                    .unwrap();
                 let resp = app.oneshot(req).await.unwrap();
                 let status = resp.status().as_u16();
                 let bytes = resp.into_body().collect().await.unwrap().to_bytes();
@@ -97,7 +116,11 @@ async fn official_examples_round_trip() {
             results.insert(file, (status, body));
         }
     }
-    let rejected: BTreeSet<String> = results.iter().filter(|(_, (s, _))| *s >= 300).map(|(f, _)| f.clone()).collect();
+    let rejected: BTreeSet<String> = results
+        .iter()
+        .filter(|(_, (s, _))| *s >= 300)
+        .map(|(f, _)| f.clone())
+        .collect();
     for f in &rejected {
         let (s, body) = &results[f];
         assert!(*s == 400, "{f}: status {s}: {body}");
@@ -112,12 +135,19 @@ async fn official_examples_round_trip() {
         if rejected.contains(file) || v.get("id").is_none() {
             continue;
         }
-        let key = format!("{}/{}", v["resourceType"].as_str().unwrap(), v["id"].as_str().unwrap());
+        let key = format!(
+            "{}/{}",
+            v["resourceType"].as_str().unwrap(),
+            v["id"].as_str().unwrap()
+        );
         last_by_key.insert(key, (file, v));
     }
     let mut mismatches = Vec::new();
     for (key, (file, original)) in &last_by_key {
-        let req = Request::builder().uri(format!("/fhir/{key}")).body(Body::empty()).unwrap();
+        let req = Request::builder()
+            .uri(format!("/fhir/{key}"))
+            .body(Body::empty())
+            .unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let back: Value = serde_json::from_slice(&bytes).unwrap();
@@ -127,7 +157,10 @@ async fn official_examples_round_trip() {
     }
     let listed = listed_invalid();
     let unexpected: Vec<_> = rejected.difference(&listed).collect();
-    let unlisted_accepted: Vec<_> = listed.difference(&rejected).filter(|f| results.contains_key(*f)).collect();
+    let unlisted_accepted: Vec<_> = listed
+        .difference(&rejected)
+        .filter(|f| results.contains_key(*f))
+        .collect();
     println!(
         "official R4 examples: {} loaded, {} stored and read back unchanged, {} rejected as listed invalid, {} read-back mismatches",
         all.len(),
@@ -137,6 +170,12 @@ async fn official_examples_round_trip() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     assert!(mismatches.is_empty(), "read back changed: {mismatches:?}");
-    assert!(unexpected.is_empty(), "rejected but not listed as invalid: {unexpected:?}");
-    assert!(unlisted_accepted.is_empty(), "listed as invalid but accepted: {unlisted_accepted:?}");
+    assert!(
+        unexpected.is_empty(),
+        "rejected but not listed as invalid: {unexpected:?}"
+    );
+    assert!(
+        unlisted_accepted.is_empty(),
+        "listed as invalid but accepted: {unlisted_accepted:?}"
+    );
 }

@@ -5,15 +5,17 @@
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use search::Indexer;
-use search::{SearchQuery, Summary, Total};
-use search::Registry;
 use search::IndexEntry;
+use search::Indexer;
+use search::Registry;
+use search::{SearchQuery, Summary, Total};
 
 use crate::conn::{Cell, Conn};
 use crate::error::StoreError;
 use crate::interaction::{self, Ctx};
-use crate::model::{Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp};
+use crate::model::{
+    Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
+};
 use crate::sql::{self, Arg, ParamIds, Shape};
 use crate::Clock;
 
@@ -53,11 +55,21 @@ pub(crate) struct Pool<C: Conn> {
 
 impl<C: Conn> Pool<C> {
     pub(crate) fn new(open: Box<dyn Fn() -> Result<C, StoreError> + Send + Sync>) -> Self {
-        Pool { conns: Mutex::new(Vec::new()), open }
+        Pool {
+            conns: Mutex::new(Vec::new()),
+            open,
+        }
     }
 
-    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut C) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let taken = self.conns.lock().map_err(|_| StoreError::Unavailable)?.pop();
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut C) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = self
+            .conns
+            .lock()
+            .map_err(|_| StoreError::Unavailable)?
+            .pop();
         let mut conn = match taken {
             Some(c) => c,
             None => (self.open)()?,
@@ -73,7 +85,10 @@ impl<C: Conn> Pool<C> {
 }
 
 /// Open the schema on a connection and load (or assign) the parameter ids.
-pub(crate) fn init_schema(conn: &mut dyn Conn, registry: &'static Registry) -> Result<ParamIds, StoreError> {
+pub(crate) fn init_schema(
+    conn: &mut dyn Conn,
+    registry: &'static Registry,
+) -> Result<ParamIds, StoreError> {
     conn.batch(&sql::schema(conn.dialect()))?;
     conn.batch(sql::INDEXES)?;
     let existing = conn
@@ -117,13 +132,25 @@ fn version_from_row(row: Vec<Cell>) -> Version {
     let last_updated = it.next().map(|c| c.int()).unwrap_or_default();
     let op = Op::parse(&it.next().and_then(Cell::text).unwrap_or_default());
     let body = it.next().and_then(Cell::text);
-    Version { rtype, id, version, last_updated, op, body, seq }
+    Version {
+        rtype,
+        id,
+        version,
+        last_updated,
+        op,
+        body,
+        seq,
+    }
 }
 
 const VERSION_COLS: &str = "v.seq, v.rtype, v.id, v.vid, v.lastupd, v.op, v.body";
 
 /// The current version of a resource (a deletion included), if it ever existed.
-pub(crate) fn read(conn: &mut dyn Conn, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
+pub(crate) fn read(
+    conn: &mut dyn Conn,
+    rtype: &str,
+    id: &str,
+) -> Result<Option<Version>, StoreError> {
     let rows = conn.query(
         &format!("SELECT {VERSION_COLS} FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rtype = ? AND r.id = ?"),
         &[Arg::Text(rtype.into()), Arg::Text(id.into())],
@@ -131,7 +158,12 @@ pub(crate) fn read(conn: &mut dyn Conn, rtype: &str, id: &str) -> Result<Option<
     Ok(rows.into_iter().next().map(version_from_row))
 }
 
-pub(crate) fn vread(conn: &mut dyn Conn, rtype: &str, id: &str, vid: i64) -> Result<Option<Version>, StoreError> {
+pub(crate) fn vread(
+    conn: &mut dyn Conn,
+    rtype: &str,
+    id: &str,
+    vid: i64,
+) -> Result<Option<Version>, StoreError> {
     let rows = conn.query(
         &format!("SELECT {VERSION_COLS} FROM resource_version v WHERE v.rtype = ? AND v.id = ? AND v.vid = ?"),
         &[Arg::Text(rtype.into()), Arg::Text(id.into()), Arg::Int(vid)],
@@ -140,7 +172,10 @@ pub(crate) fn vread(conn: &mut dyn Conn, rtype: &str, id: &str, vid: i64) -> Res
 }
 
 /// History, newest first, plus the total count of versions in scope.
-pub(crate) fn history(conn: &mut dyn Conn, q: &HistoryQuery) -> Result<(Vec<Version>, usize), StoreError> {
+pub(crate) fn history(
+    conn: &mut dyn Conn,
+    q: &HistoryQuery,
+) -> Result<(Vec<Version>, usize), StoreError> {
     let mut conds = vec!["1=1".to_string()];
     let mut args = Vec::new();
     match &q.scope {
@@ -161,7 +196,10 @@ pub(crate) fn history(conn: &mut dyn Conn, q: &HistoryQuery) -> Result<(Vec<Vers
     }
     let where_sql = conds.join(" AND ");
     let total = conn
-        .query(&format!("SELECT COUNT(*) FROM resource_version v WHERE {where_sql}"), &args)?
+        .query(
+            &format!("SELECT COUNT(*) FROM resource_version v WHERE {where_sql}"),
+            &args,
+        )?
         .first()
         .and_then(|r| r.first())
         .map(|c| c.int() as usize)
@@ -176,7 +214,11 @@ pub(crate) fn history(conn: &mut dyn Conn, q: &HistoryQuery) -> Result<(Vec<Vers
     Ok((rows.into_iter().map(version_from_row).collect(), total))
 }
 
-pub(crate) fn changes(conn: &mut dyn Conn, after: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+pub(crate) fn changes(
+    conn: &mut dyn Conn,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Change>, StoreError> {
     let rows = conn.query(
         &format!("SELECT {VERSION_COLS} FROM resource_version v WHERE v.seq > ? ORDER BY v.seq LIMIT {limit}"),
         &[Arg::Int(after)],
@@ -184,16 +226,34 @@ pub(crate) fn changes(conn: &mut dyn Conn, after: i64, limit: usize) -> Result<V
     Ok(rows
         .into_iter()
         .map(version_from_row)
-        .map(|v| Change { seq: v.seq, rtype: v.rtype, id: v.id, version: v.version, op: v.op, last_updated: v.last_updated })
+        .map(|v| Change {
+            seq: v.seq,
+            rtype: v.rtype,
+            id: v.id,
+            version: v.version,
+            op: v.op,
+            last_updated: v.last_updated,
+        })
         .collect())
 }
 
 pub(crate) fn checkpoint(conn: &mut dyn Conn, consumer: &str) -> Result<i64, StoreError> {
-    let rows = conn.query("SELECT seq FROM checkpoint WHERE consumer = ?", &[Arg::Text(consumer.into())])?;
-    Ok(rows.first().and_then(|r| r.first()).map(|c| c.int()).unwrap_or(0))
+    let rows = conn.query(
+        "SELECT seq FROM checkpoint WHERE consumer = ?",
+        &[Arg::Text(consumer.into())],
+    )?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .map(|c| c.int())
+        .unwrap_or(0))
 }
 
-pub(crate) fn save_checkpoint(conn: &mut dyn Conn, consumer: &str, seq: i64) -> Result<(), StoreError> {
+pub(crate) fn save_checkpoint(
+    conn: &mut dyn Conn,
+    consumer: &str,
+    seq: i64,
+) -> Result<(), StoreError> {
     conn.exec(
         "INSERT INTO checkpoint (consumer, seq) VALUES (?, ?) ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq",
         &[Arg::Text(consumer.into()), Arg::Int(seq)],
@@ -203,7 +263,10 @@ pub(crate) fn save_checkpoint(conn: &mut dyn Conn, consumer: &str, seq: i64) -> 
 
 /// Number of current (not deleted) resources per type.
 pub(crate) fn counts(conn: &mut dyn Conn) -> Result<Vec<(String, usize)>, StoreError> {
-    let rows = conn.query("SELECT rtype, COUNT(*) FROM resource WHERE deleted = 0 GROUP BY rtype ORDER BY rtype", &[])?;
+    let rows = conn.query(
+        "SELECT rtype, COUNT(*) FROM resource WHERE deleted = 0 GROUP BY rtype ORDER BY rtype",
+        &[],
+    )?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -228,8 +291,12 @@ fn hits(rows: Vec<Vec<Cell>>) -> Vec<(i64, Hit)> {
 }
 
 /// Run a search: one page of matches, the includes, and the total when asked.
-pub(crate) fn search(conn: &mut dyn Conn, shared: &Shared, q: &SearchQuery) -> Result<SearchPage, StoreError> {
-    let count_only = q.summary == Some(Summary::Count);
+pub(crate) fn search(
+    conn: &mut dyn Conn,
+    shared: &Shared,
+    q: &SearchQuery,
+) -> Result<SearchPage, StoreError> {
+    let count_only = q.summary == Some(Summary::Count) || q.count == 0;
     let mut page = SearchPage::default();
     if !count_only {
         let stmt = sql::compile(q, &shared.pids, Shape::Page);
@@ -246,22 +313,39 @@ pub(crate) fn search(conn: &mut dyn Conn, shared: &Shared, q: &SearchQuery) -> R
     }
     if count_only || matches!(q.total, Total::Accurate | Total::Estimate) {
         let stmt = sql::compile(q, &shared.pids, Shape::Count);
-        let n = conn.query(&stmt.sql, &stmt.args)?.first().and_then(|r| r.first()).map(|c| c.int()).unwrap_or(0);
+        let n = conn
+            .query(&stmt.sql, &stmt.args)?
+            .first()
+            .and_then(|r| r.first())
+            .map(|c| c.int())
+            .unwrap_or(0);
         page.total = Some(n as usize);
     }
     Ok(page)
 }
 
 /// `_include` and `_revinclude`, following `:iterate` up to a fixed depth.
-fn includes(conn: &mut dyn Conn, shared: &Shared, q: &SearchQuery, matches: &[(i64, Hit)]) -> Result<Vec<Hit>, StoreError> {
+fn includes(
+    conn: &mut dyn Conn,
+    shared: &Shared,
+    q: &SearchQuery,
+    matches: &[(i64, Hit)],
+) -> Result<Vec<Hit>, StoreError> {
     use std::collections::HashSet;
-    let mut seen: HashSet<(String, String)> = matches.iter().map(|(_, h)| (h.rtype.clone(), h.id.clone())).collect();
+    let mut seen: HashSet<(String, String)> = matches
+        .iter()
+        .map(|(_, h)| (h.rtype.clone(), h.id.clone()))
+        .collect();
     let mut out = Vec::new();
     let mut frontier: Vec<(i64, Hit)> = matches.to_vec();
     for depth in 0..4 {
         let mut next = Vec::new();
         for inc in q.include.iter().filter(|i| depth == 0 || i.iterate) {
-            let rids: Vec<i64> = frontier.iter().filter(|(_, h)| h.rtype == inc.source_type).map(|(r, _)| *r).collect();
+            let rids: Vec<i64> = frontier
+                .iter()
+                .filter(|(_, h)| h.rtype == inc.source_type)
+                .map(|(r, _)| *r)
+                .collect();
             if rids.is_empty() {
                 continue;
             }
@@ -287,7 +371,11 @@ fn includes(conn: &mut dyn Conn, shared: &Shared, q: &SearchQuery, matches: &[(i
             for chunk in targets.chunks(300) {
                 let stmt = sql::revinclude_stmt(pids.clone(), chunk);
                 let found = hits(conn.query(&stmt.sql, &stmt.args)?);
-                next.extend(found.into_iter().filter(|(_, h)| h.rtype == inc.source_type));
+                next.extend(
+                    found
+                        .into_iter()
+                        .filter(|(_, h)| h.rtype == inc.source_type),
+                );
             }
         }
         let mut fresh = Vec::new();
@@ -316,10 +404,16 @@ pub(crate) fn compartment(
     members: &[(String, String)],
 ) -> Result<Vec<Hit>, StoreError> {
     use std::collections::HashSet;
-    let pids: Vec<i64> = members.iter().filter_map(|(t, c)| shared.pids.get(t, c)).collect();
+    let pids: Vec<i64> = members
+        .iter()
+        .filter_map(|(t, c)| shared.pids.get(t, c))
+        .collect();
     let stmt = sql::revinclude_stmt(pids, &[(rtype.to_string(), id.to_string())]);
     let found = hits(conn.query(&stmt.sql, &stmt.args)?);
-    let mut seen: HashSet<(String, String)> = found.iter().map(|(_, h)| (h.rtype.clone(), h.id.clone())).collect();
+    let mut seen: HashSet<(String, String)> = found
+        .iter()
+        .map(|(_, h)| (h.rtype.clone(), h.id.clone()))
+        .collect();
     seen.insert((rtype.to_string(), id.to_string()));
     let rids: Vec<i64> = found.iter().map(|(r, _)| *r).collect();
     let mut out: Vec<Hit> = found.into_iter().map(|(_, h)| h).collect();
@@ -336,7 +430,12 @@ pub(crate) fn compartment(
 
 /// Up to `limit` current resources of a type after the cursor `after`, in storage order,
 /// and the cursor to continue from.
-pub(crate) fn scan(conn: &mut dyn Conn, rtype: &str, after: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError> {
+pub(crate) fn scan(
+    conn: &mut dyn Conn,
+    rtype: &str,
+    after: i64,
+    limit: usize,
+) -> Result<(Vec<Hit>, i64), StoreError> {
     let rows = hits(conn.query(
         &format!(
             "SELECT r.rid, r.rtype, r.id, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq \
@@ -381,7 +480,11 @@ impl WriterTx<'_> {
     }
 
     /// Up to `limit` (type, id) keys matching a search, for conditional operations.
-    pub(crate) fn search_keys(&mut self, q: &SearchQuery, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+    pub(crate) fn search_keys(
+        &mut self,
+        q: &SearchQuery,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let stmt = sql::compile(q, &self.shared.pids, Shape::Keys(limit));
         Ok(self
             .conn
@@ -389,7 +492,10 @@ impl WriterTx<'_> {
             .into_iter()
             .map(|r| {
                 let mut it = r.into_iter();
-                (it.next().and_then(Cell::text).unwrap_or_default(), it.next().and_then(Cell::text).unwrap_or_default())
+                (
+                    it.next().and_then(Cell::text).unwrap_or_default(),
+                    it.next().and_then(Cell::text).unwrap_or_default(),
+                )
             })
             .collect())
     }
@@ -409,7 +515,11 @@ impl WriterTx<'_> {
                 v.body.map(Arg::Text).unwrap_or(Arg::Null),
             ],
         )?;
-        let seq = seq_rows.first().and_then(|r| r.first()).map(|c| c.int()).ok_or(StoreError::Database("no seq".into()))?;
+        let seq = seq_rows
+            .first()
+            .and_then(|r| r.first())
+            .map(|c| c.int())
+            .ok_or(StoreError::Database("no seq".into()))?;
         let deleted = i64::from(v.op == Op::Delete);
         let rid_rows = conn.query(
             "INSERT INTO resource (rtype, id, vid, lastupd, deleted, seq) VALUES (?, ?, ?, ?, ?, ?) \
@@ -424,7 +534,11 @@ impl WriterTx<'_> {
                 Arg::Int(seq),
             ],
         )?;
-        let rid = rid_rows.first().and_then(|r| r.first()).map(|c| c.int()).ok_or(StoreError::Database("no rid".into()))?;
+        let rid = rid_rows
+            .first()
+            .and_then(|r| r.first())
+            .map(|c| c.int())
+            .ok_or(StoreError::Database("no rid".into()))?;
         if v.version > 1 {
             for t in sql::INDEX_TABLES {
                 conn.exec(&format!("DELETE FROM {t} WHERE rid = ?"), &[Arg::Int(rid)])?;
@@ -438,14 +552,24 @@ impl WriterTx<'_> {
 }
 
 /// Insert the index rows of one resource: one multi-row INSERT per table.
-fn insert_index(conn: &mut dyn Conn, pids: &ParamIds, rtype: &str, rid: i64, index: &[IndexEntry]) -> Result<(), StoreError> {
+fn insert_index(
+    conn: &mut dyn Conn,
+    pids: &ParamIds,
+    rtype: &str,
+    rid: i64,
+    index: &[IndexEntry],
+) -> Result<(), StoreError> {
     let mut by_table: Vec<(&'static str, Vec<Vec<Arg>>)> = Vec::new();
     for e in index {
         if e.param == "_lastUpdated" || e.param == "_id" {
             continue; // kept as columns of `resource`
         }
-        let Some(pid) = pids.get(rtype, &e.param) else { continue };
-        let Some((table, vals)) = sql::index_row(&e.value) else { continue };
+        let Some(pid) = pids.get(rtype, &e.param) else {
+            continue;
+        };
+        let Some((table, vals)) = sql::index_row(&e.value) else {
+            continue;
+        };
         let mut row = vec![Arg::Int(rid), Arg::Int(pid)];
         row.extend(vals);
         match by_table.iter_mut().find(|(t, _)| *t == table) {
@@ -457,7 +581,10 @@ fn insert_index(conn: &mut dyn Conn, pids: &ParamIds, rtype: &str, rid: i64, ind
         for chunk in rows.chunks(100) {
             let width = chunk[0].len();
             let tuple = format!("({})", vec!["?"; width].join(", "));
-            let sql = format!("INSERT INTO {table} VALUES {}", vec![tuple.as_str(); chunk.len()].join(", "));
+            let sql = format!(
+                "INSERT INTO {table} VALUES {}",
+                vec![tuple.as_str(); chunk.len()].join(", ")
+            );
             let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
             conn.exec(&sql, &args)?;
         }
@@ -493,6 +620,13 @@ fn writer_loop(
     lock_sql: Option<&'static str>,
 ) {
     let mut last_now = 0i64;
+    // Planner statistics: refreshed as the data grows, so the query planner knows that
+    // `rtype` is not selective and drives searches from the value indexes.
+    let mut stats = Stats {
+        written: 0,
+        at_last: 0,
+    };
+    stats.refresh(conn);
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -507,7 +641,13 @@ fn writer_loop(
         match results {
             Ok(results) => {
                 for (job, r) in jobs.into_iter().zip(results) {
+                    if let Ok(outcomes) = &r {
+                        stats.written += outcomes.len() as u64;
+                    }
                     let _ = job.reply.send(r);
+                }
+                if stats.due() {
+                    stats.refresh(conn);
                 }
             }
             Err(e) => {
@@ -518,6 +658,31 @@ fn writer_loop(
                 }
             }
         }
+    }
+}
+
+/// When to refresh the planner's statistics: after 5,000 versions and after the data has
+/// grown by a fifth since the last refresh.
+struct Stats {
+    written: u64,
+    at_last: u64,
+}
+
+impl Stats {
+    fn due(&self) -> bool {
+        let since = self.written - self.at_last;
+        since >= 5_000 && since * 5 >= self.at_last
+    }
+
+    fn refresh(&mut self, conn: &mut dyn Conn) {
+        let sql = match conn.dialect() {
+            sql::Dialect::Sqlite => "PRAGMA analysis_limit = 2000; ANALYZE",
+            sql::Dialect::Postgres => "ANALYZE",
+        };
+        if let Err(e) = conn.batch(sql) {
+            tracing::warn!(error = %e, "refreshing planner statistics failed");
+        }
+        self.at_last = self.written.max(1);
     }
 }
 
@@ -544,8 +709,15 @@ fn run_group(
         let r = match job.mode {
             Mode::Atomic => {
                 conn.batch("SAVEPOINT job")?;
-                let mut tx = WriterTx { conn: &mut *conn, shared };
-                let ctx = Ctx { now, indexer, registry: shared.registry };
+                let mut tx = WriterTx {
+                    conn: &mut *conn,
+                    shared,
+                };
+                let ctx = Ctx {
+                    now,
+                    indexer,
+                    registry: shared.registry,
+                };
                 match interaction::transaction(&mut tx, &ctx, entries, index) {
                     Ok(outcomes) => {
                         conn.batch("RELEASE SAVEPOINT job")?;
@@ -565,8 +737,15 @@ fn run_group(
                 let mut per = Vec::with_capacity(entries.len());
                 for (entry, idx) in entries.into_iter().zip(index) {
                     conn.batch("SAVEPOINT entry")?;
-                    let mut tx = WriterTx { conn: &mut *conn, shared };
-                    let ctx = Ctx { now, indexer, registry: shared.registry };
+                    let mut tx = WriterTx {
+                        conn: &mut *conn,
+                        shared,
+                    };
+                    let ctx = Ctx {
+                        now,
+                        indexer,
+                        registry: shared.registry,
+                    };
                     match interaction::transaction(&mut tx, &ctx, vec![entry], vec![idx]) {
                         Ok(mut o) => {
                             conn.batch("RELEASE SAVEPOINT entry")?;
@@ -591,20 +770,33 @@ fn run_group(
 /// Submit a job and wait until it is durable. Index values are extracted here, on the
 /// caller's thread, wherever the resource will be written as given, so extraction runs
 /// in parallel across callers and the writer thread only runs SQL.
-pub(crate) fn submit(queue: &SyncSender<Job>, indexer: &Indexer, entries: Vec<Entry>, mode: Mode) -> WriteResult {
+pub(crate) fn submit(
+    queue: &SyncSender<Job>,
+    indexer: &Indexer,
+    entries: Vec<Entry>,
+    mode: Mode,
+) -> WriteResult {
     let independent = mode == Mode::Independent || entries.len() == 1;
     let index = entries
         .iter()
         .map(|e| match (&e.op, independent) {
-            (WriteOp::Create { resource, .. } | WriteOp::Update { resource, .. } | WriteOp::ConditionalUpdate { resource, .. }, true)
-                if !interaction::has_conditional_refs(&e.op) =>
-            {
-                Some(indexer.extract(resource))
-            }
+            (
+                WriteOp::Create { resource, .. }
+                | WriteOp::Update { resource, .. }
+                | WriteOp::ConditionalUpdate { resource, .. },
+                true,
+            ) if !interaction::has_conditional_refs(&e.op) => Some(indexer.extract(resource)),
             _ => None,
         })
         .collect();
     let (reply, rx) = mpsc::sync_channel(1);
-    queue.send(Job { entries, index, mode, reply }).map_err(|_| StoreError::Unavailable)?;
+    queue
+        .send(Job {
+            entries,
+            index,
+            mode,
+            reply,
+        })
+        .map_err(|_| StoreError::Unavailable)?;
     rx.recv().map_err(|_| StoreError::Unavailable)?
 }

@@ -9,14 +9,30 @@ pub enum StoreError {
     #[error("{rtype}/{id} is not known")]
     NotFound { rtype: String, id: String },
     #[error("version {version} of {rtype}/{id} is not known")]
-    VersionNotFound { rtype: String, id: String, version: String },
+    VersionNotFound {
+        rtype: String,
+        id: String,
+        version: String,
+    },
     #[error("{rtype}/{id} has been deleted")]
     Gone { rtype: String, id: String },
-    #[error("If-Match names version {expected} of {rtype}/{id} but the current version is {current}")]
-    VersionConflict { rtype: String, id: String, expected: String, current: String },
+    #[error(
+        "If-Match names version {expected} of {rtype}/{id} but the current version is {current}"
+    )]
+    VersionConflict {
+        rtype: String,
+        id: String,
+        expected: String,
+        current: String,
+    },
     #[error("the conditional {operation} matched {count} resources; it needs at most one")]
-    MultipleMatches { operation: &'static str, count: usize },
-    #[error("the conditional reference '{reference}' matched {count} resources; it needs exactly one")]
+    MultipleMatches {
+        operation: &'static str,
+        count: usize,
+    },
+    #[error(
+        "the conditional reference '{reference}' matched {count} resources; it needs exactly one"
+    )]
     ConditionalReference { reference: String, count: usize },
     #[error("{0}")]
     Query(#[from] QueryError),

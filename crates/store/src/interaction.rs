@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use search::Indexer;
-use search::SearchQuery;
 use search::Registry;
+use search::SearchQuery;
 use search::{format_instant, IndexEntry};
 use serde_json::Value;
 
@@ -61,7 +61,9 @@ pub(crate) fn transaction(
     idx.sort_by_key(|&i| order(&entries[i].op));
     let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
     for i in idx {
-        let entry = slots[i].take().ok_or_else(|| StoreError::Database("entry taken twice".into()))?;
+        let entry = slots[i]
+            .take()
+            .ok_or_else(|| StoreError::Database("entry taken twice".into()))?;
         let target = std::mem::replace(&mut targets[i], Target::None);
         let prepared = index.get_mut(i).and_then(Option::take);
         outcomes[i] = Some(execute(tx, ctx, entry.op, target, prepared)?);
@@ -100,7 +102,11 @@ fn resource_type_of(resource: &Value) -> Result<String, StoreError> {
 
 fn resolve_target(tx: &mut WriterTx<'_>, op: &WriteOp) -> Result<Target, StoreError> {
     Ok(match op {
-        WriteOp::Create { resource, id, if_none_exist } => {
+        WriteOp::Create {
+            resource,
+            id,
+            if_none_exist,
+        } => {
             let rtype = resource_type_of(resource)?;
             match if_none_exist {
                 Some(q) => {
@@ -108,30 +114,52 @@ fn resolve_target(tx: &mut WriterTx<'_>, op: &WriteOp) -> Result<Target, StoreEr
                     match found.len() {
                         0 => Target::New(rtype, id.clone()),
                         1 => Target::Exists(found[0].0.clone(), found[0].1.clone()),
-                        n => return Err(StoreError::MultipleMatches { operation: "create", count: n }),
+                        n => {
+                            return Err(StoreError::MultipleMatches {
+                                operation: "create",
+                                count: n,
+                            })
+                        }
                     }
                 }
                 None => Target::New(rtype, id.clone()),
             }
         }
         WriteOp::Update { rtype, id, .. } => Target::At(rtype.clone(), id.clone()),
-        WriteOp::ConditionalUpdate { query, resource, new_id, .. } => {
+        WriteOp::ConditionalUpdate {
+            query,
+            resource,
+            new_id,
+            ..
+        } => {
             let found = tx.search_keys(query, 2)?;
             match found.len() {
                 0 => {
                     let rtype = resource_type_of(resource)?;
-                    let id = resource.get("id").and_then(Value::as_str).map(String::from).unwrap_or_else(|| new_id.clone());
+                    let id = resource
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                        .unwrap_or_else(|| new_id.clone());
                     Target::At(rtype, id)
                 }
                 1 => {
                     if let Some(body_id) = resource.get("id").and_then(Value::as_str) {
                         if body_id != found[0].1 {
-                            return Err(StoreError::IdMismatch { url: found[0].1.clone(), body: body_id.to_string() });
+                            return Err(StoreError::IdMismatch {
+                                url: found[0].1.clone(),
+                                body: body_id.to_string(),
+                            });
                         }
                     }
                     Target::At(found[0].0.clone(), found[0].1.clone())
                 }
-                n => return Err(StoreError::MultipleMatches { operation: "update", count: n }),
+                n => {
+                    return Err(StoreError::MultipleMatches {
+                        operation: "update",
+                        count: n,
+                    })
+                }
             }
         }
         WriteOp::Patch { rtype, id, .. } => Target::At(rtype.clone(), id.clone()),
@@ -141,9 +169,9 @@ fn resolve_target(tx: &mut WriterTx<'_>, op: &WriteOp) -> Result<Target, StoreEr
 
 fn resource_mut(op: &mut WriteOp) -> Option<&mut Value> {
     match op {
-        WriteOp::Create { resource, .. } | WriteOp::Update { resource, .. } | WriteOp::ConditionalUpdate { resource, .. } => {
-            Some(resource)
-        }
+        WriteOp::Create { resource, .. }
+        | WriteOp::Update { resource, .. }
+        | WriteOp::ConditionalUpdate { resource, .. } => Some(resource),
         _ => None,
     }
 }
@@ -151,15 +179,17 @@ fn resource_mut(op: &mut WriteOp) -> Option<&mut Value> {
 pub(crate) fn has_conditional_refs(op: &WriteOp) -> bool {
     fn walk(v: &Value) -> bool {
         match v {
-            Value::Object(m) => m.iter().any(|(k, v)| (k == "reference" && v.as_str().is_some_and(|s| s.contains('?'))) || walk(v)),
+            Value::Object(m) => m.iter().any(|(k, v)| {
+                (k == "reference" && v.as_str().is_some_and(|s| s.contains('?'))) || walk(v)
+            }),
             Value::Array(a) => a.iter().any(walk),
             _ => false,
         }
     }
     match op {
-        WriteOp::Create { resource, .. } | WriteOp::Update { resource, .. } | WriteOp::ConditionalUpdate { resource, .. } => {
-            walk(resource)
-        }
+        WriteOp::Create { resource, .. }
+        | WriteOp::Update { resource, .. }
+        | WriteOp::ConditionalUpdate { resource, .. } => walk(resource),
         _ => false,
     }
 }
@@ -182,11 +212,16 @@ fn rewrite_references(
                         } else if let Some((rtype, query)) = s.split_once('?') {
                             if !rtype.contains('/') && !rtype.contains(':') {
                                 let params: Vec<(String, String)> =
-                                    form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+                                    form_urlencoded::parse(query.as_bytes())
+                                        .into_owned()
+                                        .collect();
                                 let q = SearchQuery::parse(ctx.registry, rtype, &params)?;
                                 let found = tx.search_keys(&q, 2)?;
                                 if found.len() != 1 {
-                                    return Err(StoreError::ConditionalReference { reference: s.clone(), count: found.len() });
+                                    return Err(StoreError::ConditionalReference {
+                                        reference: s.clone(),
+                                        count: found.len(),
+                                    });
                                 }
                                 *s = format!("{}/{}", found[0].0, found[0].1);
                             }
@@ -211,9 +246,18 @@ fn rewrite_references(
     Ok(())
 }
 
-fn check_if_match(if_match: &Option<String>, current: Option<&Version>, rtype: &str, id: &str) -> Result<(), StoreError> {
-    let Some(expected) = if_match else { return Ok(()) };
-    let current_v = current.filter(|v| v.op != Op::Delete).map(|v| v.version.to_string());
+fn check_if_match(
+    if_match: &Option<String>,
+    current: Option<&Version>,
+    rtype: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    let Some(expected) = if_match else {
+        return Ok(());
+    };
+    let current_v = current
+        .filter(|v| v.op != Op::Delete)
+        .map(|v| v.version.to_string());
     if current_v.as_deref() != Some(expected.as_str()) {
         return Err(StoreError::VersionConflict {
             rtype: rtype.into(),
@@ -235,7 +279,9 @@ fn execute(
     match op {
         WriteOp::Create { resource, .. } => match target {
             Target::Exists(t, i) => {
-                let v = tx.current(&t, &i)?.ok_or(StoreError::NotFound { rtype: t, id: i })?;
+                let v = tx
+                    .current(&t, &i)?
+                    .ok_or(StoreError::NotFound { rtype: t, id: i })?;
                 Ok(Outcome::Exists(v))
             }
             Target::New(t, i) => {
@@ -247,7 +293,12 @@ fn execute(
             }
             _ => Err(StoreError::Database("create without a target".into())),
         },
-        WriteOp::Update { resource, if_match, .. } | WriteOp::ConditionalUpdate { resource, if_match, .. } => {
+        WriteOp::Update {
+            resource, if_match, ..
+        }
+        | WriteOp::ConditionalUpdate {
+            resource, if_match, ..
+        } => {
             let Target::At(rtype, id) = target else {
                 return Err(StoreError::Database("update without a target".into()));
             };
@@ -255,7 +306,12 @@ fn execute(
             check_if_match(&if_match, prev.as_ref(), &rtype, &id)?;
             put(tx, ctx, &rtype, &id, resource, prev.as_ref(), prepared)
         }
-        WriteOp::Patch { rtype, id, patch, if_match } => {
+        WriteOp::Patch {
+            rtype,
+            id,
+            patch,
+            if_match,
+        } => {
             let prev = tx.current(&rtype, &id)?;
             match &prev {
                 None => return Err(StoreError::NotFound { rtype, id }),
@@ -263,18 +319,30 @@ fn execute(
                 _ => {}
             }
             check_if_match(&if_match, prev.as_ref(), &rtype, &id)?;
-            let body = prev.as_ref().and_then(|p| p.body.as_deref()).unwrap_or("{}");
-            let mut doc: Value = serde_json::from_str(body).map_err(|e| StoreError::Database(e.to_string()))?;
-            let patch: json_patch::Patch =
-                serde_json::from_value(patch).map_err(|e| StoreError::Patch(format!("not a JSON Patch document: {e}")))?;
+            let body = prev
+                .as_ref()
+                .and_then(|p| p.body.as_deref())
+                .unwrap_or("{}");
+            let mut doc: Value =
+                serde_json::from_str(body).map_err(|e| StoreError::Database(e.to_string()))?;
+            let patch: json_patch::Patch = serde_json::from_value(patch)
+                .map_err(|e| StoreError::Patch(format!("not a JSON Patch document: {e}")))?;
             json_patch::patch(&mut doc, &patch).map_err(|e| StoreError::Patch(e.to_string()))?;
             if doc.get("resourceType").and_then(Value::as_str) != Some(rtype.as_str())
                 || doc.get("id").and_then(Value::as_str) != Some(id.as_str())
             {
-                return Err(StoreError::Patch("a patch may not change resourceType or id".into()));
+                return Err(StoreError::Patch(
+                    "a patch may not change resourceType or id".into(),
+                ));
             }
-            if let Some(issue) = fhir::validation::validate(&doc).into_iter().find(|i| i.severity == fhir::validation::Severity::Error) {
-                return Err(StoreError::PatchedInvalid { expression: issue.expression, message: issue.message });
+            if let Some(issue) = fhir::validation::validate(&doc)
+                .into_iter()
+                .find(|i| i.severity == fhir::validation::Severity::Error)
+            {
+                return Err(StoreError::PatchedInvalid {
+                    expression: issue.expression,
+                    message: issue.message,
+                });
             }
             put(tx, ctx, &rtype, &id, doc, prev.as_ref(), None)
         }
@@ -284,18 +352,34 @@ fn execute(
             match found.len() {
                 0 => Ok(Outcome::Deleted(None)),
                 1 => delete(tx, ctx, &found[0].0, &found[0].1),
-                n => Err(StoreError::MultipleMatches { operation: "delete", count: n }),
+                n => Err(StoreError::MultipleMatches {
+                    operation: "delete",
+                    count: n,
+                }),
             }
         }
     }
 }
 
-fn delete(tx: &mut WriterTx<'_>, ctx: &Ctx<'_>, rtype: &str, id: &str) -> Result<Outcome, StoreError> {
+fn delete(
+    tx: &mut WriterTx<'_>,
+    ctx: &Ctx<'_>,
+    rtype: &str,
+    id: &str,
+) -> Result<Outcome, StoreError> {
     let prev = tx.current(rtype, id)?;
     match prev {
         Some(p) if p.op != Op::Delete => {
             let version = p.version + 1;
-            let seq = tx.write(NewVersion { rtype, id, version, last_updated: ctx.now, op: Op::Delete, body: None, index: &[] })?;
+            let seq = tx.write(NewVersion {
+                rtype,
+                id,
+                version,
+                last_updated: ctx.now,
+                op: Op::Delete,
+                body: None,
+                index: &[],
+            })?;
             Ok(Outcome::Deleted(Some(Version {
                 rtype: rtype.into(),
                 id: id.into(),
@@ -321,9 +405,13 @@ fn put(
     prepared: Option<Vec<IndexEntry>>,
 ) -> Result<Outcome, StoreError> {
     let version = prev.map(|p| p.version + 1).unwrap_or(1);
-    let obj = resource.as_object_mut().ok_or_else(|| StoreError::BadRequest("a resource must be a JSON object".into()))?;
+    let obj = resource
+        .as_object_mut()
+        .ok_or_else(|| StoreError::BadRequest("a resource must be a JSON object".into()))?;
     obj.insert("id".into(), Value::String(id.into()));
-    let meta = obj.entry("meta").or_insert_with(|| Value::Object(Default::default()));
+    let meta = obj
+        .entry("meta")
+        .or_insert_with(|| Value::Object(Default::default()));
     if let Some(m) = meta.as_object_mut() {
         m.insert("versionId".into(), Value::String(version.to_string()));
         m.insert("lastUpdated".into(), Value::String(format_instant(ctx.now)));
@@ -333,11 +421,36 @@ fn put(
         Some(p) => p,
         None => ctx.indexer.extract(&resource),
     };
-    let body = serde_json::to_string(&order_keys(resource)).map_err(|e| StoreError::Database(e.to_string()))?;
-    let op = if prev.is_some_and(|p| p.op != Op::Delete) { Op::Update } else { Op::Create };
-    let seq = tx.write(NewVersion { rtype, id, version, last_updated: ctx.now, op, body: Some(body.clone()), index: &index })?;
-    let v = Version { rtype: rtype.into(), id: id.into(), version, last_updated: ctx.now, op, body: Some(body), seq };
-    Ok(if op == Op::Create { Outcome::Created(v) } else { Outcome::Updated(v) })
+    let body = serde_json::to_string(&order_keys(resource))
+        .map_err(|e| StoreError::Database(e.to_string()))?;
+    let op = if prev.is_some_and(|p| p.op != Op::Delete) {
+        Op::Update
+    } else {
+        Op::Create
+    };
+    let seq = tx.write(NewVersion {
+        rtype,
+        id,
+        version,
+        last_updated: ctx.now,
+        op,
+        body: Some(body.clone()),
+        index: &index,
+    })?;
+    let v = Version {
+        rtype: rtype.into(),
+        id: id.into(),
+        version,
+        last_updated: ctx.now,
+        op,
+        body: Some(body),
+        seq,
+    };
+    Ok(if op == Op::Create {
+        Outcome::Created(v)
+    } else {
+        Outcome::Updated(v)
+    })
 }
 
 /// `resourceType`, `id`, `meta` first, then the rest in the client's order.

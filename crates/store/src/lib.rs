@@ -28,13 +28,15 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
 use search::Indexer;
-use search::SearchQuery;
 use search::Registry;
+use search::SearchQuery;
 
 pub use engine::{Mode, WriteResult};
 pub use error::StoreError;
+pub use model::{
+    Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
+};
 pub use temp_postgres::TempPostgres;
-pub use model::{Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp};
 
 use conn::Conn;
 use engine::{Job, Pool, Shared};
@@ -81,7 +83,12 @@ pub trait Store: Send + Sync {
     fn save_checkpoint(&self, consumer: &str, seq: i64) -> Result<(), StoreError>;
     /// The resources of a compartment: those whose `members` (type, reference parameter)
     /// point at `rtype/id`, and the resources they reference.
-    fn compartment(&self, rtype: &str, id: &str, members: &[(String, String)]) -> Result<Vec<Hit>, StoreError>;
+    fn compartment(
+        &self,
+        rtype: &str,
+        id: &str,
+        members: &[(String, String)],
+    ) -> Result<Vec<Hit>, StoreError>;
     /// Current resources of a type after `cursor` (start at 0), and the next cursor.
     fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError>;
     /// Current resources per type.
@@ -101,15 +108,30 @@ pub struct Options {
 /// readers need the file), or `postgres://...` / `postgresql://...`.
 pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
     let registry = Registry::r4();
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         let path = path.to_string();
         let mut writer = sqlite::SqliteConn::open(&path, true)?;
         let pids = engine::init_schema(&mut writer, registry)?;
         let shared = Arc::new(Shared { pids, registry });
-        let queue = engine::spawn_writer(writer, shared.clone(), options.indexer.clone(), options.clock.clone(), None);
+        let queue = engine::spawn_writer(
+            writer,
+            shared.clone(),
+            options.indexer.clone(),
+            options.clock.clone(),
+            None,
+        );
         let p = path.clone();
         let pool = Pool::new(Box::new(move || sqlite::SqliteConn::open(&p, false)));
-        Ok(Arc::new(SqlStore { kind: "sqlite", indexer: options.indexer, shared, pool, queue }))
+        Ok(Arc::new(SqlStore {
+            kind: "sqlite",
+            indexer: options.indexer,
+            shared,
+            pool,
+            queue,
+        }))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let mut writer = postgres::PgConn::open(url)?;
         writer.batch(postgres::WRITE_LOCK)?;
@@ -124,7 +146,13 @@ pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
         );
         let u = url.to_string();
         let pool = Pool::new(Box::new(move || postgres::PgConn::open(&u)));
-        Ok(Arc::new(SqlStore { kind: "postgres", indexer: options.indexer, shared, pool, queue }))
+        Ok(Arc::new(SqlStore {
+            kind: "postgres",
+            indexer: options.indexer,
+            shared,
+            pool,
+            queue,
+        }))
     } else {
         Err(StoreError::BadRequest(format!(
             "unsupported database URL '{url}': use sqlite://PATH or postgres://USER@HOST:PORT/DB"
@@ -169,10 +197,17 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
     fn save_checkpoint(&self, consumer: &str, seq: i64) -> Result<(), StoreError> {
         // Checkpoints are small, independent writes: on the writer's connection they would
         // wait behind resource commits, so they use a pooled connection of their own.
-        self.pool.with(|c| engine::save_checkpoint(c, consumer, seq))
+        self.pool
+            .with(|c| engine::save_checkpoint(c, consumer, seq))
     }
-    fn compartment(&self, rtype: &str, id: &str, members: &[(String, String)]) -> Result<Vec<Hit>, StoreError> {
-        self.pool.with(|c| engine::compartment(c, &self.shared, rtype, id, members))
+    fn compartment(
+        &self,
+        rtype: &str,
+        id: &str,
+        members: &[(String, String)],
+    ) -> Result<Vec<Hit>, StoreError> {
+        self.pool
+            .with(|c| engine::compartment(c, &self.shared, rtype, id, members))
     }
     fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError> {
         self.pool.with(|c| engine::scan(c, rtype, cursor, limit))

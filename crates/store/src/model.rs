@@ -79,15 +79,39 @@ pub struct HistoryQuery {
 pub enum WriteOp {
     /// create, with the server-assigned id given by the caller; `if_none_exist` makes it
     /// a conditional create.
-    Create { resource: Value, id: String, if_none_exist: Option<SearchQuery> },
+    Create {
+        resource: Value,
+        id: String,
+        if_none_exist: Option<SearchQuery>,
+    },
     /// update (or create-on-update) at a known id.
-    Update { rtype: String, id: String, resource: Value, if_match: Option<String> },
+    Update {
+        rtype: String,
+        id: String,
+        resource: Value,
+        if_match: Option<String>,
+    },
     /// conditional update: the resource matching `query` (none: create with `new_id`).
-    ConditionalUpdate { query: SearchQuery, resource: Value, new_id: String, if_match: Option<String> },
+    ConditionalUpdate {
+        query: SearchQuery,
+        resource: Value,
+        new_id: String,
+        if_match: Option<String>,
+    },
     /// JSON Patch (RFC 6902) of the current version.
-    Patch { rtype: String, id: String, patch: Value, if_match: Option<String> },
-    Delete { rtype: String, id: String },
-    ConditionalDelete { query: SearchQuery },
+    Patch {
+        rtype: String,
+        id: String,
+        patch: Value,
+        if_match: Option<String>,
+    },
+    Delete {
+        rtype: String,
+        id: String,
+    },
+    ConditionalDelete {
+        query: SearchQuery,
+    },
 }
 
 /// The result of one successful write.

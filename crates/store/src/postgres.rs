@@ -24,7 +24,10 @@ pub(crate) struct PgConn {
 impl PgConn {
     pub(crate) fn open(url: &str) -> Result<PgConn, StoreError> {
         let client = Client::connect(url, NoTls)?;
-        Ok(PgConn { client, cache: HashMap::new() })
+        Ok(PgConn {
+            client,
+            cache: HashMap::new(),
+        })
     }
 
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
@@ -64,13 +67,21 @@ fn bind(args: &[Arg], types: &[Type]) -> Vec<Box<dyn ToSql + Sync>> {
 fn cell(row: &postgres::Row, i: usize) -> Cell {
     let t = row.columns()[i].type_();
     if *t == Type::INT8 {
-        row.get::<_, Option<i64>>(i).map(Cell::Int).unwrap_or(Cell::Null)
+        row.get::<_, Option<i64>>(i)
+            .map(Cell::Int)
+            .unwrap_or(Cell::Null)
     } else if *t == Type::INT4 {
-        row.get::<_, Option<i32>>(i).map(|v| Cell::Int(v.into())).unwrap_or(Cell::Null)
+        row.get::<_, Option<i32>>(i)
+            .map(|v| Cell::Int(v.into()))
+            .unwrap_or(Cell::Null)
     } else if *t == Type::FLOAT8 {
-        row.get::<_, Option<f64>>(i).map(Cell::Real).unwrap_or(Cell::Null)
+        row.get::<_, Option<f64>>(i)
+            .map(Cell::Real)
+            .unwrap_or(Cell::Null)
     } else {
-        row.get::<_, Option<String>>(i).map(Cell::Text).unwrap_or(Cell::Null)
+        row.get::<_, Option<String>>(i)
+            .map(Cell::Text)
+            .unwrap_or(Cell::Null)
     }
 }
 
@@ -95,6 +106,9 @@ impl Conn for PgConn {
         let bound = bind(args, stmt.params());
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref()).collect();
         let rows = self.client.query(&stmt, &refs)?;
-        Ok(rows.iter().map(|r| (0..r.len()).map(|i| cell(r, i)).collect()).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (0..r.len()).map(|i| cell(r, i)).collect())
+            .collect())
     }
 }

@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
+use search::{normalize_string, IndexValue};
 use search::{Filter, Modifier, Prefix, SearchQuery, Sort, SortKey, Value};
 use search::{ParamType, Registry, SearchParam};
-use search::{normalize_string, IndexValue};
 
 /// The SQL dialect of an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,12 @@ pub(crate) enum Arg {
 pub(crate) fn schema(d: Dialect) -> String {
     let (seq, int, real, blob) = match d {
         Dialect::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER", "REAL", "TEXT"),
-        Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "BIGINT", "DOUBLE PRECISION", "TEXT"),
+        Dialect::Postgres => (
+            "BIGSERIAL PRIMARY KEY",
+            "BIGINT",
+            "DOUBLE PRECISION",
+            "TEXT",
+        ),
     };
     let rid = match d {
         Dialect::Sqlite => "INTEGER PRIMARY KEY",
@@ -89,8 +94,16 @@ CREATE INDEX IF NOT EXISTS ix_composite_r ON ix_composite (rid);
 ";
 
 /// The index tables, for deleting a resource's rows.
-pub(crate) const INDEX_TABLES: [&str; 8] =
-    ["ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite"];
+pub(crate) const INDEX_TABLES: [&str; 8] = [
+    "ix_string",
+    "ix_token",
+    "ix_date",
+    "ix_number",
+    "ix_quantity",
+    "ix_reference",
+    "ix_uri",
+    "ix_composite",
+];
 
 /// Interned search-parameter ids, loaded at open: (type, code) → pid.
 #[derive(Debug, Default, Clone)]
@@ -101,7 +114,10 @@ pub(crate) struct ParamIds {
 impl ParamIds {
     /// Every (type, code) of the registry with a stable id: existing ids are kept, new
     /// parameters get the next free ids. Returns the rows to insert.
-    pub(crate) fn assign(existing: Vec<(i64, String, String)>, registry: &Registry) -> (ParamIds, Vec<(i64, String, String)>) {
+    pub(crate) fn assign(
+        existing: Vec<(i64, String, String)>,
+        registry: &Registry,
+    ) -> (ParamIds, Vec<(i64, String, String)>) {
         let mut map = HashMap::new();
         let mut next = 1;
         for (pid, t, c) in existing {
@@ -125,7 +141,9 @@ impl ParamIds {
     }
 
     pub(crate) fn get(&self, rtype: &str, code: &str) -> Option<i64> {
-        self.map.get(&(rtype.to_string(), code.to_string())).copied()
+        self.map
+            .get(&(rtype.to_string(), code.to_string()))
+            .copied()
     }
 }
 
@@ -134,23 +152,50 @@ pub(crate) fn index_row(v: &IndexValue) -> Option<(&'static str, Vec<Arg>)> {
     use Arg::*;
     let t = |s: &Option<String>| s.clone().map(Text).unwrap_or(Null);
     Some(match v {
-        IndexValue::String { norm, exact } => ("ix_string", vec![Text(norm.clone()), Text(exact.clone())]),
-        IndexValue::Token { system, code, text } => {
-            ("ix_token", vec![t(system), t(code), text.as_deref().map(|x| Text(normalize_string(x))).unwrap_or(Null)])
+        IndexValue::String { norm, exact } => {
+            ("ix_string", vec![Text(norm.clone()), Text(exact.clone())])
         }
+        IndexValue::Token { system, code, text } => (
+            "ix_token",
+            vec![
+                t(system),
+                t(code),
+                text.as_deref()
+                    .map(|x| Text(normalize_string(x)))
+                    .unwrap_or(Null),
+            ],
+        ),
         IndexValue::Date { lo, hi } => ("ix_date", vec![Int(*lo), Int(*hi)]),
         IndexValue::Number { value } => ("ix_number", vec![Real(*value)]),
-        IndexValue::Quantity { value, system, code, unit } => {
-            ("ix_quantity", vec![Real(*value), t(system), t(&code.clone().or_else(|| unit.clone()))])
-        }
-        IndexValue::Reference { rtype, id, url, identifier } => (
+        IndexValue::Quantity {
+            value,
+            system,
+            code,
+            unit,
+        } => (
+            "ix_quantity",
+            vec![
+                Real(*value),
+                t(system),
+                t(&code.clone().or_else(|| unit.clone())),
+            ],
+        ),
+        IndexValue::Reference {
+            rtype,
+            id,
+            url,
+            identifier,
+        } => (
             "ix_reference",
             vec![
                 t(rtype),
                 t(id),
                 t(url),
                 identifier.as_ref().map(|(s, _)| t(s)).unwrap_or(Null),
-                identifier.as_ref().map(|(_, v)| Text(v.clone())).unwrap_or(Null),
+                identifier
+                    .as_ref()
+                    .map(|(_, v)| Text(v.clone()))
+                    .unwrap_or(Null),
             ],
         ),
         IndexValue::Uri { value } => ("ix_uri", vec![Text(value.clone())]),
@@ -171,8 +216,20 @@ fn component_args(v: &IndexValue) -> Vec<Arg> {
     let t = |s: &Option<String>| s.clone().map(Text).unwrap_or(Null);
     match v {
         IndexValue::Token { system, code, .. } => vec![t(system), t(code), Null, Null, Null, Null],
-        IndexValue::Quantity { value, system, code, unit } => {
-            vec![t(system), t(&code.clone().or_else(|| unit.clone())), Real(*value), Null, Null, Null]
+        IndexValue::Quantity {
+            value,
+            system,
+            code,
+            unit,
+        } => {
+            vec![
+                t(system),
+                t(&code.clone().or_else(|| unit.clone())),
+                Real(*value),
+                Null,
+                Null,
+                Null,
+            ]
         }
         IndexValue::Number { value } => vec![Null, Null, Real(*value), Null, Null, Null],
         IndexValue::Date { lo, hi } => vec![Null, Null, Null, Int(*lo), Int(*hi), Null],
@@ -243,7 +300,11 @@ impl Builder<'_> {
 
 /// Compile a search to SQL.
 pub(crate) fn compile(q: &SearchQuery, pids: &ParamIds, shape: Shape) -> Stmt {
-    let mut b = Builder { pids, args: Vec::new(), alias_n: 0 };
+    let mut b = Builder {
+        pids,
+        args: Vec::new(),
+        alias_n: 0,
+    };
     let mut filters: Vec<&Filter> = q.filters.iter().collect();
     filters.sort_by_key(|f| selectivity_rank(f));
     let mut conds = Vec::new();
@@ -279,7 +340,9 @@ pub(crate) fn compile(q: &SearchQuery, pids: &ParamIds, shape: Shape) -> Stmt {
 fn selectivity_rank(f: &Filter) -> u8 {
     match f {
         Filter::Id(_) => 0,
-        Filter::Param { param, modifier, .. } => match (param.kind, modifier) {
+        Filter::Param {
+            param, modifier, ..
+        } => match (param.kind, modifier) {
             (_, Some(Modifier::Missing | Modifier::Not)) => 9,
             (ParamType::Reference, _) => 1,
             (ParamType::Token, _) if param.code == "identifier" => 1,
@@ -314,7 +377,9 @@ fn order_sql(b: &mut Builder<'_>, sort: &[Sort]) -> String {
                 };
                 let agg = if s.descending { "MAX" } else { "MIN" };
                 let pid = b.arg(Arg::Int(b.pid(p)));
-                format!("(SELECT {agg}(s.{col}) FROM {table} s WHERE s.rid = r.rid AND s.pid = {pid})")
+                format!(
+                    "(SELECT {agg}(s.{col}) FROM {table} s WHERE s.rid = r.rid AND s.pid = {pid})"
+                )
             }
         };
         keys.push(format!("{expr} {dir} NULLS LAST"));
@@ -347,15 +412,24 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
             let parts: Vec<String> = values
                 .iter()
                 .map(|v| match v {
-                    Value::Date { prefix, lo, hi } => {
-                        date_cond(b, *prefix, *lo, *hi, &format!("{r}.lastupd"), &format!("{r}.lastupd"))
-                    }
+                    Value::Date { prefix, lo, hi } => date_cond(
+                        b,
+                        *prefix,
+                        *lo,
+                        *hi,
+                        &format!("{r}.lastupd"),
+                        &format!("{r}.lastupd"),
+                    ),
                     _ => "1=0".to_string(),
                 })
                 .collect();
             format!("({})", parts.join(" OR "))
         }
-        Filter::Param { param, modifier, values } => {
+        Filter::Param {
+            param,
+            modifier,
+            values,
+        } => {
             let table = table_of(param.kind);
             let x = b.alias();
             if let [Value::Missing(missing)] = values.as_slice() {
@@ -365,7 +439,10 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
             }
             if modifier == &Some(Modifier::Not) {
                 let pid = b.arg(Arg::Int(b.pid(param)));
-                let ors: Vec<String> = values.iter().map(|v| value_cond(b, param, None, v, &x)).collect();
+                let ors: Vec<String> = values
+                    .iter()
+                    .map(|v| value_cond(b, param, None, v, &x))
+                    .collect();
                 return format!(
                     "NOT EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.rid = {r}.rid AND {x}.pid = {pid} AND ({}))",
                     ors.join(" OR ")
@@ -374,11 +451,20 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
             let pid_val = b.pid(param);
             if driver {
                 let pid = b.arg(Arg::Int(pid_val));
-                let ors: Vec<String> = values.iter().map(|v| value_cond(b, param, modifier.as_ref(), v, &x)).collect();
-                format!("{r}.rid IN (SELECT {x}.rid FROM {table} {x} WHERE {x}.pid = {pid} AND ({}))", ors.join(" OR "))
+                let ors: Vec<String> = values
+                    .iter()
+                    .map(|v| value_cond(b, param, modifier.as_ref(), v, &x))
+                    .collect();
+                format!(
+                    "{r}.rid IN (SELECT {x}.rid FROM {table} {x} WHERE {x}.pid = {pid} AND ({}))",
+                    ors.join(" OR ")
+                )
             } else {
                 let pid = b.arg(Arg::Int(pid_val));
-                let ors: Vec<String> = values.iter().map(|v| value_cond(b, param, modifier.as_ref(), v, &x)).collect();
+                let ors: Vec<String> = values
+                    .iter()
+                    .map(|v| value_cond(b, param, modifier.as_ref(), v, &x))
+                    .collect();
                 format!(
                     "EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.rid = {r}.rid AND {x}.pid = {pid} AND ({}))",
                     ors.join(" OR ")
@@ -401,7 +487,11 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
             }
             format!("({})", alts.join(" OR "))
         }
-        Filter::Has { source_type, param, inner } => {
+        Filter::Has {
+            source_type,
+            param,
+            inner,
+        } => {
             let x = b.alias();
             let s = b.alias();
             let pid = b.arg(Arg::Int(b.pid(param)));
@@ -413,6 +503,15 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
             )
         }
     }
+}
+
+/// The smallest string above every string starting with `prefix` (last character + 1).
+fn prefix_upper(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = char::from_u32(last as u32 + 1)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
 }
 
 /// Escape `%`, `_` and `\` for LIKE ... ESCAPE '\'.
@@ -428,14 +527,35 @@ fn like_escape(s: &str) -> String {
 }
 
 /// The condition one value puts on an index row `x` of the parameter's table.
-fn value_cond(b: &mut Builder<'_>, param: &SearchParam, modifier: Option<&Modifier>, v: &Value, x: &str) -> String {
+fn value_cond(
+    b: &mut Builder<'_>,
+    param: &SearchParam,
+    modifier: Option<&Modifier>,
+    v: &Value,
+    x: &str,
+) -> String {
     match (param.kind, v) {
         (ParamType::String, Value::String(s)) => match modifier {
             Some(Modifier::Exact) => format!("{x}.exact = {}", b.text(s)),
             Some(Modifier::Contains) => {
-                format!("{x}.text LIKE {} ESCAPE '\\'", b.text(&format!("%{}%", like_escape(&normalize_string(s)))))
+                format!(
+                    "{x}.text LIKE {} ESCAPE '\\'",
+                    b.text(&format!("%{}%", like_escape(&normalize_string(s))))
+                )
             }
-            _ => format!("{x}.text LIKE {} ESCAPE '\\'", b.text(&format!("{}%", like_escape(&normalize_string(s))))),
+            _ => {
+                // A range on the index as well as the LIKE, so both databases can seek.
+                let n = normalize_string(s);
+                let like = b.text(&format!("{}%", like_escape(&n)));
+                match prefix_upper(&n) {
+                    Some(upper) => {
+                        let lo = b.text(&n);
+                        let hi = b.text(&upper);
+                        format!("({x}.text LIKE {like} ESCAPE '\\' AND {x}.text >= {lo} AND {x}.text < {hi})")
+                    }
+                    None => format!("{x}.text LIKE {like} ESCAPE '\\'"),
+                }
+            }
         },
         (ParamType::Token, Value::String(s)) => {
             // :text: a word of the display / text starts with the value.
@@ -444,10 +564,36 @@ fn value_cond(b: &mut Builder<'_>, param: &SearchParam, modifier: Option<&Modifi
             let c = b.text(&format!("% {n}%"));
             format!("({x}.text LIKE {a} ESCAPE '\\' OR {x}.text LIKE {c} ESCAPE '\\')")
         }
-        (ParamType::Token, Value::Token { system, code }) => token_cond(b, system, code, &format!("{x}.system"), &format!("{x}.code")),
-        (ParamType::Date, Value::Date { prefix, lo, hi }) => date_cond(b, *prefix, *lo, *hi, &format!("{x}.lo"), &format!("{x}.hi")),
-        (ParamType::Number, Value::Number { prefix, value, lo, hi }) => num_cond(b, *prefix, *value, *lo, *hi, &format!("{x}.num")),
-        (ParamType::Quantity, Value::Quantity { prefix, value, lo, hi, system, code }) => {
+        (ParamType::Token, Value::Token { system, code }) => token_cond(
+            b,
+            system,
+            code,
+            &format!("{x}.system"),
+            &format!("{x}.code"),
+        ),
+        (ParamType::Date, Value::Date { prefix, lo, hi }) => {
+            date_cond(b, *prefix, *lo, *hi, &format!("{x}.lo"), &format!("{x}.hi"))
+        }
+        (
+            ParamType::Number,
+            Value::Number {
+                prefix,
+                value,
+                lo,
+                hi,
+            },
+        ) => num_cond(b, *prefix, *value, *lo, *hi, &format!("{x}.num")),
+        (
+            ParamType::Quantity,
+            Value::Quantity {
+                prefix,
+                value,
+                lo,
+                hi,
+                system,
+                code,
+            },
+        ) => {
             let mut c = num_cond(b, *prefix, *value, *lo, *hi, &format!("{x}.num"));
             if let Some(s) = system {
                 c = format!("{c} AND {x}.system = {}", b.text(s));
@@ -487,12 +633,18 @@ fn value_cond(b: &mut Builder<'_>, param: &SearchParam, modifier: Option<&Modifi
             format!("({c})")
         }
         (ParamType::Uri, Value::Uri(u)) => match modifier {
-            Some(Modifier::Below) => format!("{x}.value LIKE {} ESCAPE '\\'", b.text(&format!("{}%", like_escape(u)))),
+            Some(Modifier::Below) => format!(
+                "{x}.value LIKE {} ESCAPE '\\'",
+                b.text(&format!("{}%", like_escape(u)))
+            ),
             Some(Modifier::Above) => {
                 let a = b.text(u);
                 format!("{a} LIKE ({x}.value || '%')")
             }
-            Some(Modifier::Contains) => format!("{x}.value LIKE {} ESCAPE '\\'", b.text(&format!("%{}%", like_escape(u)))),
+            Some(Modifier::Contains) => format!(
+                "{x}.value LIKE {} ESCAPE '\\'",
+                b.text(&format!("%{}%", like_escape(u)))
+            ),
             _ => format!("{x}.value = {}", b.text(u)),
         },
         (ParamType::Composite, Value::Composite(parts)) if parts.len() == 2 => {
@@ -506,8 +658,21 @@ fn value_cond(b: &mut Builder<'_>, param: &SearchParam, modifier: Option<&Modifi
 
 fn component_cond(b: &mut Builder<'_>, v: &Value, x: &str, p: &str) -> String {
     match v {
-        Value::Token { system, code } => token_cond(b, system, code, &format!("{x}.{p}_system"), &format!("{x}.{p}_code")),
-        Value::Quantity { prefix, value, lo, hi, system, code } => {
+        Value::Token { system, code } => token_cond(
+            b,
+            system,
+            code,
+            &format!("{x}.{p}_system"),
+            &format!("{x}.{p}_code"),
+        ),
+        Value::Quantity {
+            prefix,
+            value,
+            lo,
+            hi,
+            system,
+            code,
+        } => {
             let mut c = num_cond(b, *prefix, *value, *lo, *hi, &format!("{x}.{p}_num"));
             if let Some(s) = system {
                 c = format!("{c} AND {x}.{p}_system = {}", b.text(s));
@@ -517,10 +682,25 @@ fn component_cond(b: &mut Builder<'_>, v: &Value, x: &str, p: &str) -> String {
             }
             format!("({c})")
         }
-        Value::Number { prefix, value, lo, hi } => num_cond(b, *prefix, *value, *lo, *hi, &format!("{x}.{p}_num")),
-        Value::Date { prefix, lo, hi } => date_cond(b, *prefix, *lo, *hi, &format!("{x}.{p}_lo"), &format!("{x}.{p}_hi")),
+        Value::Number {
+            prefix,
+            value,
+            lo,
+            hi,
+        } => num_cond(b, *prefix, *value, *lo, *hi, &format!("{x}.{p}_num")),
+        Value::Date { prefix, lo, hi } => date_cond(
+            b,
+            *prefix,
+            *lo,
+            *hi,
+            &format!("{x}.{p}_lo"),
+            &format!("{x}.{p}_hi"),
+        ),
         Value::String(s) => {
-            format!("{x}.{p}_text LIKE {} ESCAPE '\\'", b.text(&format!("{}%", like_escape(&normalize_string(s)))))
+            format!(
+                "{x}.{p}_text LIKE {} ESCAPE '\\'",
+                b.text(&format!("{}%", like_escape(&normalize_string(s))))
+            )
         }
         Value::Uri(u) => format!("{x}.{p}_text = {}", b.text(u)),
         Value::Reference { rtype, id, .. } => {
@@ -534,7 +714,13 @@ fn component_cond(b: &mut Builder<'_>, v: &Value, x: &str, p: &str) -> String {
     }
 }
 
-fn token_cond(b: &mut Builder<'_>, system: &Option<Option<String>>, code: &Option<String>, scol: &str, ccol: &str) -> String {
+fn token_cond(
+    b: &mut Builder<'_>,
+    system: &Option<Option<String>>,
+    code: &Option<String>,
+    scol: &str,
+    ccol: &str,
+) -> String {
     let mut parts = Vec::new();
     if let Some(c) = code {
         parts.push(format!("{ccol} = {}", b.text(c)));
@@ -553,7 +739,14 @@ fn token_cond(b: &mut Builder<'_>, system: &Option<Option<String>>, code: &Optio
 
 /// Date comparison of the resource range [lo_col, hi_col] with the search range [lo, hi]
 /// (<https://hl7.org/fhir/R4/search.html#prefix>).
-fn date_cond(b: &mut Builder<'_>, prefix: Prefix, lo: i64, hi: i64, lo_col: &str, hi_col: &str) -> String {
+fn date_cond(
+    b: &mut Builder<'_>,
+    prefix: Prefix,
+    lo: i64,
+    hi: i64,
+    lo_col: &str,
+    hi_col: &str,
+) -> String {
     match prefix {
         Prefix::Eq => {
             let (a, c) = (b.arg(Arg::Int(lo)), b.arg(Arg::Int(hi)));
@@ -572,7 +765,10 @@ fn date_cond(b: &mut Builder<'_>, prefix: Prefix, lo: i64, hi: i64, lo_col: &str
         Prefix::Ap => {
             // Approximately: within 10 % of the range's width, at least a day either side.
             let slack = ((hi - lo) / 10).max(86_400_000);
-            let (a, c) = (b.arg(Arg::Int(lo.saturating_sub(slack))), b.arg(Arg::Int(hi.saturating_add(slack))));
+            let (a, c) = (
+                b.arg(Arg::Int(lo.saturating_sub(slack))),
+                b.arg(Arg::Int(hi.saturating_add(slack))),
+            );
             format!("({hi_col} >= {a} AND {lo_col} <= {c})")
         }
     }
@@ -580,7 +776,14 @@ fn date_cond(b: &mut Builder<'_>, prefix: Prefix, lo: i64, hi: i64, lo_col: &str
 
 /// Number comparison (<https://hl7.org/fhir/R4/search.html#number>): `eq` means within
 /// the precision range of the given value.
-fn num_cond(b: &mut Builder<'_>, prefix: Prefix, value: f64, lo: f64, hi: f64, col: &str) -> String {
+fn num_cond(
+    b: &mut Builder<'_>,
+    prefix: Prefix,
+    value: f64,
+    lo: f64,
+    hi: f64,
+    col: &str,
+) -> String {
     match prefix {
         Prefix::Eq => {
             let (a, c) = (b.arg(Arg::Real(lo)), b.arg(Arg::Real(hi)));
@@ -596,7 +799,10 @@ fn num_cond(b: &mut Builder<'_>, prefix: Prefix, value: f64, lo: f64, hi: f64, c
         Prefix::Le => format!("{col} <= {}", b.arg(Arg::Real(value))),
         Prefix::Ap => {
             let slack = (value.abs() * 0.1).max(hi - lo);
-            let (a, c) = (b.arg(Arg::Real(value - slack)), b.arg(Arg::Real(value + slack)));
+            let (a, c) = (
+                b.arg(Arg::Real(value - slack)),
+                b.arg(Arg::Real(value + slack)),
+            );
             format!("({col} >= {a} AND {col} <= {c})")
         }
     }
@@ -613,7 +819,10 @@ pub(crate) fn include_stmt(pid: Option<Vec<i64>>, target_type: Option<&str>, rid
          WHERE t.deleted = 0 AND x.rid IN ({rid_list})"
     );
     if let Some(pids) = pid {
-        sql.push_str(&format!(" AND x.pid IN ({})", pids.iter().map(|_| "?").collect::<Vec<_>>().join(", ")));
+        sql.push_str(&format!(
+            " AND x.pid IN ({})",
+            pids.iter().map(|_| "?").collect::<Vec<_>>().join(", ")
+        ));
         args.extend(pids.into_iter().map(Arg::Int));
     }
     if let Some(t) = target_type {
@@ -638,7 +847,11 @@ pub(crate) fn revinclude_stmt(pids: Vec<i64>, targets: &[(String, String)]) -> S
         "SELECT DISTINCT s.rid, s.rtype, s.id, v.body FROM ix_reference x \
          JOIN resource s ON s.rid = x.rid JOIN resource_version v ON v.seq = s.seq \
          WHERE s.deleted = 0 AND x.pid IN ({pid_list}) AND ({})",
-        if alts.is_empty() { "1=0".to_string() } else { alts.join(" OR ") }
+        if alts.is_empty() {
+            "1=0".to_string()
+        } else {
+            alts.join(" OR ")
+        }
     );
     Stmt { sql, args }
 }
@@ -649,7 +862,10 @@ mod tests {
 
     #[test]
     fn renumbers_placeholders() {
-        assert_eq!(renumber("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            renumber("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
     }
 
     #[test]

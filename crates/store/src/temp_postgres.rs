@@ -17,7 +17,9 @@ pub struct TempPostgres {
 }
 
 fn run(cmd: &mut Command) -> Result<(), StoreError> {
-    let out = cmd.output().map_err(|e| StoreError::Database(format!("cannot run {cmd:?}: {e}")))?;
+    let out = cmd
+        .output()
+        .map_err(|e| StoreError::Database(format!("cannot run {cmd:?}: {e}")))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -42,11 +44,18 @@ fn bin_dir() -> Result<PathBuf, StoreError> {
         .filter(|(_, p): &(u32, PathBuf)| p.join("initdb").exists())
         .collect();
     versions.sort();
-    versions.pop().map(|(_, p)| p).ok_or_else(|| StoreError::Database("no initdb under /usr/lib/postgresql".into()))
+    versions
+        .pop()
+        .map(|(_, p)| p)
+        .ok_or_else(|| StoreError::Database("no initdb under /usr/lib/postgresql".into()))
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 impl TempPostgres {
@@ -59,14 +68,33 @@ impl TempPostgres {
             .map_err(|e| StoreError::Database(format!("no free port: {e}")))?;
         let dir = std::env::temp_dir().join(format!("tend-pg-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("data")).map_err(|e| StoreError::Database(e.to_string()))?;
+        std::fs::create_dir_all(dir.join("data"))
+            .map_err(|e| StoreError::Database(e.to_string()))?;
         let as_postgres = is_root();
         if as_postgres {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir))?;
         }
-        let pg = TempPostgres { dir, bin, port, as_postgres };
+        let pg = TempPostgres {
+            dir,
+            bin,
+            port,
+            as_postgres,
+        };
         pg.cmd("initdb")
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale", "C", "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale",
+                "C",
+                "-D",
+            ])
             .arg(pg.dir.join("data"))
             .output()
             .map_err(|e| StoreError::Database(e.to_string()))
@@ -74,7 +102,10 @@ impl TempPostgres {
                 if o.status.success() {
                     Ok(())
                 } else {
-                    Err(StoreError::Database(format!("initdb failed: {}", String::from_utf8_lossy(&o.stderr))))
+                    Err(StoreError::Database(format!(
+                        "initdb failed: {}",
+                        String::from_utf8_lossy(&o.stderr)
+                    )))
                 }
             })?;
         let opts = format!(
@@ -127,7 +158,12 @@ impl TempPostgres {
 
 impl Drop for TempPostgres {
     fn drop(&mut self) {
-        let _ = self.cmd("pg_ctl").arg("-D").arg(self.dir.join("data")).args(["-m", "immediate", "-w", "stop"]).output();
+        let _ = self
+            .cmd("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -26,7 +26,9 @@ fn options() -> store::Options {
 }
 
 fn q(rtype: &str, query: &str) -> SearchQuery {
-    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     SearchQuery::parse(Registry::r4(), rtype, &params).expect("query parses")
 }
 
@@ -38,23 +40,56 @@ fn one(store: &dyn Store, op: WriteOp) -> Result<Outcome, StoreError> {
 fn put(store: &dyn Store, resource: Value) -> Outcome {
     let rtype = resource["resourceType"].as_str().unwrap().to_string();
     let id = resource["id"].as_str().unwrap().to_string();
-    one(store, WriteOp::Update { rtype, id, resource, if_match: None }).expect("put")
+    one(
+        store,
+        WriteOp::Update {
+            rtype,
+            id,
+            resource,
+            if_match: None,
+        },
+    )
+    .expect("put")
 }
 
 fn ids(store: &dyn Store, rtype: &str, query: &str) -> Vec<String> {
-    store.search(&q(rtype, query)).expect("search").matches.into_iter().map(|h| h.id).collect()
+    store
+        .search(&q(rtype, query))
+        .expect("search")
+        .matches
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
 }
 
 fn body(store: &dyn Store, rtype: &str, id: &str) -> Value {
-    serde_json::from_str(store.read(rtype, id).unwrap().unwrap().body.as_deref().unwrap()).unwrap()
+    serde_json::from_str(
+        store
+            .read(rtype, id)
+            .unwrap()
+            .unwrap()
+            .body
+            .as_deref()
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 fn seed(store: &dyn Store) {
-    put(store, json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Zoëlle", "given": ["Ana"]}], "gender": "female", "birthDate": "1950-03-04",
-        "identifier": [{"system": "urn:mrn", "value": "111"}]}));
-    put(store, json!({"resourceType": "Patient", "id": "p2", "name": [{"family": "Smith", "given": ["John"]}], "gender": "male", "birthDate": "1980-11-30",
-        "identifier": [{"system": "urn:mrn", "value": "222"}], "managingOrganization": {"reference": "Organization/o1"}}));
-    put(store, json!({"resourceType": "Organization", "id": "o1", "name": "Tend General"}));
+    put(
+        store,
+        json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Zoëlle", "given": ["Ana"]}], "gender": "female", "birthDate": "1950-03-04",
+        "identifier": [{"system": "urn:mrn", "value": "111"}]}),
+    );
+    put(
+        store,
+        json!({"resourceType": "Patient", "id": "p2", "name": [{"family": "Smith", "given": ["John"]}], "gender": "male", "birthDate": "1980-11-30",
+        "identifier": [{"system": "urn:mrn", "value": "222"}], "managingOrganization": {"reference": "Organization/o1"}}),
+    );
+    put(
+        store,
+        json!({"resourceType": "Organization", "id": "o1", "name": "Tend General"}),
+    );
     for (i, (code, value, when, patient)) in [
         ("8867-4", 72.0, "2026-01-01T08:00:00Z", "p1"),
         ("8867-4", 95.0, "2026-01-02T08:00:00Z", "p1"),
@@ -65,54 +100,119 @@ fn seed(store: &dyn Store) {
     .iter()
     .enumerate()
     {
-        put(store, json!({"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
+        put(
+            store,
+            json!({"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
             "code": {"coding": [{"system": "http://loinc.org", "code": code}], "text": "Heart rate"},
             "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": when,
-            "valueQuantity": {"value": value, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}}));
+            "valueQuantity": {"value": value, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}}),
+        );
     }
-    put(store, json!({"resourceType": "Observation", "id": "bp", "status": "final",
+    put(
+        store,
+        json!({"resourceType": "Observation", "id": "bp", "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
         "subject": {"reference": "Patient/p2"}, "effectiveDateTime": "2026-01-02T10:00:00Z",
         "component": [
             {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 150, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
             {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 90, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}
-        ]}));
+        ]}),
+    );
 }
 
 fn suite(store: &dyn Store) {
     // Versions, meta and history.
-    let Outcome::Created(v1) = put(store, json!({"resourceType": "Patient", "id": "h1", "active": true})) else { panic!("created") };
+    let Outcome::Created(v1) = put(
+        store,
+        json!({"resourceType": "Patient", "id": "h1", "active": true}),
+    ) else {
+        panic!("created")
+    };
     assert_eq!(v1.version, 1);
-    let Outcome::Updated(v2) = put(store, json!({"resourceType": "Patient", "id": "h1", "active": false})) else { panic!("updated") };
+    let Outcome::Updated(v2) = put(
+        store,
+        json!({"resourceType": "Patient", "id": "h1", "active": false}),
+    ) else {
+        panic!("updated")
+    };
     assert_eq!(v2.version, 2);
     assert!(v2.seq > v1.seq, "change-log positions grow");
     let b = body(store, "Patient", "h1");
     assert_eq!(b["meta"]["versionId"], "2");
-    assert!(b["meta"]["lastUpdated"].as_str().unwrap().starts_with("2026-01-01T"));
-    let old: Value = serde_json::from_str(store.vread("Patient", "h1", 1).unwrap().unwrap().body.as_deref().unwrap()).unwrap();
+    assert!(b["meta"]["lastUpdated"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-01-01T"));
+    let old: Value = serde_json::from_str(
+        store
+            .vread("Patient", "h1", 1)
+            .unwrap()
+            .unwrap()
+            .body
+            .as_deref()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(old["active"], true);
     let (hist, total) = store
-        .history(&store::HistoryQuery { scope: store::HistoryScope::Instance("Patient".into(), "h1".into()), since: None, count: 10, offset: 0 })
+        .history(&store::HistoryQuery {
+            scope: store::HistoryScope::Instance("Patient".into(), "h1".into()),
+            since: None,
+            count: 10,
+            offset: 0,
+        })
         .unwrap();
     assert_eq!((hist.len(), total, hist[0].version), (2, 2, 2));
 
     // If-Match.
-    let conflict = one(store, WriteOp::Update { rtype: "Patient".into(), id: "h1".into(), resource: json!({"resourceType": "Patient", "id": "h1"}), if_match: Some("1".into()) });
-    assert!(matches!(conflict, Err(StoreError::VersionConflict { .. })), "{conflict:?}");
+    let conflict = one(
+        store,
+        WriteOp::Update {
+            rtype: "Patient".into(),
+            id: "h1".into(),
+            resource: json!({"resourceType": "Patient", "id": "h1"}),
+            if_match: Some("1".into()),
+        },
+    );
+    assert!(
+        matches!(conflict, Err(StoreError::VersionConflict { .. })),
+        "{conflict:?}"
+    );
 
     // Delete keeps history; a deleted resource reads as a deletion and leaves search.
-    let Ok(Outcome::Deleted(Some(d))) = one(store, WriteOp::Delete { rtype: "Patient".into(), id: "h1".into() }) else { panic!("deleted") };
+    let Ok(Outcome::Deleted(Some(d))) = one(
+        store,
+        WriteOp::Delete {
+            rtype: "Patient".into(),
+            id: "h1".into(),
+        },
+    ) else {
+        panic!("deleted")
+    };
     assert_eq!(d.version, 3);
     assert_eq!(store.read("Patient", "h1").unwrap().unwrap().op, Op::Delete);
     assert!(store.vread("Patient", "h1", 2).unwrap().is_some());
-    assert!(matches!(one(store, WriteOp::Delete { rtype: "Patient".into(), id: "h1".into() }), Ok(Outcome::Deleted(None))));
+    assert!(matches!(
+        one(
+            store,
+            WriteOp::Delete {
+                rtype: "Patient".into(),
+                id: "h1".into()
+            }
+        ),
+        Ok(Outcome::Deleted(None))
+    ));
     assert!(ids(store, "Patient", "_id=h1").is_empty());
 
     seed(store);
 
     // Search: every parameter type, prefixes and modifiers.
-    assert_eq!(ids(store, "Patient", "name=zoe"), vec!["p1"], "accent-insensitive prefix");
+    assert_eq!(
+        ids(store, "Patient", "name=zoe"),
+        vec!["p1"],
+        "accent-insensitive prefix"
+    );
     assert_eq!(ids(store, "Patient", "name:exact=Smith"), vec!["p2"]);
     assert!(ids(store, "Patient", "name:exact=smith").is_empty());
     assert_eq!(ids(store, "Patient", "name:contains=mit"), vec!["p2"]);
@@ -121,77 +221,281 @@ fn suite(store: &dyn Store) {
     assert_eq!(ids(store, "Patient", "identifier=urn:mrn|222"), vec!["p2"]);
     assert_eq!(ids(store, "Patient", "birthdate=lt1960"), vec!["p1"]);
     assert_eq!(ids(store, "Patient", "birthdate=1980-11"), vec!["p2"]);
-    assert_eq!(ids(store, "Patient", "birthdate=ge1980-11-30&birthdate=le1980-11-30"), vec!["p2"]);
-    assert_eq!(ids(store, "Patient", "organization:missing=true"), vec!["p1"]);
-    assert_eq!(ids(store, "Observation", "code=http://loinc.org|9279-1"), vec!["o3"]);
-    assert_eq!(ids(store, "Observation", "code:text=heart&subject=Patient/p2"), vec!["o4"]);
-    assert_eq!(ids(store, "Observation", "value-quantity=gt100"), vec!["o2"]);
+    assert_eq!(
+        ids(
+            store,
+            "Patient",
+            "birthdate=ge1980-11-30&birthdate=le1980-11-30"
+        ),
+        vec!["p2"]
+    );
+    assert_eq!(
+        ids(store, "Patient", "organization:missing=true"),
+        vec!["p1"]
+    );
+    assert_eq!(
+        ids(store, "Observation", "code=http://loinc.org|9279-1"),
+        vec!["o3"]
+    );
+    assert_eq!(
+        ids(store, "Observation", "code:text=heart&subject=Patient/p2"),
+        vec!["o4"]
+    );
+    assert_eq!(
+        ids(store, "Observation", "value-quantity=gt100"),
+        vec!["o2"]
+    );
     assert_eq!(ids(store, "Observation", "value-quantity=72"), vec!["o0"]);
-    assert_eq!(ids(store, "Observation", "value-quantity=ap95|http://unitsofmeasure.org|/min"), vec!["o1"]);
-    assert_eq!(ids(store, "Observation", "date=sa2026-01-02&subject=p1"), vec!["o2"]);
-    assert_eq!(ids(store, "Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt140"), vec!["bp"]);
-    assert!(ids(store, "Observation", "component-code-value-quantity=http://loinc.org|8480-6$lt140").is_empty());
+    assert_eq!(
+        ids(
+            store,
+            "Observation",
+            "value-quantity=ap95|http://unitsofmeasure.org|/min"
+        ),
+        vec!["o1"]
+    );
+    assert_eq!(
+        ids(store, "Observation", "date=sa2026-01-02&subject=p1"),
+        vec!["o2"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            "Observation",
+            "component-code-value-quantity=http://loinc.org|8480-6$gt140"
+        ),
+        vec!["bp"]
+    );
+    assert!(ids(
+        store,
+        "Observation",
+        "component-code-value-quantity=http://loinc.org|8480-6$lt140"
+    )
+    .is_empty());
 
     // Sorting, paging, totals.
-    assert_eq!(ids(store, "Observation", "subject=Patient/p1&code=8867-4&_sort=-date&_count=2"), vec!["o2", "o1"]);
-    let mut query = q("Observation", "subject=Patient/p1&code=8867-4&_sort=-date&_count=2");
+    assert_eq!(
+        ids(
+            store,
+            "Observation",
+            "subject=Patient/p1&code=8867-4&_sort=-date&_count=2"
+        ),
+        vec!["o2", "o1"]
+    );
+    let mut query = q(
+        "Observation",
+        "subject=Patient/p1&code=8867-4&_sort=-date&_count=2",
+    );
     query.offset = 2;
     let page2 = store.search(&query).unwrap();
-    assert_eq!(page2.matches.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), vec!["o0"]);
+    assert_eq!(
+        page2
+            .matches
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["o0"]
+    );
     assert!(!page2.has_more);
-    let first = store.search(&q("Observation", "subject=Patient/p1&_count=2&_total=accurate")).unwrap();
+    let first = store
+        .search(&q(
+            "Observation",
+            "subject=Patient/p1&_count=2&_total=accurate",
+        ))
+        .unwrap();
     assert_eq!((first.total, first.has_more), (Some(4), true));
-    assert_eq!(store.search(&q("Observation", "_summary=count")).unwrap().total, Some(6));
+    assert_eq!(
+        store
+            .search(&q("Observation", "_summary=count"))
+            .unwrap()
+            .total,
+        Some(6)
+    );
     assert_eq!(ids(store, "Patient", "_sort=-birthdate"), vec!["p2", "p1"]);
-    assert_eq!(ids(store, "Patient", "gender=female,male&_sort=family"), vec!["p2", "p1"]);
+    assert_eq!(
+        ids(store, "Patient", "gender=female,male&_sort=family"),
+        vec!["p2", "p1"]
+    );
 
     // Chaining, reverse chaining, includes.
-    assert_eq!(ids(store, "Observation", "subject.name=smith"), vec!["o4", "bp"]);
-    assert_eq!(ids(store, "Observation", "subject:Patient.identifier=urn:mrn|111&code=9279-1"), vec!["o3"]);
-    assert_eq!(ids(store, "Patient", "_has:Observation:subject:code=9279-1"), vec!["p1"]);
-    let inc = store.search(&q("Observation", "_id=o4&_include=Observation:subject&_include:iterate=Patient:organization")).unwrap();
-    let mut included: Vec<String> = inc.included.iter().map(|h| format!("{}/{}", h.rtype, h.id)).collect();
+    assert_eq!(
+        ids(store, "Observation", "subject.name=smith"),
+        vec!["o4", "bp"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            "Observation",
+            "subject:Patient.identifier=urn:mrn|111&code=9279-1"
+        ),
+        vec!["o3"]
+    );
+    assert_eq!(
+        ids(store, "Patient", "_has:Observation:subject:code=9279-1"),
+        vec!["p1"]
+    );
+    let inc = store
+        .search(&q(
+            "Observation",
+            "_id=o4&_include=Observation:subject&_include:iterate=Patient:organization",
+        ))
+        .unwrap();
+    let mut included: Vec<String> = inc
+        .included
+        .iter()
+        .map(|h| format!("{}/{}", h.rtype, h.id))
+        .collect();
     included.sort();
     assert_eq!(included, vec!["Organization/o1", "Patient/p2"]);
-    let rev = store.search(&q("Patient", "_id=p2&_revinclude=Observation:subject")).unwrap();
+    let rev = store
+        .search(&q("Patient", "_id=p2&_revinclude=Observation:subject"))
+        .unwrap();
     assert_eq!(rev.included.len(), 2);
 
     // Conditional create matches instead of creating; ambiguity is refused.
-    let c = one(store, WriteOp::Create { resource: json!({"resourceType": "Patient"}), id: "new1".into(), if_none_exist: Some(q("Patient", "identifier=urn:mrn|111")) }).unwrap();
+    let c = one(
+        store,
+        WriteOp::Create {
+            resource: json!({"resourceType": "Patient"}),
+            id: "new1".into(),
+            if_none_exist: Some(q("Patient", "identifier=urn:mrn|111")),
+        },
+    )
+    .unwrap();
     assert!(matches!(c, Outcome::Exists(ref v) if v.id == "p1"));
-    let amb = one(store, WriteOp::Create { resource: json!({"resourceType": "Patient"}), id: "new2".into(), if_none_exist: Some(q("Patient", "identifier=urn:mrn|")) });
+    let amb = one(
+        store,
+        WriteOp::Create {
+            resource: json!({"resourceType": "Patient"}),
+            id: "new2".into(),
+            if_none_exist: Some(q("Patient", "identifier=urn:mrn|")),
+        },
+    );
     assert!(matches!(amb, Err(StoreError::MultipleMatches { .. })));
 
     // Conditional update, patch.
     let u = one(store, WriteOp::ConditionalUpdate { query: q("Patient", "identifier=urn:mrn|222"), resource: json!({"resourceType": "Patient", "gender": "other", "identifier": [{"system": "urn:mrn", "value": "222"}]}), new_id: "x".into(), if_match: None }).unwrap();
     assert!(matches!(u, Outcome::Updated(ref v) if v.id == "p2"));
-    let p = one(store, WriteOp::Patch { rtype: "Patient".into(), id: "p2".into(), patch: json!([{"op": "replace", "path": "/gender", "value": "male"}]), if_match: None }).unwrap();
+    let p = one(
+        store,
+        WriteOp::Patch {
+            rtype: "Patient".into(),
+            id: "p2".into(),
+            patch: json!([{"op": "replace", "path": "/gender", "value": "male"}]),
+            if_match: None,
+        },
+    )
+    .unwrap();
     assert!(matches!(p, Outcome::Updated(ref v) if v.version == 3));
     assert_eq!(body(store, "Patient", "p2")["gender"], "male");
-    let bad = one(store, WriteOp::Patch { rtype: "Patient".into(), id: "p2".into(), patch: json!([{"op": "replace", "path": "/gender", "value": "bogus"}]), if_match: None });
-    assert!(matches!(bad, Err(StoreError::PatchedInvalid { .. })), "{bad:?}");
+    let bad = one(
+        store,
+        WriteOp::Patch {
+            rtype: "Patient".into(),
+            id: "p2".into(),
+            patch: json!([{"op": "replace", "path": "/gender", "value": "bogus"}]),
+            if_match: None,
+        },
+    );
+    assert!(
+        matches!(bad, Err(StoreError::PatchedInvalid { .. })),
+        "{bad:?}"
+    );
 
     // Transactions: urn:uuid rewriting; all or nothing.
     let entries = vec![
-        Entry { full_url: Some("urn:uuid:aaa".into()), op: WriteOp::Create { resource: json!({"resourceType": "Patient", "name": [{"family": "Tx"}]}), id: "txp".into(), if_none_exist: None } },
-        Entry { full_url: None, op: WriteOp::Create { resource: json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "urn:uuid:aaa"}}), id: "txo".into(), if_none_exist: None } },
-        Entry { full_url: None, op: WriteOp::Create { resource: json!({"resourceType": "Observation", "status": "final", "code": {"text": "y"}, "subject": {"reference": "Patient?identifier=urn:mrn|111"}}), id: "txo2".into(), if_none_exist: None } },
+        Entry {
+            full_url: Some("urn:uuid:aaa".into()),
+            op: WriteOp::Create {
+                resource: json!({"resourceType": "Patient", "name": [{"family": "Tx"}]}),
+                id: "txp".into(),
+                if_none_exist: None,
+            },
+        },
+        Entry {
+            full_url: None,
+            op: WriteOp::Create {
+                resource: json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "urn:uuid:aaa"}}),
+                id: "txo".into(),
+                if_none_exist: None,
+            },
+        },
+        Entry {
+            full_url: None,
+            op: WriteOp::Create {
+                resource: json!({"resourceType": "Observation", "status": "final", "code": {"text": "y"}, "subject": {"reference": "Patient?identifier=urn:mrn|111"}}),
+                id: "txo2".into(),
+                if_none_exist: None,
+            },
+        },
     ];
-    store.write(entries, Mode::Atomic).unwrap().into_iter().for_each(|r| assert!(r.is_ok()));
-    assert_eq!(body(store, "Observation", "txo")["subject"]["reference"], "Patient/txp");
-    assert_eq!(body(store, "Observation", "txo2")["subject"]["reference"], "Patient/p1");
+    store
+        .write(entries, Mode::Atomic)
+        .unwrap()
+        .into_iter()
+        .for_each(|r| assert!(r.is_ok()));
+    assert_eq!(
+        body(store, "Observation", "txo")["subject"]["reference"],
+        "Patient/txp"
+    );
+    assert_eq!(
+        body(store, "Observation", "txo2")["subject"]["reference"],
+        "Patient/p1"
+    );
     let before = store.changes(0, 100_000).unwrap().len();
     let failing = vec![
-        Entry { full_url: None, op: WriteOp::Update { rtype: "Patient".into(), id: "atomic1".into(), resource: json!({"resourceType": "Patient", "id": "atomic1"}), if_match: None } },
-        Entry { full_url: None, op: WriteOp::Update { rtype: "Patient".into(), id: "p1".into(), resource: json!({"resourceType": "Patient", "id": "p1"}), if_match: Some("99".into()) } },
+        Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: "Patient".into(),
+                id: "atomic1".into(),
+                resource: json!({"resourceType": "Patient", "id": "atomic1"}),
+                if_match: None,
+            },
+        },
+        Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: "Patient".into(),
+                id: "p1".into(),
+                resource: json!({"resourceType": "Patient", "id": "p1"}),
+                if_match: Some("99".into()),
+            },
+        },
     ];
-    assert!(matches!(store.write(failing, Mode::Atomic), Err(StoreError::VersionConflict { .. })));
-    assert!(store.read("Patient", "atomic1").unwrap().is_none(), "a failed transaction writes nothing");
-    assert_eq!(store.changes(0, 100_000).unwrap().len(), before, "nor does it touch the change log");
+    assert!(matches!(
+        store.write(failing, Mode::Atomic),
+        Err(StoreError::VersionConflict { .. })
+    ));
+    assert!(
+        store.read("Patient", "atomic1").unwrap().is_none(),
+        "a failed transaction writes nothing"
+    );
+    assert_eq!(
+        store.changes(0, 100_000).unwrap().len(),
+        before,
+        "nor does it touch the change log"
+    );
     // A batch commits the entries that succeed.
     let batch = vec![
-        Entry { full_url: None, op: WriteOp::Update { rtype: "Patient".into(), id: "b1".into(), resource: json!({"resourceType": "Patient", "id": "b1"}), if_match: None } },
-        Entry { full_url: None, op: WriteOp::Update { rtype: "Patient".into(), id: "p1".into(), resource: json!({"resourceType": "Patient", "id": "p1"}), if_match: Some("99".into()) } },
+        Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: "Patient".into(),
+                id: "b1".into(),
+                resource: json!({"resourceType": "Patient", "id": "b1"}),
+                if_match: None,
+            },
+        },
+        Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: "Patient".into(),
+                id: "p1".into(),
+                resource: json!({"resourceType": "Patient", "id": "p1"}),
+                if_match: Some("99".into()),
+            },
+        },
     ];
     let r = store.write(batch, Mode::Independent).unwrap();
     assert!(r[0].is_ok() && r[1].is_err());
@@ -200,7 +504,18 @@ fn suite(store: &dyn Store) {
     // The change log: ordered, complete, resumable from a checkpoint.
     let all = store.changes(0, 100_000).unwrap();
     assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
-    assert_eq!(all.len(), store.history(&store::HistoryQuery { scope: store::HistoryScope::System, since: None, count: 1, offset: 0 }).unwrap().1);
+    assert_eq!(
+        all.len(),
+        store
+            .history(&store::HistoryQuery {
+                scope: store::HistoryScope::System,
+                since: None,
+                count: 1,
+                offset: 0
+            })
+            .unwrap()
+            .1
+    );
     store.save_checkpoint("test-consumer", all[5].seq).unwrap();
     let cp = store.checkpoint("test-consumer").unwrap();
     assert_eq!(cp, all[5].seq);
@@ -212,16 +527,27 @@ fn suite(store: &dyn Store) {
         for t in 0..8 {
             s.spawn(move || {
                 for i in 0..25 {
-                    put(store, json!({"resourceType": "Patient", "id": format!("c{t}-{i}")}));
+                    put(
+                        store,
+                        json!({"resourceType": "Patient", "id": format!("c{t}-{i}")}),
+                    );
                 }
             });
         }
     });
-    let n = store.counts().unwrap().into_iter().find(|(t, _)| t == "Patient").unwrap().1;
+    let n = store
+        .counts()
+        .unwrap()
+        .into_iter()
+        .find(|(t, _)| t == "Patient")
+        .unwrap()
+        .1;
     assert!(n >= 200, "{n}");
 
     // Compartment.
-    let comp = store.compartment("Patient", "p2", &[("Observation".into(), "subject".into())]).unwrap();
+    let comp = store
+        .compartment("Patient", "p2", &[("Observation".into(), "subject".into())])
+        .unwrap();
     assert!(comp.iter().any(|h| h.id == "bp") && comp.iter().all(|h| h.id != "o0"));
 }
 
@@ -241,7 +567,8 @@ fn sqlite_conformance() {
 
 #[test]
 fn postgres_conformance() {
-    let pg = store::TempPostgres::start().expect("start a throwaway PostgreSQL cluster (install the postgresql package)");
+    let pg = store::TempPostgres::start()
+        .expect("start a throwaway PostgreSQL cluster (install the postgresql package)");
     let url = pg.create_database("tend_conformance").unwrap();
     let store = store::open(&url, options()).expect("open postgres");
     suite(&*store);

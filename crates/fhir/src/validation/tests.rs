@@ -125,7 +125,12 @@ fn summary_flags_cover_every_resource() {
             "{rtype} has no summary element of its own"
         );
     }
-    for name in ["valueQuantity", "valueString", "valueCodeableConcept", "_valueString"] {
+    for name in [
+        "valueQuantity",
+        "valueString",
+        "valueCodeableConcept",
+        "_valueString",
+    ] {
         assert!(is_summary("Observation", name), "{name}");
         assert!(!is_mandatory("Observation", name), "{name}");
     }

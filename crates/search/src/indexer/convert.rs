@@ -12,8 +12,15 @@ use crate::registry::ParamType;
 use crate::value::IndexValue;
 
 /// The quantity-shaped data types (profiles of Quantity).
-const QUANTITIES: &[&str] =
-    &["Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity"];
+const QUANTITIES: &[&str] = &[
+    "Quantity",
+    "Age",
+    "Duration",
+    "Distance",
+    "Count",
+    "SimpleQuantity",
+    "MoneyQuantity",
+];
 
 /// Facts a conversion needs beyond the value.
 pub(super) struct Context<'a> {
@@ -52,7 +59,9 @@ pub(super) fn push_values(
         ParamType::Reference => reference(value, ty, cx, out),
         ParamType::Uri => {
             if let Some(s) = value.as_str().filter(|s| !s.is_empty()) {
-                out.push(IndexValue::Uri { value: s.to_owned() });
+                out.push(IndexValue::Uri {
+                    value: s.to_owned(),
+                });
             }
         }
         // Composites are assembled from their components; `near` needs a geo index.
@@ -94,7 +103,10 @@ fn infer_type(value: &Value) -> Option<String> {
 }
 
 fn text_of<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn owned(s: Option<&str>) -> Option<String> {
@@ -115,42 +127,73 @@ fn token(value: &Value, ty: &str, out: &mut Vec<IndexValue>) {
     match ty {
         "CodeableConcept" => {
             let text = text_of(value, "text");
-            let codings = value.get("coding").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            let codings = value
+                .get("coding")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             for coding in codings {
                 let (system, code) = (text_of(coding, "system"), text_of(coding, "code"));
                 let text = text.or_else(|| text_of(coding, "display"));
                 if system.is_some() || code.is_some() || text.is_some() {
-                    out.push(IndexValue::Token { system: owned(system), code: owned(code), text: owned(text) });
+                    out.push(IndexValue::Token {
+                        system: owned(system),
+                        code: owned(code),
+                        text: owned(text),
+                    });
                 }
             }
             if codings.is_empty() && text.is_some() {
-                out.push(IndexValue::Token { system: None, code: None, text: owned(text) });
+                out.push(IndexValue::Token {
+                    system: None,
+                    code: None,
+                    text: owned(text),
+                });
             }
         }
         "Coding" => {
-            let (system, code, text) =
-                (text_of(value, "system"), text_of(value, "code"), text_of(value, "display"));
+            let (system, code, text) = (
+                text_of(value, "system"),
+                text_of(value, "code"),
+                text_of(value, "display"),
+            );
             if system.is_some() || code.is_some() || text.is_some() {
-                out.push(IndexValue::Token { system: owned(system), code: owned(code), text: owned(text) });
+                out.push(IndexValue::Token {
+                    system: owned(system),
+                    code: owned(code),
+                    text: owned(text),
+                });
             }
         }
         "Identifier" => {
             let (system, code) = (text_of(value, "system"), text_of(value, "value"));
             let text = value.get("type").and_then(|t| text_of(t, "text"));
             if system.is_some() || code.is_some() {
-                out.push(IndexValue::Token { system: owned(system), code: owned(code), text: owned(text) });
+                out.push(IndexValue::Token {
+                    system: owned(system),
+                    code: owned(code),
+                    text: owned(text),
+                });
             }
         }
         // The system is the kind of contact point (phone, email, ...).
         "ContactPoint" => {
             if let Some(code) = text_of(value, "value") {
                 let system = text_of(value, "system");
-                out.push(IndexValue::Token { system: owned(system), code: Some(code.to_owned()), text: None });
+                out.push(IndexValue::Token {
+                    system: owned(system),
+                    code: Some(code.to_owned()),
+                    text: None,
+                });
             }
         }
         _ => {
             if let Some(code) = primitive_text(value) {
-                out.push(IndexValue::Token { system: None, code: Some(code), text: None });
+                out.push(IndexValue::Token {
+                    system: None,
+                    code: Some(code),
+                    text: None,
+                });
             }
         }
     }
@@ -160,7 +203,12 @@ fn date(value: &Value, ty: &str, out: &mut Vec<IndexValue>) {
     match ty {
         "Period" => period(value, out),
         "Timing" => {
-            for event in value.get("event").and_then(Value::as_array).into_iter().flatten() {
+            for event in value
+                .get("event")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some((lo, hi)) = event.as_str().and_then(date_range) {
                     out.push(IndexValue::Date { lo, hi });
                 }
@@ -198,7 +246,10 @@ fn period(value: &Value, out: &mut Vec<IndexValue>) {
 
 fn push_string(s: &str, out: &mut Vec<IndexValue>) {
     if !s.is_empty() {
-        out.push(IndexValue::String { norm: normalize_string(s), exact: s.to_owned() });
+        out.push(IndexValue::String {
+            norm: normalize_string(s),
+            exact: s.to_owned(),
+        });
     }
 }
 
@@ -207,7 +258,10 @@ fn string_parts(value: &Value, parts: &[&str], out: &mut Vec<IndexValue>) {
     for part in parts {
         match value.get(*part) {
             Some(Value::String(s)) => push_string(s, out),
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(|s| push_string(s, out)),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .for_each(|s| push_string(s, out)),
             _ => {}
         }
     }
@@ -218,7 +272,15 @@ fn string(value: &Value, ty: &str, out: &mut Vec<IndexValue>) {
         "HumanName" => string_parts(value, &["family", "given", "text", "prefix", "suffix"], out),
         "Address" => string_parts(
             value,
-            &["line", "city", "district", "state", "postalCode", "country", "text"],
+            &[
+                "line",
+                "city",
+                "district",
+                "state",
+                "postalCode",
+                "country",
+                "text",
+            ],
             out,
         ),
         _ => {
@@ -230,7 +292,9 @@ fn string(value: &Value, ty: &str, out: &mut Vec<IndexValue>) {
 }
 
 fn quantity(value: &Value, ty: &str, out: &mut Vec<IndexValue>) {
-    let Some(number) = value.get("value").and_then(Value::as_f64) else { return };
+    let Some(number) = value.get("value").and_then(Value::as_f64) else {
+        return;
+    };
     if QUANTITIES.contains(&ty) {
         out.push(IndexValue::Quantity {
             value: number,
@@ -253,11 +317,18 @@ fn reference(value: &Value, ty: &str, cx: &Context<'_>, out: &mut Vec<IndexValue
     let found = match value {
         Value::String(s) => {
             // canonical / uri: matched by URL.
-            Some(IndexValue::Reference { rtype: None, id: None, url: Some(s.clone()), identifier: None })
-                .filter(|_| !s.is_empty())
+            Some(IndexValue::Reference {
+                rtype: None,
+                id: None,
+                url: Some(s.clone()),
+                identifier: None,
+            })
+            .filter(|_| !s.is_empty())
         }
         Value::Object(map) => {
-            if let (Some(Value::String(rtype)), Some(Value::String(id))) = (map.get("resourceType"), map.get("id")) {
+            if let (Some(Value::String(rtype)), Some(Value::String(id))) =
+                (map.get("resourceType"), map.get("id"))
+            {
                 // A resource in place of a reference (Bundle.entry.resource).
                 Some(IndexValue::Reference {
                     rtype: Some(rtype.clone()),
@@ -275,7 +346,9 @@ fn reference(value: &Value, ty: &str, cx: &Context<'_>, out: &mut Vec<IndexValue
     };
     let Some(found) = found else { return };
     if let Some(only) = cx.only {
-        let IndexValue::Reference { rtype, .. } = &found else { return };
+        let IndexValue::Reference { rtype, .. } = &found else {
+            return;
+        };
         if rtype.as_deref() != Some(only) {
             return;
         }
@@ -305,7 +378,8 @@ fn literal_reference(value: &Value, cx: &Context<'_>) -> Option<IndexValue> {
                 segments.truncate(segments.len() - 2);
             }
             let n = segments.len();
-            if n >= 2 && cx.resource_types.contains(segments[n - 2]) && !segments[n - 1].is_empty() {
+            if n >= 2 && cx.resource_types.contains(segments[n - 2]) && !segments[n - 1].is_empty()
+            {
                 rtype = Some(segments[n - 2].to_owned());
                 id = Some(segments[n - 1].to_owned());
             }
@@ -320,7 +394,12 @@ fn literal_reference(value: &Value, cx: &Context<'_>) -> Option<IndexValue> {
     if id.is_none() && url.is_none() && identifier.is_none() {
         return None;
     }
-    Some(IndexValue::Reference { rtype, id, url, identifier })
+    Some(IndexValue::Reference {
+        rtype,
+        id,
+        url,
+        identifier,
+    })
 }
 
 #[cfg(test)]
@@ -329,30 +408,58 @@ mod tests {
     use serde_json::json;
 
     fn convert(kind: ParamType, value: Value, ty: &str) -> Vec<IndexValue> {
-        let types: HashSet<String> = ["Patient", "Practitioner"].iter().map(|s| s.to_string()).collect();
-        let cx = Context { resource_types: &types, only: None };
+        let types: HashSet<String> = ["Patient", "Practitioner"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let cx = Context {
+            resource_types: &types,
+            only: None,
+        };
         let mut out = Vec::new();
         push_values(kind, &value, Some(ty), &cx, &mut out);
         out
     }
 
     fn reference(rtype: Option<&str>, id: Option<&str>, url: Option<&str>) -> IndexValue {
-        IndexValue::Reference { rtype: owned(rtype), id: owned(id), url: owned(url), identifier: None }
+        IndexValue::Reference {
+            rtype: owned(rtype),
+            id: owned(id),
+            url: owned(url),
+            identifier: None,
+        }
     }
 
     #[test]
     fn references_split_into_type_and_id() {
         let r = |s: &str| convert(ParamType::Reference, json!({ "reference": s }), "Reference");
-        assert_eq!(r("Patient/1"), [reference(Some("Patient"), Some("1"), None)]);
-        assert_eq!(r("Patient/1/_history/2"), [reference(Some("Patient"), Some("1"), None)]);
+        assert_eq!(
+            r("Patient/1"),
+            [reference(Some("Patient"), Some("1"), None)]
+        );
+        assert_eq!(
+            r("Patient/1/_history/2"),
+            [reference(Some("Patient"), Some("1"), None)]
+        );
         assert_eq!(
             r("http://x.org/fhir/Patient/1"),
-            [reference(Some("Patient"), Some("1"), Some("http://x.org/fhir/Patient/1"))]
+            [reference(
+                Some("Patient"),
+                Some("1"),
+                Some("http://x.org/fhir/Patient/1")
+            )]
         );
-        assert_eq!(r("urn:uuid:abc"), [reference(None, None, Some("urn:uuid:abc"))]);
+        assert_eq!(
+            r("urn:uuid:abc"),
+            [reference(None, None, Some("urn:uuid:abc"))]
+        );
         assert_eq!(r("#contained"), []);
         assert_eq!(
-            convert(ParamType::Reference, json!({"identifier": {"system": "s", "value": "v"}}), "Reference"),
+            convert(
+                ParamType::Reference,
+                json!({"identifier": {"system": "s", "value": "v"}}),
+                "Reference"
+            ),
             [IndexValue::Reference {
                 rtype: None,
                 id: None,
@@ -360,20 +467,33 @@ mod tests {
                 identifier: Some((Some("s".into()), "v".into()))
             }]
         );
-        assert_eq!(convert(ParamType::Reference, json!({"display": "Dr No"}), "Reference"), []);
+        assert_eq!(
+            convert(
+                ParamType::Reference,
+                json!({"display": "Dr No"}),
+                "Reference"
+            ),
+            []
+        );
     }
 
     #[test]
     fn periods_are_open_at_missing_ends() {
         let out = convert(ParamType::Date, json!({"start": "2020"}), "Period");
-        let IndexValue::Date { lo, hi } = out[0] else { panic!() };
+        let IndexValue::Date { lo, hi } = out[0] else {
+            panic!()
+        };
         assert_eq!((lo, hi), (date_range("2020").unwrap().0, i64::MAX));
         assert!(convert(ParamType::Date, json!({}), "Period").is_empty());
     }
 
     #[test]
     fn names_index_each_part() {
-        let out = convert(ParamType::String, json!({"family": "Ölz", "given": ["A", "B"]}), "HumanName");
+        let out = convert(
+            ParamType::String,
+            json!({"family": "Ölz", "given": ["A", "B"]}),
+            "HumanName",
+        );
         let exact: Vec<&str> = out
             .iter()
             .map(|v| match v {
@@ -382,7 +502,13 @@ mod tests {
             })
             .collect();
         assert_eq!(exact, ["Ölz", "A", "B"]);
-        assert_eq!(out[0], IndexValue::String { norm: "olz".into(), exact: "Ölz".into() });
+        assert_eq!(
+            out[0],
+            IndexValue::String {
+                norm: "olz".into(),
+                exact: "Ölz".into()
+            }
+        );
     }
 
     #[test]
@@ -390,11 +516,19 @@ mod tests {
         let cc = json!({"coding": [{"system": "s", "code": "c", "display": "d"}], "text": "t"});
         assert_eq!(
             convert(ParamType::Token, cc, "CodeableConcept"),
-            [IndexValue::Token { system: Some("s".into()), code: Some("c".into()), text: Some("t".into()) }]
+            [IndexValue::Token {
+                system: Some("s".into()),
+                code: Some("c".into()),
+                text: Some("t".into())
+            }]
         );
         assert_eq!(
             convert(ParamType::Token, json!(true), "boolean"),
-            [IndexValue::Token { system: None, code: Some("true".into()), text: None }]
+            [IndexValue::Token {
+                system: None,
+                code: Some("true".into()),
+                text: None
+            }]
         );
     }
 }

@@ -35,12 +35,14 @@ impl Path {
     /// start with the focus type's name (`Observation.code`); otherwise it starts with an
     /// element (`value.ofType(Quantity)`). `None` when the expression is not such a path.
     pub(super) fn parse(engine: &Engine, expr: &str, focus: &str, rooted: bool) -> Option<Path> {
-        let (expr, as_type) = split_as(strip_parens(expr.trim()));
+        let flat = flatten(expr)?;
+        let (expr, as_type) = split_as(&flat);
         let mut tokens = Tokens::new(strip_parens(expr));
         let mut steps = Vec::new();
         // The type of the current values; `None` after an unrestricted choice.
         let mut current: Option<String> = Some(focus.to_owned());
-        if rooted {
+        // A member of a rooted expression may still start at an element (`name | alias`).
+        if rooted && tokens.starts_with_type() {
             if tokens.ident()? != focus {
                 return None;
             }
@@ -62,10 +64,16 @@ impl Path {
                 match engine.element_type(parent, name)? {
                     ElementType::Single(ty) => {
                         current = Some(ty.clone());
-                        steps.push(Step::Child { name: name.to_owned(), ty });
+                        steps.push(Step::Child {
+                            name: name.to_owned(),
+                            ty,
+                        });
                     }
                     ElementType::Choice(types) => {
-                        let keys = types.into_iter().map(|t| (choice_key(name, &t), t)).collect();
+                        let keys = types
+                            .into_iter()
+                            .map(|t| (choice_key(name, &t), t))
+                            .collect();
                         current = None;
                         steps.push(Step::Choice { keys });
                     }
@@ -79,7 +87,12 @@ impl Path {
     }
 
     /// The values the path selects from `focus` (of type `focus_type`).
-    pub(super) fn walk<'a>(&'a self, focus: &'a Value, focus_type: &'a str, out: &mut Vec<Found<'a>>) {
+    pub(super) fn walk<'a>(
+        &'a self,
+        focus: &'a Value,
+        focus_type: &'a str,
+        out: &mut Vec<Found<'a>>,
+    ) {
         let mut current: Vec<Found<'a>> = vec![(focus, focus_type)];
         for step in &self.steps {
             let mut next = Vec::new();
@@ -91,7 +104,10 @@ impl Path {
                             push_children(value.get(key), ty, &mut next);
                         }
                     }
-                    Step::WhereEq { field, value: wanted } => {
+                    Step::WhereEq {
+                        field,
+                        value: wanted,
+                    } => {
                         if value.get(field).and_then(Value::as_str) == Some(wanted.as_str()) {
                             next.push((value, ty));
                         }
@@ -139,7 +155,8 @@ fn finish(mut steps: Vec<Step>, current: Option<String>, as_type: Option<&str>) 
 fn restrict(steps: &mut [Step], current: Option<&str>, wanted: &str) -> Option<()> {
     match steps.last_mut() {
         Some(Step::Choice { keys }) => {
-            keys.retain(|(_, t)| t == wanted);
+            // `ofType(DateTime)` (the FHIRPath system type) selects FHIR dateTime values.
+            keys.retain(|(_, t)| t == wanted || choice_key("", t) == wanted);
             (!keys.is_empty()).then_some(())
         }
         _ => (current == Some(wanted)).then_some(()),
@@ -183,7 +200,10 @@ fn function(
                 ElementType::Single(t) if t.starts_with(|c: char| c.is_ascii_lowercase()) => {}
                 _ => return None,
             }
-            Some(Call::Filter(Step::WhereEq { field: field.to_owned(), value: literal.to_owned() }))
+            Some(Call::Filter(Step::WhereEq {
+                field: field.to_owned(),
+                value: literal.to_owned(),
+            }))
         }
         _ => None,
     }
@@ -205,19 +225,37 @@ pub(super) fn choice_key(name: &str, ty: &str) -> String {
 /// when the rest of the member only narrows what that element holds: member access and
 /// filtering functions, no operators and no functions that answer for absent elements
 /// (`exists()`, `empty()`, `count()`, ...).
-pub(super) fn first_element<'a>(member: &'a str, root: &str) -> Option<&'a str> {
-    const NARROWING: &[&str] =
-        &["where", "ofType", "as", "first", "last", "distinct", "select", "extension", "resolve"];
-    let (member, _) = split_as(strip_parens(member.trim()));
+pub(super) fn first_element(member: &str, root: &str) -> Option<String> {
+    const NARROWING: &[&str] = &[
+        "where",
+        "ofType",
+        "as",
+        "first",
+        "last",
+        "distinct",
+        "select",
+        "extension",
+        "resolve",
+    ];
+    let flat = flatten(member)?;
+    let (member, _) = split_as(&flat);
     let mut tokens = Tokens::new(strip_parens(member));
-    if tokens.ident()? != root {
-        return None;
+    if tokens.starts_with_type() {
+        if tokens.ident()? != root {
+            return None;
+        }
+        tokens.dot()?;
     }
-    tokens.dot()?;
     let first = tokens.ident()?;
     while !tokens.done() {
-        if tokens.peek() == Some('(') {
-            return None;
+        match tokens.peek() {
+            Some('(') => return None,
+            // An indexer such as `[0]` only narrows.
+            Some('[') => {
+                tokens.brackets()?;
+                continue;
+            }
+            _ => {}
         }
         tokens.dot()?;
         let name = tokens.ident()?;
@@ -228,7 +266,27 @@ pub(super) fn first_element<'a>(member: &'a str, root: &str) -> Option<&'a str> 
             tokens.parens()?;
         }
     }
-    Some(first)
+    Some(first.to_owned())
+}
+
+/// Rewrite a parenthesised head followed by more path, `(X as T).y` or
+/// `(X.ofType(T)).y`, as one path `X.ofType(T).y`; strip enclosing parentheses.
+/// `None` when the head is not a single path.
+fn flatten(expr: &str) -> Option<String> {
+    let s = strip_parens(expr.trim());
+    if !s.starts_with('(') {
+        return Some(s.to_owned());
+    }
+    let close = closing(s, 0)?;
+    let inner = flatten(&s[1..close])?;
+    if inner.contains('|') {
+        return None;
+    }
+    let head = match split_as(&inner) {
+        (path, Some(ty)) => format!("{path}.ofType({ty})"),
+        (path, None) => path.to_owned(),
+    };
+    Some(format!("{head}{}", &s[close + 1..]))
 }
 
 fn is_ident(s: &str) -> bool {
@@ -307,13 +365,29 @@ impl<'a> Tokens<'a> {
     }
 
     fn ident(&mut self) -> Option<&'a str> {
-        let end = self.s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(self.s.len());
+        let end = self
+            .s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(self.s.len());
         if end == 0 {
             return None;
         }
         let (ident, rest) = self.s.split_at(end);
         self.s = rest;
         Some(ident)
+    }
+
+    /// Whether the next identifier names a type (FHIR types are capitalised; elements
+    /// are not).
+    fn starts_with_type(&self) -> bool {
+        self.s.starts_with(|c: char| c.is_ascii_uppercase())
+    }
+
+    /// Skip an indexer `[...]`.
+    fn brackets(&mut self) -> Option<()> {
+        let end = self.s.strip_prefix('[')?.find(']')?;
+        self.s = &self.s[end + 2..];
+        Some(())
     }
 
     fn dot(&mut self) -> Option<()> {

@@ -12,11 +12,19 @@ fn indexer() -> &'static Indexer {
 }
 
 fn values_of(entries: &[IndexEntry], param: &str) -> Vec<IndexValue> {
-    entries.iter().filter(|e| e.param == param).map(|e| e.value.clone()).collect()
+    entries
+        .iter()
+        .filter(|e| e.param == param)
+        .map(|e| e.value.clone())
+        .collect()
 }
 
 fn token(system: Option<&str>, code: &str) -> IndexValue {
-    IndexValue::Token { system: system.map(Into::into), code: Some(code.into()), text: None }
+    IndexValue::Token {
+        system: system.map(Into::into),
+        code: Some(code.into()),
+        text: None,
+    }
 }
 
 #[test]
@@ -39,7 +47,12 @@ fn resolve_filters_keep_references_of_the_named_type() {
     let patient = values_of(&indexer().extract(&obs), "patient");
     assert_eq!(
         patient,
-        [IndexValue::Reference { rtype: Some("Patient".into()), id: Some("p1".into()), url: None, identifier: None }]
+        [IndexValue::Reference {
+            rtype: Some("Patient".into()),
+            id: Some("p1".into()),
+            url: None,
+            identifier: None
+        }]
     );
 }
 
@@ -54,8 +67,18 @@ fn resource_parameters_apply_to_every_type() {
     let entries = indexer().extract(&res);
     assert_eq!(values_of(&entries, "_id"), [token(None, "b1")]);
     assert_eq!(values_of(&entries, "_tag"), [token(Some("s"), "t")]);
-    assert_eq!(values_of(&entries, "_profile"), [IndexValue::Uri { value: "http://x/p".into() }]);
-    assert_eq!(values_of(&entries, "_source"), [IndexValue::Uri { value: "http://src".into() }]);
+    assert_eq!(
+        values_of(&entries, "_profile"),
+        [IndexValue::Uri {
+            value: "http://x/p".into()
+        }]
+    );
+    assert_eq!(
+        values_of(&entries, "_source"),
+        [IndexValue::Uri {
+            value: "http://src".into()
+        }]
+    );
     assert_eq!(values_of(&entries, "_lastUpdated").len(), 1);
 }
 
@@ -63,17 +86,41 @@ fn resource_parameters_apply_to_every_type() {
 fn expressions_that_answer_for_absent_elements_always_run() {
     let entries = indexer().extract(&json!({"resourceType": "Patient", "id": "p"}));
     assert_eq!(values_of(&entries, "deceased"), [token(None, "false")]);
+    let dead = json!({"resourceType": "Patient", "deceasedDateTime": "2020-01-01"});
+    assert_eq!(
+        values_of(&indexer().extract(&dead), "deceased"),
+        [token(None, "true")]
+    );
+    let alive = json!({"resourceType": "Patient", "deceasedBoolean": false});
+    assert_eq!(
+        values_of(&indexer().extract(&alive), "deceased"),
+        [token(None, "false")]
+    );
 }
 
 #[test]
 fn plain_paths_are_walked_without_the_engine() {
     let plan = &indexer().plans["Observation"];
     let by_code = |code: &str| plan.params.iter().find(|p| p.code == code).unwrap();
-    for code in ["code", "subject", "patient", "date", "value-quantity", "_lastUpdated", "category"] {
+    for code in [
+        "code",
+        "subject",
+        "patient",
+        "date",
+        "value-quantity",
+        "_lastUpdated",
+        "category",
+    ] {
         let p = by_code(code);
-        assert!(p.groups.iter().all(|g| g.engine.is_none()), "{code} uses the engine");
+        assert!(
+            p.groups.iter().all(|g| g.engine.is_none()),
+            "{code} uses the engine"
+        );
     }
-    assert!(matches!(by_code("component-code-value-quantity").composite, Some(Composite::Native { .. })));
+    assert!(matches!(
+        by_code("component-code-value-quantity").composite,
+        Some(Composite::Native { .. })
+    ));
 }
 
 #[test]
@@ -120,8 +167,16 @@ fn rewrites() {
     assert_eq!(rebase("Resource.meta.tag", "Patient"), "Patient.meta.tag");
     assert_eq!(rebase("(Resource.id)", "Patient"), "(Patient.id)");
     assert_eq!(rebase("Patient.id", "Patient"), "Patient.id");
-    assert_eq!(split_resolve("A.b.where(resolve() is Patient)"), Some(("A.b", "Patient")));
+    assert_eq!(
+        split_resolve("A.b.where(resolve() is Patient)"),
+        Some(("A.b", "Patient"))
+    );
     assert_eq!(split_resolve("A.b.where(x = 'y')"), None);
+    assert_eq!(
+        present_and_not_false("P.d.exists() and P.d != false"),
+        Some("P.d")
+    );
+    assert_eq!(present_and_not_false("P.d.exists() and P.e != false"), None);
 }
 
 /// Every official example resource (and every resource inside an example Bundle).
@@ -139,7 +194,9 @@ pub(super) fn official_examples() -> Option<Vec<Value>> {
         }
         let mut text = String::new();
         entry.read_to_string(&mut text).ok()?;
-        let Ok(resource) = serde_json::from_str::<Value>(&text) else { continue };
+        let Ok(resource) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
         if resource.get("resourceType").is_none() {
             continue;
         }
@@ -159,14 +216,27 @@ pub(super) fn official_examples() -> Option<Vec<Value>> {
 fn comparable(entries: Vec<IndexEntry>) -> Vec<IndexEntry> {
     fn reduce(value: IndexValue) -> IndexValue {
         match value {
-            IndexValue::Quantity { value, unit, code, .. } => {
-                IndexValue::Quantity { value, unit: unit.or(code), system: None, code: None }
+            IndexValue::Quantity {
+                value, unit, code, ..
+            } => IndexValue::Quantity {
+                value,
+                unit: unit.or(code),
+                system: None,
+                code: None,
+            },
+            IndexValue::Composite(parts) => {
+                IndexValue::Composite(parts.into_iter().map(reduce).collect())
             }
-            IndexValue::Composite(parts) => IndexValue::Composite(parts.into_iter().map(reduce).collect()),
             other => other,
         }
     }
-    entries.into_iter().map(|e| IndexEntry { param: e.param, value: reduce(e.value) }).collect()
+    entries
+        .into_iter()
+        .map(|e| IndexEntry {
+            param: e.param,
+            value: reduce(e.value),
+        })
+        .collect()
 }
 
 /// The direct walk over the JSON finds exactly what the engine finds, on every official
@@ -186,7 +256,12 @@ fn walking_paths_agrees_with_the_engine_on_the_official_examples() {
         }
         let (native, native_errors) = indexer().extract_with_errors(resource);
         let (engine, engine_errors) = engine_only.extract_with_errors(resource);
-        assert_eq!(native_errors.len(), engine_errors.len(), "{}", resource["id"]);
+        assert_eq!(
+            native_errors.len(),
+            engine_errors.len(),
+            "{}",
+            resource["id"]
+        );
         let (native, engine) = (comparable(native), comparable(engine));
         let missing: Vec<&IndexEntry> = engine.iter().filter(|e| !native.contains(e)).collect();
         let extra: Vec<&IndexEntry> = native.iter().filter(|e| !engine.contains(e)).collect();
@@ -200,6 +275,9 @@ fn walking_paths_agrees_with_the_engine_on_the_official_examples() {
     for d in differences.iter().take(20) {
         println!("{}", d.chars().take(600).collect::<String>());
     }
-    assert!(differences.is_empty(), "{} resources differ", differences.len());
+    assert!(
+        differences.is_empty(),
+        "{} resources differ",
+        differences.len()
+    );
 }
-

@@ -13,12 +13,15 @@ use store::{Entry, Mode, Outcome, StoreError, WriteOp};
 
 use crate::interaction::search::searchset;
 use crate::interaction::write::condition;
-use crate::response::{base_url, blocking, check_content_type, json_response, parse_json, parse_etag, query_pairs, validate_resource};
+use crate::response::{
+    base_url, blocking, check_content_type, json_response, parse_etag, parse_json, query_pairs,
+    validate_resource,
+};
 use crate::{ApiError, AppState};
 
 /// What one Bundle entry asks for.
 enum Planned {
-    Write(Entry),
+    Write(Box<Entry>),
     Read { url: String },
     Failed(ApiError),
 }
@@ -31,9 +34,15 @@ pub(crate) async fn batch_or_transaction(
     check_content_type(&headers)?;
     let bundle = parse_json(&body)?;
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-        return Err(ApiError::BadRequest("POST to the base URL takes a batch or transaction Bundle".into()));
+        return Err(ApiError::BadRequest(
+            "POST to the base URL takes a batch or transaction Bundle".into(),
+        ));
     }
-    let kind = bundle.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+    let kind = bundle
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let atomic = match kind.as_str() {
         "transaction" => true,
         "batch" => false,
@@ -44,7 +53,11 @@ pub(crate) async fn batch_or_transaction(
             })
         }
     };
-    let entries = bundle.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
+    let entries = bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut planned = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let p = plan(&state, i, e);
@@ -60,14 +73,20 @@ pub(crate) async fn batch_or_transaction(
     let mut writes = Vec::new();
     for (i, p) in planned.iter_mut().enumerate() {
         if let Planned::Write(_) = p {
-            if let Planned::Write(e) = std::mem::replace(p, Planned::Failed(ApiError::Internal("moved".into()))) {
+            if let Planned::Write(e) =
+                std::mem::replace(p, Planned::Failed(ApiError::Internal("moved".into())))
+            {
                 write_idx.push(i);
-                writes.push(e);
+                writes.push(*e);
             }
         }
     }
     let store = state.store.clone();
-    let mode = if atomic { Mode::Atomic } else { Mode::Independent };
+    let mode = if atomic {
+        Mode::Atomic
+    } else {
+        Mode::Independent
+    };
     let results = if writes.is_empty() {
         Vec::new()
     } else {
@@ -105,15 +124,25 @@ fn entry_error(i: usize, e: ApiError) -> ApiError {
     match e {
         ApiError::Invalid(mut issues) => {
             for is in &mut issues {
-                is.expression = is.expression.take().map(|x| format!("Bundle.entry[{i}].resource.{x}"));
+                is.expression = is
+                    .expression
+                    .take()
+                    .map(|x| format!("Bundle.entry[{i}].resource.{x}"));
             }
             ApiError::Invalid(issues)
         }
-        ApiError::Parse { message, expression } => {
-            ApiError::Parse { message: format!("entry {i}: {message}"), expression: expression.or(Some(format!("Bundle.entry[{i}]"))) }
-        }
+        ApiError::Parse {
+            message,
+            expression,
+        } => ApiError::Parse {
+            message: format!("entry {i}: {message}"),
+            expression: expression.or(Some(format!("Bundle.entry[{i}]"))),
+        },
         ApiError::BadRequest(m) => ApiError::BadRequest(format!("entry {i}: {m}")),
-        ApiError::BadParameter { message, parameter } => ApiError::BadParameter { message: format!("entry {i}: {message}"), parameter },
+        ApiError::BadParameter { message, parameter } => ApiError::BadParameter {
+            message: format!("entry {i}: {message}"),
+            parameter,
+        },
         other => other,
     }
 }
@@ -130,10 +159,21 @@ fn plan_entry(state: &AppState, i: usize, e: &Value) -> Result<Planned, ApiError
         message: "the entry has no request".into(),
         expression: Some(format!("Bundle.entry[{i}].request")),
     })?;
-    let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
-    let url = request.get("url").and_then(Value::as_str).unwrap_or_default().trim_start_matches('/').to_string();
+    let method = request
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let url = request
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_string();
     let full_url = e.get("fullUrl").and_then(Value::as_str).map(String::from);
-    let if_match = request.get("ifMatch").and_then(Value::as_str).map(parse_etag);
+    let if_match = request
+        .get("ifMatch")
+        .and_then(Value::as_str)
+        .map(parse_etag);
     let (path, query) = match url.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (url.clone(), None),
@@ -143,55 +183,93 @@ fn plan_entry(state: &AppState, i: usize, e: &Value) -> Result<Planned, ApiError
     let op = match (method, segs.as_slice(), &query) {
         ("GET", _, _) | ("HEAD", _, _) => return Ok(Planned::Read { url }),
         ("POST", [rtype], _) => {
-            let resource = resource.ok_or_else(|| ApiError::BadRequest("a POST entry needs a resource".into()))?;
+            let resource = resource
+                .ok_or_else(|| ApiError::BadRequest("a POST entry needs a resource".into()))?;
             validate_resource(&resource, Some(rtype))?;
             let if_none_exist = match request.get("ifNoneExist").and_then(Value::as_str) {
                 Some(q) => Some(condition(state, rtype, q)?),
                 None => None,
             };
-            WriteOp::Create { resource, id: state.ids.next_id(), if_none_exist }
+            WriteOp::Create {
+                resource,
+                id: state.ids.next_id(),
+                if_none_exist,
+            }
         }
         ("PUT", [rtype], Some(q)) => {
-            let resource = resource.ok_or_else(|| ApiError::BadRequest("a PUT entry needs a resource".into()))?;
+            let resource = resource
+                .ok_or_else(|| ApiError::BadRequest("a PUT entry needs a resource".into()))?;
             validate_resource(&resource, Some(rtype))?;
-            WriteOp::ConditionalUpdate { query: condition(state, rtype, q)?, resource, new_id: state.ids.next_id(), if_match }
+            WriteOp::ConditionalUpdate {
+                query: condition(state, rtype, q)?,
+                resource,
+                new_id: state.ids.next_id(),
+                if_match,
+            }
         }
         ("PUT", [rtype, id], None) => {
-            let resource = resource.ok_or_else(|| ApiError::BadRequest("a PUT entry needs a resource".into()))?;
+            let resource = resource
+                .ok_or_else(|| ApiError::BadRequest("a PUT entry needs a resource".into()))?;
             validate_resource(&resource, Some(rtype))?;
             if let Some(body_id) = resource.get("id").and_then(Value::as_str) {
                 if body_id != *id {
-                    return Err(ApiError::BadRequest(format!("the resource id '{body_id}' does not match '{id}' in request.url")));
+                    return Err(ApiError::BadRequest(format!(
+                        "the resource id '{body_id}' does not match '{id}' in request.url"
+                    )));
                 }
             }
-            WriteOp::Update { rtype: rtype.to_string(), id: id.to_string(), resource, if_match }
+            WriteOp::Update {
+                rtype: rtype.to_string(),
+                id: id.to_string(),
+                resource,
+                if_match,
+            }
         }
         ("PATCH", [rtype, id], None) => {
             let patch = binary_patch(resource.as_ref())?;
-            WriteOp::Patch { rtype: rtype.to_string(), id: id.to_string(), patch, if_match }
+            WriteOp::Patch {
+                rtype: rtype.to_string(),
+                id: id.to_string(),
+                patch,
+                if_match,
+            }
         }
-        ("DELETE", [rtype, id], None) => WriteOp::Delete { rtype: rtype.to_string(), id: id.to_string() },
-        ("DELETE", [rtype], Some(q)) => WriteOp::ConditionalDelete { query: condition(state, rtype, q)? },
+        ("DELETE", [rtype, id], None) => WriteOp::Delete {
+            rtype: rtype.to_string(),
+            id: id.to_string(),
+        },
+        ("DELETE", [rtype], Some(q)) => WriteOp::ConditionalDelete {
+            query: condition(state, rtype, q)?,
+        },
         _ => {
-            return Err(ApiError::BadRequest(format!("entry {i}: unsupported request '{method} {url}'")));
+            return Err(ApiError::BadRequest(format!(
+                "entry {i}: unsupported request '{method} {url}'"
+            )));
         }
     };
-    Ok(Planned::Write(Entry { full_url, op }))
+    Ok(Planned::Write(Box::new(Entry { full_url, op })))
 }
 
 /// A PATCH entry carries its JSON Patch as a Binary resource.
 fn binary_patch(resource: Option<&Value>) -> Result<Value, ApiError> {
-    let r = resource.ok_or_else(|| ApiError::BadRequest("a PATCH entry needs a Binary resource with a JSON Patch".into()))?;
+    let r = resource.ok_or_else(|| {
+        ApiError::BadRequest("a PATCH entry needs a Binary resource with a JSON Patch".into())
+    })?;
     let is_patch = r.get("resourceType").and_then(Value::as_str) == Some("Binary")
-        && r.get("contentType").and_then(Value::as_str).is_some_and(|c| c.starts_with("application/json-patch+json"));
+        && r.get("contentType")
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.starts_with("application/json-patch+json"));
     if !is_patch {
-        return Err(ApiError::BadRequest("a PATCH entry needs a Binary with contentType application/json-patch+json".into()));
+        return Err(ApiError::BadRequest(
+            "a PATCH entry needs a Binary with contentType application/json-patch+json".into(),
+        ));
     }
     let data = r.get("data").and_then(Value::as_str).unwrap_or_default();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|e| ApiError::BadRequest(format!("Binary.data is not base64: {e}")))?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))
 }
 
 fn outcome_entry(base: &str, o: Outcome) -> Value {
@@ -203,7 +281,8 @@ fn outcome_entry(base: &str, o: Outcome) -> Value {
     let mut entry = json!({ "response": { "status": status } });
     if let Some(v) = v {
         entry["fullUrl"] = json!(format!("{base}/{}/{}", v.rtype, v.id));
-        entry["response"]["location"] = json!(format!("{}/{}/_history/{}", v.rtype, v.id, v.version));
+        entry["response"]["location"] =
+            json!(format!("{}/{}/_history/{}", v.rtype, v.id, v.version));
         entry["response"]["etag"] = json!(format!("W/\"{}\"", v.version));
         entry["response"]["lastModified"] = json!(search::format_instant(v.last_updated));
         if let Some(b) = &v.body {
@@ -230,7 +309,11 @@ async fn read_entry(state: &AppState, base: &str, url: &str) -> Result<Value, Ap
         Some((p, q)) => (p, Some(q)),
         None => (url, None),
     };
-    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(String::from).collect();
+    let segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
     let store = state.store.clone();
     match segs.as_slice() {
         [rtype, id] => {
@@ -242,8 +325,16 @@ async fn read_entry(state: &AppState, base: &str, url: &str) -> Result<Value, Ap
                     "resource": serde_json::from_str::<Value>(v.body.as_deref().unwrap_or("{}")).unwrap_or(Value::Null),
                     "response": { "status": "200 OK", "etag": format!("W/\"{}\"", v.version) }
                 })),
-                Some(_) => Err(StoreError::Gone { rtype: rtype.clone(), id: id.clone() }.into()),
-                None => Err(StoreError::NotFound { rtype: rtype.clone(), id: id.clone() }.into()),
+                Some(_) => Err(StoreError::Gone {
+                    rtype: rtype.clone(),
+                    id: id.clone(),
+                }
+                .into()),
+                None => Err(StoreError::NotFound {
+                    rtype: rtype.clone(),
+                    id: id.clone(),
+                }
+                .into()),
             }
         }
         [rtype] => {
@@ -251,9 +342,12 @@ async fn read_entry(state: &AppState, base: &str, url: &str) -> Result<Value, Ap
             let q = SearchQuery::parse(state.registry, rtype, &query_pairs(query))?;
             let q2 = q.clone();
             let page = blocking(move || Ok(store.search(&q2)?)).await?;
-            let bundle: Value = serde_json::from_str(&searchset(base, &q, page)?).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let bundle: Value = serde_json::from_str(&searchset(base, &q, page)?)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
             Ok(json!({ "resource": bundle, "response": { "status": "200 OK" } }))
         }
-        _ => Err(ApiError::BadRequest(format!("unsupported GET '{url}' in a Bundle"))),
+        _ => Err(ApiError::BadRequest(format!(
+            "unsupported GET '{url}' in a Bundle"
+        ))),
     }
 }

@@ -105,7 +105,10 @@ fn registry_revincludes(registry: &Registry, target: &str) -> Vec<String> {
     let mut out = Vec::new();
     for t in registry.resource_types() {
         for p in registry.params_for(t) {
-            if p.kind == ParamType::Reference && p.expression.is_some() && (p.targets.iter().any(|x| x == target)) {
+            if p.kind == ParamType::Reference
+                && p.expression.is_some()
+                && (p.targets.iter().any(|x| x == target))
+            {
                 out.push(format!("{t}:{}", p.code));
             }
         }
@@ -115,5 +118,8 @@ fn registry_revincludes(registry: &Registry, target: &str) -> Vec<String> {
 }
 
 pub(crate) async fn metadata(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(json_response(StatusCode::OK, statement(state.registry).to_string()))
+    Ok(json_response(
+        StatusCode::OK,
+        statement(state.registry).to_string(),
+    ))
 }

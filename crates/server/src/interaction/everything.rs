@@ -17,11 +17,24 @@ use crate::{ApiError, AppState};
 fn members() -> &'static Vec<(String, String)> {
     static M: OnceLock<Vec<(String, String)>> = OnceLock::new();
     M.get_or_init(|| {
-        let def: Value = serde_json::from_str(include_str!("../../data/compartmentdefinition-patient.json")).unwrap_or(Value::Null);
+        let def: Value = serde_json::from_str(include_str!(
+            "../../data/compartmentdefinition-patient.json"
+        ))
+        .unwrap_or(Value::Null);
         let mut out = Vec::new();
-        for r in def.get("resource").and_then(Value::as_array).into_iter().flatten() {
+        for r in def
+            .get("resource")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let code = r.get("code").and_then(Value::as_str).unwrap_or_default();
-            for p in r.get("param").and_then(Value::as_array).into_iter().flatten() {
+            for p in r
+                .get("param")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(p) = p.as_str() {
                     if p != "{def}" {
                         out.push((code.to_string(), p.to_string()));

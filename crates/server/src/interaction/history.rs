@@ -24,7 +24,13 @@ pub(crate) async fn of_type(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     check_type(&rtype)?;
-    run(&state, &headers, HistoryScope::Type(rtype), query.as_deref()).await
+    run(
+        &state,
+        &headers,
+        HistoryScope::Type(rtype),
+        query.as_deref(),
+    )
+    .await
 }
 
 pub(crate) async fn instance(
@@ -39,11 +45,27 @@ pub(crate) async fn instance(
     if blocking(move || Ok(store.read(&t, &i)?)).await?.is_none() {
         return Err(ApiError::NotFound(format!("{rtype}/{id} is not known")));
     }
-    run(&state, &headers, HistoryScope::Instance(rtype, id), query.as_deref()).await
+    run(
+        &state,
+        &headers,
+        HistoryScope::Instance(rtype, id),
+        query.as_deref(),
+    )
+    .await
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, scope: HistoryScope, raw: Option<&str>) -> Result<Response, ApiError> {
-    let mut q = HistoryQuery { scope, since: None, count: search::DEFAULT_COUNT, offset: 0 };
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: HistoryScope,
+    raw: Option<&str>,
+) -> Result<Response, ApiError> {
+    let mut q = HistoryQuery {
+        scope,
+        since: None,
+        count: search::DEFAULT_COUNT,
+        offset: 0,
+    };
     for (k, v) in query_pairs(raw) {
         match k.as_str() {
             "_since" => {
@@ -56,13 +78,17 @@ async fn run(state: &AppState, headers: &HeaderMap, scope: HistoryScope, raw: Op
             "_count" => {
                 q.count = v
                     .parse::<usize>()
-                    .map_err(|_| ApiError::BadParameter { message: format!("invalid _count '{v}'"), parameter: "_count".into() })?
+                    .map_err(|_| ApiError::BadParameter {
+                        message: format!("invalid _count '{v}'"),
+                        parameter: "_count".into(),
+                    })?
                     .min(search::MAX_COUNT);
             }
             "_offset" => {
-                q.offset = v
-                    .parse()
-                    .map_err(|_| ApiError::BadParameter { message: format!("invalid _offset '{v}'"), parameter: "_offset".into() })?;
+                q.offset = v.parse().map_err(|_| ApiError::BadParameter {
+                    message: format!("invalid _offset '{v}'"),
+                    parameter: "_offset".into(),
+                })?;
             }
             "_format" | "_pretty" => {}
             other => {
@@ -107,7 +133,8 @@ async fn run(state: &AppState, headers: &HeaderMap, scope: HistoryScope, raw: Op
         if i > 0 {
             out.push(',');
         }
-        let full_url = serde_json::to_string(&format!("{base}/{}/{}", v.rtype, v.id)).unwrap_or_default();
+        let full_url =
+            serde_json::to_string(&format!("{base}/{}/{}", v.rtype, v.id)).unwrap_or_default();
         let (method, url, status) = match v.op {
             Op::Create => ("POST", v.rtype.clone(), "201 Created"),
             Op::Update => ("PUT", format!("{}/{}", v.rtype, v.id), "200 OK"),

@@ -5,7 +5,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use store::Op;
 
-use crate::response::{base_url, blocking, check_type, json_response, query_pairs, summarize, version_headers};
+use crate::response::{
+    base_url, blocking, check_type, json_response, query_pairs, summarize, version_headers,
+};
 use crate::{ApiError, AppState};
 
 pub(crate) async fn read(
@@ -36,7 +38,10 @@ pub(crate) async fn read(
             return Ok(r);
         }
     }
-    let summary = query_pairs(query.as_deref()).into_iter().find(|(k, _)| k == "_summary").map(|(_, s)| s);
+    let summary = query_pairs(query.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "_summary")
+        .map(|(_, s)| s);
     let body = match summary.as_deref() {
         None | Some("false") => v.body.clone().unwrap_or_default(),
         Some(s) => {
@@ -46,13 +51,15 @@ pub(crate) async fn read(
                 "data" => search::Summary::Data,
                 _ => {
                     return Err(ApiError::BadParameter {
-                        message: format!("invalid _summary '{s}' for a read: expected true, text, data or false"),
+                        message: format!(
+                            "invalid _summary '{s}' for a read: expected true, text, data or false"
+                        ),
                         parameter: "_summary".into(),
                     })
                 }
             };
-            let parsed: serde_json::Value =
-                serde_json::from_str(v.body.as_deref().unwrap_or("{}")).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let parsed: serde_json::Value = serde_json::from_str(v.body.as_deref().unwrap_or("{}"))
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
             summarize(parsed, kind).to_string()
         }
     };
@@ -75,9 +82,12 @@ pub(crate) async fn vread(
     let (t, i) = (rtype.clone(), id.clone());
     let v = blocking(move || Ok(store.vread(&t, &i, version)?)).await?;
     match v {
-        None => Err(ApiError::NotFound(format!("version {vid} of {rtype}/{id} is not known"))),
+        None => Err(ApiError::NotFound(format!(
+            "version {vid} of {rtype}/{id} is not known"
+        ))),
         Some(v) if v.op == Op::Delete => {
-            let mut r = ApiError::Gone(format!("version {vid} of {rtype}/{id} is a deletion")).into_response();
+            let mut r = ApiError::Gone(format!("version {vid} of {rtype}/{id} is a deletion"))
+                .into_response();
             version_headers(&mut r, &v, &base, false);
             Ok(r)
         }

@@ -10,7 +10,9 @@ use search::{SearchQuery, Summary};
 use serde_json::Value;
 use store::{Hit, SearchPage};
 
-use crate::response::{base_url, blocking, check_type, json_response, query_pairs, subset, summarize};
+use crate::response::{
+    base_url, blocking, check_type, json_response, query_pairs, subset, summarize,
+};
 use crate::{ApiError, AppState};
 
 pub(crate) async fn search_get(
@@ -31,7 +33,10 @@ pub(crate) async fn search_post(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !body.is_empty() && !ct.starts_with("application/x-www-form-urlencoded") {
         return Err(ApiError::UnsupportedMediaType(format!(
             "POST _search takes application/x-www-form-urlencoded, not '{ct}'"
@@ -42,7 +47,12 @@ pub(crate) async fn search_post(
     run(&state, &headers, &rtype, params).await
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, rtype: &str, params: Vec<(String, String)>) -> Result<Response, ApiError> {
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    rtype: &str,
+    params: Vec<(String, String)>,
+) -> Result<Response, ApiError> {
     check_type(rtype)?;
     let q = SearchQuery::parse(state.registry, rtype, &params)?;
     let store = state.store.clone();
@@ -67,17 +77,29 @@ fn link_url(base: &str, q: &SearchQuery, offset: usize) -> String {
 /// Serialise the searchset Bundle. Stored bodies are embedded as they are (no re-parse)
 /// unless `_elements` or `_summary` asks for a subset.
 pub(crate) fn searchset(base: &str, q: &SearchQuery, page: SearchPage) -> Result<String, ApiError> {
-    let mut out = String::with_capacity(256 + page.matches.iter().map(|h| h.body.len() + 128).sum::<usize>());
+    let mut out = String::with_capacity(
+        256 + page
+            .matches
+            .iter()
+            .map(|h| h.body.len() + 128)
+            .sum::<usize>(),
+    );
     out.push_str("{\"resourceType\":\"Bundle\",\"type\":\"searchset\"");
     if let Some(t) = page.total {
         out.push_str(&format!(",\"total\":{t}"));
     }
-    let mut links = vec![("self", link_url(base, q, q.offset)), ("first", link_url(base, q, 0))];
-    if page.has_more {
+    let mut links = vec![
+        ("self", link_url(base, q, q.offset)),
+        ("first", link_url(base, q, 0)),
+    ];
+    if page.has_more && q.count > 0 {
         links.push(("next", link_url(base, q, q.offset + q.count)));
     }
     if q.offset > 0 {
-        links.push(("previous", link_url(base, q, q.offset.saturating_sub(q.count))));
+        links.push((
+            "previous",
+            link_url(base, q, q.offset.saturating_sub(q.count)),
+        ));
     }
     out.push_str(",\"link\":[");
     for (i, (rel, url)) in links.iter().enumerate() {
@@ -90,7 +112,12 @@ pub(crate) fn searchset(base: &str, q: &SearchQuery, page: SearchPage) -> Result
     if q.summary != Some(Summary::Count) {
         out.push_str(",\"entry\":[");
         let mut first = true;
-        for (mode, hit) in page.matches.iter().map(|h| ("match", h)).chain(page.included.iter().map(|h| ("include", h))) {
+        for (mode, hit) in page
+            .matches
+            .iter()
+            .map(|h| ("match", h))
+            .chain(page.included.iter().map(|h| ("include", h)))
+        {
             if !first {
                 out.push(',');
             }
@@ -105,14 +132,22 @@ pub(crate) fn searchset(base: &str, q: &SearchQuery, page: SearchPage) -> Result
 
 fn entry_json(base: &str, q: &SearchQuery, hit: &Hit, mode: &str) -> Result<String, ApiError> {
     let resource = if !q.elements.is_empty() && mode == "match" {
-        let v: Value = serde_json::from_str(&hit.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let v: Value =
+            serde_json::from_str(&hit.body).map_err(|e| ApiError::Internal(e.to_string()))?;
         subset(v, &q.elements).to_string()
-    } else if let Some(s) = q.summary.filter(|s| matches!(s, Summary::True | Summary::Text | Summary::Data)) {
-        let v: Value = serde_json::from_str(&hit.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    } else if let Some(s) = q
+        .summary
+        .filter(|s| matches!(s, Summary::True | Summary::Text | Summary::Data))
+    {
+        let v: Value =
+            serde_json::from_str(&hit.body).map_err(|e| ApiError::Internal(e.to_string()))?;
         summarize(v, s).to_string()
     } else {
         hit.body.clone()
     };
-    let full_url = serde_json::to_string(&format!("{base}/{}/{}", hit.rtype, hit.id)).unwrap_or_default();
-    Ok(format!("{{\"fullUrl\":{full_url},\"resource\":{resource},\"search\":{{\"mode\":\"{mode}\"}}}}"))
+    let full_url =
+        serde_json::to_string(&format!("{base}/{}/{}", hit.rtype, hit.id)).unwrap_or_default();
+    Ok(format!(
+        "{{\"fullUrl\":{full_url},\"resource\":{resource},\"search\":{{\"mode\":\"{mode}\"}}}}"
+    ))
 }

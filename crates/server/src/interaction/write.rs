@@ -9,8 +9,8 @@ use search::SearchQuery;
 use store::{Entry, Mode, Outcome, WriteOp};
 
 use crate::response::{
-    base_url, blocking, check_content_type, check_type, if_match, parse_json, prefer_return, query_pairs, validate_resource,
-    write_response,
+    base_url, blocking, check_content_type, check_type, if_match, parse_json, prefer_return,
+    query_pairs, validate_resource, write_response,
 };
 use crate::{ApiError, AppState};
 
@@ -33,17 +33,29 @@ fn outcome_response(o: Outcome, base: &str, headers: &HeaderMap) -> Response {
     match o {
         Outcome::Created(v) => write_response(StatusCode::CREATED, &v, base, ret, "created"),
         Outcome::Updated(v) => write_response(StatusCode::OK, &v, base, ret, "updated"),
-        Outcome::Exists(v) => write_response(StatusCode::OK, &v, base, ret, "a matching resource exists; nothing was created"),
+        Outcome::Exists(v) => write_response(
+            StatusCode::OK,
+            &v,
+            base,
+            ret,
+            "a matching resource exists; nothing was created",
+        ),
         Outcome::Deleted(_) => StatusCode::NO_CONTENT.into_response(),
     }
 }
 
 /// Parse an `If-None-Exist` or conditional URL query for `rtype`.
-pub(crate) fn condition(state: &AppState, rtype: &str, query: &str) -> Result<SearchQuery, ApiError> {
+pub(crate) fn condition(
+    state: &AppState,
+    rtype: &str,
+    query: &str,
+) -> Result<SearchQuery, ApiError> {
     let q = query.trim_start_matches('?');
     let params = query_pairs(Some(q));
     if params.is_empty() {
-        return Err(ApiError::BadRequest("a conditional request needs search parameters".into()));
+        return Err(ApiError::BadRequest(
+            "a conditional request needs search parameters".into(),
+        ));
     }
     Ok(SearchQuery::parse(state.registry, rtype, &params)?)
 }
@@ -63,7 +75,15 @@ pub(crate) async fn create(
         None => None,
     };
     let id = state.ids.next_id();
-    let o = write_one(&state, WriteOp::Create { resource, id, if_none_exist }).await?;
+    let o = write_one(
+        &state,
+        WriteOp::Create {
+            resource,
+            id,
+            if_none_exist,
+        },
+    )
+    .await?;
     Ok(outcome_response(o, &base_url(&state, &headers), &headers))
 }
 
@@ -80,11 +100,26 @@ pub(crate) async fn update(
     match resource.get("id").and_then(|v| v.as_str()) {
         Some(body_id) if body_id == id => {}
         Some(body_id) => {
-            return Err(ApiError::BadRequest(format!("the resource id '{body_id}' does not match the id '{id}' in the URL")))
+            return Err(ApiError::BadRequest(format!(
+                "the resource id '{body_id}' does not match the id '{id}' in the URL"
+            )))
         }
-        None => return Err(ApiError::BadRequest("an update needs the resource's id in the body".into())),
+        None => {
+            return Err(ApiError::BadRequest(
+                "an update needs the resource's id in the body".into(),
+            ))
+        }
     }
-    let o = write_one(&state, WriteOp::Update { rtype, id, resource, if_match: if_match(&headers) }).await?;
+    let o = write_one(
+        &state,
+        WriteOp::Update {
+            rtype,
+            id,
+            resource,
+            if_match: if_match(&headers),
+        },
+    )
+    .await?;
     Ok(outcome_response(o, &base_url(&state, &headers), &headers))
 }
 
@@ -101,7 +136,16 @@ pub(crate) async fn conditional_update(
     let resource = parse_json(&body)?;
     validate_resource(&resource, Some(&rtype))?;
     let new_id = state.ids.next_id();
-    let o = write_one(&state, WriteOp::ConditionalUpdate { query, resource, new_id, if_match: if_match(&headers) }).await?;
+    let o = write_one(
+        &state,
+        WriteOp::ConditionalUpdate {
+            query,
+            resource,
+            new_id,
+            if_match: if_match(&headers),
+        },
+    )
+    .await?;
     Ok(outcome_response(o, &base_url(&state, &headers), &headers))
 }
 
@@ -112,7 +156,10 @@ pub(crate) async fn patch(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     check_type(&rtype)?;
-    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/json-patch+json") {
         return Err(ApiError::UnsupportedMediaType(format!(
             "patch needs Content-Type application/json-patch+json, not '{ct}'"
@@ -123,9 +170,21 @@ pub(crate) async fn patch(
         expression: None,
     })?;
     if !patch.is_array() {
-        return Err(ApiError::Parse { message: "a JSON Patch document is an array of operations".into(), expression: None });
+        return Err(ApiError::Parse {
+            message: "a JSON Patch document is an array of operations".into(),
+            expression: None,
+        });
     }
-    let o = write_one(&state, WriteOp::Patch { rtype, id, patch, if_match: if_match(&headers) }).await?;
+    let o = write_one(
+        &state,
+        WriteOp::Patch {
+            rtype,
+            id,
+            patch,
+            if_match: if_match(&headers),
+        },
+    )
+    .await?;
     Ok(outcome_response(o, &base_url(&state, &headers), &headers))
 }
 
