@@ -20,6 +20,9 @@ use config::{DatabaseArgs, ServeArgs};
     about = "Tend: the patient-care platform (FHIR R4 record, early warning, pathways, quality)"
 )]
 struct Cli {
+    /// A file of `TEND_NAME=value` settings (flags and environment take precedence).
+    #[arg(long, global = true, env = "TEND_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +43,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    config::load_config_file()?;
     let cli = Cli::parse();
     init_logging();
     match cli.command {
