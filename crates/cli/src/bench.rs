@@ -13,6 +13,8 @@ use search::{Registry, SearchQuery};
 use serde_json::{json, Value};
 use store::{Entry, Mode, Store, WriteOp};
 
+use crate::demo::put_entry;
+
 #[derive(Args, Debug, Clone)]
 pub(crate) struct BenchArgs {
     /// Resources to ingest before the read and search runs (10 % patients, 90 % vital signs).
@@ -96,23 +98,6 @@ fn observation(i: usize, patient: usize, rng: &mut Rng) -> Value {
     })
 }
 
-fn put(resource: Value) -> Entry {
-    let rtype = resource["resourceType"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let id = resource["id"].as_str().unwrap_or_default().to_string();
-    Entry {
-        full_url: None,
-        op: WriteOp::Update {
-            rtype,
-            id,
-            resource,
-            if_match: None,
-        },
-    }
-}
-
 /// Builds the query string of one search run.
 type QueryMaker = Box<dyn Fn(&mut Rng) -> String>;
 
@@ -183,11 +168,11 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
                         break;
                     }
                     let entries: Vec<Entry> = (start..(start + chunk).min(total))
-                        .map(|i| {
+                        .filter_map(|i| {
                             if i < patients {
-                                put(patient(i, &mut rng))
+                                put_entry(patient(i, &mut rng))
                             } else {
-                                put(observation(i, i % patients, &mut rng))
+                                put_entry(observation(i, i % patients, &mut rng))
                             }
                         })
                         .collect();

@@ -197,26 +197,26 @@ pub(crate) fn import_into(
                     ));
                     continue;
                 }
-                let rtype = item
-                    .resource
-                    .get("resourceType")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let op = match item.resource.get("id").and_then(Value::as_str) {
-                    Some(id) => WriteOp::Update {
-                        rtype,
-                        id: id.to_string(),
-                        resource: item.resource,
-                        if_match: None,
-                    },
-                    None => WriteOp::Create {
-                        resource: item.resource,
-                        id: uuid::Uuid::new_v4().to_string(),
-                        if_none_exist: None,
-                    },
+                let has_id = item.resource.get("id").is_some_and(Value::is_string);
+                let entry = if has_id {
+                    crate::demo::put_entry(item.resource)
+                } else {
+                    Some(Entry {
+                        full_url: None,
+                        op: WriteOp::Create {
+                            resource: item.resource,
+                            id: uuid::Uuid::new_v4().to_string(),
+                            if_none_exist: None,
+                        },
+                    })
                 };
-                entries.push(Entry { full_url: None, op });
+                let Some(entry) = entry else {
+                    summary
+                        .rejected
+                        .push(format!("{}: the resource has no resourceType", item.origin));
+                    continue;
+                };
+                entries.push(entry);
                 origins.push(item.origin);
             }
             for (r, origin) in store

@@ -708,55 +708,19 @@ fn run_group(
         index.resize_with(entries.len(), || None);
         let r = match job.mode {
             Mode::Atomic => {
-                conn.batch("SAVEPOINT job")?;
-                let mut tx = WriterTx {
-                    conn: &mut *conn,
-                    shared,
-                };
-                let ctx = Ctx {
-                    now,
-                    indexer,
-                    registry: shared.registry,
-                };
-                match interaction::transaction(&mut tx, &ctx, entries, index) {
-                    Ok(outcomes) => {
-                        conn.batch("RELEASE SAVEPOINT job")?;
-                        Ok(outcomes.into_iter().map(Ok).collect())
-                    }
-                    Err(e) => {
-                        conn.batch("ROLLBACK TO SAVEPOINT job")?;
-                        conn.batch("RELEASE SAVEPOINT job")?;
-                        if matches!(e, StoreError::Database(_)) {
-                            tracing::warn!(error = %e, "write rolled back");
-                        }
-                        Err(e)
-                    }
+                let r = in_savepoint(conn, shared, indexer, now, entries, index)?;
+                if let Err(e @ StoreError::Database(_)) = &r {
+                    tracing::warn!(error = %e, "write rolled back");
                 }
+                r.map(|outcomes| outcomes.into_iter().map(Ok).collect())
             }
             Mode::Independent => {
                 let mut per = Vec::with_capacity(entries.len());
                 for (entry, idx) in entries.into_iter().zip(index) {
-                    conn.batch("SAVEPOINT entry")?;
-                    let mut tx = WriterTx {
-                        conn: &mut *conn,
-                        shared,
-                    };
-                    let ctx = Ctx {
-                        now,
-                        indexer,
-                        registry: shared.registry,
-                    };
-                    match interaction::transaction(&mut tx, &ctx, vec![entry], vec![idx]) {
-                        Ok(mut o) => {
-                            conn.batch("RELEASE SAVEPOINT entry")?;
-                            per.push(o.pop().ok_or(StoreError::Database("no outcome".into())));
-                        }
-                        Err(e) => {
-                            conn.batch("ROLLBACK TO SAVEPOINT entry")?;
-                            conn.batch("RELEASE SAVEPOINT entry")?;
-                            per.push(Err(e));
-                        }
-                    }
+                    let r = in_savepoint(conn, shared, indexer, now, vec![entry], vec![idx])?;
+                    per.push(r.and_then(|mut o| {
+                        o.pop().ok_or(StoreError::Database("no outcome".into()))
+                    }));
                 }
                 Ok(per)
             }
@@ -765,6 +729,34 @@ fn run_group(
     }
     conn.batch("COMMIT")?;
     Ok(results)
+}
+
+/// Run entries as one unit inside a savepoint of the open transaction: kept on success,
+/// rolled back on failure. The outer error is a failure of the savepoint itself.
+fn in_savepoint(
+    conn: &mut dyn Conn,
+    shared: &Shared,
+    indexer: &Indexer,
+    now: i64,
+    entries: Vec<Entry>,
+    index: Vec<Option<Vec<IndexEntry>>>,
+) -> Result<Result<Vec<Outcome>, StoreError>, StoreError> {
+    conn.batch("SAVEPOINT unit")?;
+    let mut tx = WriterTx {
+        conn: &mut *conn,
+        shared,
+    };
+    let ctx = Ctx {
+        now,
+        indexer,
+        registry: shared.registry,
+    };
+    let r = interaction::transaction(&mut tx, &ctx, entries, index);
+    if r.is_err() {
+        conn.batch("ROLLBACK TO SAVEPOINT unit")?;
+    }
+    conn.batch("RELEASE SAVEPOINT unit")?;
+    Ok(r)
 }
 
 /// Submit a job and wait until it is durable. Index values are extracted here, on the
