@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const PURE: &[&str] = &["fhir", "synth"];
+const PURE: &[&str] = &["fhir", "rules", "synth"];
 const FORBIDDEN: &[&str] = &[
     "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",
 ];

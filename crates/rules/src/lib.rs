@@ -1,0 +1,23 @@
+//! Clinical rules as pure functions: no IO, no clock, no randomness. Time comes in as
+//! arguments; every result explains itself.
+//!
+//! - [`news2`]: NEWS2 (RCP 2017), scales 1 and 2, bands, required response, monitoring;
+//! - [`sepsis`]: qSOFA (Sepsis-3) and SIRS (ACCP/SCCM 1992);
+//! - [`observation`]: FHIR Observations read into typed readings;
+//! - [`set`]: one observation set's inputs for the three scores;
+//! - [`alert`]: the alert policy (deadlines, roles, escalation);
+//! - [`decimal`]: exact decimals and the one rounding rule (round half up).
+
+pub mod alert;
+pub mod decimal;
+pub mod news2;
+pub mod observation;
+pub mod sepsis;
+pub mod set;
+
+pub use alert::{Action, BandPolicy, Policy, Role};
+pub use decimal::Decimal;
+pub use news2::{Acvpu, Band, Monitoring, Param, Scale, Score, Vitals};
+pub use observation::{Kind, Parsed, Reading};
+pub use sepsis::{Criterion, Screen};
+pub use set::{assemble, OxygenBasis, SetInputs, SetWindow, Timed};

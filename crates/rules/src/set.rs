@@ -1,0 +1,123 @@
+//! One observation set: the readings of one patient scored together, and the inputs of
+//! NEWS2, qSOFA and SIRS built from them.
+//!
+//! Readings form one set when they are members of one vital-signs panel (or one HL7 v2
+//! message, which arrives as a panel), or, posted one by one, when they fall within a
+//! window anchored at the set's first reading (the grouping itself is the evaluator's; see
+//! [`SetWindow`]). Within a set the latest reading of each kind counts. Labs for SIRS
+//! (white cells, PaCO2, band forms) are the latest within their own, longer window.
+
+use serde::Serialize;
+
+use crate::news2::Vitals;
+use crate::observation::{on_oxygen, Kind, Reading};
+use crate::sepsis::{QsofaInputs, SirsInputs};
+
+/// How readings posted one by one are grouped, and how far back labs are looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetWindow {
+    /// Readings within this many ms after a set's first reading join that set (10 min).
+    pub readings_ms: i64,
+    /// A lab counts for SIRS when taken at most this many ms before the set (24 h).
+    pub labs_ms: i64,
+}
+
+impl Default for SetWindow {
+    fn default() -> SetWindow {
+        SetWindow {
+            readings_ms: 10 * 60_000,
+            labs_ms: 24 * 3_600_000,
+        }
+    }
+}
+
+/// Where the air/oxygen parameter of a set came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OxygenBasis {
+    /// An oxygen flow or inspired-fraction reading in the set.
+    Recorded,
+    /// No reading, and the source is configured to mean "no oxygen reading = air".
+    AssumedAir,
+    /// No reading: the parameter is missing.
+    Missing,
+}
+
+impl OxygenBasis {
+    pub fn code(self) -> &'static str {
+        match self {
+            OxygenBasis::Recorded => "recorded",
+            OxygenBasis::AssumedAir => "assumed-air",
+            OxygenBasis::Missing => "missing",
+        }
+    }
+}
+
+/// The inputs of the three scores for one set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetInputs {
+    pub vitals: Vitals,
+    pub oxygen_basis: OxygenBasis,
+    pub qsofa: QsofaInputs,
+    pub sirs: SirsInputs,
+}
+
+/// A reading with its time (ms since the epoch).
+pub type Timed = (i64, Kind, Reading);
+
+fn latest(readings: &[Timed], kind: Kind) -> Option<Reading> {
+    readings
+        .iter()
+        .filter(|(_, k, _)| *k == kind)
+        .max_by_key(|(t, ..)| *t)
+        .map(|(_, _, r)| *r)
+}
+
+/// Build the score inputs from a set's readings and the patient's recent labs.
+/// `air_when_absent`: the source means "no oxygen reading = air".
+pub fn assemble(set: &[Timed], labs: &[Timed], air_when_absent: bool) -> SetInputs {
+    let num = |k: Kind| latest(set, k).and_then(|r| r.number());
+    let lab = |k: Kind| latest(labs, k).and_then(|r| r.number());
+    let acvpu = match latest(set, Kind::Consciousness) {
+        Some(Reading::Acvpu(a)) => Some(a),
+        _ => None,
+    };
+    // The latest oxygen reading decides (flow and fraction alike).
+    let oxygen_reading = set
+        .iter()
+        .filter(|(_, k, _)| matches!(k, Kind::OxygenFlow | Kind::InspiredOxygen))
+        .max_by_key(|(t, ..)| *t)
+        .and_then(|(_, k, r)| on_oxygen(*k, r));
+    let (oxygen, oxygen_basis) = match (oxygen_reading, air_when_absent) {
+        (Some(o), _) => (Some(o), OxygenBasis::Recorded),
+        (None, true) => (Some(false), OxygenBasis::AssumedAir),
+        (None, false) => (None, OxygenBasis::Missing),
+    };
+    let vitals = Vitals {
+        respiration_rate: num(Kind::RespirationRate),
+        spo2: num(Kind::SpO2),
+        oxygen,
+        systolic_bp: num(Kind::SystolicBp),
+        pulse: num(Kind::Pulse),
+        consciousness: acvpu,
+        temperature: num(Kind::Temperature),
+    };
+    SetInputs {
+        qsofa: QsofaInputs {
+            respiration_rate: vitals.respiration_rate,
+            systolic_bp: vitals.systolic_bp,
+            gcs: num(Kind::Gcs),
+            consciousness: acvpu,
+        },
+        sirs: SirsInputs {
+            temperature: vitals.temperature,
+            heart_rate: vitals.pulse,
+            respiration_rate: vitals.respiration_rate,
+            paco2: lab(Kind::PaCO2),
+            wbc: lab(Kind::WhiteCells),
+            bands: lab(Kind::BandForms),
+        },
+        vitals,
+        oxygen_basis,
+    }
+}
