@@ -3,7 +3,7 @@
 //! commits into one transaction (one fsync) with a savepoint per job.
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use search::IndexEntry;
 use search::Indexer;
@@ -38,7 +38,49 @@ pub(crate) struct Job {
     /// inside the writer (no Bundle-local or conditional references to rewrite).
     pub(crate) index: Vec<Option<Vec<IndexEntry>>>,
     pub(crate) mode: Mode,
+    /// A consumer's change-log position saved in the same transaction as the entries.
+    pub(crate) checkpoint: Option<(String, i64)>,
     pub(crate) reply: SyncSender<WriteResult>,
+}
+
+/// The newest committed change-log position, for consumers that wait for new commits
+/// instead of polling.
+#[derive(Default)]
+pub struct Commits {
+    latest: Mutex<i64>,
+    changed: Condvar,
+}
+
+impl Commits {
+    /// The newest position committed by this process (0 before the first commit).
+    pub fn latest(&self) -> i64 {
+        self.latest.lock().map(|g| *g).unwrap_or_default()
+    }
+
+    /// Wait until a position after `seq` is committed, or `timeout` passes; returns the
+    /// newest position. Commits by other processes (PostgreSQL) are not signalled:
+    /// consumers also read the log when the wait times out.
+    pub fn wait_after(&self, seq: i64, timeout: std::time::Duration) -> i64 {
+        let Ok(guard) = self.latest.lock() else {
+            return seq;
+        };
+        match self
+            .changed
+            .wait_timeout_while(guard, timeout, |latest| *latest <= seq)
+        {
+            Ok((g, _)) => *g,
+            Err(_) => seq,
+        }
+    }
+
+    pub(crate) fn advance(&self, seq: i64) {
+        if let Ok(mut g) = self.latest.lock() {
+            if seq > *g {
+                *g = seq;
+                self.changed.notify_all();
+            }
+        }
+    }
 }
 
 /// State shared by the readers and the writer of one store.
@@ -214,18 +256,36 @@ pub(crate) fn history(
     Ok((rows.into_iter().map(version_from_row).collect(), total))
 }
 
+/// The newest change-log position in the database.
+pub(crate) fn newest_seq(conn: &mut dyn Conn) -> Result<i64, StoreError> {
+    Ok(conn
+        .query("SELECT COALESCE(MAX(seq), 0) FROM resource_version", &[])?
+        .first()
+        .and_then(|r| r.first())
+        .map(|c| c.int())
+        .unwrap_or(0))
+}
+
+/// Versions after change-log position `after`, in order, with their bodies.
+pub(crate) fn log(
+    conn: &mut dyn Conn,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Version>, StoreError> {
+    let rows = conn.query(
+        &format!("SELECT {VERSION_COLS} FROM resource_version v WHERE v.seq > ? ORDER BY v.seq LIMIT {limit}"),
+        &[Arg::Int(after)],
+    )?;
+    Ok(rows.into_iter().map(version_from_row).collect())
+}
+
 pub(crate) fn changes(
     conn: &mut dyn Conn,
     after: i64,
     limit: usize,
 ) -> Result<Vec<Change>, StoreError> {
-    let rows = conn.query(
-        &format!("SELECT {VERSION_COLS} FROM resource_version v WHERE v.seq > ? ORDER BY v.seq LIMIT {limit}"),
-        &[Arg::Int(after)],
-    )?;
-    Ok(rows
+    Ok(log(conn, after, limit)?
         .into_iter()
-        .map(version_from_row)
         .map(|v| Change {
             seq: v.seq,
             rtype: v.rtype,
@@ -599,11 +659,16 @@ pub(crate) fn spawn_writer<C: Conn + 'static>(
     indexer: Arc<Indexer>,
     clock: Arc<dyn Clock>,
     lock_sql: Option<&'static str>,
+    commits: Arc<Commits>,
 ) -> SyncSender<Job> {
     let (tx, rx) = mpsc::sync_channel::<Job>(4096);
     std::thread::Builder::new()
         .name("tend-store-writer".into())
-        .spawn(move || writer_loop(&mut conn, &shared, &indexer, &*clock, rx, lock_sql))
+        .spawn(move || {
+            writer_loop(
+                &mut conn, &shared, &indexer, &*clock, rx, lock_sql, &commits,
+            )
+        })
         .expect("spawn writer thread");
     tx
 }
@@ -618,6 +683,7 @@ fn writer_loop(
     clock: &dyn Clock,
     rx: Receiver<Job>,
     lock_sql: Option<&'static str>,
+    commits: &Commits,
 ) {
     let mut last_now = 0i64;
     // Planner statistics: refreshed as the data grows, so the query planner knows that
@@ -640,6 +706,16 @@ fn writer_loop(
         let results = run_group(conn, shared, indexer, now, &mut jobs, lock_sql);
         match results {
             Ok(results) => {
+                let newest = results
+                    .iter()
+                    .flatten()
+                    .flatten()
+                    .flatten()
+                    .filter_map(|o| o.version().map(|v| v.seq))
+                    .max();
+                if let Some(seq) = newest {
+                    commits.advance(seq);
+                }
                 for (job, r) in jobs.into_iter().zip(results) {
                     if let Ok(outcomes) = &r {
                         stats.written += outcomes.len() as u64;
@@ -726,6 +802,9 @@ fn run_group(
             }
         };
         results.push(r);
+        if let Some((consumer, seq)) = &job.checkpoint {
+            save_checkpoint(conn, consumer, *seq)?;
+        }
     }
     conn.batch("COMMIT")?;
     Ok(results)
@@ -767,8 +846,15 @@ pub(crate) fn submit(
     indexer: &Indexer,
     entries: Vec<Entry>,
     mode: Mode,
+    checkpoint: Option<(String, i64)>,
 ) -> WriteResult {
-    let independent = mode == Mode::Independent || entries.len() == 1;
+    // Index values can be computed ahead unless the writer rewrites references: Bundle-local
+    // `urn:` full URLs in an atomic transaction, or conditional references.
+    let independent = mode == Mode::Independent
+        || entries.len() == 1
+        || !entries
+            .iter()
+            .any(|e| e.full_url.as_deref().is_some_and(|u| u.starts_with("urn:")));
     let index = entries
         .iter()
         .map(|e| match (&e.op, independent) {
@@ -787,6 +873,7 @@ pub(crate) fn submit(
             entries,
             index,
             mode,
+            checkpoint,
             reply,
         })
         .map_err(|_| StoreError::Unavailable)?;

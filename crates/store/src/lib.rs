@@ -31,7 +31,7 @@ use search::Indexer;
 use search::Registry;
 use search::SearchQuery;
 
-pub use engine::{Mode, WriteResult};
+pub use engine::{Commits, Mode, WriteResult};
 pub use error::StoreError;
 pub use model::{
     Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
@@ -75,8 +75,21 @@ pub trait Store: Send + Sync {
     fn search(&self, q: &SearchQuery) -> Result<SearchPage, StoreError>;
     /// Write entries; returns once durable.
     fn write(&self, entries: Vec<Entry>, mode: Mode) -> WriteResult;
+    /// Write entries a change-log consumer derived, and save its position `seq` in the
+    /// same transaction: after a crash it resumes exactly where its writes stopped.
+    fn write_consumed(
+        &self,
+        entries: Vec<Entry>,
+        mode: Mode,
+        consumer: &str,
+        seq: i64,
+    ) -> WriteResult;
     /// Change-log entries after position `after`, in order.
     fn changes(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
+    /// Versions after position `after`, in change-log order, with their bodies.
+    fn log(&self, after: i64, limit: usize) -> Result<Vec<Version>, StoreError>;
+    /// The newest position committed through this store, with a wait for the next.
+    fn commits(&self) -> Arc<Commits>;
     /// A consumer's saved change-log position (0 if none).
     fn checkpoint(&self, consumer: &str) -> Result<i64, StoreError>;
     /// Save a consumer's change-log position.
@@ -116,12 +129,15 @@ pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
         let mut writer = sqlite::SqliteConn::open(&path, true)?;
         let pids = engine::init_schema(&mut writer, registry)?;
         let shared = Arc::new(Shared { pids, registry });
+        let commits = Arc::new(engine::Commits::default());
+        commits.advance(engine::newest_seq(&mut writer)?);
         let queue = engine::spawn_writer(
             writer,
             shared.clone(),
             options.indexer.clone(),
             options.clock.clone(),
             None,
+            commits.clone(),
         );
         let p = path.clone();
         let pool = Pool::new(Box::new(move || sqlite::SqliteConn::open(&p, false)));
@@ -131,18 +147,22 @@ pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
             shared,
             pool,
             queue,
+            commits,
         }))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let mut writer = postgres::PgConn::open(url)?;
         writer.batch(postgres::WRITE_LOCK)?;
         let pids = engine::init_schema(&mut writer, registry)?;
         let shared = Arc::new(Shared { pids, registry });
+        let commits = Arc::new(engine::Commits::default());
+        commits.advance(engine::newest_seq(&mut writer)?);
         let queue = engine::spawn_writer(
             writer,
             shared.clone(),
             options.indexer.clone(),
             options.clock.clone(),
             Some(postgres::WRITE_LOCK),
+            commits.clone(),
         );
         let u = url.to_string();
         let pool = Pool::new(Box::new(move || postgres::PgConn::open(&u)));
@@ -152,6 +172,7 @@ pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
             shared,
             pool,
             queue,
+            commits,
         }))
     } else {
         Err(StoreError::BadRequest(format!(
@@ -167,6 +188,7 @@ struct SqlStore<C: Conn> {
     shared: Arc<Shared>,
     pool: Pool<C>,
     queue: SyncSender<Job>,
+    commits: Arc<engine::Commits>,
 }
 
 impl<C: Conn + 'static> Store for SqlStore<C> {
@@ -186,10 +208,26 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         self.pool.with(|c| engine::search(c, &self.shared, q))
     }
     fn write(&self, entries: Vec<Entry>, mode: Mode) -> WriteResult {
-        engine::submit(&self.queue, &self.indexer, entries, mode)
+        engine::submit(&self.queue, &self.indexer, entries, mode, None)
+    }
+    fn write_consumed(
+        &self,
+        entries: Vec<Entry>,
+        mode: Mode,
+        consumer: &str,
+        seq: i64,
+    ) -> WriteResult {
+        let cp = Some((consumer.to_string(), seq));
+        engine::submit(&self.queue, &self.indexer, entries, mode, cp)
     }
     fn changes(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
         self.pool.with(|c| engine::changes(c, after, limit))
+    }
+    fn log(&self, after: i64, limit: usize) -> Result<Vec<Version>, StoreError> {
+        self.pool.with(|c| engine::log(c, after, limit))
+    }
+    fn commits(&self) -> Arc<engine::Commits> {
+        self.commits.clone()
     }
     fn checkpoint(&self, consumer: &str) -> Result<i64, StoreError> {
         self.pool.with(|c| engine::checkpoint(c, consumer))

@@ -1,0 +1,165 @@
+//! Live events: every score, alert and alert state change, as it is committed, for the
+//! web app's server-sent event streams (per ward and per patient).
+//!
+//! The hub is fed from the store's change log, not from the evaluator's memory: an event's
+//! id is its change-log position, so a client that reconnects with `Last-Event-ID` gets
+//! every event it missed, across restarts ([`Hub::replay`]).
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use store::Version;
+use tokio::sync::broadcast;
+
+use crate::codes::{self, ScoreKind};
+use crate::{alert, score, EarlyWarning};
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Change-log position (the SSE event id).
+    pub seq: i64,
+    /// `score` or `alert`.
+    pub kind: &'static str,
+    pub patient: String,
+    pub ward: Option<String>,
+    /// The score summary or the alert view.
+    pub data: Value,
+}
+
+/// Publishes events to every subscriber.
+pub struct Hub {
+    ew: Arc<EarlyWarning>,
+    tx: broadcast::Sender<Arc<Event>>,
+    position: AtomicI64,
+    stop: AtomicBool,
+}
+
+impl Hub {
+    /// Start publishing from the store's newest position.
+    pub fn start(ew: Arc<EarlyWarning>) -> Arc<Hub> {
+        let (tx, _) = broadcast::channel(4096);
+        let hub = Arc::new(Hub {
+            position: AtomicI64::new(ew.store().commits().latest()),
+            ew,
+            tx,
+            stop: AtomicBool::new(false),
+        });
+        let h = hub.clone();
+        std::thread::Builder::new()
+            .name("tend-events".into())
+            .spawn(move || h.run())
+            .expect("spawn event hub thread");
+        hub
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Subscribe to live events; also returns the position published so far (replay up to
+    /// it, then skip live events at or before it).
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, i64) {
+        let rx = self.tx.subscribe();
+        (rx, self.position.load(Ordering::SeqCst))
+    }
+
+    fn run(&self) {
+        let commits = self.ew.store().commits();
+        while !self.stop.load(Ordering::Relaxed) {
+            let at = self.position.load(Ordering::SeqCst);
+            match self.ew.store().log(at, 1000) {
+                Ok(log) if log.is_empty() => {
+                    commits.wait_after(at, Duration::from_millis(500));
+                }
+                Ok(log) => {
+                    let last = log.last().map(|v| v.seq).unwrap_or(at);
+                    for v in &log {
+                        if let Some(e) = self.event(v) {
+                            let _ = self.tx.send(Arc::new(e));
+                        }
+                    }
+                    self.position.store(last, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "event hub cannot read the change log");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Events after `after` up to `upto`, read back from the change log.
+    pub fn replay(&self, after: i64, upto: i64) -> Vec<Event> {
+        let mut out = Vec::new();
+        let mut at = after;
+        while at < upto {
+            let Ok(log) = self.ew.store().log(at, 1000) else {
+                break;
+            };
+            let Some(last) = log.last().map(|v| v.seq) else {
+                break;
+            };
+            out.extend(
+                log.iter()
+                    .filter(|v| v.seq <= upto)
+                    .filter_map(|v| self.event(v)),
+            );
+            at = last;
+        }
+        out
+    }
+
+    /// The event a committed version means, if any.
+    pub fn event(&self, v: &Version) -> Option<Event> {
+        let body: Value = serde_json::from_str(v.body.as_deref()?).ok()?;
+        match v.rtype.as_str() {
+            "Observation" if codes::is_derived(&body) => {
+                let kind = ScoreKind::of(&body)?;
+                let patient = body["subject"]["reference"].as_str()?.to_string();
+                let ward = body["encounter"]["reference"]
+                    .as_str()
+                    .and_then(|e| self.ew.ward_of(e));
+                let data = match kind {
+                    ScoreKind::News2 => {
+                        let mut d = serde_json::to_value(score::news2_summary(&body)?).ok()?;
+                        d["score"] = json!("news2");
+                        d
+                    }
+                    _ => json!({
+                        "score": kind.prefix(),
+                        "id": body["id"],
+                        "screen": body["interpretation"][0]["coding"][0]["code"],
+                        "met": score::component(&body, "criteria-met").map(|c| c["valueInteger"].clone()),
+                        "effective": body["effectiveDateTime"],
+                    }),
+                };
+                Some(Event {
+                    seq: v.seq,
+                    kind: "score",
+                    patient,
+                    ward,
+                    data,
+                })
+            }
+            "Task" if alert::is_alert(&body) => {
+                let view = alert::view(&body, &self.ew.config().policy, self.ew.now_ms())?;
+                let ward = view
+                    .ward
+                    .clone()
+                    .or_else(|| view.encounter.as_deref().and_then(|e| self.ew.ward_of(e)));
+                Some(Event {
+                    seq: v.seq,
+                    kind: "alert",
+                    patient: view.patient.clone(),
+                    ward,
+                    data: serde_json::to_value(view).ok()?,
+                })
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Ward status: every inpatient of a ward with the latest scores, when the next set is due
+//! (overdue flagged) and the open alert; the data behind the ward board.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::alert::AlertView;
+use crate::codes::ScoreKind;
+use crate::score::{self, News2Summary};
+use crate::{EarlyWarning, Error};
+
+/// One inpatient on a ward.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatientStatus {
+    pub patient: String,
+    pub encounter: String,
+    /// Bed or room (`Location/ID`) and its display.
+    pub bed: Option<String>,
+    pub bed_display: Option<String>,
+    pub news2: Option<News2Summary>,
+    /// qSOFA and SIRS screens: `POS`, `NEG` or `IND`.
+    pub qsofa: Option<String>,
+    pub sirs: Option<String>,
+    /// The next set is due before now.
+    pub overdue: bool,
+    /// Minutes to the next set (negative when overdue).
+    pub minutes_to_due: Option<i64>,
+    pub alert: Option<AlertView>,
+}
+
+/// A ward.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WardSummary {
+    pub id: String,
+    pub name: String,
+    pub patients: usize,
+    pub overdue: usize,
+    pub open_alerts: usize,
+}
+
+fn bed_of(enc: &Value) -> (Option<String>, Option<String>) {
+    let locs = enc["location"].as_array().cloned().unwrap_or_default();
+    let bed = locs.iter().find(|l| {
+        l["status"].as_str().is_none_or(|s| s == "active")
+            && l["physicalType"]["coding"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|x| x["code"] == "bd" || x["code"] == "ro"))
+    });
+    match bed {
+        Some(b) => (
+            b["location"]["reference"].as_str().map(str::to_string),
+            b["location"]["display"].as_str().map(str::to_string),
+        ),
+        None => (None, None),
+    }
+}
+
+impl EarlyWarning {
+    /// In-progress encounters whose ward is `ward` (`Location/ID`).
+    fn ward_encounters(&self, ward: &str) -> Result<Vec<Value>, Error> {
+        let mut out: Vec<Value> = Vec::new();
+        for param in ["location", "location.partof"] {
+            let found = self.search_json(
+                "Encounter",
+                &[
+                    ("status", "in-progress".into()),
+                    (param, ward.to_string()),
+                    ("_count", "1000".into()),
+                ],
+            )?;
+            for e in found {
+                if !out.iter().any(|o| o["id"] == e["id"]) {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn search_json(
+        &self,
+        rtype: &str,
+        params: &[(&str, String)],
+    ) -> Result<Vec<Value>, Error> {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let q = search::SearchQuery::parse(search::Registry::r4(), rtype, &params)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(self
+            .store
+            .search(&q)?
+            .matches
+            .into_iter()
+            .filter_map(|h| serde_json::from_str(&h.body).ok())
+            .collect())
+    }
+
+    fn latest_score(&self, kind: ScoreKind, subject: &str) -> Result<Option<Value>, Error> {
+        Ok(self
+            .search_json(
+                "Observation",
+                &[
+                    ("code", kind.token()),
+                    ("subject", subject.to_string()),
+                    ("_sort", "-date".into()),
+                    ("_count", "1".into()),
+                ],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    /// Every inpatient of a ward, most at risk first (band, then score, then overdue).
+    pub fn ward_status(&self, ward: &str) -> Result<Vec<PatientStatus>, Error> {
+        let now = self.now_ms();
+        let mut alerts: HashMap<String, AlertView> = HashMap::new();
+        for a in self.alerts(Some(ward), None, false)? {
+            alerts.entry(a.patient.clone()).or_insert(a);
+        }
+        let mut out = Vec::new();
+        for enc in self.ward_encounters(ward)? {
+            let Some(patient) = enc["subject"]["reference"].as_str() else {
+                continue;
+            };
+            let news2 = self
+                .latest_score(ScoreKind::News2, patient)?
+                .as_ref()
+                .and_then(score::news2_summary);
+            let screen = |k| -> Result<Option<String>, Error> {
+                Ok(self.latest_score(k, patient)?.and_then(|o| {
+                    o["interpretation"][0]["coding"][0]["code"]
+                        .as_str()
+                        .map(str::to_string)
+                }))
+            };
+            let due = news2
+                .as_ref()
+                .and_then(|n| n.next_due.as_deref())
+                .and_then(search::date_range)
+                .map(|(s, _)| s);
+            let (bed, bed_display) = bed_of(&enc);
+            out.push(PatientStatus {
+                patient: patient.to_string(),
+                encounter: format!("Encounter/{}", enc["id"].as_str().unwrap_or_default()),
+                bed,
+                bed_display,
+                qsofa: screen(ScoreKind::Qsofa)?,
+                sirs: screen(ScoreKind::Sirs)?,
+                overdue: due.is_some_and(|d| d < now),
+                minutes_to_due: due.map(|d| (d - now).div_euclid(60_000)),
+                news2,
+                alert: alerts.remove(patient),
+            });
+        }
+        let rank = |p: &PatientStatus| {
+            let band = p
+                .news2
+                .as_ref()
+                .and_then(|n| rules::Band::parse(&n.band))
+                .unwrap_or(rules::Band::Zero);
+            let total = p
+                .news2
+                .as_ref()
+                .map(|n| n.total.unwrap_or(n.partial_total))
+                .unwrap_or(0);
+            (p.alert.is_some(), band, total, p.overdue)
+        };
+        out.sort_by(|a, b| {
+            rank(b)
+                .cmp(&rank(a))
+                .then(a.bed_display.cmp(&b.bed_display))
+        });
+        Ok(out)
+    }
+
+    /// Every ward (Locations of physical type ward) with its counts.
+    pub fn wards(&self) -> Result<Vec<WardSummary>, Error> {
+        let wards = self.search_json(
+            "Location",
+            &[("physical-type", "wa".into()), ("_count", "200".into())],
+        )?;
+        let mut out = Vec::new();
+        for w in wards {
+            let id = format!("Location/{}", w["id"].as_str().unwrap_or_default());
+            let status = self.ward_status(&id)?;
+            out.push(WardSummary {
+                name: w["name"].as_str().unwrap_or_default().to_string(),
+                patients: status.len(),
+                overdue: status.iter().filter(|p| p.overdue).count(),
+                open_alerts: status.iter().filter(|p| p.alert.is_some()).count(),
+                id,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
