@@ -30,6 +30,76 @@ pub(crate) struct ServeArgs {
         default_value = "127.0.0.1:2575"
     )]
     pub(crate) mllp_listen: String,
+    #[command(flatten)]
+    pub(crate) early_warning: EarlyWarningArgs,
+}
+
+/// The early-warning service (scores, alerts, escalation).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct EarlyWarningArgs {
+    /// Where a set without an oxygen reading means "on air": `all`, or a comma-separated
+    /// list of wards (`Location/ID`) and feeds (`source:PREFIX` of the readings' meta.source).
+    /// Empty (the default): the air/oxygen parameter is then missing.
+    #[arg(long, env = "TEND_AIR_WHEN_ABSENT", default_value = "")]
+    pub(crate) air_when_absent: String,
+    /// Readings posted one by one within this many minutes of a set's first reading join it.
+    #[arg(long, env = "TEND_SET_WINDOW_MINUTES", default_value_t = 10)]
+    pub(crate) set_window_minutes: u32,
+    /// Labs (white cells, PaCO2, band forms) count for SIRS this many hours back.
+    #[arg(long, env = "TEND_SIRS_LAB_HOURS", default_value_t = 24)]
+    pub(crate) sirs_lab_hours: u32,
+    /// Minutes to acknowledge a low-medium alert (a single parameter scoring 3).
+    #[arg(long, env = "TEND_ALERT_LOW_MEDIUM_MINUTES", default_value_t = 60)]
+    pub(crate) alert_low_medium_minutes: u32,
+    /// Minutes to acknowledge a medium alert (NEWS2 5–6).
+    #[arg(long, env = "TEND_ALERT_MEDIUM_MINUTES", default_value_t = 60)]
+    pub(crate) alert_medium_minutes: u32,
+    /// Minutes to acknowledge a high alert (NEWS2 7+).
+    #[arg(long, env = "TEND_ALERT_HIGH_MINUTES", default_value_t = 30)]
+    pub(crate) alert_high_minutes: u32,
+    /// A rise of TEND_TREND_RISE points over the last TEND_TREND_SETS sets is flagged.
+    #[arg(long, env = "TEND_TREND_SETS", default_value_t = 3)]
+    pub(crate) trend_sets: usize,
+    #[arg(long, env = "TEND_TREND_RISE", default_value_t = 2)]
+    pub(crate) trend_rise: u32,
+}
+
+impl EarlyWarningArgs {
+    /// The typed configuration of the service.
+    pub(crate) fn config(&self) -> anyhow::Result<early_warning::Config> {
+        let mut c = early_warning::Config::default();
+        for item in self
+            .air_when_absent
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if item == "all" {
+                c.air_when_absent.all = true;
+            } else if let Some(prefix) = item.strip_prefix("source:") {
+                c.air_when_absent.sources.push(prefix.to_string());
+            } else if item.starts_with("Location/") {
+                c.air_when_absent.wards.push(item.to_string());
+            } else {
+                anyhow::bail!(
+                    "TEND_AIR_WHEN_ABSENT: '{item}' is not 'all', 'Location/ID' or 'source:PREFIX'"
+                );
+            }
+        }
+        if self.set_window_minutes == 0 || self.trend_sets < 2 {
+            anyhow::bail!(
+                "TEND_SET_WINDOW_MINUTES must be at least 1 and TEND_TREND_SETS at least 2"
+            );
+        }
+        c.window.readings_ms = i64::from(self.set_window_minutes) * 60_000;
+        c.window.labs_ms = i64::from(self.sirs_lab_hours) * 3_600_000;
+        c.policy.low_medium.deadline_minutes = self.alert_low_medium_minutes.max(1);
+        c.policy.medium.deadline_minutes = self.alert_medium_minutes.max(1);
+        c.policy.high.deadline_minutes = self.alert_high_minutes.max(1);
+        c.trend_sets = self.trend_sets;
+        c.trend_rise = self.trend_rise;
+        Ok(c)
+    }
 }
 
 /// Settings from a file of `TEND_NAME=value` lines (`#` comments, blank lines allowed),

@@ -24,6 +24,8 @@ pub(crate) struct DemoArgs {
     /// Seconds between checks for newly due vital signs.
     #[arg(long, env = "TEND_DEMO_TICK", default_value_t = 10)]
     tick: u64,
+    #[command(flatten)]
+    early_warning: crate::config::EarlyWarningArgs,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -56,11 +58,27 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for (t, n) in synth::summary(&hospital) {
         println!("  {t:<22} {n}");
     }
+    let state = crate::with_early_warning(store.clone(), &args.early_warning)?;
+    if let Some(ew) = state.early_warning.clone() {
+        let started = std::time::Instant::now();
+        let target = store.commits().latest();
+        tokio::task::spawn_blocking(move || ew.wait_processed(target, Duration::from_secs(300)))
+            .await?;
+        let ew = state.early_warning.clone().expect("started above");
+        let open = tokio::task::spawn_blocking(move || ew.alerts(None, None, false)).await??;
+        println!(
+            "Early warning: every set scored in {:.1} s; {} open alerts ({} high, {} medium, {} low-medium)",
+            started.elapsed().as_secs_f64(),
+            open.len(),
+            open.iter().filter(|a| a.band == "high").count(),
+            open.iter().filter(|a| a.band == "medium").count(),
+            open.iter().filter(|a| a.band == "low-medium").count(),
+        );
+    }
     let stream = hospital.vitals_stream();
     tokio::spawn(stream_vitals(store.clone(), stream, args.tick));
-    let state = server::AppState::new(store);
     println!(
-        "Try: curl 'http://{}/fhir/Observation?code=8867-4&_count=5'",
+        "Try: curl 'http://{0}/fhir/Observation?code=8867-4&_count=5'\n     curl 'http://{0}/api/alerts'\n     curl -N 'http://{0}/api/events?ward=ward-3east'",
         args.listen
     );
     crate::serve_app(state, &args.listen).await

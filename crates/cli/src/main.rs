@@ -107,8 +107,23 @@ pub(crate) fn redact(url: &str) -> String {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
-    let state = server::AppState::new(store);
+    let state = with_early_warning(store, &args.early_warning)?;
     serve_app(state, &args.listen).await
+}
+
+/// The application state with the early-warning service and its live events started.
+pub(crate) fn with_early_warning(
+    store: Arc<dyn store::Store>,
+    args: &config::EarlyWarningArgs,
+) -> anyhow::Result<server::AppState> {
+    let ew = early_warning::EarlyWarning::new(
+        store.clone(),
+        args.config()?,
+        Arc::new(store::SystemClock),
+    );
+    ew.start();
+    let hub = early_warning::Hub::start(ew.clone());
+    Ok(server::AppState::new(store).with_early_warning(ew, hub))
 }
 
 /// Bind, print the URL, and serve until Ctrl-C / SIGTERM.

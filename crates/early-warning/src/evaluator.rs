@@ -1024,9 +1024,11 @@ impl<'a> Batch<'a> {
             &[
                 ("subject", set.subject.clone()),
                 ("code", codes.join(",")),
+                // Readings are often charted to the second, and a `gt` search matches any
+                // overlap of precisions: "newer" starts after the set's whole second.
                 (
                     "date",
-                    format!("gt{}", search::format_instant(set.effective_ms)),
+                    format!("gt{}", search::format_instant(set.effective_ms + 999)),
                 ),
                 ("_count", "1".into()),
             ],

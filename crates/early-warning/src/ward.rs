@@ -179,12 +179,14 @@ impl EarlyWarning {
 
     /// Every ward (Locations of physical type ward) with its counts.
     pub fn wards(&self) -> Result<Vec<WardSummary>, Error> {
-        let wards = self.search_json(
-            "Location",
-            &[("physical-type", "wa".into()), ("_count", "200".into())],
-        )?;
+        // R4 has no search parameter for Location.physicalType: filter here.
+        let wards = self.search_json("Location", &[("_count", "1000".into())])?;
         let mut out = Vec::new();
-        for w in wards {
+        for w in wards.into_iter().filter(|l| {
+            l["physicalType"]["coding"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|x| x["code"] == "wa"))
+        }) {
             let id = format!("Location/{}", w["id"].as_str().unwrap_or_default());
             let status = self.ward_status(&id)?;
             out.push(WardSummary {

@@ -137,6 +137,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<early_warning::Error> for ApiError {
+    fn from(e: early_warning::Error) -> Self {
+        match e {
+            early_warning::Error::Store(s) => s.into(),
+            early_warning::Error::NotFound(_) => ApiError::NotFound(e.to_string()),
+            early_warning::Error::Conflict(_) => ApiError::Conflict(e.to_string()),
+            early_warning::Error::Invalid(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(detail) = &self {

@@ -3,6 +3,7 @@
 //! blocking thread, and shape the response; every error goes through [`ApiError`]'s one
 //! table to an HTTP status and an OperationOutcome.
 
+mod api;
 mod error;
 mod interaction;
 mod response;
@@ -43,6 +44,10 @@ pub struct AppState {
     /// Public base URL of the FHIR API (e.g. `http://127.0.0.1:8080/fhir`); when None,
     /// it is taken from each request's Host header.
     pub base_url: Option<String>,
+    /// The early-warning service, when running (the `/api` alerts and wards).
+    pub early_warning: Option<Arc<early_warning::EarlyWarning>>,
+    /// Live events, when running (`/api/events`).
+    pub hub: Option<Arc<early_warning::Hub>>,
 }
 
 impl AppState {
@@ -52,13 +57,28 @@ impl AppState {
             registry: Registry::r4(),
             ids: Arc::new(UuidIds),
             base_url: None,
+            early_warning: None,
+            hub: None,
         }
+    }
+
+    /// With the early-warning service and its live events.
+    pub fn with_early_warning(
+        mut self,
+        ew: Arc<early_warning::EarlyWarning>,
+        hub: Arc<early_warning::Hub>,
+    ) -> AppState {
+        self.early_warning = Some(ew);
+        self.hub = Some(hub);
+        self
     }
 }
 
-/// The whole HTTP application: the FHIR API with request limits.
+/// The whole HTTP application: the FHIR API and the early-warning JSON API, with
+/// request limits.
 pub fn app(state: AppState) -> Router {
-    router(state)
+    router(state.clone())
+        .merge(api::router(state))
         .route(
             "/",
             axum::routing::get(|| async { axum::response::Redirect::temporary("/fhir/metadata") }),

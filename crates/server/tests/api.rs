@@ -5,7 +5,9 @@
 //! Step format: `{"name", "method", "url", "headers": {..}, "body": <json or string>,
 //! "expect": {"status": 201, "headers": {"etag": "W/\"1\""}, "json": {"/pointer": value},
 //! "absent": ["/pointer"], "contains": ["text"]}, "capture": {"var": "/pointer" | "header:location"}}`.
-//! `${var}` in urls, headers and bodies is replaced by captured values.
+//! `${var}` in urls, headers and bodies is replaced by captured values. Scenarios whose
+//! file name starts with `early-warning` run with the early-warning service started; a step
+//! `{"wait": "evaluated"}` waits until it has evaluated everything written so far.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,7 +19,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-fn fresh_app(dir: &Path) -> axum::Router {
+fn fresh_state(dir: &Path, early_warning: bool) -> server::AppState {
     let url = format!("sqlite://{}", dir.join("api.db").display());
     let options = store::Options {
         clock: Arc::new(store::SystemClock),
@@ -25,9 +27,31 @@ fn fresh_app(dir: &Path) -> axum::Router {
         readers: 4,
     };
     let store = store::open(&url, options).unwrap();
-    let mut state = server::AppState::new(store);
+    let mut state = server::AppState::new(store.clone());
     state.base_url = Some("http://tend.test/fhir".into());
-    server::app(state)
+    if early_warning {
+        let ew = early_warning::EarlyWarning::new(
+            store,
+            early_warning::Config::default(),
+            Arc::new(store::SystemClock),
+        );
+        ew.start();
+        let hub = early_warning::Hub::start(ew.clone());
+        state = state.with_early_warning(ew, hub);
+    }
+    state
+}
+
+/// Wait until the early-warning service has evaluated every commit so far.
+async fn evaluated(state: &server::AppState) {
+    let ew = state.early_warning.clone().expect("early warning started");
+    let seq = state.store.commits().latest();
+    let done = tokio::task::spawn_blocking(move || {
+        ew.wait_processed(seq, std::time::Duration::from_secs(20))
+    })
+    .await
+    .unwrap();
+    assert!(done, "evaluation did not catch up");
 }
 
 fn substitute(s: &str, vars: &HashMap<String, String>) -> String {
@@ -46,11 +70,17 @@ async fn run_scenario(path: &Path) -> Result<(), String> {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let app = fresh_app(&dir);
+    let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+    let state = fresh_state(&dir, stem.starts_with("early-warning"));
+    let app = server::app(state.clone());
     let steps: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).map_err(|e| e.to_string())?;
     let mut vars = HashMap::new();
     for (i, step) in steps.iter().enumerate() {
+        if step["wait"] == "evaluated" {
+            evaluated(&state).await;
+            continue;
+        }
         let name = step["name"].as_str().unwrap_or("");
         let ctx = |m: String| format!("{}: step {i} ({name}): {m}", path.display());
         let method = step["method"].as_str().unwrap_or("GET");
@@ -159,4 +189,91 @@ async fn api_scenarios() {
     }
     println!("{} API scenarios, {} failed", files.len(), failures.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Live events: a client subscribed to a patient's stream sees the alert that a vitals
+/// write raises, without polling; a client resuming with `Last-Event-ID` gets what it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_arrive_on_the_live_stream() {
+    let dir = std::env::temp_dir().join(format!("tend-sse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = fresh_state(&dir, true);
+    let app = server::app(state.clone());
+    let bundle: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/early-warning-high-set.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let send = |req: Request<Body>| app.clone().oneshot(req);
+    let resp = send(
+        Request::get("/api/events?patient=ew-p1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut body = resp.into_body();
+    let write = send(
+        Request::post("/fhir")
+            .header("content-type", "application/fhir+json")
+            .body(Body::from(bundle.to_string()))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(write.status(), 200);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !text.contains("event: alert") {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("an alert event within 20 s")
+            .expect("stream open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(text.contains("event: score"));
+    assert!(text.contains("\"band\":\"high\""));
+    // Resume from the first event: everything after it comes back from the change log.
+    let first: i64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let resp = send(
+        Request::get("/api/events?patient=ew-p1")
+            .header("last-event-id", first.to_string())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut body = resp.into_body();
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+        .await
+        .expect("replayed events")
+        .unwrap()
+        .unwrap();
+    let replayed = String::from_utf8_lossy(&frame.into_data().unwrap()).to_string();
+    let id: i64 = replayed
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(id > first, "replay starts after Last-Event-ID");
+    let _ = std::fs::remove_dir_all(&dir);
 }

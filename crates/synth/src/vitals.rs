@@ -534,15 +534,15 @@ impl Sim {
                 "%",
             ),
         ];
-        if let Some(flow) = reading.o2_flow {
-            set_obs.push(with_value(
-                "o2",
-                (LOINC, "3151-8", "Inhaled oxygen flow rate"),
-                json!(flow),
-                "L/min",
-                "L/min",
-            ));
-        }
+        // Air is recorded as such (flow 0 L/min), as the NEWS2 chart's "air or oxygen?" row
+        // is charted at every set.
+        set_obs.push(with_value(
+            "o2",
+            (LOINC, "3151-8", "Inhaled oxygen flow rate"),
+            json!(reading.o2_flow.unwrap_or(0)),
+            "L/min",
+            "L/min",
+        ));
         const SYSTOLIC: Code = (LOINC, "8480-6", "Systolic blood pressure");
         const DIASTOLIC: Code = (LOINC, "8462-4", "Diastolic blood pressure");
         if self.course.monitored {

@@ -1,0 +1,232 @@
+//! The small JSON API the web app uses for early warning, beside the FHIR API: wards and
+//! their patients, alerts and their lifecycle, and live events (server-sent events,
+//! <https://html.spec.whatwg.org/multipage/server-sent-events.html>).
+//!
+//! | Method and path | What |
+//! |---|---|
+//! | `GET /api/wards` | wards with patient, overdue and open-alert counts |
+//! | `GET /api/wards/{id}/patients` | the ward's inpatients, latest scores, next set due, open alert; most at risk first |
+//! | `GET /api/alerts?ward=&patient=&status=open\|all` | alerts; escalated and overdue first |
+//! | `GET /api/alerts/{id}` | one alert with its timeline |
+//! | `POST /api/alerts/{id}/acknowledge` `{"by"}` | acknowledge |
+//! | `POST /api/alerts/{id}/respond` `{"action", "note", "by"}` | record the response (`increased-monitoring`, `medical-review`, `rapid-response-call`, `transfer-to-higher-care`) |
+//! | `POST /api/alerts/{id}/resolve` `{"note", "by"}` | resolve (after a response) |
+//! | `GET /api/events?ward=&patient=` | live scores and alerts; resumes after `Last-Event-ID` |
+//!
+//! `by` is a `Practitioner/ID` reference. Errors are OperationOutcomes, from the same table
+//! as the FHIR API.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use early_warning::{AlertView, EarlyWarning, Event, Hub, PatientStatus, WardSummary};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{ApiError, AppState};
+
+/// The `/api` routes.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/wards", get(wards))
+        .route("/api/wards/{id}/patients", get(ward_patients))
+        .route("/api/alerts", get(alerts))
+        .route("/api/alerts/{id}", get(alert))
+        .route("/api/alerts/{id}/{action}", post(act))
+        .route("/api/events", get(events))
+        .with_state(state)
+}
+
+fn service(state: &AppState) -> Result<Arc<EarlyWarning>, ApiError> {
+    state
+        .early_warning
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("early warning is not running on this server".into()))
+}
+
+/// `ward-3east` or `Location/ward-3east` → `Location/ward-3east`.
+fn reference(rtype: &str, id: &str) -> String {
+    if id.contains('/') {
+        id.to_string()
+    } else {
+        format!("{rtype}/{id}")
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, early_warning::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+async fn wards(State(state): State<AppState>) -> Result<Json<Vec<WardSummary>>, ApiError> {
+    let ew = service(&state)?;
+    Ok(Json(blocking(move || ew.wards()).await?))
+}
+
+async fn ward_patients(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<PatientStatus>>, ApiError> {
+    let ew = service(&state)?;
+    let ward = reference("Location", &id);
+    Ok(Json(blocking(move || ew.ward_status(&ward)).await?))
+}
+
+#[derive(Deserialize)]
+struct AlertFilter {
+    ward: Option<String>,
+    patient: Option<String>,
+    status: Option<String>,
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    Query(f): Query<AlertFilter>,
+) -> Result<Json<Vec<AlertView>>, ApiError> {
+    let ew = service(&state)?;
+    let all = match f.status.as_deref() {
+        None | Some("open") => false,
+        Some("all") => true,
+        Some(other) => {
+            return Err(ApiError::BadParameter {
+                message: format!("status must be 'open' or 'all', not '{other}'"),
+                parameter: "status".into(),
+            })
+        }
+    };
+    let ward = f.ward.map(|w| reference("Location", &w));
+    let patient = f.patient.map(|p| reference("Patient", &p));
+    Ok(Json(
+        blocking(move || ew.alerts(ward.as_deref(), patient.as_deref(), all)).await?,
+    ))
+}
+
+async fn alert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<AlertView>, ApiError> {
+    let ew = service(&state)?;
+    Ok(Json(blocking(move || ew.alert(&id)).await?))
+}
+
+#[derive(Deserialize)]
+struct Act {
+    by: String,
+    action: Option<String>,
+    note: Option<String>,
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    body: Result<Json<Act>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<AlertView>, ApiError> {
+    let ew = service(&state)?;
+    let Json(body) = body.map_err(|e| ApiError::Parse {
+        message: format!("the body must be JSON with 'by' (and 'action', 'note'): {e}"),
+        expression: None,
+    })?;
+    let by = reference("Practitioner", &body.by);
+    let view = match action.as_str() {
+        "acknowledge" => blocking(move || ew.acknowledge(&id, &by)).await?,
+        "respond" => {
+            let what = body.action.ok_or_else(|| ApiError::BadParameter {
+                message: "'action' is required to record a response".into(),
+                parameter: "action".into(),
+            })?;
+            blocking(move || ew.respond(&id, &what, body.note.as_deref(), &by)).await?
+        }
+        "resolve" => blocking(move || ew.resolve(&id, body.note.as_deref(), &by)).await?,
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "no alert action '{other}': use acknowledge, respond or resolve"
+            )))
+        }
+    };
+    Ok(Json(view))
+}
+
+#[derive(Deserialize)]
+struct EventFilter {
+    ward: Option<String>,
+    patient: Option<String>,
+    /// Resume after this event id (the `Last-Event-ID` header takes precedence).
+    after: Option<i64>,
+}
+
+fn sse(e: &Event) -> SseEvent {
+    SseEvent::default()
+        .id(e.seq.to_string())
+        .event(e.kind)
+        .json_data(e)
+        .unwrap_or_default()
+}
+
+/// A live stream of scores and alerts for a ward or a patient (or everything).
+async fn events(
+    State(state): State<AppState>,
+    Query(f): Query<EventFilter>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let hub: Arc<Hub> = state
+        .hub
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("live events are not running on this server".into()))?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(f.after);
+    let ward = f.ward.map(|w| reference("Location", &w));
+    let patient = f.patient.map(|p| reference("Patient", &p));
+    let wanted = move |e: &Event| {
+        ward.as_ref().is_none_or(|w| e.ward.as_ref() == Some(w))
+            && patient.as_ref().is_none_or(|p| &e.patient == p)
+    };
+    let (rx, position) = hub.subscribe();
+    let missed = match after {
+        Some(a) if a < position => {
+            let h = hub.clone();
+            tokio::task::spawn_blocking(move || h.replay(a, position))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+        }
+        _ => Vec::new(),
+    };
+    let start = after.map_or(position, |a| a.max(position));
+    let missed: Vec<Event> = missed.into_iter().filter(|e| wanted(e)).collect();
+    let replayed = stream::iter(missed.into_iter().map(|e| Ok(sse(&e))));
+    let live = stream::unfold(
+        (rx, start, hub, wanted),
+        |(mut rx, mut last, hub, wanted)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.seq <= last || !wanted(&e) => continue,
+                    Ok(e) => {
+                        last = e.seq;
+                        return Some((Ok(sse(&e)), (rx, last, hub, wanted)));
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        // Too slow a reader: tell it to reload rather than drop silently.
+                        let reload = SseEvent::default().event("reload").data("{}");
+                        return Some((Ok(reload), (rx, last, hub, wanted)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(futures_util::StreamExt::chain(replayed, live))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
