@@ -29,6 +29,10 @@ pub(crate) struct BenchArgs {
     /// Skip SQLite (with --postgres: PostgreSQL only).
     #[arg(long)]
     no_sqlite: bool,
+    /// Measure the early-warning loop (complete vitals sets/s with 32 writers, and write →
+    /// alert event latency at 500 sets/s) instead of the store.
+    #[arg(long)]
+    vitals: bool,
 }
 
 /// A tiny deterministic generator (xorshift), so runs are comparable.
@@ -133,13 +137,21 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !args.no_sqlite {
         let url = format!("sqlite://{}", tmp.join("bench.db").display());
         let store = store::open(&url, options.clone())?;
-        bench_store("sqlite", &*store, &args)?;
+        if args.vitals {
+            crate::bench_vitals::run("sqlite", store, args.seconds)?;
+        } else {
+            bench_store("sqlite", &*store, &args)?;
+        }
     }
     if args.postgres {
         let pg = store::TempPostgres::start()?;
         let url = pg.create_database("tend_bench")?;
         let store = store::open(&url, options.clone())?;
-        bench_store("postgres", &*store, &args)?;
+        if args.vitals {
+            crate::bench_vitals::run("postgres", store.clone(), args.seconds)?;
+        } else {
+            bench_store("postgres", &*store, &args)?;
+        }
         drop(store);
         drop(pg);
     }

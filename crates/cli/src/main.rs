@@ -2,11 +2,15 @@
 //! configuration, and starts the parts: `serve`, `demo`, `import`, `export`, `bench`.
 
 mod bench;
+mod bench_vitals;
 mod config;
 mod demo;
 mod ndjson;
 
 use std::sync::Arc;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -40,7 +40,36 @@ pub struct EarlyWarning {
     stepping: Mutex<()>,
     stop: AtomicBool,
     wards: Mutex<HashMap<String, Option<String>>>,
+    /// SpO2 scale per patient, dropped when one of the patient's Goals changes.
+    scales: Mutex<HashMap<String, Scale>>,
+    /// Patients known to have no labs for SIRS, dropped when a lab arrives.
+    no_labs: Mutex<HashSet<String>>,
+    /// The latest stored NEWS2 totals per patient, for trends.
+    recent: Mutex<HashMap<String, Recent>>,
 }
+
+/// A patient's newest stored NEWS2 totals: (time, total, score id), oldest first.
+#[derive(Debug, Clone, Default)]
+struct Recent {
+    items: Vec<(i64, u32, String)>,
+    /// Whether `items` holds every stored score of the patient.
+    complete: bool,
+}
+
+impl Recent {
+    fn put(&mut self, t: i64, total: u32, id: String) {
+        self.items.retain(|(_, _, i)| *i != id);
+        self.items.push((t, total, id));
+        self.items.sort_by_key(|(t, ..)| *t);
+        if self.items.len() > RECENT {
+            self.items.remove(0);
+            self.complete = false;
+        }
+    }
+}
+
+/// Totals kept per patient for trends.
+const RECENT: usize = 8;
 
 /// A set to (re)score.
 #[derive(Debug, Clone)]
@@ -53,6 +82,8 @@ struct Plan {
     members: Vec<String>,
     /// meta.source of the readings, for "no oxygen reading = air" per feed.
     source: Option<String>,
+    /// A set first seen in this batch: it has no stored scores to compare with.
+    new: bool,
 }
 
 fn ms(s: &str) -> Option<i64> {
@@ -104,6 +135,9 @@ impl EarlyWarning {
             stepping: Mutex::new(()),
             stop: AtomicBool::new(false),
             wards: Mutex::new(HashMap::new()),
+            scales: Mutex::new(HashMap::new()),
+            no_labs: Mutex::new(HashSet::new()),
+            recent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -282,6 +316,36 @@ impl EarlyWarning {
             return Some(first.to_string());
         }
         loc["partOf"]["reference"].as_str().map(str::to_string)
+    }
+
+    fn cached_scale(&self, subject: &str, at_ms: i64) -> Result<Scale, Error> {
+        if let Some(s) = self
+            .scales
+            .lock()
+            .ok()
+            .and_then(|m| m.get(subject).copied())
+        {
+            return Ok(s);
+        }
+        let s = self.scale_for(subject, at_ms)?;
+        if let Ok(mut m) = self.scales.lock() {
+            if m.len() > 100_000 {
+                m.clear();
+            }
+            m.insert(subject.to_string(), s);
+        }
+        Ok(s)
+    }
+
+    fn forget_goals(&self, subject: Option<&str>) {
+        if let Ok(mut m) = self.scales.lock() {
+            match subject {
+                Some(s) => {
+                    m.remove(s);
+                }
+                None => m.clear(),
+            }
+        }
     }
 
     fn forget_encounter(&self, encounter: &str) {
@@ -500,14 +564,21 @@ struct Batch<'a> {
     out: BTreeMap<String, (Value, Option<String>)>,
     /// Open alert per patient as this batch leaves it: (task id, band).
     open_alerts: HashMap<String, Option<(Value, Band)>>,
-    scales: HashMap<String, Scale>,
+    /// `Observation/ID`s whose first version is in this batch.
+    created: HashSet<String>,
+    /// Sets whose scores are stored without comparing with a stored version.
+    fresh_sets: HashSet<String>,
 }
 
 impl<'a> Batch<'a> {
     fn new(ew: &'a EarlyWarning, log: &'a [Version]) -> Batch<'a> {
         let mut fresh = HashMap::new();
+        let mut created = HashSet::new();
         for v in log.iter().filter(|v| v.rtype == "Observation") {
             let key = format!("Observation/{}", v.id);
+            if v.version == 1 {
+                created.insert(key.clone());
+            }
             match body(v) {
                 Some(b) => {
                     fresh.insert(key, b);
@@ -524,7 +595,8 @@ impl<'a> Batch<'a> {
             fresh,
             out: BTreeMap::new(),
             open_alerts: HashMap::new(),
-            scales: HashMap::new(),
+            created,
+            fresh_sets: HashSet::new(),
         }
     }
 
@@ -554,6 +626,11 @@ impl<'a> Batch<'a> {
         for v in self.log {
             match v.rtype.as_str() {
                 "Encounter" => ew.forget_encounter(&format!("Encounter/{}", v.id)),
+                "Goal" => {
+                    let subject = body(v)
+                        .and_then(|g| g["subject"]["reference"].as_str().map(str::to_string));
+                    ew.forget_goals(subject.as_deref());
+                }
                 "Task" => self.sync_flag(v)?,
                 "Observation" => {
                     if !done_obs.insert(&v.id) {
@@ -582,6 +659,11 @@ impl<'a> Batch<'a> {
                     if parsed.is_panel {
                         // The panel's set replaces any loose sets its members were in.
                         for m in &parsed.members {
+                            // Members created in this batch were claimed before any
+                            // loose set could take them.
+                            if self.created.contains(m) {
+                                continue;
+                            }
                             for old in self.sets_containing(m)? {
                                 if old.key.starts_with("loose:") {
                                     self.retire(&old);
@@ -599,6 +681,7 @@ impl<'a> Batch<'a> {
                                 anchor_ms: None,
                                 members,
                                 source: b["meta"]["source"].as_str().map(str::to_string),
+                                new: v.version == 1,
                             });
                         }
                         continue;
@@ -606,6 +689,9 @@ impl<'a> Batch<'a> {
                     let vital = parsed.readings.iter().any(|(k, _)| k.is_vital_sign());
                     let lab = parsed.readings.iter().any(|(k, _)| !k.is_vital_sign());
                     if lab {
+                        if let Ok(mut m) = ew.no_labs.lock() {
+                            m.remove(&subject);
+                        }
                         lab_patients.push(subject.clone());
                     }
                     if !vital || claimed.contains(&reference) {
@@ -665,6 +751,7 @@ impl<'a> Batch<'a> {
                 anchor_ms: Some(t),
                 members: vec![reference],
                 source,
+                new: true,
             });
         }
         // Labs re-score the patient's latest set (SIRS).
@@ -810,6 +897,12 @@ impl<'a> Batch<'a> {
 
     /// A loose set whose readings now belong to a panel: its scores are deleted.
     fn retire(&mut self, p: &Plan) {
+        if let Ok(mut m) = self.ew.recent.lock() {
+            if let Some(r) = m.get_mut(&p.subject) {
+                let id = codes::stable_id(ScoreKind::News2.prefix(), &p.key);
+                r.items.retain(|(_, _, i)| *i != id);
+            }
+        }
         for kind in ScoreKind::ALL {
             let id = codes::stable_id(kind.prefix(), &p.key);
             self.out.remove(&format!("Observation/{id}"));
@@ -879,14 +972,10 @@ impl<'a> Batch<'a> {
             effective_ms: effective,
             members,
         };
-        let scale = match self.scales.get(&p.subject) {
-            Some(s) => *s,
-            None => {
-                let s = ew.scale_for(&p.subject, effective)?;
-                self.scales.insert(p.subject.clone(), s);
-                s
-            }
-        };
+        let scale = ew.cached_scale(&p.subject, effective)?;
+        if p.new {
+            self.fresh_sets.insert(p.key.clone());
+        }
         let ward = encounter.as_deref().and_then(|e| ew.ward_of(e));
         let air = &ew.config.air_when_absent;
         let air_when_absent = air.all
@@ -918,6 +1007,15 @@ impl<'a> Batch<'a> {
             next_due_ms: next_due,
             rising,
         };
+        if let Ok(mut m) = ew.recent.lock() {
+            if let Some(r) = m.get_mut(&p.set.subject) {
+                r.put(
+                    p.set.effective_ms,
+                    p.news2.total.unwrap_or(p.news2.partial_total),
+                    p.set.score_id(ScoreKind::News2),
+                );
+            }
+        }
         self.emit(score::news2(&p.set, &p.news2, &extras, self.now))?;
         self.emit(score::screen(ScoreKind::Qsofa, &p.set, &p.qsofa, self.now))?;
         self.emit(score::screen(ScoreKind::Sirs, &p.set, &p.sirs, self.now))?;
@@ -931,9 +1029,14 @@ impl<'a> Batch<'a> {
             .unwrap_or_default()
             .to_string();
         let id = resource["id"].as_str().unwrap_or_default().to_string();
-        if let Some(old) = self.ew.read(&rtype, &id)? {
-            if content(&old) == content(&resource) {
-                return Ok(());
+        let set_key = resource["identifier"][0]["value"]
+            .as_str()
+            .unwrap_or_default();
+        if !self.fresh_sets.contains(set_key) {
+            if let Some(old) = self.ew.read(&rtype, &id)? {
+                if content(&old) == content(&resource) {
+                    return Ok(());
+                }
             }
         }
         self.out.insert(format!("{rtype}/{id}"), (resource, None));
@@ -941,6 +1044,10 @@ impl<'a> Batch<'a> {
     }
 
     fn labs(&self, subject: &str, at: i64) -> Result<Vec<Timed>, Error> {
+        let known_none = self.ew.no_labs.lock().is_ok_and(|m| m.contains(subject));
+        if known_none {
+            return Ok(Vec::new());
+        }
         let w = &self.ew.config.window;
         let codes: Vec<String> = observation::codes()
             .filter(|c| observation::kind_of(c).is_some_and(|k| !k.is_vital_sign()))
@@ -963,6 +1070,25 @@ impl<'a> Batch<'a> {
                 ("_count", "50".into()),
             ],
         )?;
+        if found.is_empty() {
+            // None in the window: remember patients without any lab at all.
+            let any = self.ew.search(
+                "Observation",
+                &[
+                    ("subject", subject.to_string()),
+                    ("code", codes.join(",")),
+                    ("_count", "1".into()),
+                ],
+            )?;
+            if any.is_empty() {
+                if let Ok(mut m) = self.ew.no_labs.lock() {
+                    if m.len() > 100_000 {
+                        m.clear();
+                    }
+                    m.insert(subject.to_string());
+                }
+            }
+        }
         let mut out = Vec::new();
         for b in found {
             let p = observation::read(&b);
@@ -989,6 +1115,53 @@ impl<'a> Batch<'a> {
         in_batch: &HashSet<String>,
     ) -> Result<Vec<(i64, u32)>, Error> {
         let n = self.ew.config.trend_sets.saturating_sub(1).max(1);
+        let pick = |r: &Recent| -> Option<Vec<(i64, u32)>> {
+            let before: Vec<(i64, u32)> = r
+                .items
+                .iter()
+                .filter(|(t, _, id)| *t < set.effective_ms && !in_batch.contains(id))
+                .map(|(t, v, _)| (*t, *v))
+                .collect();
+            (before.len() >= n || r.complete)
+                .then(|| before[before.len().saturating_sub(n)..].to_vec())
+        };
+        let cached = self
+            .ew
+            .recent
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&set.subject).cloned());
+        if let Some(found) = cached.as_ref().and_then(pick) {
+            return Ok(found);
+        }
+        let found = self.ew.search(
+            "Observation",
+            &[
+                ("code", ScoreKind::News2.token()),
+                ("subject", set.subject.clone()),
+                ("_sort", "-date".into()),
+                ("_count", RECENT.to_string()),
+            ],
+        )?;
+        let mut r = Recent {
+            complete: found.len() < RECENT,
+            items: Vec::new(),
+        };
+        for s in found.iter().filter_map(score::news2_summary) {
+            if let Some(t) = ms(&s.effective) {
+                r.put(t, s.total.unwrap_or(s.partial_total), s.id);
+            }
+        }
+        if let Some(p) = pick(&r) {
+            if let Ok(mut m) = self.ew.recent.lock() {
+                if m.len() > 100_000 {
+                    m.clear();
+                }
+                m.insert(set.subject.clone(), r);
+            }
+            return Ok(p);
+        }
+        // An old set arriving late: ask the store for the sets before it.
         let found = self.ew.search(
             "Observation",
             &[
@@ -999,18 +1172,18 @@ impl<'a> Batch<'a> {
                     format!("lt{}", search::format_instant(set.effective_ms)),
                 ),
                 ("_sort", "-date".into()),
-                ("_count", n.to_string()),
+                ("_count", (n + in_batch.len().min(50)).to_string()),
             ],
         )?;
-        Ok(found
+        let mut out: Vec<(i64, u32)> = found
             .iter()
             .filter(|o| o["id"].as_str().is_some_and(|id| !in_batch.contains(id)))
             .filter_map(score::news2_summary)
-            .filter_map(|s| {
-                let t = ms(&s.effective)?;
-                Some((t, s.total.unwrap_or(s.partial_total)))
-            })
-            .collect())
+            .filter_map(|s| Some((ms(&s.effective)?, s.total.unwrap_or(s.partial_total))))
+            .take(n)
+            .collect();
+        out.reverse();
+        Ok(out)
     }
 
     /// Whether no vital-sign reading of the patient is newer than the set.
@@ -1144,5 +1317,6 @@ fn plan_of_score(obs: &Value) -> Option<Plan> {
             .filter_map(|r| r["reference"].as_str().map(str::to_string))
             .collect(),
         source: None,
+        new: false,
     })
 }

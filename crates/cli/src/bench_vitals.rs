@@ -1,0 +1,237 @@
+//! `tend bench --vitals`: the early-warning loop under load, printed, never asserted.
+//!
+//! 1. Throughput: 32 concurrent writers post complete vital-sign sets (7 readings and a
+//!    panel, one atomic write each) for the given seconds; the figure is complete sets per
+//!    second until every set's NEWS2, qSOFA and SIRS and any alert are durable.
+//! 2. Latency: sets paced at a fixed rate (500/s), each one deteriorating (high band) for a
+//!    patient without an open alert; the figure is the time from the write's
+//!    acknowledgement to its alert event on the live-event hub that feeds `/api/events`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use store::{Entry, Mode, Store};
+
+use crate::demo::put_entry;
+
+const WARDS: usize = 5;
+const PT: &str = "http://terminology.hl7.org/CodeSystem/location-physical-type";
+
+fn seed(store: &dyn Store, patients: usize) -> anyhow::Result<()> {
+    let mut resources = Vec::new();
+    for w in 0..WARDS {
+        resources.push(json!({"resourceType": "Location", "id": format!("bw{w}"), "name": format!("Bench ward {w}"),
+            "status": "active", "physicalType": {"coding": [{"system": PT, "code": "wa"}]}}));
+    }
+    for i in 0..patients {
+        resources.push(json!({"resourceType": "Patient", "id": format!("vp{i}")}));
+        resources.push(json!({"resourceType": "Encounter", "id": format!("ve{i}"), "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": format!("Patient/vp{i}")},
+            "location": [{"location": {"reference": format!("Location/bw{}", i % WARDS)}, "status": "active",
+                "physicalType": {"coding": [{"system": PT, "code": "wa"}]}}]}));
+    }
+    let mut it = resources.into_iter().peekable();
+    while it.peek().is_some() {
+        let chunk: Vec<Entry> = it.by_ref().take(1000).filter_map(put_entry).collect();
+        store.write(chunk, Mode::Independent)?;
+    }
+    Ok(())
+}
+
+/// One complete set (7 readings + panel) for patient `p`, as PUTs with client ids.
+/// `kind`: 0 normal, 1 medium, 2 high.
+fn set(p: usize, n: usize, kind: u8, at_ms: i64) -> Vec<Entry> {
+    let id = format!("vs{p}-{n}");
+    let at = search::format_instant(at_ms);
+    let (rr, spo2, o2, sbp, hr, avpu, temp) = match kind {
+        2 => (26, 90, 4, 88, 125, "130987000", 38.6),
+        1 => (22, 95, 2, 118, 96, "248234008", 37.4),
+        _ => (16, 97, 0, 124, 72, "248234008", 36.8),
+    };
+    let reading = |tag: &str, code: &str, value: Value, unit: &str| {
+        let mut o = json!({"resourceType": "Observation", "id": format!("{id}-{tag}"), "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": format!("Patient/vp{p}")}, "encounter": {"reference": format!("Encounter/ve{p}")},
+            "effectiveDateTime": at});
+        if unit.is_empty() {
+            o["valueCodeableConcept"] =
+                json!({"coding": [{"system": "http://snomed.info/sct", "code": value}]});
+        } else {
+            o["valueQuantity"] =
+                json!({"value": value, "system": "http://unitsofmeasure.org", "code": unit});
+        }
+        o
+    };
+    let mut obs = vec![
+        reading("rr", "9279-1", json!(rr), "/min"),
+        reading("spo2", "59408-5", json!(spo2), "%"),
+        reading("o2", "3151-8", json!(o2), "L/min"),
+        reading("sbp", "8480-6", json!(sbp), "mm[Hg]"),
+        reading("hr", "8867-4", json!(hr), "/min"),
+        reading("avpu", "67775-7", json!(avpu), ""),
+        reading("temp", "8310-5", json!(temp), "Cel"),
+    ];
+    let members: Vec<Value> = obs
+        .iter()
+        .map(|o| json!({"reference": format!("Observation/{}", o["id"].as_str().unwrap_or_default())}))
+        .collect();
+    let mut panel = reading("vs", "85353-1", Value::Null, "/");
+    panel["id"] = json!(id);
+    panel.as_object_mut().map(|o| o.remove("valueQuantity"));
+    panel["hasMember"] = json!(members);
+    obs.push(panel);
+    obs.into_iter().filter_map(put_entry).collect()
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub(crate) fn run(name: &str, store: Arc<dyn Store>, seconds: u64) -> anyhow::Result<()> {
+    println!("\n== {name}: early warning ==");
+    let rate = 500usize;
+    let throughput_patients = 2_000;
+    let latency_patients = rate * seconds as usize + 100;
+    let started = Instant::now();
+    seed(&*store, throughput_patients + latency_patients)?;
+    println!(
+        "seed: {} patients with encounters in {:.1} s",
+        throughput_patients + latency_patients,
+        started.elapsed().as_secs_f64()
+    );
+    let ew = early_warning::EarlyWarning::new(
+        store.clone(),
+        early_warning::Config::default(),
+        Arc::new(store::SystemClock),
+    );
+    ew.start();
+    let hub = early_warning::Hub::start(ew.clone());
+    // Let the evaluator pass the seed.
+    ew.wait_processed(store.commits().latest(), Duration::from_secs(600));
+
+    // 1. Throughput, 32 writers.
+    let stop = AtomicBool::new(false);
+    let sets = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let begin_seq = store.commits().latest();
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for w in 0..32usize {
+            let (store, stop, sets, failed) = (&store, &stop, &sets, &failed);
+            s.spawn(move || {
+                let mut n = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let p = (w * 7919 + n * 31) % throughput_patients;
+                    let kind = match (w + n) % 10 {
+                        0 => 2,
+                        1 | 2 => 1,
+                        _ => 0,
+                    };
+                    let entries = set(p, w * 1_000_000 + n, kind as u8, now_ms());
+                    match store.write(entries, Mode::Atomic) {
+                        Ok(_) => sets.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                    n += 1;
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(seconds));
+        stop.store(true, Ordering::Relaxed);
+    });
+    let written = t0.elapsed();
+    let end_seq = store.commits().latest();
+    ew.wait_processed(end_seq, Duration::from_secs(600));
+    let done = t0.elapsed();
+    let n = sets.load(Ordering::Relaxed);
+    let derived = store.commits().latest() - end_seq;
+    println!(
+        "throughput (32 writers, {seconds} s): {n} sets acknowledged in {:.1} s ({:.0} sets/s written), all scored and alerted after {:.1} s: {:.0} complete sets/s; {} resource versions ({:.0}/s incl. {} scores and alerts); {} failed",
+        written.as_secs_f64(),
+        n as f64 / written.as_secs_f64(),
+        done.as_secs_f64(),
+        n as f64 / done.as_secs_f64(),
+        store.commits().latest() - begin_seq,
+        (store.commits().latest() - begin_seq) as f64 / done.as_secs_f64(),
+        derived.max(0),
+        failed.load(Ordering::Relaxed),
+    );
+
+    // 2. Latency at a fixed rate: acknowledged write → alert event on the hub.
+    let (mut rx, _) = hub.subscribe();
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::new()));
+    let expected = rate * seconds as usize;
+    let listener = {
+        let (sent, latencies) = (sent.clone(), latencies.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(seconds + 60);
+            let mut got = 0;
+            while got < expected && Instant::now() < deadline {
+                match rx.blocking_recv() {
+                    Ok(e) if e.kind == "alert" && e.data["lifecycle"] == "raised" => {
+                        let at = Instant::now();
+                        if let Some(t) = sent.lock().ok().and_then(|m| m.get(&e.patient).copied()) {
+                            if let Ok(mut l) = latencies.lock() {
+                                l.push((at - t).as_secs_f64() * 1000.0);
+                            }
+                            got += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                }
+            }
+        })
+    };
+    let next = AtomicUsize::new(0);
+    let t1 = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            let (store, next, sent) = (&store, &next, &sent);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= expected {
+                    break;
+                }
+                let due = t1 + Duration::from_secs_f64(i as f64 / rate as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let p = throughput_patients + i;
+                let entries = set(p, 0, 2, now_ms());
+                if store.write(entries, Mode::Atomic).is_ok() {
+                    if let Ok(mut m) = sent.lock() {
+                        m.insert(format!("Patient/vp{p}"), Instant::now());
+                    }
+                }
+            });
+        }
+    });
+    let _ = listener.join();
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "latency at {rate} sets/s for {seconds} s: {} of {expected} alerts seen; write acknowledged → alert event p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        l.len(),
+        percentile(&l, 0.5),
+        percentile(&l, 0.99),
+        l.last().copied().unwrap_or(0.0),
+    );
+    hub.stop();
+    ew.stop();
+    Ok(())
+}
