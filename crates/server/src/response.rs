@@ -226,10 +226,25 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 /// Keep only the listed top-level elements (plus the mandatory ones) and mark the
 /// resource as SUBSETTED (<https://hl7.org/fhir/R4/search.html#elements>).
+/// A choice element is asked for by its base name (`effective` keeps `effectiveDateTime`),
+/// and a primitive's extension (`_birthDate`) goes with its value.
 pub(crate) fn subset(mut resource: Value, keep: &[String]) -> Value {
     if let Value::Object(m) = &mut resource {
+        let rtype = m
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         m.retain(|k, _| {
-            matches!(k.as_str(), "resourceType" | "id" | "meta") || keep.iter().any(|e| e == k)
+            let name = k.strip_prefix('_').unwrap_or(k);
+            matches!(name, "resourceType" | "id" | "meta")
+                || fhir::validation::is_mandatory(&rtype, name)
+                || keep.iter().any(|e| {
+                    name == e
+                        || name
+                            .strip_prefix(e.as_str())
+                            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+                })
         });
         mark_subsetted(m);
     }
