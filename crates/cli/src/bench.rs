@@ -33,6 +33,9 @@ pub(crate) struct BenchArgs {
     /// alert event latency at 500 sets/s) instead of the store.
     #[arg(long)]
     vitals: bool,
+    /// Sets per second of the paced latency runs (with --vitals).
+    #[arg(long, default_value_t = 500)]
+    rate: usize,
 }
 
 /// A tiny deterministic generator (xorshift), so runs are comparable.
@@ -138,7 +141,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         let url = format!("sqlite://{}", tmp.join("bench.db").display());
         let store = store::open(&url, options.clone())?;
         if args.vitals {
-            crate::bench_vitals::run("sqlite", store, args.seconds)?;
+            crate::bench_vitals::run("sqlite", store, args.seconds, args.rate)?;
         } else {
             bench_store("sqlite", &*store, &args)?;
         }
@@ -148,7 +151,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         let url = pg.create_database("tend_bench")?;
         let store = store::open(&url, options.clone())?;
         if args.vitals {
-            crate::bench_vitals::run("postgres", store.clone(), args.seconds)?;
+            crate::bench_vitals::run("postgres", store.clone(), args.seconds, args.rate)?;
         } else {
             bench_store("postgres", &*store, &args)?;
         }

@@ -27,7 +27,7 @@ use crate::{Config, Error};
 pub const CONSUMER: &str = "early-warning";
 
 /// Most change-log entries read per batch.
-const BATCH: usize = 2000;
+const BATCH: usize = 1000;
 
 /// The early-warning service over one store.
 pub struct EarlyWarning {
@@ -240,8 +240,10 @@ impl EarlyWarning {
             return Ok(0);
         };
         let n = log.len();
+        let t0 = std::time::Instant::now();
         let mut batch = Batch::new(self, &log);
         let entries = batch.evaluate()?;
+        let t_eval = t0.elapsed();
         if entries.is_empty() {
             self.store.save_checkpoint(CONSUMER, last)?;
         } else {
@@ -253,6 +255,14 @@ impl EarlyWarning {
                     tracing::warn!(error = %e, "an early-warning write was refused");
                 }
             }
+        }
+        if t0.elapsed() > Duration::from_millis(100) {
+            tracing::debug!(
+                changes = n,
+                evaluate_ms = t_eval.as_millis() as u64,
+                total_ms = t0.elapsed().as_millis() as u64,
+                "slow evaluation batch"
+            );
         }
         self.mark_processed(last);
         Ok(n)

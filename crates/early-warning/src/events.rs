@@ -115,6 +115,13 @@ impl Hub {
 
     /// The event a committed version means, if any.
     pub fn event(&self, v: &Version) -> Option<Event> {
+        // Cheap pre-filter: the service gives what it writes these ids (the tag decides).
+        let derived_id = ["news2-", "qsofa-", "sirs-", "alert-"]
+            .iter()
+            .any(|p| v.id.starts_with(p));
+        if !derived_id && v.rtype != "Task" {
+            return None;
+        }
         let body: Value = serde_json::from_str(v.body.as_deref()?).ok()?;
         match v.rtype.as_str() {
             "Observation" if codes::is_derived(&body) => {

@@ -233,10 +233,17 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         self.pool.with(|c| engine::checkpoint(c, consumer))
     }
     fn save_checkpoint(&self, consumer: &str, seq: i64) -> Result<(), StoreError> {
-        // Checkpoints are small, independent writes: on the writer's connection they would
-        // wait behind resource commits, so they use a pooled connection of their own.
-        self.pool
-            .with(|c| engine::save_checkpoint(c, consumer, seq))
+        // Through the writer, like every write: a second writing connection would wait
+        // for the database lock behind the writer's commits (SQLite's busy handler sleeps).
+        let cp = Some((consumer.to_string(), seq));
+        engine::submit(
+            &self.queue,
+            &self.indexer,
+            Vec::new(),
+            Mode::Independent,
+            cp,
+        )?;
+        Ok(())
     }
     fn compartment(
         &self,
