@@ -569,7 +569,7 @@ struct Batch<'a> {
     log: &'a [Version],
     now: i64,
     /// Latest body in this batch of each `Observation/ID`.
-    fresh: HashMap<String, Value>,
+    fresh: HashMap<String, Arc<Value>>,
     /// Score and alert resources to write, by `Type/ID` (the last wins).
     out: BTreeMap<String, (Value, Option<String>)>,
     /// Open alert per patient as this batch leaves it: (task id, band).
@@ -591,7 +591,7 @@ impl<'a> Batch<'a> {
             }
             match body(v) {
                 Some(b) => {
-                    fresh.insert(key, b);
+                    fresh.insert(key, Arc::new(b));
                 }
                 None => {
                     fresh.remove(&key);
@@ -623,11 +623,13 @@ impl<'a> Batch<'a> {
             if v.rtype != "Observation" || !seen_obs.insert(&v.id) {
                 continue;
             }
-            let Some(b) = body(v) else { continue };
-            if codes::is_derived(&b) {
+            let Some(b) = self.fresh.get(&format!("Observation/{}", v.id)) else {
+                continue;
+            };
+            if codes::is_derived(b) {
                 continue;
             }
-            let p = observation::read(&b);
+            let p = observation::read(b);
             if p.is_panel {
                 claimed.extend(p.members.iter().cloned());
             }
@@ -836,12 +838,12 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
-    fn reading_body(&self, reference: &str) -> Result<Option<Value>, Error> {
+    fn reading_body(&self, reference: &str) -> Result<Option<Arc<Value>>, Error> {
         if let Some(b) = self.fresh.get(reference) {
             return Ok(Some(b.clone()));
         }
         match reference.split_once('/') {
-            Some(("Observation", id)) => self.ew.read("Observation", id),
+            Some(("Observation", id)) => Ok(self.ew.read("Observation", id)?.map(Arc::new)),
             _ => Ok(None),
         }
     }

@@ -132,6 +132,16 @@ pub(crate) fn init_schema(
     registry: &'static Registry,
 ) -> Result<ParamIds, StoreError> {
     conn.batch(&sql::schema(conn.dialect()))?;
+    if conn
+        .query("SELECT n FROM ix_token WHERE 1 = 0", &[])
+        .is_err()
+    {
+        return Err(StoreError::BadRequest(
+            "this database was created by an earlier version of Tend with a different index \
+             layout: export it with that version and import it into a new database"
+                .into(),
+        ));
+    }
     conn.batch(sql::INDEXES)?;
     let existing = conn
         .query("SELECT pid, rtype, code FROM search_param", &[])?
@@ -630,12 +640,17 @@ fn insert_index(
         let Some((table, vals)) = sql::index_row(&e.value) else {
             continue;
         };
-        let mut row = vec![Arg::Int(rid), Arg::Int(pid)];
+        let rows = match by_table.iter_mut().position(|(t, _)| *t == table) {
+            Some(i) => &mut by_table[i].1,
+            None => {
+                by_table.push((table, Vec::new()));
+                &mut by_table.last_mut().expect("just pushed").1
+            }
+        };
+        // `n` numbers the rows of one resource in one table (the key is rid, pid, n).
+        let mut row = vec![Arg::Int(rid), Arg::Int(pid), Arg::Int(rows.len() as i64)];
         row.extend(vals);
-        match by_table.iter_mut().find(|(t, _)| *t == table) {
-            Some((_, rows)) => rows.push(row),
-            None => by_table.push((table, vec![row])),
-        }
+        rows.push(row);
     }
     for (table, rows) in by_table {
         for chunk in rows.chunks(100) {
