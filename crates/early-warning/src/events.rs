@@ -78,6 +78,9 @@ impl Hub {
                 Ok(log) => {
                     let last = log.last().map(|v| v.seq).unwrap_or(at);
                     for v in &log {
+                        // Position first, then send: a subscriber that reads a position
+                        // replays up to it and receives everything after it live.
+                        self.position.store(v.seq, Ordering::SeqCst);
                         if let Some(e) = self.event(v) {
                             let _ = self.tx.send(Arc::new(e));
                         }
