@@ -639,3 +639,57 @@ fn evaluation_resumes_from_the_change_log_after_a_restart() {
     assert!(status[0].alert.is_some());
     assert_eq!(status[0].bed.as_deref(), Some("Location/bed-a1"));
 }
+
+#[test]
+fn an_alert_closed_through_the_fhir_api_closes_its_flag() {
+    let w = world(Config::default());
+    w.put_all(panel(
+        "vs1",
+        T0,
+        25,
+        91,
+        Some(2.0),
+        90,
+        131,
+        "422768004",
+        35.0,
+    ));
+    w.ew.catch_up().unwrap();
+    let id = open_alerts(&w)[0].id.clone();
+    let mut task = w.read("Task", &id).unwrap();
+    task["status"] = json!("completed");
+    w.put_all(vec![task]);
+    w.ew.catch_up().unwrap();
+    assert_eq!(w.read("Flag", &id).unwrap()["status"], "inactive");
+    assert!(open_alerts(&w).is_empty());
+}
+
+#[test]
+fn a_feed_can_mean_air_when_no_oxygen_is_recorded() {
+    let mut config = Config::default();
+    config.air_when_absent.sources = vec!["urn:tend:feed:icu".into()];
+    let w = world(config);
+    let mut set = panel("vs1", T0, 16, 97, None, 120, 70, "248234008", 37.0);
+    for o in &mut set {
+        o["meta"] = json!({"source": "urn:tend:feed:icu#monitor-7"});
+    }
+    w.put_all(set);
+    w.put_all(panel(
+        "vs2",
+        T0 + 60 * MIN,
+        16,
+        97,
+        None,
+        120,
+        70,
+        "248234008",
+        37.0,
+    ));
+    w.ew.catch_up().unwrap();
+    let s = w.news2();
+    assert_eq!(s[0]["status"], "final", "the ICU feed's sets mean air");
+    assert_eq!(
+        s[1]["status"], "preliminary",
+        "other sources leave oxygen missing"
+    );
+}
