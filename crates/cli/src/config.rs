@@ -23,13 +23,17 @@ pub(crate) struct ServeArgs {
     pub(crate) listen: String,
     #[command(flatten)]
     pub(crate) db: DatabaseArgs,
-    /// Address and port of the HL7 v2 MLLP listener (reserved for the HL7 v2 feed).
+    /// Address and port of the HL7 v2 MLLP listener (`off` to disable).
     #[arg(
         long = "mllp-listen",
         env = "TEND_MLLP_LISTEN",
         default_value = "127.0.0.1:2575"
     )]
     pub(crate) mllp_listen: String,
+    /// IP addresses allowed to connect to the MLLP listener, comma-separated (default:
+    /// loopback only).
+    #[arg(long = "mllp-allow", env = "TEND_MLLP_ALLOW", default_value = "")]
+    pub(crate) mllp_allow: String,
     #[command(flatten)]
     pub(crate) early_warning: EarlyWarningArgs,
 }

@@ -26,6 +26,13 @@ pub(crate) struct DemoArgs {
     tick: u64,
     #[command(flatten)]
     early_warning: crate::config::EarlyWarningArgs,
+    /// Address and port of the HL7 v2 MLLP listener (`off` to disable).
+    #[arg(
+        long = "mllp-listen",
+        env = "TEND_MLLP_LISTEN",
+        default_value = "127.0.0.1:2575"
+    )]
+    mllp_listen: String,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -77,6 +84,17 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let stream = hospital.vitals_stream();
     tokio::spawn(stream_vitals(store.clone(), stream, args.tick));
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    if args.mllp_listen != "off" {
+        crate::hl7::start_listener(
+            &args.mllp_listen,
+            "",
+            store.clone(),
+            state.early_warning.clone(),
+            stopped,
+        )
+        .await?;
+    }
     println!(
         "Try: curl 'http://{0}/fhir/Observation?code=8867-4&_count=5'\n     curl 'http://{0}/api/alerts'\n     curl -N 'http://{0}/api/events?ward=ward-3east'",
         args.listen

@@ -5,6 +5,7 @@ mod bench;
 mod bench_vitals;
 mod config;
 mod demo;
+mod hl7;
 mod ndjson;
 
 use std::sync::Arc;
@@ -44,6 +45,9 @@ enum Command {
     Export(ndjson::ExportArgs),
     /// Measure the store: bulk ingest, small transactions, reads and searches.
     Bench(bench::BenchArgs),
+    /// HL7 v2 tools.
+    #[command(subcommand)]
+    Hl7(hl7::Hl7Command),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         Command::Import(args) => ndjson::import(args),
         Command::Export(args) => ndjson::export(args),
         Command::Bench(args) => bench::run(args),
+        Command::Hl7(cmd) => hl7::run(cmd),
     }
 }
 
@@ -111,8 +116,28 @@ pub(crate) fn redact(url: &str) -> String {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
-    let state = with_early_warning(store, &args.early_warning)?;
-    serve_app(state, &args.listen).await
+    let state = with_early_warning(store.clone(), &args.early_warning)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mllp = if args.mllp_listen.is_empty() || args.mllp_listen == "off" {
+        None
+    } else {
+        Some(
+            hl7::start_listener(
+                &args.mllp_listen,
+                &args.mllp_allow,
+                store,
+                state.early_warning.clone(),
+                stopped,
+            )
+            .await?,
+        )
+    };
+    serve_app(state, &args.listen).await?;
+    let _ = stop.send(true);
+    if let Some(task) = mllp {
+        let _ = task.await;
+    }
+    Ok(())
 }
 
 /// The application state with the early-warning service and its live events started.

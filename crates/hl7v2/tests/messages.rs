@@ -1,0 +1,127 @@
+//! Every message in `test_data/messages/*.hl7` against the expected outcome beside it
+//! (`*.json`: the acknowledgement code, the problems with their positions, and the FHIR
+//! resources). `UPDATE_EXPECT=1 cargo test -p hl7v2` rewrites the expectations; review the
+//! diff. The shared sample messages are parsed and mapped too: never a panic, and every
+//! ORU either maps or names its problems.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use hl7v2::{map_oru, Inbound, MappingConfig};
+use serde_json::{json, Value};
+
+fn config() -> MappingConfig {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/local-codes.tsv"),
+    )
+    .unwrap();
+    let mut local_codes = HashMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let f: Vec<&str> = line.split('\t').collect();
+        local_codes.insert(
+            f[0].to_string(),
+            (f[1].to_string(), f[2].to_string(), f[3].to_string()),
+        );
+    }
+    MappingConfig {
+        local_codes,
+        ..MappingConfig::default()
+    }
+}
+
+fn outcome(bytes: &[u8], cfg: &MappingConfig) -> Value {
+    let m = match Inbound::parse(bytes) {
+        Ok(m) => m,
+        Err(r) => return json!({"ack": "AR", "problems": [r.diagnostic.to_string()]}),
+    };
+    if m.header.message_code != "ORU" {
+        return json!({"ack": "AR", "problems": ["not an ORU"]});
+    }
+    match map_oru(&m, cfg) {
+        Ok(mapped) => json!({
+            "ack": "AA",
+            "key": m.key(),
+            "problems": mapped.warnings.iter().map(|w| format!("warning {w}")).collect::<Vec<_>>(),
+            "resources": mapped.writes.iter().map(|w| json!({"fullUrl": w.full_url, "ifNoneExist": w.if_none_exist, "resource": w.resource})).collect::<Vec<_>>(),
+        }),
+        Err(errors) => {
+            json!({"ack": "AE", "problems": errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()})
+        }
+    }
+}
+
+#[test]
+fn messages_map_as_expected() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/messages");
+    let update = std::env::var("UPDATE_EXPECT").is_ok();
+    let cfg = config();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hl7"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7);
+    let mut failures = Vec::new();
+    for f in &files {
+        let got = outcome(&std::fs::read(f).unwrap(), &cfg);
+        let expect_path = f.with_extension("json");
+        if update {
+            std::fs::write(
+                &expect_path,
+                serde_json::to_string_pretty(&got).unwrap() + "\n",
+            )
+            .unwrap();
+            continue;
+        }
+        let want: Value = std::fs::read_to_string(&expect_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no expectation (run with UPDATE_EXPECT=1)",
+                    expect_path.display()
+                )
+            });
+        if got != want {
+            failures.push(format!("{}:\n got {}\nwant {}", f.display(), got, want));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn shared_samples_never_panic() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/hl7v2-samples/samples");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        panic!("the shared HL7 v2 samples are missing at {}", dir.display());
+    };
+    let cfg = MappingConfig::default();
+    let (mut parsed, mut oru) = (0, 0);
+    for e in entries {
+        let path = e.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if let Ok(m) = Inbound::parse(&bytes) {
+            parsed += 1;
+            if m.header.message_code == "ORU" {
+                oru += 1;
+                let _ = map_oru(&m, &cfg);
+            }
+        }
+        // Truncations and byte flips of real messages: never a panic.
+        for cut in [1, bytes.len() / 3, bytes.len() / 2] {
+            let _ = Inbound::parse(&bytes[..cut.min(bytes.len())]).map(|m| map_oru(&m, &cfg));
+        }
+        let mut flipped = bytes.clone();
+        for i in (0..flipped.len()).step_by(7) {
+            flipped[i] = b"|^~\\&\r\nX"[i % 8];
+        }
+        let _ = Inbound::parse(&flipped).map(|m| map_oru(&m, &cfg));
+    }
+    println!("{parsed} shared samples parsed, {oru} ORU mapped or explained");
+    assert!(parsed >= 130, "{parsed}");
+}

@@ -1,0 +1,390 @@
+//! The HL7 v2 interface: what an interface engine does with an inbound message.
+//!
+//! 1. Parse (`hl7v2`); a message that cannot be processed is answered `AR`.
+//! 2. Idempotency on MSH-3 + MSH-4 + MSH-10: the message record is a `MessageHeader` with a
+//!    stable id from that key, holding the fingerprint of the content and the
+//!    acknowledgement sent. A resend gets the same acknowledgement and writes nothing; the
+//!    same key with different content is answered `AE` and changes nothing.
+//! 3. Map (ORU^R01 → Patient from PID when unknown, Observations, a vital-signs panel,
+//!    DiagnosticReports), validate against R4, and write everything with the message
+//!    record in one atomic transaction.
+//! 4. Original mode: wait until the early-warning service has scored what was written,
+//!    then `AA`. Enhanced mode (MSH-15 valued): `CA` once the commit is durable.
+//!
+//! Messages Tend does not map yet (ADT and other types) are answered `AR` with
+//! "unsupported message type" and recorded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hl7v2::ack::{self, AckMode, Outcome};
+use hl7v2::message::Header;
+use hl7v2::{Diagnostic, ErrorCode, Inbound, MappingConfig};
+use serde_json::{json, Value};
+use store::{Clock, Entry, Mode, Store, WriteOp};
+
+const EXT: &str = "https://tend.example.org/fhir/StructureDefinition/hl7v2-";
+
+/// The interface's settings.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub mapping: MappingConfig,
+}
+
+/// The inbound HL7 v2 feed over one store.
+pub struct Feed {
+    store: Arc<dyn Store>,
+    early_warning: Option<Arc<early_warning::EarlyWarning>>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+}
+
+/// The result of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled {
+    pub ack: String,
+    pub code: &'static str,
+    /// Whether it was a resend answered from the record.
+    pub duplicate: bool,
+}
+
+fn hl7_now(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%Y%m%d%H%M%S+0000").to_string())
+        .unwrap_or_default()
+}
+
+fn put(resource: Value) -> Option<Entry> {
+    Some(Entry {
+        full_url: None,
+        op: WriteOp::Update {
+            rtype: resource["resourceType"].as_str()?.to_string(),
+            id: resource["id"].as_str()?.to_string(),
+            resource,
+            if_match: None,
+        },
+    })
+}
+
+impl Feed {
+    pub fn new(
+        store: Arc<dyn Store>,
+        early_warning: Option<Arc<early_warning::EarlyWarning>>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Feed {
+        Feed {
+            store,
+            early_warning,
+            clock,
+            config,
+        }
+    }
+
+    fn record(
+        &self,
+        m: &Inbound,
+        code: &str,
+        ack: &str,
+        focus: &[String],
+        problems: &[Diagnostic],
+    ) -> Value {
+        let h = &m.header;
+        let mut r = json!({
+            "resourceType": "MessageHeader",
+            "id": hl7v2::stable_id("msg", &m.key()),
+            "meta": {"tag": [{"system": "https://tend.example.org/fhir/CodeSystem/hl7v2-outcome", "code": code}],
+                "source": hl7v2::source_uri(&h.sending_application, &h.sending_facility)},
+            "eventCoding": {"system": "http://terminology.hl7.org/CodeSystem/v2-0003", "code": h.trigger, "display": format!("{}^{}", h.message_code, h.trigger)},
+            "source": {"name": h.sending_application, "software": h.sending_facility,
+                "endpoint": hl7v2::source_uri(&h.sending_application, &h.sending_facility)},
+            "extension": [
+                {"url": format!("{EXT}key"), "valueString": m.key()},
+                {"url": format!("{EXT}fingerprint"), "valueString": m.fingerprint()},
+                {"url": format!("{EXT}message"), "valueString": m.message.raw()},
+                {"url": format!("{EXT}ack"), "valueString": ack},
+            ],
+        });
+        if !focus.is_empty() {
+            r["focus"] = json!(focus
+                .iter()
+                .map(|f| json!({"reference": f}))
+                .collect::<Vec<_>>());
+        }
+        if let Some(a) = r["extension"].as_array_mut() {
+            for p in problems {
+                a.push(json!({"url": format!("{EXT}problem"), "valueString": p.to_string()}));
+            }
+        }
+        r
+    }
+
+    fn ext<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
+        record["extension"]
+            .as_array()?
+            .iter()
+            .find(|e| e["url"] == format!("{EXT}{name}"))?["valueString"]
+            .as_str()
+    }
+
+    /// Handle one message (never panics; every outcome is an acknowledgement).
+    pub fn handle(&self, bytes: &[u8]) -> Handled {
+        let now = hl7_now(self.clock.now_ms());
+        let m = match Inbound::parse(bytes) {
+            Ok(m) => m,
+            Err(r) => {
+                let header = r.header.clone().map(|h| *h).unwrap_or_default();
+                let ack = ack::build(&header, hl7v2::AckCode::Ar, &[r.diagnostic], &now);
+                tracing::info!(outcome = "AR", "HL7 v2 message rejected");
+                return Handled {
+                    ack,
+                    code: "AR",
+                    duplicate: false,
+                };
+            }
+        };
+        let mode = if m.enhanced() {
+            AckMode::Enhanced
+        } else {
+            AckMode::Original
+        };
+        let record_id = hl7v2::stable_id("msg", &m.key());
+        // Idempotency.
+        if let Ok(Some(v)) = self.store.read("MessageHeader", &record_id) {
+            if let Some(old) = v
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            {
+                if Self::ext(&old, "fingerprint") == Some(m.fingerprint().as_str()) {
+                    let ack = Self::ext(&old, "ack").unwrap_or_default().to_string();
+                    let code = ack_code(&ack);
+                    tracing::info!(
+                        outcome = code,
+                        "HL7 v2 message resent: answered from the record"
+                    );
+                    return Handled {
+                        ack,
+                        code,
+                        duplicate: true,
+                    };
+                }
+                let d = Diagnostic::new("MSH", 1, 10, 0, ErrorCode::DuplicateKey, "this sending application, facility and control id were already used for a different message");
+                let code = mode.code(Outcome::Error);
+                let ack = ack::build(&m.header, code, &[d], &now);
+                tracing::info!(
+                    outcome = code.as_str(),
+                    "HL7 v2 message key reused with different content"
+                );
+                return Handled {
+                    ack,
+                    code: code.as_str(),
+                    duplicate: false,
+                };
+            }
+        }
+        let outcome = match (m.header.message_code.as_str(), m.header.trigger.as_str()) {
+            ("ORU", "R01") => self.oru(&m, mode, &now),
+            _ => {
+                let d = Diagnostic::new(
+                    "MSH",
+                    1,
+                    9,
+                    1,
+                    ErrorCode::UnsupportedMessageType,
+                    "Tend accepts ORU^R01 on this interface",
+                );
+                self.refused(&m, mode, Outcome::Rejected, vec![d], &now)
+            }
+        };
+        tracing::info!(outcome = outcome.code, message_type = %format!("{}^{}", m.header.message_code, m.header.trigger), "HL7 v2 message handled");
+        outcome
+    }
+
+    /// Answer with an error or rejection, and record it.
+    fn refused(
+        &self,
+        m: &Inbound,
+        mode: AckMode,
+        outcome: Outcome,
+        problems: Vec<Diagnostic>,
+        now: &str,
+    ) -> Handled {
+        let code = mode.code(outcome);
+        let ack = ack::build(&m.header, code, &problems, now);
+        let record = self.record(
+            m,
+            if outcome == Outcome::Rejected {
+                "rejected"
+            } else {
+                "error"
+            },
+            &ack,
+            &[],
+            &problems,
+        );
+        if let Err(e) = self
+            .store
+            .write(put(record).into_iter().collect(), Mode::Atomic)
+        {
+            tracing::warn!(error = %e, "recording a refused HL7 v2 message failed");
+        }
+        Handled {
+            ack,
+            code: code.as_str(),
+            duplicate: false,
+        }
+    }
+
+    fn oru(&self, m: &Inbound, mode: AckMode, now: &str) -> Handled {
+        let mapped = match hl7v2::map_oru(m, &self.config.mapping) {
+            Ok(x) => x,
+            Err(errors) => return self.refused(m, mode, Outcome::Error, errors, now),
+        };
+        // Validate every resource first: nothing invalid is stored.
+        for (i, w) in mapped.writes.iter().enumerate() {
+            let issues: Vec<_> = fhir::validation::validate(&w.resource)
+                .into_iter()
+                .filter(|i| i.severity == fhir::validation::Severity::Error)
+                .collect();
+            if let Some(issue) = issues.first() {
+                let d = Diagnostic::new(
+                    "MSH",
+                    1,
+                    0,
+                    0,
+                    ErrorCode::ApplicationError,
+                    format!(
+                        "resource {} of the mapping is not valid FHIR: {}",
+                        i + 1,
+                        issue.message
+                    ),
+                );
+                return self.refused(m, mode, Outcome::Error, vec![d], now);
+            }
+        }
+        let code = mode.code(Outcome::Accepted);
+        let ack = ack::build(&m.header, code, &mapped.warnings, now);
+        let mut entries = Vec::new();
+        let mut focus = Vec::new();
+        for w in mapped.writes {
+            let rtype = w.resource["resourceType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if let Some(cond) = &w.if_none_exist {
+                let params: Vec<(String, String)> = cond
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                let query =
+                    match search::SearchQuery::parse(search::Registry::r4(), &rtype, &params) {
+                        Ok(q) => q,
+                        Err(e) => {
+                            let d = Diagnostic::new(
+                                "PID",
+                                1,
+                                3,
+                                1,
+                                ErrorCode::DataTypeError,
+                                format!("the patient identifier cannot be searched: {e}"),
+                            );
+                            return self.refused(m, mode, Outcome::Error, vec![d], now);
+                        }
+                    };
+                let id = hl7v2::stable_id("pat", cond);
+                entries.push(Entry {
+                    full_url: w.full_url.clone(),
+                    op: WriteOp::Create {
+                        resource: w.resource,
+                        id,
+                        if_none_exist: Some(query),
+                    },
+                });
+            } else {
+                focus.push(format!(
+                    "{rtype}/{}",
+                    w.resource["id"].as_str().unwrap_or_default()
+                ));
+                entries.push(Entry {
+                    full_url: w.full_url.clone(),
+                    op: WriteOp::Update {
+                        rtype,
+                        id: w.resource["id"].as_str().unwrap_or_default().to_string(),
+                        resource: w.resource,
+                        if_match: None,
+                    },
+                });
+            }
+        }
+        let record = self.record(m, "accepted", &ack, &focus, &mapped.warnings);
+        entries.extend(put(record));
+        let outcomes = match self.store.write(entries, Mode::Atomic) {
+            Ok(o) => o,
+            Err(e) => {
+                let d = Diagnostic::new(
+                    "MSH",
+                    1,
+                    0,
+                    0,
+                    ErrorCode::ApplicationError,
+                    format!("the resources could not be stored: {e}"),
+                );
+                return self.refused(m, mode, Outcome::Error, vec![d], now);
+            }
+        };
+        if mode == AckMode::Original {
+            let newest = outcomes
+                .iter()
+                .flatten()
+                .filter_map(|o| o.version().map(|v| v.seq))
+                .max()
+                .unwrap_or(0);
+            if let Some(ew) = &self.early_warning {
+                if !ew.wait_processed(newest, Duration::from_secs(30)) {
+                    tracing::warn!("early warning did not finish scoring within 30 s; acknowledging the durable message");
+                }
+            }
+        }
+        Handled {
+            ack,
+            code: code.as_str(),
+            duplicate: false,
+        }
+    }
+}
+
+fn ack_code(ack: &str) -> &'static str {
+    for code in ["AA", "AE", "AR", "CA", "CE", "CR"] {
+        if ack.contains(&format!("\rMSA|{code}|")) {
+            return code;
+        }
+    }
+    "AE"
+}
+
+impl mllp::Handler for Feed {
+    fn handle(&self, message: &[u8], _peer: std::net::SocketAddr) -> Option<Vec<u8>> {
+        let h = Feed::handle(self, message);
+        Some(h.ack.into_bytes())
+    }
+
+    fn refuse(&self, reason: &str) -> Vec<u8> {
+        let d = Diagnostic::new(
+            "MSH",
+            1,
+            0,
+            0,
+            ErrorCode::ApplicationError,
+            reason.to_string(),
+        );
+        ack::build(
+            &Header::default(),
+            hl7v2::AckCode::Ar,
+            &[d],
+            &hl7_now(self.clock.now_ms()),
+        )
+        .into_bytes()
+    }
+}

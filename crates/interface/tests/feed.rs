@@ -1,0 +1,181 @@
+//! The feed end to end over a real socket: an ORU vitals message over MLLP becomes
+//! Observations, a NEWS2 score and an alert before its `AA`; a resend is answered from
+//! the record and writes nothing; a reused key with other content gets `AE`; bad content
+//! gets `AE` naming segment and field; an unsupported version gets `AR`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use early_warning::EarlyWarning;
+use interface::{Config, Feed};
+use search::{Indexer, Registry, SearchQuery};
+
+fn message(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../hl7v2/test_data/messages/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn count(store: &dyn store::Store, rtype: &str, q: &str) -> usize {
+    let mut params: Vec<(String, String)> =
+        form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+    params.push(("_summary".into(), "count".into()));
+    store
+        .search(&SearchQuery::parse(Registry::r4(), rtype, &params).unwrap())
+        .unwrap()
+        .total
+        .unwrap()
+}
+
+fn msa(ack: &[u8]) -> (String, String) {
+    let text = String::from_utf8_lossy(ack).to_string();
+    let m = hl7kit_msa(&text);
+    (m.0, text)
+}
+
+fn hl7kit_msa(text: &str) -> (String,) {
+    let line = text
+        .split('\r')
+        .find(|l| l.starts_with("MSA|"))
+        .unwrap_or("");
+    (line.split('|').nth(1).unwrap_or("").to_string(),)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("feed.db").display());
+    let store = store::open(
+        &url,
+        store::Options {
+            clock: Arc::new(store::SystemClock),
+            indexer: Arc::new(Indexer::new(Registry::r4()).unwrap()),
+            readers: 2,
+        },
+    )
+    .unwrap();
+    let ew = EarlyWarning::new(
+        store.clone(),
+        early_warning::Config::default(),
+        Arc::new(store::SystemClock),
+    );
+    ew.start();
+    let feed = Arc::new(Feed::new(
+        store.clone(),
+        Some(ew.clone()),
+        Arc::new(store::SystemClock),
+        Config::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(mllp::serve(
+        listener,
+        mllp::ListenerConfig::default(),
+        feed,
+        stopped,
+    ));
+    let mut client = mllp::Sender::connect(&addr, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let oru = message("oru-vitals-monitor.hl7");
+    let (code, ack) = msa(&client.send(&oru).await.unwrap());
+    assert_eq!(code, "CA", "MSH-15 AL asks for enhanced mode: {ack}");
+    // Original mode: the same message without MSH-15/16.
+    let original = String::from_utf8(oru.clone())
+        .unwrap()
+        .replace("|2.6|||AL|NE\r", "|2.6\r")
+        .replace("MON-000123", "MON-000124");
+    let (code, ack) = msa(&client.send(original.as_bytes()).await.unwrap());
+    assert_eq!(code, "AA", "{ack}");
+    assert!(ack.contains("MSA|AA|MON-000124"));
+    // Scored before the AA: the score is already there.
+    assert_eq!(
+        count(
+            &*store,
+            "Observation",
+            "code=http://snomed.info/sct|1104051000000101"
+        ),
+        2
+    );
+    assert_eq!(
+        count(&*store, "Patient", ""),
+        1,
+        "the patient was created once from PID"
+    );
+    assert_eq!(
+        count(&*store, "Observation", "code=http://loinc.org|85353-1"),
+        2
+    );
+    let alerts = ew.alerts(None, None, false).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].band, "high");
+    let versions_before = store.commits().latest();
+
+    // A resend: the same answer, nothing written.
+    let (code2, ack2) = msa(&client.send(original.as_bytes()).await.unwrap());
+    assert_eq!((code2.as_str(), ack2.as_str()), ("AA", ack.as_str()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        store.commits().latest(),
+        versions_before,
+        "a resend writes nothing"
+    );
+
+    // The same key with different content.
+    let changed = original.replace("||24|", "||25|");
+    let (code, ack) = msa(&client.send(changed.as_bytes()).await.unwrap());
+    assert_eq!(code, "AE", "{ack}");
+    assert!(ack.contains("205^Duplicate key identifier"));
+
+    // Content errors name segment, sequence, field and component.
+    let (code, ack) = msa(&client.send(&message("oru-bad-values.hl7")).await.unwrap());
+    assert_eq!(code, "AE");
+    assert!(
+        ack.contains("ERR||OBX^1^5^1^1|102^Data type error^HL70357|E|"),
+        "{ack}"
+    );
+    assert!(ack.contains("|OBX^3^3^1^1|101^"), "{ack}");
+
+    // Unsupported version and type: AR.
+    let (code, _) = msa(&client
+        .send(&message("unsupported-version.hl7"))
+        .await
+        .unwrap());
+    assert_eq!(code, "AR");
+    let adt = b"MSH|^~\\&|PAS|RIVERBEND|TEND|RIVERBEND|20261124||SIU^S12|PAS-1|P|2.5\rPID|1||X1^^^RIVERBEND\r";
+    let (code, ack) = msa(&client.send(adt).await.unwrap());
+    assert_eq!(code, "AR", "{ack}");
+    assert!(ack.contains("200^Unsupported message type"));
+
+    // Every message is on record, searchable by outcome.
+    assert_eq!(
+        count(
+            &*store,
+            "MessageHeader",
+            "_tag=https://tend.example.org/fhir/CodeSystem/hl7v2-outcome|accepted"
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            &*store,
+            "MessageHeader",
+            "_tag=https://tend.example.org/fhir/CodeSystem/hl7v2-outcome|error"
+        ),
+        1
+    );
+
+    // Labs: WBC feeds SIRS.
+    let (code, ack) = msa(&client.send(&message("oru-lab-cbc.hl7")).await.unwrap());
+    assert_eq!(code, "AA", "{ack}");
+    assert_eq!(count(&*store, "DiagnosticReport", ""), 1);
+
+    stop.send(true).unwrap();
+    drop(client);
+    server.await.unwrap().unwrap();
+    ew.stop();
+}
