@@ -8,12 +8,14 @@
 //! ([`Diagnostic`]) and the meaning.
 
 pub mod ack;
+pub mod adt;
 mod datetime;
 pub mod message;
 pub mod oru;
 mod units;
 
 pub use ack::{AckCode, AckMode};
+pub use adt::{apply as apply_adt, map_adt, Adt, Event as AdtEvent};
 pub use datetime::to_fhir_datetime;
 pub use message::{Diagnostic, ErrorCode, Inbound, Rejection};
 pub use oru::{map_oru, source_uri, Mapped, MappingConfig, Write};

@@ -105,7 +105,7 @@ fn system_of(hl7: &str) -> String {
 }
 
 /// A CWE/CE value (`code^text^system^altcode^alttext^altsystem`) as a CodeableConcept.
-fn concept(seg: &Segment<'_>, f: usize) -> Option<Value> {
+pub(crate) fn concept(seg: &Segment<'_>, f: usize) -> Option<Value> {
     let field = seg.field(f)?;
     let rep = field.repetition(1)?;
     let c = |n: usize| {
@@ -190,7 +190,7 @@ fn status(code: &str) -> Option<&'static str> {
 }
 
 /// The Patient of PID (None when PID-3 carries no identifier).
-fn patient(
+pub(crate) fn patient(
     m: &Inbound,
     pid: &Segment<'_>,
     cfg: &MappingConfig,
@@ -264,8 +264,14 @@ fn patient(
                     .unwrap_or_default()
             };
             let mut name = Map::new();
-            if !c(1).is_empty() {
-                name.insert("family".into(), json!(c(1)));
+            // XPN-1 is FN: the surname is its first subcomponent.
+            let family = rep
+                .component(1)
+                .and_then(|x| x.subcomponent(1))
+                .map(|x| x.decoded().trim().to_string())
+                .unwrap_or_default();
+            if !family.is_empty() {
+                name.insert("family".into(), json!(family));
             }
             let given: Vec<String> = [c(2), c(3)].into_iter().filter(|g| !g.is_empty()).collect();
             if !given.is_empty() {

@@ -11,8 +11,10 @@
 //! 4. Original mode: wait until the early-warning service has scored what was written,
 //!    then `AA`. Enhanced mode (MSH-15 valued): `CA` once the commit is durable.
 //!
-//! Messages Tend does not map yet (ADT and other types) are answered `AR` with
-//! "unsupported message type" and recorded.
+//! ADT (A01, A02, A03, A04, A05, A08, A11, A13, A40) updates the Patient and its Encounter
+//! (status, period, ward and bed history); an A40 moves every resource of the prior patient
+//! to the surviving one. Other message types are answered `AR` ("unsupported message
+//! type") and recorded.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,6 +187,18 @@ impl Feed {
         }
         let outcome = match (m.header.message_code.as_str(), m.header.trigger.as_str()) {
             ("ORU", "R01") => self.oru(&m, mode, &now),
+            ("ADT", t) if hl7v2::AdtEvent::of(t).is_some() => self.adt(&m, mode, &now),
+            ("ADT", _) => {
+                let d = Diagnostic::new(
+                    "MSH",
+                    1,
+                    9,
+                    2,
+                    ErrorCode::UnsupportedEventCode,
+                    "ADT events accepted: A01 A02 A03 A04 A05 A08 A11 A13 A40",
+                );
+                self.refused(&m, mode, Outcome::Rejected, vec![d], &now)
+            }
             _ => {
                 let d = Diagnostic::new(
                     "MSH",
@@ -192,7 +206,7 @@ impl Feed {
                     9,
                     1,
                     ErrorCode::UnsupportedMessageType,
-                    "Tend accepts ORU^R01 on this interface",
+                    "Tend accepts ORU^R01 and ADT A01 A02 A03 A04 A05 A08 A11 A13 A40",
                 );
                 self.refused(&m, mode, Outcome::Rejected, vec![d], &now)
             }
@@ -228,6 +242,163 @@ impl Feed {
             .write(put(record).into_iter().collect(), Mode::Atomic)
         {
             tracing::warn!(error = %e, "recording a refused HL7 v2 message failed");
+        }
+        Handled {
+            ack,
+            code: code.as_str(),
+            duplicate: false,
+        }
+    }
+
+    fn search(&self, rtype: &str, params: Vec<(String, String)>) -> Vec<Value> {
+        let Ok(q) = search::SearchQuery::parse(search::Registry::r4(), rtype, &params) else {
+            return Vec::new();
+        };
+        self.store
+            .search(&q)
+            .map(|p| {
+                p.matches
+                    .into_iter()
+                    .filter_map(|h| serde_json::from_str(&h.body).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn by_condition(&self, rtype: &str, condition: &str) -> Option<Value> {
+        let params = condition
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.search(rtype, params).into_iter().next()
+    }
+
+    fn read_json(&self, rtype: &str, id: &str) -> Option<Value> {
+        self.store
+            .read(rtype, id)
+            .ok()
+            .flatten()
+            .and_then(|v| v.body)
+            .and_then(|b| serde_json::from_str(&b).ok())
+    }
+
+    fn adt(&self, m: &Inbound, mode: AckMode, now: &str) -> Handled {
+        let adt = match hl7v2::map_adt(m, &self.config.mapping) {
+            Ok(a) => a,
+            Err(errors) => return self.refused(m, mode, Outcome::Error, errors, now),
+        };
+        let mut resources: Vec<Value> = Vec::new();
+        // The patient: found by identifier (created when unknown); demographics in the
+        // message replace those stored, the rest is kept.
+        let existing = self.by_condition("Patient", &adt.patient_condition);
+        let patient_id = existing
+            .as_ref()
+            .and_then(|p| p["id"].as_str().map(str::to_string))
+            .unwrap_or_else(|| hl7v2::stable_id("pat", &adt.patient_condition));
+        let mut patient = existing.unwrap_or_else(|| json!({"resourceType": "Patient"}));
+        if let (Some(p), Some(new)) = (patient.as_object_mut(), adt.patient.as_object()) {
+            for (k, v) in new {
+                p.insert(k.clone(), v.clone());
+            }
+            p.insert("id".into(), json!(patient_id));
+            p.remove("meta");
+            p.insert("meta".into(), json!({"source": adt.source}));
+        }
+        let patient_ref = format!("Patient/{patient_id}");
+        if let Some(cond) = &adt.merge_from {
+            if let Some(mut prior) = self.by_condition("Patient", cond) {
+                let prior_id = prior["id"].as_str().unwrap_or_default().to_string();
+                if prior_id != patient_id {
+                    let from = format!("Patient/{prior_id}");
+                    for (rtype, param) in PATIENT_LINKS {
+                        for mut r in self.search(
+                            rtype,
+                            vec![
+                                (param.to_string(), from.clone()),
+                                ("_count".into(), "1000".into()),
+                            ],
+                        ) {
+                            if repoint(&mut r, &from, &patient_ref) {
+                                if let Some(o) = r.as_object_mut() {
+                                    o.remove("meta");
+                                }
+                                resources.push(r);
+                            }
+                        }
+                    }
+                    prior["active"] = json!(false);
+                    prior["link"] =
+                        json!([{"other": {"reference": patient_ref}, "type": "replaced-by"}]);
+                    if let Some(o) = prior.as_object_mut() {
+                        o.remove("meta");
+                    }
+                    resources.push(prior);
+                    patient["link"] = json!([{"other": {"reference": from}, "type": "replaces"}]);
+                }
+            }
+        }
+        resources.insert(0, patient);
+        if let Some(place) = &adt.place {
+            for l in std::iter::once(&place.ward).chain(place.bed.iter()) {
+                if self
+                    .read_json("Location", l["id"].as_str().unwrap_or_default())
+                    .is_none()
+                {
+                    resources.push(l.clone());
+                }
+            }
+        }
+        if let Some(id) = &adt.encounter_id {
+            let stored = self.read_json("Encounter", id);
+            if let Some(e) = hl7v2::apply_adt(stored.as_ref(), &adt, &patient_ref) {
+                resources.push(e);
+            }
+        }
+        for (i, r) in resources.iter().enumerate() {
+            if let Some(issue) = fhir::validation::validate(r)
+                .into_iter()
+                .find(|i| i.severity == fhir::validation::Severity::Error)
+            {
+                let d = Diagnostic::new(
+                    "MSH",
+                    1,
+                    0,
+                    0,
+                    ErrorCode::ApplicationError,
+                    format!(
+                        "resource {} of the mapping is not valid FHIR: {}",
+                        i + 1,
+                        issue.message
+                    ),
+                );
+                return self.refused(m, mode, Outcome::Error, vec![d], now);
+            }
+        }
+        let code = mode.code(Outcome::Accepted);
+        let ack = ack::build(&m.header, code, &[], now);
+        let focus: Vec<String> = resources
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}/{}",
+                    r["resourceType"].as_str().unwrap_or_default(),
+                    r["id"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        let mut entries: Vec<Entry> = resources.into_iter().filter_map(put).collect();
+        entries.extend(put(self.record(m, "accepted", &ack, &focus, &[])));
+        if let Err(e) = self.store.write(entries, Mode::Atomic) {
+            let d = Diagnostic::new(
+                "MSH",
+                1,
+                0,
+                0,
+                ErrorCode::ApplicationError,
+                format!("the resources could not be stored: {e}"),
+            );
+            return self.refused(m, mode, Outcome::Error, vec![d], now);
         }
         Handled {
             ack,
@@ -354,6 +525,44 @@ impl Feed {
         }
     }
 }
+
+/// Replace every reference to `from` by `to`, anywhere in a resource.
+fn repoint(v: &mut Value, from: &str, to: &str) -> bool {
+    let mut changed = false;
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if k == "reference" && x.as_str() == Some(from) {
+                    *x = json!(to);
+                    changed = true;
+                } else {
+                    changed |= repoint(x, from, to);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                changed |= repoint(x, from, to);
+            }
+        }
+        _ => {}
+    }
+    changed
+}
+
+/// Types searched for a patient's resources when patients merge, with their parameter.
+const PATIENT_LINKS: &[(&str, &str)] = &[
+    ("Observation", "subject"),
+    ("Encounter", "subject"),
+    ("Condition", "subject"),
+    ("Procedure", "subject"),
+    ("DiagnosticReport", "subject"),
+    ("Goal", "subject"),
+    ("CarePlan", "subject"),
+    ("ServiceRequest", "subject"),
+    ("Flag", "subject"),
+    ("Task", "patient"),
+];
 
 fn ack_code(ack: &str) -> &'static str {
     for code in ["AA", "AE", "AR", "CA", "CE", "CR"] {

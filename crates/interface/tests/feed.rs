@@ -179,3 +179,141 @@ async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
     server.await.unwrap().unwrap();
     ew.stop();
 }
+
+fn adt(trigger: &str, id: &str, pid3: &str, pv1: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "MSH|^~\\&|PAS|RIVERBEND|TEND|RIVERBEND|202611240900||ADT^{trigger}^ADT_A01|{id}|P|2.5.1\rEVN|{trigger}|202611240900\rPID|1||{pid3}^^^RIVERBEND^MR||Kowalski^Anna||19600101|F\r{pv1}{extra}"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adt_moves_patients_between_wards_and_merges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("adt.db").display());
+    let store = store::open(
+        &url,
+        store::Options {
+            clock: Arc::new(store::SystemClock),
+            indexer: Arc::new(Indexer::new(Registry::r4()).unwrap()),
+            readers: 2,
+        },
+    )
+    .unwrap();
+    let feed = Feed::new(
+        store.clone(),
+        None,
+        Arc::new(store::SystemClock),
+        Config::default(),
+    );
+    let read = |rtype: &str, id: &str| -> serde_json::Value {
+        serde_json::from_str(&store.read(rtype, id).unwrap().unwrap().body.unwrap()).unwrap()
+    };
+    let pv1 = |bed: &str| {
+        format!("PV1|1|I|3EAST^07^{bed}^RIVERBEND||||D123^Haddad^Omar||||||||||||V9001^^^RIVERBEND|||||||||||||||||||||||||202611240800\r")
+    };
+    // An update before the admission: the patient is created, no visit state is lost.
+    let h = feed.handle(&adt("A08", "A-1", "MRN-77", "", ""));
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    assert_eq!(count(&*store, "Patient", "identifier=MRN-77"), 1);
+    let h = feed.handle(&adt("A01", "A-2", "MRN-77", &pv1("A"), ""));
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    let enc = feed_encounter(&*store);
+    assert_eq!(enc["status"], "in-progress");
+    assert_eq!(enc["class"]["code"], "IMP");
+    assert_eq!(enc["period"]["start"], "2026-11-24T08:00:00+00:00");
+    assert_eq!(
+        enc["participant"][0]["individual"]["display"],
+        "Omar Haddad"
+    );
+    let active: Vec<&str> = enc["location"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["status"] == "active")
+        .map(|l| l["location"]["display"].as_str().unwrap())
+        .collect();
+    assert_eq!(active, vec!["3EAST", "3EAST 07 A"]);
+    // Transfer to another bed: history kept.
+    let h = feed.handle(&adt("A02", "A-3", "MRN-77", &pv1("C"), ""));
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    let enc = feed_encounter(&*store);
+    let locs = enc["location"].as_array().unwrap();
+    assert_eq!(locs.len(), 4);
+    assert_eq!(
+        locs.iter().filter(|l| l["status"] == "completed").count(),
+        2
+    );
+    assert_eq!(locs[3]["location"]["display"], "3EAST 07 C");
+    assert_eq!(locs[3]["period"]["start"], "2026-11-24T09:00:00+00:00");
+    // The bed is part of the ward.
+    let bed_id = locs[3]["location"]["reference"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Location/")
+        .to_string();
+    assert_eq!(
+        read("Location", &bed_id)["partOf"]["reference"],
+        locs[2]["location"]["reference"]
+    );
+    // Discharge, then cancel it.
+    let h = feed.handle(&adt("A03", "A-4", "MRN-77", &pv1("C"), ""));
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    assert_eq!(feed_encounter(&*store)["status"], "finished");
+    let h = feed.handle(&adt("A13", "A-5", "MRN-77", &pv1("C"), ""));
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    let enc = feed_encounter(&*store);
+    assert_eq!(enc["status"], "in-progress");
+    assert!(enc["period"].get("end").is_none());
+    // A duplicate record of the patient with a result, merged into the first.
+    let oru = b"MSH|^~\\&|LIS|LAB|TEND|RIVERBEND|202611241000||ORU^R01|L-1|P|2.5.1\rPID|1||MRN-DUP^^^RIVERBEND^MR||Kowalski^Ana\rOBX|1|NM|8867-4^HR^LN||80|/min|||||F|||202611241000\r";
+    assert_eq!(feed.handle(oru).code, "AA");
+    assert_eq!(count(&*store, "Patient", ""), 2);
+    let h = feed.handle(&adt(
+        "A40",
+        "A-6",
+        "MRN-77",
+        "",
+        "MRG|MRN-DUP^^^RIVERBEND^MR\r",
+    ));
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    let survivor = store
+        .search(
+            &SearchQuery::parse(
+                Registry::r4(),
+                "Patient",
+                &[("identifier".into(), "MRN-77".into())],
+            )
+            .unwrap(),
+        )
+        .unwrap()
+        .matches[0]
+        .id
+        .clone();
+    assert_eq!(
+        count(
+            &*store,
+            "Observation",
+            &format!("subject=Patient/{survivor}")
+        ),
+        2,
+        "the result and its panel moved to the surviving patient"
+    );
+    assert_eq!(count(&*store, "Patient", "active=false"), 1);
+    // An unsupported event.
+    let h = feed.handle(&adt("A99", "A-7", "MRN-77", "", ""));
+    assert_eq!(h.code, "AR", "{}", h.ack);
+    assert!(h.ack.contains("201^Unsupported event code"), "{}", h.ack);
+}
+
+fn feed_encounter(store: &dyn store::Store) -> serde_json::Value {
+    let q = SearchQuery::parse(
+        Registry::r4(),
+        "Encounter",
+        &[("identifier".into(), "V9001".into())],
+    )
+    .unwrap();
+    let page = store.search(&q).unwrap();
+    assert_eq!(page.matches.len(), 1);
+    serde_json::from_str(&page.matches[0].body).unwrap()
+}
