@@ -56,8 +56,12 @@ impl Decoder {
             self.buf.push(b);
             if self.buf.ends_with(&END) {
                 self.buf.truncate(self.buf.len() - 2);
-                out.push(std::mem::take(&mut self.buf));
                 self.in_frame = false;
+                if self.buf.len() > self.max {
+                    self.buf.clear();
+                    return Err(FrameError::TooLarge { max: self.max });
+                }
+                out.push(std::mem::take(&mut self.buf));
             } else if self.buf.len() > self.max + 2 {
                 self.buf.clear();
                 self.in_frame = false;
@@ -99,6 +103,9 @@ mod tests {
     fn oversized_frames_are_refused() {
         let mut d = Decoder::new(8);
         assert!(d.push(&encode(b"0123456789abcdef")).is_err());
+        // One byte over the limit, ending exactly at the end block (found by fuzzing).
+        assert!(Decoder::new(8).push(&encode(b"012345678")).is_err());
+        assert_eq!(Decoder::new(8).push(&encode(b"01234567")).unwrap().len(), 1);
         assert_eq!(d.push(&encode(b"ok")).unwrap(), vec![b"ok".to_vec()]);
     }
 }
