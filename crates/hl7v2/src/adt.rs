@@ -21,7 +21,7 @@
 
 use serde_json::{json, Value};
 
-use crate::message::{comp, Diagnostic, ErrorCode, Inbound};
+use crate::message::{comp, use_encoding, Diagnostic, ErrorCode, Inbound, Text};
 use crate::oru::patient;
 use crate::{stable_id, to_fhir_datetime, MappingConfig};
 
@@ -103,6 +103,7 @@ const PT: &str = "http://terminology.hl7.org/CodeSystem/location-physical-type";
 
 /// Read an ADT message of a supported event.
 pub fn map_adt(m: &Inbound, cfg: &MappingConfig) -> Result<Adt, Vec<Diagnostic>> {
+    use_encoding(&m.message);
     let Some(event) = Event::of(&m.header.trigger) else {
         return Err(vec![Diagnostic::new(
             "MSH",
@@ -178,13 +179,13 @@ pub fn map_adt(m: &Inbound, cfg: &MappingConfig) -> Result<Adt, Vec<Diagnostic>>
             .field(1)
             .and_then(|f| f.component(4))
             .and_then(|c| c.subcomponent(1))
-            .map(|s| s.decoded().trim().to_string())
+            .map(|s| s.text().trim().to_string())
             .unwrap_or_default();
         let oid = mrg
             .field(1)
             .and_then(|f| f.component(4))
             .and_then(|c| c.subcomponent(2))
-            .map(|s| s.decoded().trim().to_string())
+            .map(|s| s.text().trim().to_string())
             .unwrap_or_default();
         if value.is_empty() {
             return Err(vec![Diagnostic::new(
@@ -232,7 +233,7 @@ pub fn map_adt(m: &Inbound, cfg: &MappingConfig) -> Result<Adt, Vec<Diagnostic>>
                 .field(19)
                 .and_then(|f| f.component(4))
                 .and_then(|c| c.subcomponent(1))
-                .map(|s| s.decoded().trim().to_string())
+                .map(|s| s.text().trim().to_string())
                 .unwrap_or_default();
             let system = format!(
                 "https://tend.example.org/fhir/sid/hl7v2-visit/{}",
@@ -256,7 +257,7 @@ pub fn map_adt(m: &Inbound, cfg: &MappingConfig) -> Result<Adt, Vec<Diagnostic>>
             .field(3)
             .and_then(|f| f.component(1))
             .and_then(|c| c.subcomponent(1))
-            .map(|s| s.decoded().trim().to_string())
+            .map(|s| s.text().trim().to_string())
             .unwrap_or_default();
         let (room, bed, facility) = (comp(&pv1, 3, 2), comp(&pv1, 3, 3), comp(&pv1, 3, 4));
         if !point.is_empty() {
@@ -279,7 +280,7 @@ pub fn map_adt(m: &Inbound, cfg: &MappingConfig) -> Result<Adt, Vec<Diagnostic>>
                 .field(7)
                 .and_then(|f| f.component(2))
                 .and_then(|c| c.subcomponent(1))
-                .map(|s| s.decoded().trim().to_string())
+                .map(|s| s.text().trim().to_string())
                 .unwrap_or_default();
             let given = comp(&pv1, 7, 3);
             adt.attending = Some(json!({

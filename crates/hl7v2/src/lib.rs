@@ -17,7 +17,7 @@ mod units;
 pub use ack::{AckCode, AckMode};
 pub use adt::{apply as apply_adt, map_adt, Adt, Event as AdtEvent};
 pub use datetime::to_fhir_datetime;
-pub use message::{Diagnostic, ErrorCode, Inbound, Rejection};
+pub use message::{unescape, Diagnostic, ErrorCode, Inbound, Rejection};
 pub use oru::{map_oru, source_uri, Mapped, MappingConfig, Write};
 pub use units::to_ucum;
 

@@ -1,7 +1,90 @@
 //! One inbound message: parsed, its header read, its problems positioned.
 //! Header fields per HL7 v2.5 §2.14.9 (MSH).
 
-use hl7kit::{Message, Segment};
+use std::cell::Cell;
+
+use hl7kit::{Component, Encoding, Field, Message, Segment, Subcomponent};
+
+thread_local! {
+    /// The encoding characters of the message being read on this thread.
+    static ENCODING: Cell<Encoding> = Cell::new(Encoding::default());
+}
+
+/// Read values with the encoding characters of `message` (set before decoding).
+pub(crate) fn use_encoding(message: &Message) {
+    ENCODING.with(|e| e.set(message.encoding()));
+}
+
+/// Decode the escape sequences of a value (HL7 v2.5 §2.7): `\F\ \S\ \T\ \R\ \E\`, `\.br\`,
+/// `\Xhh..\`; anything else (or an unterminated sequence) is kept as written. Works on
+/// characters, never on byte offsets, so no input can make it fail.
+pub fn unescape(raw: &str, enc: Encoding) -> String {
+    let esc = enc.escape as char;
+    if !raw.contains(esc) {
+        return raw.to_string();
+    }
+    let chars: Vec<char> = raw.chars().collect();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != esc {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let Some(len) = chars[i + 1..].iter().position(|c| *c == esc) else {
+            out.extend(&chars[i..]);
+            break;
+        };
+        let seq: String = chars[i + 1..i + 1 + len].iter().collect();
+        let decoded = match seq.as_str() {
+            "F" => Some((enc.field as char).to_string()),
+            "S" => Some((enc.component as char).to_string()),
+            "T" => Some((enc.subcomponent as char).to_string()),
+            "R" => Some((enc.repetition as char).to_string()),
+            "E" => Some(esc.to_string()),
+            ".br" => Some("\n".to_string()),
+            s => s.strip_prefix('X').and_then(|hex| {
+                let h: Vec<char> = hex.chars().collect();
+                if h.is_empty() || h.len() % 2 != 0 || !h.iter().all(char::is_ascii_hexdigit) {
+                    return None;
+                }
+                let bytes: Vec<u8> = h
+                    .chunks(2)
+                    .filter_map(|p| u8::from_str_radix(&p.iter().collect::<String>(), 16).ok())
+                    .collect();
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }),
+        };
+        match decoded {
+            Some(d) => {
+                out.push_str(&d);
+                i += len + 2;
+            }
+            None => {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The decoded text of a value.
+pub(crate) trait Text {
+    fn text(&self) -> String;
+}
+
+macro_rules! text_impl {
+    ($($t:ident),*) => {$(
+        impl Text for $t<'_> {
+            fn text(&self) -> String {
+                ENCODING.with(|e| unescape(self.value(), e.get()))
+            }
+        }
+    )*};
+}
+text_impl!(Field, Component, Subcomponent);
 
 /// HL7 table 0357 (message error condition codes) used in `ERR-3`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +241,7 @@ pub struct Inbound {
 pub(crate) fn comp(seg: &Segment<'_>, f: usize, c: usize) -> String {
     seg.field(f)
         .and_then(|field| field.component(c))
-        .map(|x| x.decoded().trim().to_string())
+        .map(|x| x.text().trim().to_string())
         .unwrap_or_default()
 }
 
@@ -171,7 +254,7 @@ fn standard(seg: &Segment<'_>, f: usize) -> String {
         .components()
         .map(|c| {
             c.subcomponents()
-                .map(|s| crate::ack::escape(&s.decoded()))
+                .map(|s| crate::ack::escape(&s.text()))
                 .collect::<Vec<_>>()
                 .join("&")
         })
@@ -212,6 +295,7 @@ impl Inbound {
             diagnostic: Diagnostic::new("MSH", 1, 0, 0, ErrorCode::SegmentSequence, e.to_string()),
             header: None,
         })?;
+        use_encoding(&message);
         let header = header(&message);
         let reject = |field: usize, component: usize, code: ErrorCode, text: &str| Rejection {
             diagnostic: Diagnostic::new("MSH", 1, field, component, code, text),
@@ -306,6 +390,22 @@ mod tests {
         assert_eq!(r.diagnostic.location(), "MSH-10");
         let r = Inbound::parse(b"PID|1\r").unwrap_err();
         assert_eq!(r.header, None);
+    }
+
+    #[test]
+    fn escapes_decode_safely_whatever_they_hold() {
+        let enc = Encoding::default();
+        assert_eq!(
+            unescape("O\\X27\\Brien \\T\\ co\\.br\\x", enc),
+            "O'Brien & co\nx"
+        );
+        assert_eq!(
+            unescape("\\X1é\\ \\Xzz\\ \\Q\\ \\unterminated", enc),
+            "\\X1é\\ \\Xzz\\ \\Q\\ \\unterminated"
+        );
+        let crash = include_bytes!("../test_data/crash-hex-escape.hl7");
+        let m = Inbound::parse(crash).map(|m| crate::map_oru(&m, &crate::MappingConfig::default()));
+        assert!(m.is_ok() || m.is_err());
     }
 
     #[test]

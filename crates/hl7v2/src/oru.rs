@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use hl7kit::Segment;
 use serde_json::{json, Map, Value};
 
-use crate::message::{comp, Diagnostic, ErrorCode, Inbound};
+use crate::message::{comp, use_encoding, Diagnostic, ErrorCode, Inbound, Text};
 use crate::{stable_id, to_fhir_datetime, to_ucum};
 
 const LOINC: &str = "http://loinc.org";
@@ -110,7 +110,7 @@ pub(crate) fn concept(seg: &Segment<'_>, f: usize) -> Option<Value> {
     let rep = field.repetition(1)?;
     let c = |n: usize| {
         rep.component(n)
-            .map(|x| x.decoded().trim().to_string())
+            .map(|x| x.text().trim().to_string())
             .unwrap_or_default()
     };
     let mut codings = Vec::new();
@@ -201,7 +201,7 @@ pub(crate) fn patient(
         for rep in f.repetitions() {
             let c = |n: usize| {
                 rep.component(n)
-                    .map(|x| x.decoded().trim().to_string())
+                    .map(|x| x.text().trim().to_string())
                     .unwrap_or_default()
             };
             let value = c(1);
@@ -212,7 +212,7 @@ pub(crate) fn patient(
             let sub = |n: usize| {
                 authority
                     .and_then(|a| a.subcomponent(n))
-                    .map(|s| s.decoded().trim().to_string())
+                    .map(|s| s.text().trim().to_string())
                     .unwrap_or_default()
             };
             let (namespace, oid) = (sub(1), sub(2));
@@ -260,7 +260,7 @@ pub(crate) fn patient(
         for rep in f.repetitions() {
             let c = |n: usize| {
                 rep.component(n)
-                    .map(|x| x.decoded().trim().to_string())
+                    .map(|x| x.text().trim().to_string())
                     .unwrap_or_default()
             };
             let mut name = Map::new();
@@ -268,7 +268,7 @@ pub(crate) fn patient(
             let family = rep
                 .component(1)
                 .and_then(|x| x.subcomponent(1))
-                .map(|x| x.decoded().trim().to_string())
+                .map(|x| x.text().trim().to_string())
                 .unwrap_or_default();
             if !family.is_empty() {
                 name.insert("family".into(), json!(family));
@@ -324,7 +324,7 @@ pub(crate) fn patient(
         for rep in f.repetitions() {
             let c = |n: usize| {
                 rep.component(n)
-                    .map(|x| x.decoded().trim().to_string())
+                    .map(|x| x.text().trim().to_string())
                     .unwrap_or_default()
             };
             let mut a = Map::new();
@@ -355,7 +355,7 @@ pub(crate) fn patient(
         for rep in f.repetitions() {
             let c = |n: usize| {
                 rep.component(n)
-                    .map(|x| x.decoded().trim().to_string())
+                    .map(|x| x.text().trim().to_string())
                     .unwrap_or_default()
             };
             let number = [c(1), c(12)]
@@ -393,7 +393,7 @@ pub(crate) fn patient(
             for rep in f.repetitions() {
                 let c = |n: usize| {
                     rep.component(n)
-                        .map(|x| x.decoded().trim().to_string())
+                        .map(|x| x.text().trim().to_string())
                         .unwrap_or_default()
                 };
                 if c(1).is_empty() {
@@ -427,6 +427,7 @@ pub(crate) fn patient(
 
 /// Map an ORU^R01 message. Errors (answered `AE`) name segment, field and component.
 pub fn map_oru(m: &Inbound, cfg: &MappingConfig) -> Result<Mapped, Vec<Diagnostic>> {
+    use_encoding(&m.message);
     let key = m.key();
     let base = stable_id("hl7", &key);
     let source = source_uri(&m.header.sending_application, &m.header.sending_facility);
@@ -537,7 +538,7 @@ pub fn map_oru(m: &Inbound, cfg: &MappingConfig) -> Result<Mapped, Vec<Diagnosti
                 let value_type = comp(&seg, 2, 1).to_ascii_uppercase();
                 let raw = seg
                     .field(5)
-                    .map(|f| f.decoded().trim().to_string())
+                    .map(|f| f.text().trim().to_string())
                     .unwrap_or_default();
                 let mut obs = json!({
                     "resourceType": "Observation",

@@ -575,8 +575,18 @@ fn ack_code(ack: &str) -> &'static str {
 
 impl mllp::Handler for Feed {
     fn handle(&self, message: &[u8], _peer: std::net::SocketAddr) -> Option<Vec<u8>> {
-        let h = Feed::handle(self, message);
-        Some(h.ack.into_bytes())
+        // A defect anywhere below must not cost the sender its acknowledgement.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Feed::handle(self, message)))
+        {
+            Ok(h) => Some(h.ack.into_bytes()),
+            Err(_) => {
+                tracing::error!("HL7 v2 message handling failed unexpectedly; answered AR");
+                Some(mllp::Handler::refuse(
+                    self,
+                    "the message could not be processed",
+                ))
+            }
+        }
     }
 
     fn refuse(&self, reason: &str) -> Vec<u8> {
