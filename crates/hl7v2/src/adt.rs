@@ -22,7 +22,7 @@
 use serde_json::{json, Value};
 
 use crate::message::{comp, use_encoding, Diagnostic, ErrorCode, Inbound, Text};
-use crate::oru::patient;
+use crate::oru::{identifier_system, patient};
 use crate::{stable_id, to_fhir_datetime, MappingConfig};
 
 /// What an ADT message does to the visit.
@@ -197,22 +197,7 @@ pub fn map_adt(m: &Inbound, cfg: &MappingConfig) -> Result<Adt, Vec<Diagnostic>>
                 "the prior patient identifier is missing",
             )]);
         }
-        let system = if !oid.is_empty() {
-            format!("urn:oid:{oid}")
-        } else if !authority.is_empty() {
-            format!(
-                "https://tend.example.org/fhir/sid/hl7v2/{}",
-                authority.replace(' ', "-").to_ascii_lowercase()
-            )
-        } else {
-            format!(
-                "https://tend.example.org/fhir/sid/hl7v2/{}",
-                m.header
-                    .sending_facility
-                    .replace(' ', "-")
-                    .to_ascii_lowercase()
-            )
-        };
+        let system = identifier_system(&authority, &oid, &m.header.sending_facility);
         adt.merge_from = Some(format!("identifier={system}|{value}"));
         return if errors.is_empty() {
             Ok(adt)

@@ -46,7 +46,10 @@ pub fn unescape(raw: &str, enc: Encoding) -> String {
             ".br" => Some("\n".to_string()),
             s => s.strip_prefix('X').and_then(|hex| {
                 let h: Vec<char> = hex.chars().collect();
-                if h.is_empty() || !h.len().is_multiple_of(2) || !h.iter().all(char::is_ascii_hexdigit) {
+                if h.is_empty()
+                    || !h.len().is_multiple_of(2)
+                    || !h.iter().all(char::is_ascii_hexdigit)
+                {
                     return None;
                 }
                 let bytes: Vec<u8> = h

@@ -189,6 +189,25 @@ fn status(code: &str) -> Option<&'static str> {
     })
 }
 
+/// The identifier system of a CX assigning authority (HD): its OID when it has one, else
+/// a Tend URI from its namespace, else from the sending facility. PID and MRG share it, so a
+/// merge finds the patient PID created.
+pub(crate) fn identifier_system(namespace: &str, oid: &str, facility: &str) -> String {
+    if !oid.is_empty() && oid.chars().all(|ch| ch.is_ascii_digit() || ch == '.') {
+        format!("urn:oid:{oid}")
+    } else {
+        let name = if namespace.is_empty() {
+            facility
+        } else {
+            namespace
+        };
+        format!(
+            "https://tend.example.org/fhir/sid/hl7v2/{}",
+            name.replace(' ', "-").to_ascii_lowercase()
+        )
+    }
+}
+
 /// The Patient of PID (None when PID-3 carries no identifier).
 pub(crate) fn patient(
     m: &Inbound,
@@ -216,23 +235,7 @@ pub(crate) fn patient(
                     .unwrap_or_default()
             };
             let (namespace, oid) = (sub(1), sub(2));
-            let system =
-                if !oid.is_empty() && oid.chars().all(|ch| ch.is_ascii_digit() || ch == '.') {
-                    format!("urn:oid:{oid}")
-                } else if !namespace.is_empty() {
-                    format!(
-                        "https://tend.example.org/fhir/sid/hl7v2/{}",
-                        namespace.replace(' ', "-").to_ascii_lowercase()
-                    )
-                } else {
-                    format!(
-                        "https://tend.example.org/fhir/sid/hl7v2/{}",
-                        m.header
-                            .sending_facility
-                            .replace(' ', "-")
-                            .to_ascii_lowercase()
-                    )
-                };
+            let system = identifier_system(&namespace, &oid, &m.header.sending_facility);
             let mut id = json!({"system": system, "value": value});
             let kind = c(5);
             if !kind.is_empty() {

@@ -250,6 +250,29 @@ impl Feed {
         }
     }
 
+    /// The first R4 validation error among resources, as a problem to acknowledge.
+    fn invalid<'a>(resources: impl Iterator<Item = &'a Value>) -> Option<Diagnostic> {
+        resources.enumerate().find_map(|(i, r)| {
+            fhir::validation::validate(r)
+                .into_iter()
+                .find(|issue| issue.severity == fhir::validation::Severity::Error)
+                .map(|issue| {
+                    Diagnostic::new(
+                        "MSH",
+                        1,
+                        0,
+                        0,
+                        ErrorCode::ApplicationError,
+                        format!(
+                            "resource {} of the mapping is not valid FHIR: {}",
+                            i + 1,
+                            issue.message
+                        ),
+                    )
+                })
+        })
+    }
+
     fn search(&self, rtype: &str, params: Vec<(String, String)>) -> Vec<Value> {
         let Ok(q) = search::SearchQuery::parse(search::Registry::r4(), rtype, &params) else {
             return Vec::new();
@@ -355,25 +378,9 @@ impl Feed {
                 resources.push(e);
             }
         }
-        for (i, r) in resources.iter().enumerate() {
-            if let Some(issue) = fhir::validation::validate(r)
-                .into_iter()
-                .find(|i| i.severity == fhir::validation::Severity::Error)
-            {
-                let d = Diagnostic::new(
-                    "MSH",
-                    1,
-                    0,
-                    0,
-                    ErrorCode::ApplicationError,
-                    format!(
-                        "resource {} of the mapping is not valid FHIR: {}",
-                        i + 1,
-                        issue.message
-                    ),
-                );
-                return self.refused(m, mode, Outcome::Error, vec![d], now);
-            }
+        // Nothing invalid is stored.
+        if let Some(d) = Self::invalid(resources.iter()) {
+            return self.refused(m, mode, Outcome::Error, vec![d], now);
         }
         let code = mode.code(Outcome::Accepted);
         let ack = ack::build(&m.header, code, &[], now);
@@ -412,27 +419,9 @@ impl Feed {
             Ok(x) => x,
             Err(errors) => return self.refused(m, mode, Outcome::Error, errors, now),
         };
-        // Validate every resource first: nothing invalid is stored.
-        for (i, w) in mapped.writes.iter().enumerate() {
-            let issues: Vec<_> = fhir::validation::validate(&w.resource)
-                .into_iter()
-                .filter(|i| i.severity == fhir::validation::Severity::Error)
-                .collect();
-            if let Some(issue) = issues.first() {
-                let d = Diagnostic::new(
-                    "MSH",
-                    1,
-                    0,
-                    0,
-                    ErrorCode::ApplicationError,
-                    format!(
-                        "resource {} of the mapping is not valid FHIR: {}",
-                        i + 1,
-                        issue.message
-                    ),
-                );
-                return self.refused(m, mode, Outcome::Error, vec![d], now);
-            }
+        // Nothing invalid is stored.
+        if let Some(d) = Self::invalid(mapped.writes.iter().map(|w| &w.resource)) {
+            return self.refused(m, mode, Outcome::Error, vec![d], now);
         }
         let code = mode.code(Outcome::Accepted);
         let ack = ack::build(&m.header, code, &mapped.warnings, now);
