@@ -35,7 +35,8 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
-    fn of(task: &Value) -> Lifecycle {
+    /// The lifecycle an alert Task is in.
+    pub fn of(task: &Value) -> Lifecycle {
         match task["status"].as_str().unwrap_or_default() {
             "accepted" => Lifecycle::Acknowledged,
             "in-progress" => Lifecycle::Responded,

@@ -268,7 +268,11 @@ impl EarlyWarning {
         Ok(n)
     }
 
-    fn search(&self, rtype: &str, params: &[(&str, String)]) -> Result<Vec<Value>, Error> {
+    pub(crate) fn search(
+        &self,
+        rtype: &str,
+        params: &[(&str, String)],
+    ) -> Result<Vec<Value>, Error> {
         let q = query(rtype, params)?;
         Ok(self
             .store
@@ -494,7 +498,7 @@ impl EarlyWarning {
             let version = task["meta"]["versionId"].as_str().map(str::to_string);
             f(&mut task, now)?;
             let mut entries: Vec<Entry> = put(task.clone(), version).into_iter().collect();
-            if !Lifecycle::is_open(alert_lifecycle(&task)) {
+            if !Lifecycle::is_open(Lifecycle::of(&task)) {
                 if let Some(mut flag) = self.read("Flag", id)? {
                     if flag["status"] == "active" {
                         alert::close_flag(&mut flag, now);
@@ -542,12 +546,6 @@ impl EarlyWarning {
         check_actor(by)?;
         self.change_alert(id, |t, now| alert::resolve(t, by, note, now))
     }
-}
-
-fn alert_lifecycle(task: &Value) -> Lifecycle {
-    alert::view(task, &rules::Policy::default(), 0)
-        .map(|v| v.lifecycle)
-        .unwrap_or(Lifecycle::Raised)
 }
 
 fn check_actor(by: &str) -> Result<(), Error> {
@@ -822,7 +820,7 @@ impl<'a> Batch<'a> {
     /// Alert Tasks closed through the FHIR API close their Flag.
     fn sync_flag(&mut self, v: &Version) -> Result<(), Error> {
         let Some(task) = body(v) else { return Ok(()) };
-        if !alert::is_alert(&task) || alert_lifecycle(&task).is_open() {
+        if !alert::is_alert(&task) || Lifecycle::of(&task).is_open() {
             return Ok(());
         }
         let key = format!("Flag/{}", v.id);

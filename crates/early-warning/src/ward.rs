@@ -62,7 +62,7 @@ impl EarlyWarning {
     fn ward_encounters(&self, ward: &str) -> Result<Vec<Value>, Error> {
         let mut out: Vec<Value> = Vec::new();
         for param in ["location", "location.partof"] {
-            let found = self.search_json(
+            let found = self.search(
                 "Encounter",
                 &[
                     ("status", "in-progress".into()),
@@ -79,29 +79,9 @@ impl EarlyWarning {
         Ok(out)
     }
 
-    pub(crate) fn search_json(
-        &self,
-        rtype: &str,
-        params: &[(&str, String)],
-    ) -> Result<Vec<Value>, Error> {
-        let params: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        let q = search::SearchQuery::parse(search::Registry::r4(), rtype, &params)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
-        Ok(self
-            .store
-            .search(&q)?
-            .matches
-            .into_iter()
-            .filter_map(|h| serde_json::from_str(&h.body).ok())
-            .collect())
-    }
-
     fn latest_score(&self, kind: ScoreKind, subject: &str) -> Result<Option<Value>, Error> {
         Ok(self
-            .search_json(
+            .search(
                 "Observation",
                 &[
                     ("code", kind.token()),
@@ -180,7 +160,7 @@ impl EarlyWarning {
     /// Every ward (Locations of physical type ward) with its counts.
     pub fn wards(&self) -> Result<Vec<WardSummary>, Error> {
         // R4 has no search parameter for Location.physicalType: filter here.
-        let wards = self.search_json("Location", &[("_count", "1000".into())])?;
+        let wards = self.search("Location", &[("_count", "1000".into())])?;
         let mut out = Vec::new();
         for w in wards.into_iter().filter(|l| {
             l["physicalType"]["coding"]

@@ -135,35 +135,20 @@ pub fn build(header: &Header, code: AckCode, problems: &[Diagnostic], now: &str)
         ));
     }
     for p in problems {
-        let loc1 = format!(
-            "{}^{}^{}",
-            p.segment,
-            p.sequence,
-            if p.field > 0 {
-                p.field.to_string()
-            } else {
-                String::new()
-            }
-        );
+        let (field, repetition) = if p.field > 0 {
+            (p.field.to_string(), p.repetition.max(1).to_string())
+        } else {
+            (String::new(), String::new())
+        };
+        let component = if p.component > 0 {
+            p.component.to_string()
+        } else {
+            String::new()
+        };
+        let loc1 = format!("{}^{}^{field}", p.segment, p.sequence);
         let loc2 = format!(
-            "{}^{}^{}^{}^{}",
-            p.segment,
-            p.sequence,
-            if p.field > 0 {
-                p.field.to_string()
-            } else {
-                String::new()
-            },
-            if p.field > 0 {
-                p.repetition.max(1).to_string()
-            } else {
-                String::new()
-            },
-            if p.component > 0 {
-                p.component.to_string()
-            } else {
-                String::new()
-            }
+            "{}^{}^{field}^{repetition}^{component}",
+            p.segment, p.sequence
         );
         if matches!(version, "2.3" | "2.3.1" | "2.4") {
             // Before v2.5 ERR has one field: location and code (ELD).

@@ -29,33 +29,32 @@ fn count(store: &dyn store::Store, rtype: &str, q: &str) -> usize {
         .unwrap()
 }
 
+/// MSA-1 of an acknowledgement, and its whole text.
 fn msa(ack: &[u8]) -> (String, String) {
     let text = String::from_utf8_lossy(ack).to_string();
-    let m = hl7kit_msa(&text);
-    (m.0, text)
+    let code = text
+        .split('\r')
+        .find_map(|l| l.strip_prefix("MSA|"))
+        .and_then(|rest| rest.split('|').next())
+        .unwrap_or_default()
+        .to_string();
+    (code, text)
 }
 
-fn hl7kit_msa(text: &str) -> (String,) {
-    let line = text
-        .split('\r')
-        .find(|l| l.starts_with("MSA|"))
-        .unwrap_or("");
-    (line.split('|').nth(1).unwrap_or("").to_string(),)
+fn open_store(dir: &tempfile::TempDir) -> Arc<dyn store::Store> {
+    let url = format!("sqlite://{}", dir.path().join("feed.db").display());
+    let options = store::Options {
+        clock: Arc::new(store::SystemClock),
+        indexer: Arc::new(Indexer::new(Registry::r4()).unwrap()),
+        readers: 2,
+    };
+    store::open(&url, options).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("feed.db").display());
-    let store = store::open(
-        &url,
-        store::Options {
-            clock: Arc::new(store::SystemClock),
-            indexer: Arc::new(Indexer::new(Registry::r4()).unwrap()),
-            readers: 2,
-        },
-    )
-    .unwrap();
+    let store = open_store(&dir);
     let ew = EarlyWarning::new(
         store.clone(),
         early_warning::Config::default(),
@@ -190,16 +189,7 @@ fn adt(trigger: &str, id: &str, pid3: &str, pv1: &str, extra: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adt_moves_patients_between_wards_and_merges_them() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("adt.db").display());
-    let store = store::open(
-        &url,
-        store::Options {
-            clock: Arc::new(store::SystemClock),
-            indexer: Arc::new(Indexer::new(Registry::r4()).unwrap()),
-            readers: 2,
-        },
-    )
-    .unwrap();
+    let store = open_store(&dir);
     let feed = Feed::new(
         store.clone(),
         None,
