@@ -33,7 +33,11 @@ pub(crate) struct BenchArgs {
     /// alert event latency at 500 sets/s) instead of the store.
     #[arg(long)]
     vitals: bool,
-    /// Sets per second of the paced latency runs (with --vitals).
+    /// Measure the HL7 v2 feed over MLLP (ORU vitals messages/s and ACK latency at 1, 8 and
+    /// 32 connections, and ACK latency at a fixed rate) instead of the store.
+    #[arg(long, conflicts_with = "vitals")]
+    mllp: bool,
+    /// Sets (with --vitals) or messages (with --mllp) per second of the paced latency runs.
     #[arg(long, default_value_t = 500)]
     rate: usize,
 }
@@ -108,14 +112,15 @@ fn observation(i: usize, patient: usize, rng: &mut Rng) -> Value {
 /// Builds the query string of one search run.
 type QueryMaker = Box<dyn Fn(&mut Rng) -> String>;
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile (0 to 1) of sorted values, nearest rank; 0 when empty.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -142,6 +147,8 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         let store = store::open(&url, options.clone())?;
         if args.vitals {
             crate::bench_vitals::run("sqlite", store, args.seconds, args.rate)?;
+        } else if args.mllp {
+            crate::bench_mllp::run("sqlite", store, args.seconds, args.rate)?;
         } else {
             bench_store("sqlite", &*store, &args)?;
         }
@@ -152,6 +159,8 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         let store = store::open(&url, options.clone())?;
         if args.vitals {
             crate::bench_vitals::run("postgres", store.clone(), args.seconds, args.rate)?;
+        } else if args.mllp {
+            crate::bench_mllp::run("postgres", store.clone(), args.seconds, args.rate)?;
         } else {
             bench_store("postgres", &*store, &args)?;
         }

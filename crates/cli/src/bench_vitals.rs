@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use store::{Entry, Mode, Store};
 
+use crate::bench::percentile;
 use crate::demo::put_entry;
 
 const WARDS: usize = 5;
@@ -44,16 +45,73 @@ fn seed(store: &dyn Store, patients: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One complete set (7 readings + panel) for patient `p`, as PUTs with client ids.
-/// `kind`: 0 normal, 1 medium, 2 high.
-fn set(p: usize, n: usize, kind: u8, at_ms: i64) -> Vec<Entry> {
-    let id = format!("vs{p}-{n}");
-    let at = search::format_instant(at_ms);
+/// The readings of a set of each kind: 0 normal, 1 medium band, 2 high band.
+pub(crate) struct Readings {
+    pub(crate) rr: u32,
+    pub(crate) spo2: u32,
+    /// Oxygen flow, L/min.
+    pub(crate) o2: u32,
+    pub(crate) sbp: u32,
+    pub(crate) hr: u32,
+    /// Level of responsiveness, SNOMED CT: alert or new confusion.
+    pub(crate) avpu: &'static str,
+    pub(crate) temp: f64,
+}
+
+pub(crate) fn readings(kind: u8) -> Readings {
     let (rr, spo2, o2, sbp, hr, avpu, temp) = match kind {
         2 => (26, 90, 4, 88, 125, "130987000", 38.6),
         1 => (22, 95, 2, 118, 96, "248234008", 37.4),
         _ => (16, 97, 0, 124, 72, "248234008", 36.8),
     };
+    Readings {
+        rr,
+        spo2,
+        o2,
+        sbp,
+        hr,
+        avpu,
+        temp,
+    }
+}
+
+/// The kind of the `i`th set of a run: 10 % high, 20 % medium, 70 % normal.
+pub(crate) fn mix(i: usize) -> u8 {
+    match i % 10 {
+        0 => 2,
+        1 | 2 => 1,
+        _ => 0,
+    }
+}
+
+/// The early-warning service with its default settings, and its live-event hub, started.
+pub(crate) fn start_early_warning(
+    store: &Arc<dyn Store>,
+) -> (Arc<early_warning::EarlyWarning>, Arc<early_warning::Hub>) {
+    let ew = early_warning::EarlyWarning::new(
+        store.clone(),
+        early_warning::Config::default(),
+        Arc::new(store::SystemClock),
+    );
+    ew.start();
+    let hub = early_warning::Hub::start(ew.clone());
+    (ew, hub)
+}
+
+/// One complete set (7 readings + panel) for patient `p`, as PUTs with client ids.
+/// `kind`: 0 normal, 1 medium, 2 high.
+fn set(p: usize, n: usize, kind: u8, at_ms: i64) -> Vec<Entry> {
+    let id = format!("vs{p}-{n}");
+    let at = search::format_instant(at_ms);
+    let Readings {
+        rr,
+        spo2,
+        o2,
+        sbp,
+        hr,
+        avpu,
+        temp,
+    } = readings(kind);
     let reading = |tag: &str, code: &str, value: Value, unit: &str| {
         let mut o = json!({"resourceType": "Observation", "id": format!("{id}-{tag}"), "status": "final",
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
@@ -94,13 +152,6 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 pub(crate) fn run(
     name: &str,
     store: Arc<dyn Store>,
@@ -118,13 +169,7 @@ pub(crate) fn run(
         throughput_patients + latency_patients,
         started.elapsed().as_secs_f64()
     );
-    let ew = early_warning::EarlyWarning::new(
-        store.clone(),
-        early_warning::Config::default(),
-        Arc::new(store::SystemClock),
-    );
-    ew.start();
-    let hub = early_warning::Hub::start(ew.clone());
+    let (ew, hub) = start_early_warning(&store);
     // Let the evaluator pass the seed.
     ew.wait_processed(store.commits().latest(), Duration::from_secs(600));
 
@@ -141,12 +186,7 @@ pub(crate) fn run(
                 let mut n = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     let p = (w * 7919 + n * 31) % throughput_patients;
-                    let kind = match (w + n) % 10 {
-                        0 => 2,
-                        1 | 2 => 1,
-                        _ => 0,
-                    };
-                    let entries = set(p, w * 1_000_000 + n, kind as u8, now_ms());
+                    let entries = set(p, w * 1_000_000 + n, mix(w + n), now_ms());
                     match store.write(entries, Mode::Atomic) {
                         Ok(_) => sets.fetch_add(1, Ordering::Relaxed),
                         Err(_) => failed.fetch_add(1, Ordering::Relaxed),
@@ -213,12 +253,9 @@ fn latency(
     let expected = rate * seconds as usize;
     let kind = move |i: usize| -> u8 {
         if all_high {
-            return 2;
-        }
-        match i % 10 {
-            0 => 2,
-            1 | 2 => 1,
-            _ => 0,
+            2
+        } else {
+            mix(i)
         }
     };
     let alerts_expected = (0..expected).filter(|i| kind(*i) > 0).count();

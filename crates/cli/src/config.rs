@@ -1,6 +1,7 @@
 //! Settings read once from flags, environment and an optional file; every setting is
 //! listed in README.md ("Configuration"). Precedence: flag, then environment, then file.
 
+use anyhow::Context;
 use clap::Args;
 
 /// Where the data lives.
@@ -23,6 +24,19 @@ pub(crate) struct ServeArgs {
     pub(crate) listen: String,
     #[command(flatten)]
     pub(crate) db: DatabaseArgs,
+    #[command(flatten)]
+    pub(crate) hl7: Hl7Args,
+    #[command(flatten)]
+    pub(crate) early_warning: EarlyWarningArgs,
+    /// The web app's development sign-in (choose a staff member, no password); refused
+    /// unless the HTTP address is loopback.
+    #[arg(long = "dev-sign-in", env = "TEND_DEV_SIGN_IN")]
+    pub(crate) dev_sign_in: bool,
+}
+
+/// The HL7 v2 feed (MLLP listener and mapping).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct Hl7Args {
     /// Address and port of the HL7 v2 MLLP listener (`off` to disable).
     #[arg(
         long = "mllp-listen",
@@ -34,8 +48,91 @@ pub(crate) struct ServeArgs {
     /// loopback only).
     #[arg(long = "mllp-allow", env = "TEND_MLLP_ALLOW", default_value = "")]
     pub(crate) mllp_allow: String,
-    #[command(flatten)]
-    pub(crate) early_warning: EarlyWarningArgs,
+    /// PEM certificate chain (leaf first) of the MLLP listener; with --mllp-tls-key the
+    /// listener speaks MLLP over TLS only.
+    #[arg(
+        long = "mllp-tls-cert",
+        env = "TEND_MLLP_TLS_CERT",
+        value_name = "FILE"
+    )]
+    pub(crate) mllp_tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --mllp-tls-cert.
+    #[arg(long = "mllp-tls-key", env = "TEND_MLLP_TLS_KEY", value_name = "FILE")]
+    pub(crate) mllp_tls_key: Option<std::path::PathBuf>,
+    /// PEM CA certificates: MLLP over TLS clients must present a certificate signed by one.
+    #[arg(
+        long = "mllp-tls-client-ca",
+        env = "TEND_MLLP_TLS_CLIENT_CA",
+        value_name = "FILE"
+    )]
+    pub(crate) mllp_tls_client_ca: Option<std::path::PathBuf>,
+    /// A table of the feeds' local OBX-3 codes: tab-separated `KEY SYSTEM CODE DISPLAY`
+    /// per line, KEY being OBX-3.1 or `OBX-3.3^OBX-3.1`.
+    #[arg(long = "hl7-local-codes", env = "TEND_HL7_LOCAL_CODES")]
+    pub(crate) local_codes: Option<std::path::PathBuf>,
+    /// Zone offset of HL7 v2 times sent without one (`+HH:MM`).
+    #[arg(
+        long = "hl7-default-offset",
+        env = "TEND_HL7_DEFAULT_OFFSET",
+        default_value = "+00:00"
+    )]
+    pub(crate) default_offset: String,
+}
+
+impl Hl7Args {
+    /// Whether the listener is on.
+    pub(crate) fn enabled(&self) -> bool {
+        !self.mllp_listen.is_empty() && self.mllp_listen != "off"
+    }
+
+    /// The interface settings, with the local-code table read and checked.
+    pub(crate) fn config(&self) -> anyhow::Result<interface::Config> {
+        let mut mapping = hl7v2::MappingConfig {
+            default_offset: hl7v2::MappingConfig::parse_offset(&self.default_offset)
+                .map_err(|e| anyhow::anyhow!("TEND_HL7_DEFAULT_OFFSET: {e}"))?,
+            ..Default::default()
+        };
+        if let Some(path) = &self.local_codes {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the local-code table {}", path.display()))?;
+            mapping.local_codes = hl7v2::MappingConfig::parse_local_codes(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        Ok(interface::Config { mapping })
+    }
+
+    /// The MLLP listener's TLS settings, with the files read and checked: None for plain
+    /// TCP. Certificate and key come together; a client CA needs them.
+    pub(crate) fn tls(&self) -> anyhow::Result<Option<std::sync::Arc<mllp::tls::ServerConfig>>> {
+        let set = |p: &Option<std::path::PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        let (cert, key, client_ca) = (
+            set(&self.mllp_tls_cert),
+            set(&self.mllp_tls_key),
+            set(&self.mllp_tls_client_ca),
+        );
+        match (cert, key) {
+            (Some(cert), Some(key)) => {
+                let config = mllp::tls::server_config(&cert, &key, client_ca.as_deref())
+                    .context("the MLLP listener's TLS settings")?;
+                Ok(Some(config))
+            }
+            (Some(cert), None) => anyhow::bail!(
+                "TEND_MLLP_TLS_CERT ({}) is set without TEND_MLLP_TLS_KEY: set both for MLLP over TLS, or neither",
+                cert.display()
+            ),
+            (None, Some(key)) => anyhow::bail!(
+                "TEND_MLLP_TLS_KEY ({}) is set without TEND_MLLP_TLS_CERT: set both for MLLP over TLS, or neither",
+                key.display()
+            ),
+            (None, None) => match client_ca {
+                Some(ca) => anyhow::bail!(
+                    "TEND_MLLP_TLS_CLIENT_CA ({}) needs TEND_MLLP_TLS_CERT and TEND_MLLP_TLS_KEY: client certificates are checked only over TLS",
+                    ca.display()
+                ),
+                None => Ok(None),
+            },
+        }
+    }
 }
 
 /// The early-warning service (scores, alerts, escalation).

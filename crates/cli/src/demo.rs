@@ -26,13 +26,8 @@ pub(crate) struct DemoArgs {
     tick: u64,
     #[command(flatten)]
     early_warning: crate::config::EarlyWarningArgs,
-    /// Address and port of the HL7 v2 MLLP listener (`off` to disable).
-    #[arg(
-        long = "mllp-listen",
-        env = "TEND_MLLP_LISTEN",
-        default_value = "127.0.0.1:2575"
-    )]
-    mllp_listen: String,
+    #[command(flatten)]
+    hl7: crate::config::Hl7Args,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -85,21 +80,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let stream = hospital.vitals_stream();
     tokio::spawn(stream_vitals(store.clone(), stream, args.tick));
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    if args.mllp_listen != "off" {
-        crate::hl7::start_listener(
-            &args.mllp_listen,
-            "",
-            store.clone(),
-            state.early_warning.clone(),
-            stopped,
-        )
-        .await?;
-    }
+    let (state, _listener) = crate::hl7::start(state, &args.hl7, stopped).await?;
     println!(
-        "Try: curl 'http://{0}/fhir/Observation?code=8867-4&_count=5'\n     curl 'http://{0}/api/alerts'\n     curl -N 'http://{0}/api/events?ward=ward-3east'",
+        "Open http://{0}/ in a browser and sign in as any staff member (nurse, doctor, rapid response).\nTry: curl 'http://{0}/fhir/Observation?code=8867-4&_count=5'\n     curl 'http://{0}/api/alerts'\n     curl -N 'http://{0}/api/events?ward=ward-3east'",
         args.listen
     );
-    crate::serve_app(state, &args.listen).await
+    crate::serve_app(state, &args.listen, web::WebConfig { dev_sign_in: true }).await
 }
 
 /// PUT every resource at its own id, in batches of independent entries.

@@ -2,6 +2,7 @@
 //! configuration, and starts the parts: `serve`, `demo`, `import`, `export`, `bench`.
 
 mod bench;
+mod bench_mllp;
 mod bench_vitals;
 mod config;
 mod demo;
@@ -118,21 +119,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
     let state = with_early_warning(store.clone(), &args.early_warning)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mllp = if args.mllp_listen.is_empty() || args.mllp_listen == "off" {
-        None
-    } else {
-        Some(
-            hl7::start_listener(
-                &args.mllp_listen,
-                &args.mllp_allow,
-                store,
-                state.early_warning.clone(),
-                stopped,
-            )
-            .await?,
-        )
-    };
-    serve_app(state, &args.listen).await?;
+    let (state, mllp) = hl7::start(state, &args.hl7, stopped).await?;
+    serve_app(
+        state,
+        &args.listen,
+        web::WebConfig {
+            dev_sign_in: args.dev_sign_in,
+        },
+    )
+    .await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
         let _ = task.await;
@@ -152,18 +147,33 @@ pub(crate) fn with_early_warning(
     );
     ew.start();
     let hub = early_warning::Hub::start(ew.clone());
-    Ok(server::AppState::new(store).with_early_warning(ew, hub))
+    let mut state = server::AppState::new(store).with_early_warning(ew, hub);
+    if let Some(handle) = server::install_metrics() {
+        state = state.with_metrics(handle);
+    }
+    Ok(state)
 }
 
-/// Bind, print the URL, and serve until Ctrl-C / SIGTERM.
-pub(crate) async fn serve_app(state: server::AppState, listen: &str) -> anyhow::Result<()> {
+/// Bind, print the URLs, and serve the API and the web app until Ctrl-C / SIGTERM.
+pub(crate) async fn serve_app(
+    state: server::AppState,
+    listen: &str,
+    web: web::WebConfig,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
+    if web.dev_sign_in && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "the development sign-in is refused on {addr}: it has no passwords, so it is only allowed on a loopback address"
+        );
+    }
     tracing::info!(%addr, "Tend is serving");
     println!("Tend FHIR API: http://{addr}/fhir (metadata: http://{addr}/fhir/metadata)");
-    server::serve(listener, state, shutdown_signal()).await?;
+    println!("Tend web app: http://{addr}/");
+    let app = server::app(state.clone()).merge(web::router(state, web));
+    server::serve(listener, app, shutdown_signal()).await?;
     Ok(())
 }
 

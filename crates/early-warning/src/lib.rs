@@ -22,7 +22,7 @@ pub use alert::{AlertView, Lifecycle};
 pub use config::{AirWhenAbsent, Config};
 pub use evaluator::{EarlyWarning, CONSUMER};
 pub use events::{Event, Hub};
-pub use score::News2Summary;
+pub use score::{news2_cells, news2_summary, ChartCell, News2Summary};
 pub use ward::{PatientStatus, WardSummary};
 
 /// What can go wrong in the early-warning service.

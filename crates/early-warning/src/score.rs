@@ -208,6 +208,41 @@ pub fn component<'a>(obs: &'a Value, code: &str) -> Option<&'a Value> {
     })
 }
 
+/// One parameter of a stored NEWS2 score: what was recorded and what it scored (None when
+/// not recorded), for the observation chart.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ChartCell {
+    pub param: rules::Param,
+    pub value: Option<String>,
+    pub points: Option<u32>,
+}
+
+/// The parameters of a stored NEWS2 Observation, in chart order (read back from the
+/// components [`news2`] writes: text `DISPLAY: VALUE scores N` and the points).
+pub fn news2_cells(obs: &Value) -> Vec<ChartCell> {
+    rules::Param::ALL
+        .into_iter()
+        .map(|p| {
+            let comp = component(obs, p.code());
+            let points = comp
+                .and_then(|c| c["valueInteger"].as_u64())
+                .map(|v| v as u32);
+            let value = comp
+                .filter(|_| points.is_some())
+                .and_then(|c| c["code"]["text"].as_str())
+                .and_then(|t| t.strip_prefix(p.display()))
+                .and_then(|t| t.strip_prefix(": "))
+                .and_then(|t| t.rsplit_once(" scores ").map(|(v, _)| v))
+                .map(|v| v.split(" (normalised").next().unwrap_or(v).to_string());
+            ChartCell {
+                param: p,
+                value,
+                points,
+            }
+        })
+        .collect()
+}
+
 /// A summary of a stored NEWS2 score, for views and events.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct News2Summary {

@@ -85,6 +85,34 @@ pub struct Adt {
     pub source: String,
 }
 
+/// The visit of PV1-19 (visit number, with its assigning authority in PV1-19.4, else the
+/// sending facility): the Encounter's id and its identifier. ADT and ORU derive the same
+/// id, so results sent before the admission link to the Encounter it creates.
+pub(crate) fn visit(pv1: &hl7kit::Segment<'_>, m: &Inbound) -> Option<(String, Value)> {
+    let number = comp(pv1, 19, 1);
+    if number.is_empty() {
+        return None;
+    }
+    let authority = pv1
+        .field(19)
+        .and_then(|f| f.component(4))
+        .and_then(|c| c.subcomponent(1))
+        .map(|s| s.text().trim().to_string())
+        .unwrap_or_default();
+    let system = format!(
+        "https://tend.example.org/fhir/sid/hl7v2-visit/{}",
+        clean(if authority.is_empty() {
+            &m.header.sending_facility
+        } else {
+            &authority
+        })
+    );
+    Some((
+        stable_id("enc", &format!("{system}|{number}")),
+        json!({"system": system, "value": number}),
+    ))
+}
+
 fn clean(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -212,24 +240,9 @@ pub fn map_adt(m: &Inbound, cfg: &MappingConfig) -> Result<Adt, Vec<Diagnostic>>
             "P" => "PRENC",
             _ => "IMP",
         });
-        let visit = comp(&pv1, 19, 1);
-        if !visit.is_empty() {
-            let authority = pv1
-                .field(19)
-                .and_then(|f| f.component(4))
-                .and_then(|c| c.subcomponent(1))
-                .map(|s| s.text().trim().to_string())
-                .unwrap_or_default();
-            let system = format!(
-                "https://tend.example.org/fhir/sid/hl7v2-visit/{}",
-                clean(if authority.is_empty() {
-                    &m.header.sending_facility
-                } else {
-                    &authority
-                })
-            );
-            adt.encounter_id = Some(stable_id("enc", &format!("{system}|{visit}")));
-            adt.visit_number = Some(json!({"system": system, "value": visit}));
+        if let Some((id, identifier)) = visit(&pv1, m) {
+            adt.encounter_id = Some(id);
+            adt.visit_number = Some(identifier);
         } else if let Some(admitted) = &adt.admitted {
             adt.encounter_id = Some(stable_id(
                 "enc",

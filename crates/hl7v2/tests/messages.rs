@@ -4,10 +4,9 @@
 //! diff. The shared sample messages are parsed and mapped too: never a panic, and every
 //! ORU either maps or names its problems.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use hl7v2::{map_oru, Inbound, MappingConfig};
+use hl7v2::{apply_adt, map_adt, map_oru, stable_id, Inbound, MappingConfig};
 use serde_json::{json, Value};
 
 fn config() -> MappingConfig {
@@ -15,19 +14,8 @@ fn config() -> MappingConfig {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/local-codes.tsv"),
     )
     .unwrap();
-    let mut local_codes = HashMap::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
-        let f: Vec<&str> = line.split('\t').collect();
-        local_codes.insert(
-            f[0].to_string(),
-            (f[1].to_string(), f[2].to_string(), f[3].to_string()),
-        );
-    }
     MappingConfig {
-        local_codes,
+        local_codes: MappingConfig::parse_local_codes(&text).unwrap(),
         ..MappingConfig::default()
     }
 }
@@ -37,8 +25,28 @@ fn outcome(bytes: &[u8], cfg: &MappingConfig) -> Value {
         Ok(m) => m,
         Err(r) => return json!({"ack": "AR", "problems": [r.diagnostic.to_string()]}),
     };
+    if m.header.message_code == "ADT" {
+        return match map_adt(&m, cfg) {
+            Ok(adt) => {
+                let patient_ref = format!("Patient/{}", stable_id("pat", &adt.patient_condition));
+                json!({
+                    "ack": "AA",
+                    "key": m.key(),
+                    "event": m.header.trigger,
+                    "patient": adt.patient,
+                    "patientCondition": adt.patient_condition,
+                    "mergeFrom": adt.merge_from,
+                    "locations": adt.place.as_ref().map(|p| std::iter::once(p.ward.clone()).chain(p.bed.clone()).collect::<Vec<_>>()),
+                    "encounter": apply_adt(None, &adt, &patient_ref),
+                })
+            }
+            Err(errors) => {
+                json!({"ack": "AE", "problems": errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()})
+            }
+        };
+    }
     if m.header.message_code != "ORU" {
-        return json!({"ack": "AR", "problems": ["not an ORU"]});
+        return json!({"ack": "AR", "problems": ["not an ORU or ADT message"]});
     }
     match map_oru(&m, cfg) {
         Ok(mapped) => json!({

@@ -16,6 +16,8 @@
 //! to the surviving one. Other message types are answered `AR` ("unsupported message
 //! type") and recorded.
 
+mod records;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,8 @@ use hl7v2::message::Header;
 use hl7v2::{Diagnostic, ErrorCode, Inbound, MappingConfig};
 use serde_json::{json, Value};
 use store::{Clock, Entry, Mode, Store, WriteOp};
+
+pub use records::{view, LogError, MessagePage, MessageQuery, MessageView, OUTCOME_SYSTEM};
 
 const EXT: &str = "https://tend.example.org/fhir/StructureDefinition/hl7v2-";
 
@@ -39,6 +43,34 @@ pub struct Feed {
     early_warning: Option<Arc<early_warning::EarlyWarning>>,
     clock: Arc<dyn Clock>,
     config: Config,
+    /// Keys of messages being handled: a copy of a message resent on another connection
+    /// while the first is in flight waits for it, then is answered from its record.
+    in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
+    done: std::sync::Condvar,
+}
+
+/// Holds a message key while its message is handled.
+struct Claim<'a> {
+    feed: &'a Feed,
+    key: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut keys) = self.feed.in_flight.lock() {
+            keys.remove(&self.key);
+        }
+        self.feed.done.notify_all();
+    }
+}
+
+/// Why a stored message could not be replayed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ReplayError {
+    #[error("no HL7 v2 message record with this id")]
+    NotFound,
+    #[error("the record holds no message to replay")]
+    NoMessage,
 }
 
 /// The result of one message.
@@ -80,7 +112,19 @@ impl Feed {
             early_warning,
             clock,
             config,
+            in_flight: Default::default(),
+            done: Default::default(),
         }
+    }
+
+    /// Wait until no other copy of the message with this key is being handled, then hold it.
+    fn claim(&self, key: String) -> Claim<'_> {
+        let mut keys = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        while keys.contains(&key) {
+            keys = self.done.wait(keys).unwrap_or_else(|p| p.into_inner());
+        }
+        keys.insert(key.clone());
+        Claim { feed: self, key }
     }
 
     fn record(
@@ -95,7 +139,7 @@ impl Feed {
         let mut r = json!({
             "resourceType": "MessageHeader",
             "id": hl7v2::stable_id("msg", &m.key()),
-            "meta": {"tag": [{"system": "https://tend.example.org/fhir/CodeSystem/hl7v2-outcome", "code": code}],
+            "meta": {"tag": [{"system": OUTCOME_SYSTEM, "code": code}],
                 "source": hl7v2::source_uri(&h.sending_application, &h.sending_facility)},
             "eventCoding": {"system": "http://terminology.hl7.org/CodeSystem/v2-0003", "code": h.trigger, "display": format!("{}^{}", h.message_code, h.trigger)},
             "source": {"name": h.sending_application, "software": h.sending_facility,
@@ -131,6 +175,43 @@ impl Feed {
 
     /// Handle one message (never panics; every outcome is an acknowledgement).
     pub fn handle(&self, bytes: &[u8]) -> Handled {
+        self.counted(bytes, false)
+    }
+
+    /// Process a stored message again (`MessageHeader` id), e.g. after the local-code table
+    /// was corrected. A message that was accepted is answered from its record and nothing
+    /// is written twice; one that was refused is processed afresh and its record updated
+    /// (the earlier outcome stays in the record's history).
+    pub fn replay(&self, record_id: &str) -> Result<Handled, ReplayError> {
+        let record = self
+            .read_json("MessageHeader", record_id)
+            .ok_or(ReplayError::NotFound)?;
+        let raw = Self::ext(&record, "message").ok_or(ReplayError::NoMessage)?;
+        let accepted = record["meta"]["tag"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|c| c["code"] == "accepted"));
+        tracing::info!(accepted, "HL7 v2 message replayed");
+        Ok(self.counted(raw.as_bytes(), !accepted))
+    }
+
+    /// `process`, counted by message type and outcome for `/metrics`.
+    fn counted(&self, bytes: &[u8], fresh: bool) -> Handled {
+        let started = std::time::Instant::now();
+        let (handled, kind) = self.process(bytes, fresh);
+        let kind = kind.unwrap_or_else(|| "unknown".into());
+        metrics::counter!("tend_hl7_messages_total", "type" => kind.clone(), "outcome" => handled.code)
+            .increment(1);
+        if handled.duplicate {
+            metrics::counter!("tend_hl7_duplicates_total", "type" => kind.clone()).increment(1);
+        }
+        metrics::histogram!("tend_hl7_ack_seconds", "type" => kind)
+            .record(started.elapsed().as_secs_f64());
+        handled
+    }
+
+    /// Handle one message; with `fresh`, a stored record of the same key is not consulted
+    /// (replay of a refused message). Also returns the message type when it could be read.
+    fn process(&self, bytes: &[u8], fresh: bool) -> (Handled, Option<String>) {
         let now = hl7_now(self.clock.now_ms());
         let m = match Inbound::parse(bytes) {
             Ok(m) => m,
@@ -138,21 +219,35 @@ impl Feed {
                 let header = r.header.clone().map(|h| *h).unwrap_or_default();
                 let ack = ack::build(&header, hl7v2::AckCode::Ar, &[r.diagnostic], &now);
                 tracing::info!(outcome = "AR", "HL7 v2 message rejected");
-                return Handled {
-                    ack,
-                    code: "AR",
-                    duplicate: false,
-                };
+                let kind = (!header.message_code.is_empty())
+                    .then(|| format!("{}^{}", header.message_code, header.trigger));
+                return (
+                    Handled {
+                        ack,
+                        code: "AR",
+                        duplicate: false,
+                    },
+                    kind,
+                );
             }
         };
+        let kind = Some(format!("{}^{}", m.header.message_code, m.header.trigger));
+        (self.dispatch(&m, fresh, &now), kind)
+    }
+
+    fn dispatch(&self, m: &Inbound, fresh: bool, now: &str) -> Handled {
         let mode = if m.enhanced() {
             AckMode::Enhanced
         } else {
             AckMode::Original
         };
         let record_id = hl7v2::stable_id("msg", &m.key());
+        let _claim = self.claim(m.key());
         // Idempotency.
-        if let Ok(Some(v)) = self.store.read("MessageHeader", &record_id) {
+        if let Some(v) = (!fresh)
+            .then(|| self.store.read("MessageHeader", &record_id).ok().flatten())
+            .flatten()
+        {
             if let Some(old) = v
                 .body
                 .as_deref()
@@ -173,7 +268,7 @@ impl Feed {
                 }
                 let d = Diagnostic::new("MSH", 1, 10, 0, ErrorCode::DuplicateKey, "this sending application, facility and control id were already used for a different message");
                 let code = mode.code(Outcome::Error);
-                let ack = ack::build(&m.header, code, &[d], &now);
+                let ack = ack::build(&m.header, code, &[d], now);
                 tracing::info!(
                     outcome = code.as_str(),
                     "HL7 v2 message key reused with different content"
@@ -186,8 +281,8 @@ impl Feed {
             }
         }
         let outcome = match (m.header.message_code.as_str(), m.header.trigger.as_str()) {
-            ("ORU", "R01") => self.oru(&m, mode, &now),
-            ("ADT", t) if hl7v2::AdtEvent::of(t).is_some() => self.adt(&m, mode, &now),
+            ("ORU", "R01") => self.oru(m, mode, now),
+            ("ADT", t) if hl7v2::AdtEvent::of(t).is_some() => self.adt(m, mode, now),
             ("ADT", _) => {
                 let d = Diagnostic::new(
                     "MSH",
@@ -197,7 +292,7 @@ impl Feed {
                     ErrorCode::UnsupportedEventCode,
                     "ADT events accepted: A01 A02 A03 A04 A05 A08 A11 A13 A40",
                 );
-                self.refused(&m, mode, Outcome::Rejected, vec![d], &now)
+                self.refused(m, mode, Outcome::Rejected, vec![d], now)
             }
             _ => {
                 let d = Diagnostic::new(
@@ -208,7 +303,7 @@ impl Feed {
                     ErrorCode::UnsupportedMessageType,
                     "Tend accepts ORU^R01 and ADT A01 A02 A03 A04 A05 A08 A11 A13 A40",
                 );
-                self.refused(&m, mode, Outcome::Rejected, vec![d], &now)
+                self.refused(m, mode, Outcome::Rejected, vec![d], now)
             }
         };
         tracing::info!(outcome = outcome.code, message_type = %format!("{}^{}", m.header.message_code, m.header.trigger), "HL7 v2 message handled");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use early_warning::EarlyWarning;
-use interface::{Config, Feed};
+use interface::{Config, Feed, MessageQuery};
 use search::{Indexer, Registry, SearchQuery};
 
 fn message(name: &str) -> Vec<u8> {
@@ -306,4 +306,188 @@ fn feed_encounter(store: &dyn store::Store) -> serde_json::Value {
     let page = store.search(&q).unwrap();
     assert_eq!(page.matches.len(), 1);
     serde_json::from_str(&page.matches[0].body).unwrap()
+}
+
+#[test]
+fn the_message_log_is_searchable_and_refused_messages_can_be_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let feed = Feed::new(
+        store.clone(),
+        None,
+        Arc::new(store::SystemClock),
+        Config::default(),
+    );
+    let oru = message("oru-vitals-monitor.hl7");
+    assert_eq!(feed.handle(&oru).code, "CA");
+    let bad = message("oru-bad-values.hl7");
+    assert_eq!(feed.handle(&bad).code, "AE");
+    let h = feed.handle(&adt("A08", "A-1", "MRN-9", "", ""));
+    assert_eq!(h.code, "AA");
+    assert_eq!(
+        feed.handle(b"MSH|^~\\&|X|Y|TEND|Z|2026||SIU^S12|S-1|P|2.5\r")
+            .code,
+        "AR"
+    );
+
+    let all = feed
+        .messages(&MessageQuery {
+            count: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all.total, 4);
+    let q = |f: fn(&mut MessageQuery)| {
+        let mut q = MessageQuery {
+            count: 50,
+            ..Default::default()
+        };
+        f(&mut q);
+        feed.messages(&q).unwrap()
+    };
+    let errors = q(|q| q.outcome = Some("error".into()));
+    assert_eq!(errors.total, 1);
+    let e = &errors.messages[0];
+    assert_eq!(
+        (e.message_type.as_str(), e.ack_code.as_str()),
+        ("ORU^R01", "AE")
+    );
+    assert!(
+        e.problems.iter().any(|p| p.contains("OBX")),
+        "{:?}",
+        e.problems
+    );
+    assert!(e.message.is_none(), "the list does not carry message text");
+    assert_eq!(q(|q| q.message_type = Some("ORU^R01".into())).total, 2);
+    assert_eq!(q(|q| q.message_type = Some("ADT^A08".into())).total, 1);
+    assert_eq!(q(|q| q.message_type = Some("ADT^R01".into())).total, 0);
+    assert_eq!(q(|q| q.message_type = Some("A08".into())).total, 1);
+    assert_eq!(q(|q| q.sender = Some("PAS".into())).total, 1);
+    assert_eq!(q(|q| q.outcome = Some("rejected".into())).total, 1);
+    assert_eq!(q(|q| q.since = Some("2000-01-01".into())).total, 4);
+    assert_eq!(q(|q| q.until = Some("2000-01-01".into())).total, 0);
+    assert!(feed
+        .messages(&MessageQuery {
+            outcome: Some("lost".into()),
+            ..Default::default()
+        })
+        .is_err());
+    let by_key = q(|q| q.key = Some("PAS|RIVERBEND|A-1".into()));
+    assert_eq!(by_key.total, 1);
+    let adt_view = feed.message(&by_key.messages[0].id).unwrap();
+    assert!(adt_view.message.as_deref().unwrap().starts_with("MSH|"));
+    assert!(adt_view.ack.as_deref().unwrap().contains("MSA|AA|A-1"));
+    assert!(adt_view.resources.iter().any(|r| r.starts_with("Patient/")));
+    let page = q(|q| {
+        q.count = 2;
+        q.offset = 2;
+    });
+    assert_eq!((page.total, page.messages.len()), (4, 2));
+
+    // Replay of an accepted message: answered from its record, nothing written.
+    let accepted = q(|q| q.message_type = Some("ORU^R01".into()))
+        .messages
+        .into_iter()
+        .find(|m| m.outcome == "accepted")
+        .unwrap();
+    let before = store.commits().latest();
+    let r = feed.replay(&accepted.id).unwrap();
+    assert_eq!((r.code, r.duplicate), ("CA", true));
+    assert_eq!(store.commits().latest(), before);
+    // Replay of a refused one: processed again (still wrong), the record keeps both.
+    let r = feed.replay(&e.id).unwrap();
+    assert_eq!((r.code, r.duplicate), ("AE", false));
+    assert_eq!(feed.message(&e.id).unwrap().versions, 2);
+    assert_eq!(
+        feed.replay("no-such-record"),
+        Err(interface::ReplayError::NotFound)
+    );
+}
+
+#[test]
+fn results_sent_before_the_admission_belong_to_its_encounter() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let feed = Feed::new(
+        store.clone(),
+        None,
+        Arc::new(store::SystemClock),
+        Config::default(),
+    );
+    let h = feed.handle(&message("oru-local-codes-and-visit.hl7"));
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    assert!(
+        h.ack.contains("103^Table value not found"),
+        "unmapped local code warned: {}",
+        h.ack
+    );
+    let pv1 = "PV1|1|I|ICU2^03^1^RIVERBEND||||C77^Moreau^Claire||||||||||||VN20261124-17^^^RIVERBEND^VN|||||||||||||||||||||||||202611240900\r";
+    let admit = format!(
+        "MSH|^~\\&|PAS|RIVERBEND|TEND|RIVERBEND|202611241030||ADT^A01^ADT_A01|PAS-9|P|2.5.1\rEVN|A01|202611241030\rPID|1||MRN004411^^^RIVERBEND^MR||Nguyen^Thi||19571102|F\r{pv1}"
+    );
+    let h = feed.handle(admit.as_bytes());
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    let q = SearchQuery::parse(
+        Registry::r4(),
+        "Encounter",
+        &[("identifier".into(), "VN20261124-17".into())],
+    )
+    .unwrap();
+    let page = store.search(&q).unwrap();
+    assert_eq!(page.matches.len(), 1);
+    let encounter = format!("Encounter/{}", page.matches[0].id);
+    assert_eq!(
+        count(&*store, "Observation", &format!("encounter={encounter}")),
+        7,
+        "six results and the panel link to the admission's encounter"
+    );
+    assert_eq!(
+        count(&*store, "Patient", ""),
+        1,
+        "one patient, found by MRN"
+    );
+}
+
+/// Copies of one message handled at once (a sender that timed out and resent on another
+/// connection): one is processed, the others are answered from its record; nothing is
+/// written twice.
+#[test]
+fn copies_in_flight_at_once_are_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let feed = Arc::new(Feed::new(
+        store.clone(),
+        None,
+        Arc::new(store::SystemClock),
+        Config::default(),
+    ));
+    let oru = message("oru-vitals-monitor.hl7");
+    let handled: Vec<interface::Handled> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let (feed, oru) = (feed.clone(), oru.clone());
+                s.spawn(move || feed.handle(&oru))
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert!(handled.iter().all(|h| h.code == "CA"));
+    assert_eq!(handled.iter().filter(|h| !h.duplicate).count(), 1);
+    let (versions, _) = store
+        .history(&store::HistoryQuery {
+            scope: store::HistoryScope::System,
+            since: None,
+            count: 1000,
+            offset: 0,
+        })
+        .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for v in &versions {
+        assert!(
+            seen.insert(format!("{}/{}", v.rtype, v.id)),
+            "{}/{} written twice",
+            v.rtype,
+            v.id
+        );
+    }
 }

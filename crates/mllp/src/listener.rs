@@ -2,14 +2,25 @@
 //! sender waits for each acknowledgement), many connections at once. Only configured peer
 //! addresses are accepted; idle connections are closed; on shutdown no new connection is
 //! accepted and each connection finishes the message it is handling.
+//!
+//! With [`ListenerConfig::tls`], every connection starts with a TLS handshake (bounded by
+//! [`ListenerConfig::handshake_timeout`]); after it, plain and TLS connections run the same
+//! code. A failed handshake closes the connection before any message is read.
+//!
+//! Counters (through the `metrics` facade; `/metrics` renders them), labelled by the peer's
+//! address: `tend_mllp_connections_total`, `tend_mllp_connections_refused_total`,
+//! `tend_mllp_connections_open` (gauge), `tend_mllp_frames_total`,
+//! `tend_mllp_frames_refused_total` (over the size limit), `tend_mllp_bytes_received_total`
+//! and `tend_mllp_tls_handshake_failures_total`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
 
 use crate::frame::{encode, Decoder};
 
@@ -30,6 +41,10 @@ pub struct ListenerConfig {
     pub max_frame: usize,
     /// Connections idle this long are closed.
     pub idle: Duration,
+    /// MLLP over TLS when set (see [`crate::tls::server_config`]); plain TCP otherwise.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A TLS handshake not finished within this time closes the connection.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for ListenerConfig {
@@ -38,6 +53,8 @@ impl Default for ListenerConfig {
             allow: Vec::new(),
             max_frame: 4 * 1024 * 1024,
             idle: Duration::from_secs(300),
+            tls: None,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -71,14 +88,20 @@ pub async fn serve(
                     }
                 };
                 if !allowed(&cfg, peer.ip()) {
+                    metrics::counter!("tend_mllp_connections_refused_total", "peer" => peer.ip().to_string()).increment(1);
                     tracing::warn!(peer = %peer.ip(), "MLLP connection from a peer not configured: closed");
                     continue;
                 }
                 let (cfg, handler, shutdown) = (cfg.clone(), handler.clone(), shutdown.clone());
+                let ip = peer.ip().to_string();
+                metrics::counter!("tend_mllp_connections_total", "peer" => ip.clone()).increment(1);
+                let open = metrics::gauge!("tend_mllp_connections_open");
+                open.increment(1.0);
                 tasks.spawn(async move {
-                    if let Err(e) = connection(stream, peer, &cfg, handler, shutdown).await {
+                    if let Err(e) = accepted_connection(stream, peer, &cfg, handler, shutdown).await {
                         tracing::debug!(error = %e, "MLLP connection ended");
                     }
+                    open.decrement(1.0);
                 });
             }
         }
@@ -88,16 +111,93 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection(
-    mut stream: TcpStream,
+/// An allowed peer's connection: the TLS handshake first when configured, then messages.
+async fn accepted_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    cfg: &ListenerConfig,
+    handler: Arc<dyn Handler>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    // Acknowledgements are small and awaited one by one: no Nagle delay.
+    stream.set_nodelay(true)?;
+    match &cfg.tls {
+        None => connection(stream, peer, cfg, handler, shutdown).await,
+        Some(tls) => match handshake(tls, stream, peer, cfg, shutdown.clone()).await {
+            Some(stream) => connection(stream, peer, cfg, handler, shutdown).await,
+            None => Ok(()),
+        },
+    }
+}
+
+/// The server side of the TLS handshake; None (counted and logged) when it fails or times
+/// out, or when shutdown begins first.
+async fn handshake(
+    tls: &Arc<rustls::ServerConfig>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    cfg: &ListenerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<TlsStream<TcpStream>> {
+    let accept = tokio_rustls::TlsAcceptor::from(tls.clone()).accept(stream);
+    let reason = tokio::select! {
+        _ = shutdown.changed() => return None,
+        r = tokio::time::timeout(cfg.handshake_timeout, accept) => match r {
+            Ok(Ok(stream)) => return Some(stream),
+            Ok(Err(e)) => handshake_failure(&e),
+            Err(_) => format!("not finished within {:?}", cfg.handshake_timeout),
+        },
+    };
+    metrics::counter!("tend_mllp_tls_handshake_failures_total", "peer" => peer.ip().to_string())
+        .increment(1);
+    tracing::warn!(peer = %peer.ip(), %reason, "MLLP TLS handshake failed: connection closed");
+    None
+}
+
+/// What went wrong in a handshake, fit for the log. No message has been read yet, so no
+/// patient data can be involved; still, only rustls's own error (the kind of TLS failure:
+/// "peer sent no certificates", "invalid peer certificate: UnknownIssuer", "received corrupt
+/// message ...") or the kind of I/O error is logged, never bytes the peer sent.
+fn handshake_failure(e: &std::io::Error) -> String {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => tls.to_string(),
+        None => e.kind().to_string(),
+    }
+}
+
+/// One connection, plain or TLS: messages in, acknowledgements out, until the peer closes,
+/// the connection is idle too long, or shutdown.
+async fn connection<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    cfg: &ListenerConfig,
+    handler: Arc<dyn Handler>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let served = exchange(&mut stream, peer, cfg, handler, shutdown).await;
+    // Close politely (a TLS close_notify; a FIN for TCP), but never wait long for it.
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+    served
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     peer: SocketAddr,
     cfg: &ListenerConfig,
     handler: Arc<dyn Handler>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
     let mut decoder = Decoder::new(cfg.max_frame);
     let mut buf = vec![0u8; 64 * 1024];
+    let ip = peer.ip().to_string();
+    let bytes = metrics::counter!("tend_mllp_bytes_received_total", "peer" => ip.clone());
+    let frames = metrics::counter!("tend_mllp_frames_total", "peer" => ip.clone());
     loop {
         let n = tokio::select! {
             _ = shutdown.changed() => return Ok(()),
@@ -109,21 +209,28 @@ async fn connection(
         if n == 0 {
             return Ok(());
         }
+        bytes.increment(n as u64);
         let messages = match decoder.push(&buf[..n]) {
             Ok(m) => m,
             Err(e) => {
+                metrics::counter!("tend_mllp_frames_refused_total", "peer" => ip.clone())
+                    .increment(1);
                 let nak = handler.refuse(&e.to_string());
                 stream.write_all(&encode(&nak)).await?;
+                stream.flush().await?;
                 return Ok(());
             }
         };
         for m in messages {
+            frames.increment(1);
             let h = handler.clone();
             let ack = tokio::task::spawn_blocking(move || h.handle(&m, peer))
                 .await
                 .map_err(std::io::Error::other)?;
             if let Some(ack) = ack {
                 stream.write_all(&encode(&ack)).await?;
+                // TLS buffers what it writes: send the acknowledgement now.
+                stream.flush().await?;
             }
         }
     }

@@ -148,6 +148,24 @@ impl From<early_warning::Error> for ApiError {
     }
 }
 
+impl From<interface::LogError> for ApiError {
+    fn from(e: interface::LogError) -> Self {
+        match e {
+            interface::LogError::BadFilter(_) => ApiError::BadRequest(e.to_string()),
+            interface::LogError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<interface::ReplayError> for ApiError {
+    fn from(e: interface::ReplayError) -> Self {
+        match e {
+            interface::ReplayError::NotFound => ApiError::NotFound(e.to_string()),
+            interface::ReplayError::NoMessage => ApiError::Unprocessable(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(detail) = &self {

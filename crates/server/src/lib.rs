@@ -6,6 +6,7 @@
 mod api;
 mod error;
 mod interaction;
+mod operations;
 mod response;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use search::Registry;
 use store::Store;
 
 pub use error::ApiError;
+pub use operations::install_metrics;
 
 /// The media type of every response body.
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
@@ -48,6 +50,10 @@ pub struct AppState {
     pub early_warning: Option<Arc<early_warning::EarlyWarning>>,
     /// Live events, when running (`/api/events`).
     pub hub: Option<Arc<early_warning::Hub>>,
+    /// The HL7 v2 feed, when listening (`/api/hl7/messages`: the log and replay).
+    pub feed: Option<Arc<interface::Feed>>,
+    /// Counters rendered at `/metrics`, when recorded.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -59,6 +65,8 @@ impl AppState {
             base_url: None,
             early_warning: None,
             hub: None,
+            feed: None,
+            metrics: None,
         }
     }
 
@@ -72,29 +80,41 @@ impl AppState {
         self.hub = Some(hub);
         self
     }
+
+    /// With the HL7 v2 feed whose message log `/api/hl7/messages` shows.
+    pub fn with_feed(mut self, feed: Arc<interface::Feed>) -> AppState {
+        self.feed = Some(feed);
+        self
+    }
+
+    /// With the process's counters at `/metrics` (see [`install_metrics`]).
+    pub fn with_metrics(
+        mut self,
+        handle: metrics_exporter_prometheus::PrometheusHandle,
+    ) -> AppState {
+        self.metrics = Some(handle);
+        self
+    }
 }
 
 /// The whole HTTP application: the FHIR API and the early-warning JSON API, with
 /// request limits.
 pub fn app(state: AppState) -> Router {
     router(state.clone())
-        .merge(api::router(state))
-        .route(
-            "/",
-            axum::routing::get(|| async { axum::response::Redirect::temporary("/fhir/metadata") }),
-        )
+        .merge(api::router(state.clone()))
+        .merge(operations::router(state))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
-/// Serve the application on a bound listener until `shutdown` completes; requests in
-/// flight are finished first.
+/// Serve an application (e.g. [`app`] merged with the web pages) on a bound listener until
+/// `shutdown` completes; requests in flight are finished first.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

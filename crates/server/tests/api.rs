@@ -277,3 +277,96 @@ async fn alerts_arrive_on_the_live_stream() {
     assert!(id > first, "replay starts after Last-Event-ID");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The HL7 v2 message log, replay and the Prometheus counters over HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hl7_message_log_replay_and_metrics() {
+    let dir = std::env::temp_dir().join(format!("tend-hl7log-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = fresh_state(&dir, false);
+    let feed = Arc::new(interface::Feed::new(
+        state.store.clone(),
+        None,
+        Arc::new(store::SystemClock),
+        interface::Config::default(),
+    ));
+    let state = state
+        .with_feed(feed.clone())
+        .with_metrics(server::install_metrics().expect("the recorder installs"));
+    let app = server::app(state);
+    let file = |name: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../hl7v2/test_data/messages")
+                .join(name),
+        )
+        .unwrap()
+    };
+    // What the MLLP listener does with each frame.
+    let handle = |bytes: Vec<u8>| {
+        let feed = feed.clone();
+        async move {
+            tokio::task::spawn_blocking(move || feed.handle(&bytes).code)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(handle(file("oru-vitals-monitor.hl7")).await, "CA");
+    assert_eq!(handle(file("oru-bad-values.hl7")).await, "AE");
+    let get = |url: &str| {
+        let app = app.clone();
+        let req = Request::get(url).body(Body::empty()).unwrap();
+        async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&body).to_string())
+        }
+    };
+    let (status, body) = get("/api/hl7/messages?outcome=error").await;
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["messages"][0]["type"], "ORU^R01");
+    assert_eq!(page["messages"][0]["ack_code"], "AE");
+    let id = page["messages"][0]["id"].as_str().unwrap().to_string();
+    let (status, body) = get(&format!("/api/hl7/messages/{id}")).await;
+    assert_eq!(status, 200);
+    let one: Value = serde_json::from_str(&body).unwrap();
+    assert!(one["message"].as_str().unwrap().starts_with("MSH|"));
+    assert!(one["ack"].as_str().unwrap().contains("MSA|AE|"));
+    let (status, body) = get("/api/hl7/messages?outcome=lost").await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("OperationOutcome") && body.contains("lost"),
+        "{body}"
+    );
+    assert_eq!(get("/api/hl7/messages/no-such-id").await.0, 404);
+
+    let resp = app
+        .clone()
+        .oneshot(
+            Request::post(format!("/api/hl7/messages/{id}/replay"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let replayed: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(replayed["ackCode"], "AE");
+    assert_eq!(replayed["answeredFromRecord"], false);
+    assert_eq!(replayed["record"]["versions"], 2);
+
+    let (status, text) = get("/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        r#"tend_hl7_messages_total{type="ORU^R01",outcome="CA"}"#,
+        r#"tend_hl7_messages_total{type="ORU^R01",outcome="AE"}"#,
+        "tend_hl7_ack_seconds_bucket",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+}

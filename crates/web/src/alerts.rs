@@ -1,0 +1,232 @@
+//! The alert inbox: open alerts of the user's wards (all wards when the user has none),
+//! escalated and overdue first; acknowledge, record the response, resolve.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use early_warning::{AlertView, Lifecycle};
+use serde::Deserialize;
+
+use crate::view::{self, band_label, Nav};
+use crate::{blocking, Web};
+
+#[derive(Debug, Clone)]
+pub(crate) struct InboxAlert {
+    pub(crate) id: String,
+    pub(crate) patient: String,
+    pub(crate) name: String,
+    pub(crate) bed: String,
+    pub(crate) ward: String,
+    pub(crate) band: String,
+    pub(crate) band_label: &'static str,
+    pub(crate) score: String,
+    pub(crate) state: String,
+    pub(crate) role: String,
+    pub(crate) escalation: u32,
+    pub(crate) overdue: bool,
+    pub(crate) left: String,
+    pub(crate) response: String,
+    pub(crate) raised: String,
+    pub(crate) can_acknowledge: bool,
+    pub(crate) can_respond: bool,
+    pub(crate) can_resolve: bool,
+    pub(crate) responses: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    nav: Nav,
+    alerts: Vec<InboxAlert>,
+    scope: String,
+    /// Responses a team can record: (code, display) of the alert policy's actions.
+    actions: Vec<(&'static str, &'static str)>,
+    notice: Option<String>,
+}
+
+fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: i64) -> InboxAlert {
+    let store = ew.store();
+    let pid = a.patient.trim_start_matches("Patient/").to_string();
+    let patient = view::read(&**store, "Patient", &pid).unwrap_or_default();
+    let ward = a
+        .ward
+        .as_deref()
+        .and_then(|w| w.strip_prefix("Location/"))
+        .and_then(|w| view::read(&**store, "Location", w))
+        .and_then(|l| l["name"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let bed = a
+        .encounter
+        .as_deref()
+        .and_then(|e| e.strip_prefix("Encounter/"))
+        .and_then(|e| view::read(&**store, "Encounter", e))
+        .and_then(|e| {
+            e["location"].as_array()?.iter().rev().find_map(|l| {
+                let is_bed = l["physicalType"]["coding"][0]["code"] == "bd";
+                let active = l["status"].as_str().is_none_or(|s| s == "active");
+                (is_bed && active)
+                    .then(|| l["location"]["display"].as_str().map(str::to_string))
+                    .flatten()
+            })
+        })
+        .unwrap_or_default();
+    InboxAlert {
+        id: a.id.clone(),
+        patient: pid,
+        name: view::name(&patient),
+        bed,
+        ward,
+        band: a.band.clone(),
+        band_label: band_label(&a.band),
+        score: a
+            .score
+            .as_deref()
+            .and_then(|s| s.strip_prefix("Observation/"))
+            .and_then(|s| view::read(&**store, "Observation", s))
+            .and_then(|o| early_warning::news2_summary(&o))
+            .and_then(|s| s.total)
+            .map(|t| format!("NEWS2 {t}"))
+            .unwrap_or_default(),
+        state: format!("{:?}", a.lifecycle),
+        role: a.role_display.clone(),
+        escalation: a.escalation_level,
+        overdue: a.overdue,
+        left: if a.ms_to_deadline < 0 {
+            format!("{} past deadline", view::duration(-a.ms_to_deadline))
+        } else {
+            format!("{} left", view::duration(a.ms_to_deadline))
+        },
+        response: a.required_response.clone(),
+        raised: view::clock(&a.raised, now),
+        can_acknowledge: a.lifecycle == Lifecycle::Raised,
+        can_respond: matches!(
+            a.lifecycle,
+            Lifecycle::Raised | Lifecycle::Acknowledged | Lifecycle::Responded
+        ),
+        can_resolve: a.lifecycle == Lifecycle::Responded,
+        responses: a
+            .responses
+            .iter()
+            .map(|r| match &r.note {
+                Some(n) if !n.is_empty() => format!("{}: {n}", r.display),
+                _ => r.display.clone(),
+            })
+            .collect(),
+    }
+}
+
+async fn inbox(web: &Web, user: &crate::User, notice: Option<String>) -> Response {
+    let ew = match web.ew() {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    let wards = user.wards.clone();
+    let loaded = blocking(move || {
+        let now = ew.now_ms();
+        let mut all = Vec::new();
+        if wards.is_empty() {
+            all = ew.alerts(None, None, false).map_err(view::store_error)?;
+        } else {
+            for w in &wards {
+                all.extend(ew.alerts(Some(w), None, false).map_err(view::store_error)?);
+            }
+        }
+        all.sort_by(|a, b| {
+            (b.escalation_level > 0 || b.overdue)
+                .cmp(&(a.escalation_level > 0 || a.overdue))
+                .then(view::band_rank(&b.band).cmp(&view::band_rank(&a.band)))
+                .then(a.ms_to_deadline.cmp(&b.ms_to_deadline))
+        });
+        Ok(all.iter().map(|a| line(&ew, a, now)).collect::<Vec<_>>())
+    })
+    .await;
+    match loaded {
+        Ok(alerts) => view::render(&AlertsPage {
+            nav: Nav::new(user, "alerts"),
+            alerts,
+            scope: if user.wards.is_empty() {
+                "all wards".into()
+            } else {
+                "your wards".into()
+            },
+            actions: rules::Action::ALL
+                .into_iter()
+                .map(|a| (a.code(), a.display()))
+                .collect(),
+            notice,
+        }),
+        Err(r) => r.into_response(),
+    }
+}
+
+pub(crate) async fn page(State(web): State<Web>, headers: HeaderMap) -> Response {
+    match web.sessions.user(&headers) {
+        Ok(user) => inbox(&web, &user, None).await,
+        Err(r) => r.into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    response: String,
+    #[serde(default)]
+    note: String,
+    /// Where to go afterwards (a page of Tend).
+    #[serde(default)]
+    back: String,
+}
+
+pub(crate) async fn act(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    let user = match web.sessions.poster(&headers, &form.csrf) {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let ew = match web.ew() {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    let by = user.practitioner.clone();
+    let note = Some(form.note.trim().to_string()).filter(|n| !n.is_empty());
+    let response = form.response.clone();
+    let act = action.clone();
+    let done = blocking(move || {
+        Ok(match act.as_str() {
+            "acknowledge" => ew.acknowledge(&id, &by),
+            "respond" => ew.respond(&id, &response, note.as_deref(), &by),
+            "resolve" => ew.resolve(&id, note.as_deref(), &by),
+            _ => {
+                return Err(view::error_page(
+                    StatusCode::NOT_FOUND,
+                    "There is no such action on an alert.",
+                ))
+            }
+        })
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => {
+            let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
+                form.back
+            } else {
+                "/alerts".into()
+            };
+            Redirect::to(&back).into_response()
+        }
+        Ok(Err(e)) => {
+            let mut resp = inbox(&web, &user, Some(e.to_string())).await;
+            *resp.status_mut() = StatusCode::CONFLICT;
+            resp
+        }
+        Err(r) => r.into_response(),
+    }
+}

@@ -1,0 +1,287 @@
+//! The ward board: every occupied bed of a ward (or of all wards), most at risk first, then
+//! the empty beds. `live.js` refetches the rows (`/board/rows`) when a score or alert event
+//! for the ward arrives and announces patients whose band rose.
+
+use crate::view::PageError;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use early_warning::{EarlyWarning, PatientStatus};
+use serde::Deserialize;
+
+use crate::view::{self, band_label, band_rank, Nav};
+use crate::{blocking, Web};
+
+/// One bed's line on the board.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) patient: String,
+    pub(crate) name: String,
+    pub(crate) age: String,
+    pub(crate) sex: String,
+    pub(crate) bed: String,
+    pub(crate) ward: String,
+    pub(crate) band: String,
+    pub(crate) band_label: &'static str,
+    /// "7", or "≥ 4" for an incomplete set, or "–".
+    pub(crate) score: String,
+    pub(crate) complete: bool,
+    pub(crate) rising: bool,
+    pub(crate) last_set: String,
+    pub(crate) due: String,
+    pub(crate) overdue: bool,
+    pub(crate) alert: Option<AlertCell>,
+    pub(crate) language: String,
+    pub(crate) interpreter: bool,
+    pub(crate) qsofa: bool,
+    pub(crate) sirs: bool,
+    rank: (u32, u32, u32, u32),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AlertCell {
+    pub(crate) band: String,
+    pub(crate) band_label: &'static str,
+    pub(crate) state: String,
+    pub(crate) left: String,
+    pub(crate) overdue: bool,
+    pub(crate) escalated: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct WardTab {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) patients: usize,
+    pub(crate) alerts: usize,
+    pub(crate) current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+struct BoardPage {
+    nav: Nav,
+    wards: Vec<WardTab>,
+    ward: String,
+    title: String,
+    rows: Vec<Row>,
+    empty_beds: Vec<String>,
+    all: bool,
+}
+
+#[derive(Template)]
+#[template(path = "board_rows.html")]
+struct BoardRows {
+    rows: Vec<Row>,
+    all: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BoardQuery {
+    ward: Option<String>,
+}
+
+fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
+    let store = ew.store();
+    let patient = view::read(
+        &**store,
+        "Patient",
+        s.patient.strip_prefix("Patient/").unwrap_or(&s.patient),
+    )
+    .unwrap_or_default();
+    let (language, interpreter) = view::language(&patient);
+    let (band, score, complete, rising, last_set) = match &s.news2 {
+        Some(n) => (
+            n.band.clone(),
+            match n.total {
+                Some(t) => t.to_string(),
+                None => format!("≥ {}", n.partial_total),
+            },
+            n.complete,
+            n.rising,
+            view::ms(&n.effective)
+                .map(|t| format!("{} ago", view::duration(now - t)))
+                .unwrap_or_default(),
+        ),
+        None => ("none".into(), "–".into(), false, false, "no set yet".into()),
+    };
+    let due = match s.minutes_to_due {
+        Some(m) if m < 0 => format!("overdue {}", view::duration(-m * 60_000)),
+        Some(m) => format!("in {}", view::duration(m * 60_000)),
+        None => "now".into(),
+    };
+    let alert = s.alert.as_ref().map(|a| AlertCell {
+        band: a.band.clone(),
+        band_label: band_label(&a.band),
+        state: format!("{:?}", a.lifecycle).to_lowercase(),
+        left: if a.ms_to_deadline < 0 {
+            format!("{} past deadline", view::duration(-a.ms_to_deadline))
+        } else {
+            format!("{} left", view::duration(a.ms_to_deadline))
+        },
+        overdue: a.overdue,
+        escalated: a.escalation_level > 0,
+    });
+    let rank = (
+        u32::from(s.alert.as_ref().is_some_and(|a| a.overdue)),
+        band_rank(&band).max(s.alert.as_ref().map_or(0, |a| band_rank(&a.band))),
+        s.news2
+            .as_ref()
+            .map_or(0, |n| n.total.unwrap_or(n.partial_total)),
+        u32::from(s.overdue),
+    );
+    Row {
+        patient: s
+            .patient
+            .strip_prefix("Patient/")
+            .unwrap_or(&s.patient)
+            .to_string(),
+        name: view::name(&patient),
+        age: view::age(patient["birthDate"].as_str(), now)
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "?".into()),
+        sex: match patient["gender"].as_str() {
+            Some("female") => "F",
+            Some("male") => "M",
+            _ => "",
+        }
+        .into(),
+        bed: s.bed_display.clone().unwrap_or_else(|| "no bed".into()),
+        ward: ward.to_string(),
+        band_label: band_label(&band),
+        band,
+        score,
+        complete,
+        rising,
+        last_set,
+        due,
+        overdue: s.overdue,
+        alert,
+        language: language.unwrap_or_default(),
+        interpreter,
+        qsofa: s.qsofa.as_deref() == Some("POS"),
+        sirs: s.sirs.as_deref() == Some("POS"),
+        rank,
+    }
+}
+
+/// Tabs, rows and empty beds of the board for `ward` (`all` or a Location id).
+type Board = (Vec<WardTab>, String, Vec<Row>, Vec<String>);
+
+fn board(ew: &EarlyWarning, ward: &str) -> Result<Board, PageError> {
+    let now = ew.now_ms();
+    let wards = ew.wards().map_err(view::store_error)?;
+    let tabs: Vec<WardTab> = wards
+        .iter()
+        .map(|w| WardTab {
+            id: w.id.trim_start_matches("Location/").to_string(),
+            name: w.name.clone(),
+            patients: w.patients,
+            alerts: w.open_alerts,
+            current: w.id.trim_start_matches("Location/") == ward,
+        })
+        .collect();
+    let chosen: Vec<_> = wards
+        .iter()
+        .filter(|w| ward == "all" || w.id.trim_start_matches("Location/") == ward)
+        .collect();
+    let mut rows = Vec::new();
+    let mut empty = Vec::new();
+    for w in &chosen {
+        let reference = format!("Location/{}", w.id.trim_start_matches("Location/"));
+        let statuses = ew.ward_status(&reference).map_err(view::store_error)?;
+        let occupied: Vec<String> = statuses.iter().filter_map(|s| s.bed.clone()).collect();
+        rows.extend(statuses.iter().map(|s| row(ew, s, &w.name, now)));
+        if ward != "all" {
+            let beds = view::search(
+                &**ew.store(),
+                "Location",
+                &[("partof", reference.clone()), ("_count", "500".into())],
+            )?;
+            for b in beds {
+                let r = format!("Location/{}", b["id"].as_str().unwrap_or_default());
+                if !occupied.contains(&r) {
+                    empty.push(b["name"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+    }
+    rows.sort_by(|a, b| b.rank.cmp(&a.rank).then_with(|| a.bed.cmp(&b.bed)));
+    empty.sort();
+    let title = if ward == "all" {
+        "All wards".to_string()
+    } else {
+        chosen
+            .first()
+            .map(|w| w.name.clone())
+            .unwrap_or_else(|| "Unknown ward".into())
+    };
+    Ok((tabs, title, rows, empty))
+}
+
+fn chosen_ward(q: &BoardQuery, user: &crate::User) -> String {
+    q.ward
+        .clone()
+        .filter(|w| !w.is_empty())
+        .or_else(|| {
+            user.wards
+                .first()
+                .map(|w| w.trim_start_matches("Location/").to_string())
+        })
+        .unwrap_or_else(|| "all".into())
+}
+
+pub(crate) async fn page(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Query(q): Query<BoardQuery>,
+) -> Response {
+    let user = match web.sessions.user(&headers) {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let ew = match web.ew() {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    let ward = chosen_ward(&q, &user);
+    let w = ward.clone();
+    match blocking(move || board(&ew, &w)).await {
+        Ok((wards, title, rows, empty_beds)) => view::render(&BoardPage {
+            nav: Nav::new(&user, "board"),
+            all: ward == "all",
+            wards,
+            ward,
+            title,
+            rows,
+            empty_beds,
+        }),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// The rows alone, for live updates.
+pub(crate) async fn rows(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Query(q): Query<BoardQuery>,
+) -> Response {
+    let user = match web.sessions.user(&headers) {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let ew = match web.ew() {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    let ward = chosen_ward(&q, &user);
+    let w = ward.clone();
+    match blocking(move || board(&ew, &w)).await {
+        Ok((_, _, rows, _)) => view::render(&BoardRows {
+            rows,
+            all: ward == "all",
+        }),
+        Err(r) => r.into_response(),
+    }
+}

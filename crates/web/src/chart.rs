@@ -1,0 +1,430 @@
+//! The patient chart: demographics, the current encounter with its ward and bed history,
+//! the NEWS2 observation chart (each parameter over time, cells coloured by the points it
+//! scored, the total with its band and a line of totals), recent labs, problems and the
+//! alerts with who acknowledged and responded.
+
+use crate::view::PageError;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use early_warning::EarlyWarning;
+use serde_json::Value;
+
+use crate::view::{self, band_label, Nav};
+use crate::{blocking, Web};
+
+/// Sets shown on the chart.
+const COLUMNS: usize = 12;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Demographics {
+    pub(crate) name: String,
+    pub(crate) born: String,
+    pub(crate) age: String,
+    pub(crate) sex: String,
+    pub(crate) mrn: String,
+    pub(crate) language: String,
+    pub(crate) interpreter: bool,
+    pub(crate) race: Option<String>,
+    pub(crate) ethnicity: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Stay {
+    pub(crate) class: String,
+    pub(crate) status: String,
+    pub(crate) since: String,
+    pub(crate) places: Vec<Place>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    pub(crate) name: String,
+    pub(crate) kind: &'static str,
+    pub(crate) current: bool,
+    pub(crate) from: String,
+    pub(crate) to: String,
+}
+
+/// One cell of the observation chart.
+#[derive(Debug, Clone)]
+pub(crate) struct Cell {
+    pub(crate) text: String,
+    /// `p0` … `p3`, or `none`.
+    pub(crate) class: String,
+    pub(crate) points: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ChartRow {
+    pub(crate) label: &'static str,
+    pub(crate) cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Column {
+    pub(crate) time: String,
+    pub(crate) total: String,
+    pub(crate) band: String,
+    pub(crate) band_label: &'static str,
+    pub(crate) scale: u32,
+}
+
+/// The line of totals: an SVG polyline over the columns.
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    pub(crate) width: usize,
+    pub(crate) points: String,
+    pub(crate) dots: Vec<(usize, usize, String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Lab {
+    pub(crate) name: String,
+    pub(crate) value: String,
+    pub(crate) flag: String,
+    pub(crate) when: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AlertLine {
+    pub(crate) band: String,
+    pub(crate) band_label: &'static str,
+    pub(crate) raised: String,
+    pub(crate) state: String,
+    pub(crate) response: String,
+    pub(crate) acknowledged: String,
+    pub(crate) responses: Vec<String>,
+    pub(crate) resolved: String,
+}
+
+#[derive(Template)]
+#[template(path = "chart.html")]
+struct ChartPage {
+    nav: Nav,
+    id: String,
+    who: Demographics,
+    stay: Option<Stay>,
+    columns: Vec<Column>,
+    rows: Vec<ChartRow>,
+    line: Line,
+    labs: Vec<Lab>,
+    problems: Vec<String>,
+    alerts: Vec<AlertLine>,
+}
+
+fn text_of(concept: &Value) -> String {
+    concept["text"]
+        .as_str()
+        .or_else(|| concept["coding"][0]["display"].as_str())
+        .or_else(|| concept["coding"][0]["code"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn demographics(p: &Value, now: i64) -> Demographics {
+    let (language, interpreter) = view::language(p);
+    Demographics {
+        name: view::name(p),
+        born: p["birthDate"].as_str().unwrap_or("unknown").to_string(),
+        age: view::age(p["birthDate"].as_str(), now)
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "?".into()),
+        sex: p["gender"].as_str().unwrap_or("unknown").to_string(),
+        mrn: p["identifier"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["type"]["coding"][0]["code"] == "MR")
+            .or_else(|| p["identifier"].get(0))
+            .and_then(|i| i["value"].as_str())
+            .unwrap_or("")
+            .to_string(),
+        language: language.unwrap_or_else(|| "not recorded".into()),
+        interpreter,
+        race: view::us_core_text(p, "race"),
+        ethnicity: view::us_core_text(p, "ethnicity"),
+    }
+}
+
+fn stay(enc: &Value, now: i64) -> Stay {
+    let places = enc["location"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let bed = l["physicalType"]["coding"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|x| x["code"] == "bd" || x["code"] == "ro"));
+            Place {
+                name: l["location"]["display"]
+                    .as_str()
+                    .unwrap_or_else(|| l["location"]["reference"].as_str().unwrap_or(""))
+                    .to_string(),
+                kind: if bed { "Bed" } else { "Ward" },
+                current: l["status"].as_str().is_none_or(|s| s == "active"),
+                from: l["period"]["start"]
+                    .as_str()
+                    .map(|t| view::clock(t, now))
+                    .unwrap_or_default(),
+                to: l["period"]["end"]
+                    .as_str()
+                    .map(|t| view::clock(t, now))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    Stay {
+        class: match enc["class"]["code"].as_str() {
+            Some("IMP") => "Inpatient".into(),
+            Some("EMER") => "Emergency".into(),
+            Some("AMB") => "Outpatient".into(),
+            Some(other) => other.into(),
+            None => "Encounter".into(),
+        },
+        status: enc["status"].as_str().unwrap_or("").to_string(),
+        since: enc["period"]["start"]
+            .as_str()
+            .map(|t| view::clock(t, now))
+            .unwrap_or_default(),
+        places,
+    }
+}
+
+fn observation_chart(scores: &[Value], now: i64) -> (Vec<Column>, Vec<ChartRow>, Line) {
+    let columns: Vec<Column> = scores
+        .iter()
+        .map(|s| {
+            let sum = early_warning::news2_summary(s);
+            let band = sum.as_ref().map_or("none".to_string(), |x| x.band.clone());
+            Column {
+                time: s["effectiveDateTime"]
+                    .as_str()
+                    .map(|t| view::clock(t, now))
+                    .unwrap_or_default(),
+                total: sum
+                    .as_ref()
+                    .map(|x| match x.total {
+                        Some(t) => t.to_string(),
+                        None => format!("≥{}", x.partial_total),
+                    })
+                    .unwrap_or_default(),
+                band_label: band_label(&band),
+                band,
+                scale: sum.map_or(1, |x| x.scale),
+            }
+        })
+        .collect();
+    let cells: Vec<Vec<early_warning::ChartCell>> =
+        scores.iter().map(early_warning::news2_cells).collect();
+    let rows = rules::Param::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| ChartRow {
+            label: p.display(),
+            cells: cells
+                .iter()
+                .map(|c| {
+                    let cell = &c[i];
+                    Cell {
+                        text: cell.value.clone().unwrap_or_else(|| "–".into()),
+                        class: cell
+                            .points
+                            .map_or("none".to_string(), |p| format!("p{}", p.min(3))),
+                        points: cell.points.map(|p| p.to_string()).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    // Totals 0–20 over a 100-unit-high plot, 40 units per column.
+    let step = 40;
+    let mut points = Vec::new();
+    let mut dots = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        let total: usize = c.total.trim_start_matches('≥').parse().unwrap_or(0).min(20);
+        let (x, y) = (20 + i * step, 100 - total * 5);
+        points.push(format!("{x},{y}"));
+        dots.push((x, y, c.band.clone(), c.total.clone()));
+    }
+    let line = Line {
+        width: 40 + columns.len().max(1) * step,
+        points: points.join(" "),
+        dots,
+    };
+    (columns, rows, line)
+}
+
+fn labs(store: &dyn store::Store, subject: &str, now: i64) -> Result<Vec<Lab>, PageError> {
+    Ok(view::search(
+        store,
+        "Observation",
+        &[
+            ("subject", subject.to_string()),
+            ("category", "laboratory".into()),
+            ("_sort", "-date".into()),
+            ("_count", "10".into()),
+        ],
+    )?
+    .iter()
+    .map(|o| Lab {
+        name: text_of(&o["code"]),
+        value: match (&o["valueQuantity"], &o["valueString"]) {
+            (q, _) if q.is_object() => format!(
+                "{} {}",
+                q["value"],
+                q["unit"].as_str().or(q["code"].as_str()).unwrap_or("")
+            ),
+            (_, Value::String(s)) => s.clone(),
+            _ => text_of(&o["valueCodeableConcept"]),
+        },
+        flag: text_of(&o["interpretation"][0]),
+        when: o["effectiveDateTime"]
+            .as_str()
+            .map(|t| view::clock(t, now))
+            .unwrap_or_default(),
+    })
+    .collect())
+}
+
+fn alerts(ew: &EarlyWarning, subject: &str, now: i64) -> Result<Vec<AlertLine>, PageError> {
+    let store = ew.store();
+    let who = |r: &Option<String>| -> String {
+        r.as_deref()
+            .and_then(|r| r.strip_prefix("Practitioner/"))
+            .and_then(|id| view::read(&**store, "Practitioner", id))
+            .map(|p| view::name(&p))
+            .unwrap_or_default()
+    };
+    Ok(ew
+        .alerts(None, Some(subject), true)
+        .map_err(view::store_error)?
+        .into_iter()
+        .map(|a| AlertLine {
+            band_label: band_label(&a.band),
+            band: a.band.clone(),
+            raised: view::clock(&a.raised, now),
+            state: format!("{:?}", a.lifecycle),
+            response: a.required_response.clone(),
+            acknowledged: match (&a.acknowledged_at, who(&a.acknowledged_by)) {
+                (Some(at), by) if !by.is_empty() => format!("{} by {by}", view::clock(at, now)),
+                (Some(at), _) => view::clock(at, now),
+                _ => String::new(),
+            },
+            responses: a
+                .responses
+                .iter()
+                .map(|r| match &r.note {
+                    Some(n) if !n.is_empty() => format!("{}: {n}", r.display),
+                    _ => r.display.clone(),
+                })
+                .collect(),
+            resolved: a
+                .resolved_at
+                .as_deref()
+                .map(|t| view::clock(t, now))
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+type Loaded = (
+    Demographics,
+    Option<Stay>,
+    (Vec<Column>, Vec<ChartRow>, Line),
+    Vec<Lab>,
+    Vec<String>,
+    Vec<AlertLine>,
+);
+
+fn load(ew: &EarlyWarning, id: &str) -> Result<Loaded, PageError> {
+    let store = ew.store();
+    let now = ew.now_ms();
+    let patient = view::read(&**store, "Patient", id).ok_or_else(|| {
+        view::error_page(StatusCode::NOT_FOUND, "There is no patient with this id.")
+    })?;
+    let subject = format!("Patient/{id}");
+    let stay = view::search(
+        &**store,
+        "Encounter",
+        &[
+            ("subject", subject.clone()),
+            ("_sort", "-date".into()),
+            ("_count", "1".into()),
+        ],
+    )?
+    .first()
+    .map(|e| stay(e, now));
+    let mut scores = view::search(
+        &**store,
+        "Observation",
+        &[
+            ("subject", subject.clone()),
+            (
+                "code",
+                format!(
+                    "{}|{}",
+                    early_warning::codes::SNOMED,
+                    early_warning::codes::NEWS2_TOTAL
+                ),
+            ),
+            ("_sort", "-date".into()),
+            ("_count", COLUMNS.to_string()),
+        ],
+    )?;
+    scores.reverse();
+    let problems = view::search(
+        &**store,
+        "Condition",
+        &[
+            ("subject", subject.clone()),
+            ("clinical-status", "active".into()),
+            ("_count", "50".into()),
+        ],
+    )?
+    .iter()
+    .map(|c| text_of(&c["code"]))
+    .collect();
+    Ok((
+        demographics(&patient, now),
+        stay,
+        observation_chart(&scores, now),
+        labs(&**store, &subject, now)?,
+        problems,
+        alerts(ew, &subject, now)?,
+    ))
+}
+
+pub(crate) async fn page(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let user = match web.sessions.user(&headers) {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let ew = match web.ew() {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    let pid = id.clone();
+    match blocking(move || load(&ew, &pid)).await {
+        Ok((who, stay, (columns, rows, line), labs, problems, alerts)) => {
+            view::render(&ChartPage {
+                nav: Nav::new(&user, "chart"),
+                id,
+                who,
+                stay,
+                columns,
+                rows,
+                line,
+                labs,
+                problems,
+                alerts,
+            })
+        }
+        Err(r) => r.into_response(),
+    }
+}

@@ -1,0 +1,137 @@
+//! The care-team web app, server-rendered with askama and live over server-sent events.
+//!
+//! | Page | What |
+//! |---|---|
+//! | `GET /sign-in` | choose who you are (development sign-in: staff of the hospital's `PractitionerRole`s) |
+//! | `GET /board?ward=` | every bed of a ward (or all wards), most at risk first; live |
+//! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
+//! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
+//! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
+//!
+//! Pages carry no inline script (a strict Content-Security-Policy); `assets/live.js` keeps
+//! the board live and announces deteriorating patients to screen readers. Forms carry the
+//! session's CSRF token. Band colours always come with the band's name in text.
+
+mod alerts;
+mod board;
+mod chart;
+mod session;
+mod signin;
+mod view;
+mod vitals;
+
+use crate::view::PageError;
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use server::AppState;
+
+pub use session::{Sessions, User};
+
+/// How the web app signs people in.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// The development sign-in (pick a staff member, no password). `tend demo` turns it on;
+    /// `tend serve` only on a loopback address, never for a reachable server.
+    pub dev_sign_in: bool,
+}
+
+/// What the pages share.
+#[derive(Clone)]
+pub(crate) struct Web {
+    pub(crate) app: AppState,
+    pub(crate) sessions: Arc<Sessions>,
+    pub(crate) config: WebConfig,
+}
+
+impl Web {
+    pub(crate) fn ew(&self) -> Result<Arc<early_warning::EarlyWarning>, PageError> {
+        self.app.early_warning.clone().ok_or_else(|| {
+            view::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Early warning is not running on this server.",
+            )
+        })
+    }
+}
+
+/// The pages, to merge with the API router.
+pub fn router(app: AppState, config: WebConfig) -> Router {
+    let web = Web {
+        app,
+        sessions: Arc::new(Sessions::default()),
+        config,
+    };
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/board") }))
+        .route("/sign-in", get(signin::page).post(signin::submit))
+        .route("/sign-out", post(signin::sign_out))
+        .route("/board", get(board::page))
+        .route("/board/rows", get(board::rows))
+        .route("/patients/{id}", get(chart::page))
+        .route(
+            "/patients/{id}/vitals",
+            get(vitals::form).post(vitals::submit),
+        )
+        .route("/alerts", get(alerts::page))
+        .route("/alerts/{id}/{action}", post(alerts::act))
+        .route("/assets/{file}", get(asset))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(web)
+}
+
+/// Headers every page carries: no inline script or style, no framing, no sniffing.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
+
+const CSS: &str = include_str!("../assets/app.css");
+const JS: &str = include_str!("../assets/live.js");
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "app.css" => (CSS, "text/css; charset=utf-8"),
+        "live.js" => (JS, "text/javascript; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Run blocking store work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PageError> + Send + 'static,
+) -> Result<T, PageError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        view::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The page could not be made.",
+        )
+    })?
+}

@@ -1,0 +1,298 @@
+//! What the pages share: reading the store, names, ages, times, bands, the page frame.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::Value;
+use store::Store;
+
+use crate::User;
+
+/// The frame of every page: who is signed in, which page is current.
+#[derive(Debug, Clone)]
+pub(crate) struct Nav {
+    pub(crate) user: Option<User>,
+    pub(crate) current: &'static str,
+}
+
+impl Nav {
+    pub(crate) fn new(user: &User, current: &'static str) -> Nav {
+        Nav {
+            user: Some(user.clone()),
+            current,
+        }
+    }
+
+    /// `aria-current` for the nav link of `page`.
+    pub(crate) fn is(&self, page: &str) -> bool {
+        self.current == page
+    }
+
+    pub(crate) fn csrf(&self) -> &str {
+        self.user.as_ref().map(|u| u.csrf.as_str()).unwrap_or("")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: Nav,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// Why a page could not be shown: the web app's one error type. It renders as a page
+/// explaining what went wrong, with its status, or as a redirect to sign in.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PageError {
+    Status(StatusCode, String),
+    SignIn,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            PageError::SignIn => return axum::response::Redirect::to("/sign-in").into_response(),
+            PageError::Status(s, m) => (s, m),
+        };
+        let page = ErrorPage {
+            nav: Nav {
+                user: None,
+                current: "",
+            },
+            title: status.canonical_reason().unwrap_or("Error"),
+            message: &message,
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, message).into_response(),
+        }
+    }
+}
+
+/// A page explaining what went wrong, with the status.
+pub(crate) fn error_page(status: StatusCode, message: &str) -> PageError {
+    PageError::Status(status, message.to_string())
+}
+
+/// Render a template as a page.
+pub(crate) fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page template failed");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be made.",
+            )
+            .into_response()
+        }
+    }
+}
+
+pub(crate) fn store_error(e: impl std::fmt::Display) -> PageError {
+    tracing::error!(error = %e, "a page could not read the record");
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The record could not be read. Try again in a moment.",
+    )
+}
+
+pub(crate) fn search(
+    store: &dyn Store,
+    rtype: &str,
+    params: &[(&str, String)],
+) -> Result<Vec<Value>, PageError> {
+    let params: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let q =
+        search::SearchQuery::parse(search::Registry::r4(), rtype, &params).map_err(store_error)?;
+    Ok(store
+        .search(&q)
+        .map_err(store_error)?
+        .matches
+        .into_iter()
+        .filter_map(|h| serde_json::from_str(&h.body).ok())
+        .collect())
+}
+
+pub(crate) fn read(store: &dyn Store, rtype: &str, id: &str) -> Option<Value> {
+    store
+        .read(rtype, id)
+        .ok()
+        .flatten()
+        .and_then(|v| v.body)
+        .and_then(|b| serde_json::from_str(&b).ok())
+}
+
+/// A person's name as people say it: the official (else first) name's text, else given
+/// names and family name.
+pub(crate) fn name(resource: &Value) -> String {
+    let names = resource["name"].as_array().cloned().unwrap_or_default();
+    let n = names
+        .iter()
+        .find(|n| n["use"] == "official")
+        .or(names.first());
+    let Some(n) = n else {
+        return "Unnamed".into();
+    };
+    if let Some(t) = n["text"].as_str() {
+        return t.to_string();
+    }
+    let mut parts: Vec<String> = n["given"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str().map(str::to_string))
+        .collect();
+    if let Some(f) = n["family"].as_str() {
+        parts.push(f.to_string());
+    }
+    if parts.is_empty() {
+        "Unnamed".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// Whole years from a FHIR date to `now_ms`.
+pub(crate) fn age(birth_date: Option<&str>, now_ms: i64) -> Option<i64> {
+    use chrono::Datelike;
+    let b = chrono::NaiveDate::parse_from_str(birth_date?.get(..10)?, "%Y-%m-%d").ok()?;
+    let now = chrono::DateTime::from_timestamp_millis(now_ms)?.date_naive();
+    let mut years = i64::from(now.year() - b.year());
+    if (now.month(), now.day()) < (b.month(), b.day()) {
+        years -= 1;
+    }
+    Some(years)
+}
+
+/// The preferred language (display) and whether an interpreter is needed.
+pub(crate) fn language(patient: &Value) -> (Option<String>, bool) {
+    let comms = patient["communication"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let c = comms
+        .iter()
+        .find(|c| c["preferred"] == true)
+        .or(comms.first());
+    let lang = c.and_then(|c| {
+        c["language"]["text"]
+            .as_str()
+            .or_else(|| c["language"]["coding"][0]["display"].as_str())
+            .or_else(|| c["language"]["coding"][0]["code"].as_str())
+            .map(str::to_string)
+    });
+    let interpreter = patient["extension"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| {
+            e["url"] == "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired"
+                && e["valueBoolean"] == true
+        });
+    (lang, interpreter)
+}
+
+/// The `text` of a US Core race or ethnicity extension.
+pub(crate) fn us_core_text(patient: &Value, which: &str) -> Option<String> {
+    let url = format!("http://hl7.org/fhir/us/core/StructureDefinition/us-core-{which}");
+    patient["extension"]
+        .as_array()?
+        .iter()
+        .find(|e| e["url"] == url.as_str())?["extension"]
+        .as_array()?
+        .iter()
+        .find(|e| e["url"] == "text")?["valueString"]
+        .as_str()
+        .map(str::to_string)
+}
+
+pub(crate) fn ms(instant: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(instant)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// "12 min", "3 h 5 min", "2 d".
+pub(crate) fn duration(ms: i64) -> String {
+    let m = ms.abs() / 60_000;
+    if m < 60 {
+        format!("{m} min")
+    } else if m < 48 * 60 {
+        if m % 60 == 0 {
+            format!("{} h", m / 60)
+        } else {
+            format!("{} h {} min", m / 60, m % 60)
+        }
+    } else {
+        format!("{} d", m / (24 * 60))
+    }
+}
+
+/// A local wall-clock time for an instant: `14:05` today, else `24 Nov 14:05`.
+pub(crate) fn clock(instant: &str, now_ms: i64) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(instant) else {
+        return instant.to_string();
+    };
+    let now = chrono::DateTime::from_timestamp_millis(now_ms).map(|d| d.with_timezone(t.offset()));
+    if now.is_some_and(|n| n.date_naive() == t.date_naive()) {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%-d %b %H:%M").to_string()
+    }
+}
+
+/// The band's name as the chart prints it.
+pub(crate) fn band_label(code: &str) -> &'static str {
+    match code {
+        "high" => "High",
+        "medium" => "Medium",
+        "low-medium" => "Low-medium",
+        "low" => "Low",
+        "zero" => "Zero",
+        _ => "No score",
+    }
+}
+
+/// Sort rank of a band (higher: more at risk).
+pub(crate) fn band_rank(code: &str) -> u32 {
+    match code {
+        "high" => 4,
+        "medium" => 3,
+        "low-medium" => 2,
+        "low" => 1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ages_count_whole_years_at_the_birthday() {
+        let now = ms("2026-11-24T10:00:00Z").unwrap();
+        assert_eq!(age(Some("1948-11-24"), now), Some(78));
+        assert_eq!(age(Some("1948-11-25"), now), Some(77));
+        assert_eq!(age(Some("1948"), now), None);
+        assert_eq!(age(None, now), None);
+    }
+
+    #[test]
+    fn names_languages_and_durations_read_as_people_say_them() {
+        let p = json!({"name": [{"use": "usual", "given": ["Gracie"]}, {"use": "official", "family": "Okafor", "given": ["Grace", "A"]}],
+            "communication": [{"language": {"coding": [{"code": "pl", "display": "Polish"}]}, "preferred": true}],
+            "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired", "valueBoolean": true}]});
+        assert_eq!(name(&p), "Grace A Okafor");
+        assert_eq!(language(&p), (Some("Polish".into()), true));
+        assert_eq!(name(&json!({})), "Unnamed");
+        assert_eq!(duration(59 * 60_000), "59 min");
+        assert_eq!(duration(-125 * 60_000), "2 h 5 min");
+        assert_eq!(duration(3 * 24 * 3_600_000), "3 d");
+    }
+}
