@@ -135,3 +135,62 @@ pub(crate) async fn blocking<T: Send + 'static>(
         )
     })?
 }
+
+#[cfg(test)]
+mod tests {
+    /// WCAG 2.1 relative luminance of `#rrggbb`.
+    fn luminance(hex: &str) -> f64 {
+        let h = hex.trim_start_matches('#');
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&h[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    }
+
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (x, y) = (luminance(a), luminance(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    /// The stylesheet's colour variables.
+    fn var(name: &str) -> String {
+        let decl = format!("--{name}:");
+        let at = super::CSS
+            .find(&decl)
+            .unwrap_or_else(|| panic!("--{name} missing"));
+        super::CSS[at + decl.len()..]
+            .trim_start()
+            .chars()
+            .take(7)
+            .collect()
+    }
+
+    #[test]
+    fn text_colours_meet_wcag_aa_contrast() {
+        let pairs = [
+            ("high", "high-ink"),
+            ("medium", "medium-ink"),
+            ("lowmed", "lowmed-ink"),
+            ("low", "low-ink"),
+            ("zero", "zero-ink"),
+            ("p1", "ink"),
+            ("p2", "ink"),
+            ("p3", "ink"),
+            ("bg", "ink"),
+            ("bg", "muted"),
+            ("card", "muted"),
+            ("card", "accent"),
+            ("card", "high"),
+            ("accent", "accent-ink"),
+        ];
+        for (bg, fg) in pairs {
+            let c = contrast(&var(bg), &var(fg));
+            assert!(c >= 4.5, "--{fg} on --{bg}: contrast {c:.2} is below 4.5:1");
+        }
+    }
+}

@@ -318,6 +318,10 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
     );
     assert!(text(&driver, "h2").await.contains("Empty beds"));
     shot(&driver, "2-board").await;
+    // A 10-inch tablet held upright.
+    driver.set_window_rect(0, 0, 800, 1280).await.unwrap();
+    shot(&driver, "2-board-tablet").await;
+    driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
     let board_window = driver.window().await.unwrap();
 
     // A second window: the bedside form for Mei Chen, at the bottom of the board.
