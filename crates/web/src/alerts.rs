@@ -9,7 +9,7 @@ use axum::Form;
 use early_warning::{AlertView, Lifecycle};
 use serde::Deserialize;
 
-use crate::view::{self, band_label, Nav};
+use crate::view::{self, band_label, Nav, PageError};
 use crate::{blocking, Web};
 
 #[derive(Debug, Clone)]
@@ -117,11 +117,12 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: i64) -> InboxAlert
     }
 }
 
-async fn inbox(web: &Web, user: &crate::User, notice: Option<String>) -> Response {
-    let ew = match web.ew() {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
+async fn inbox(
+    web: &Web,
+    user: &crate::User,
+    notice: Option<String>,
+) -> Result<Response, PageError> {
+    let ew = web.ew()?;
     let wards = user.wards.clone();
     let loaded = blocking(move || {
         let now = ew.now_ms();
@@ -141,31 +142,29 @@ async fn inbox(web: &Web, user: &crate::User, notice: Option<String>) -> Respons
         });
         Ok(all.iter().map(|a| line(&ew, a, now)).collect::<Vec<_>>())
     })
-    .await;
-    match loaded {
-        Ok(alerts) => view::render(&AlertsPage {
-            nav: Nav::new(user, "alerts"),
-            alerts,
-            scope: if user.wards.is_empty() {
-                "all wards".into()
-            } else {
-                "your wards".into()
-            },
-            actions: rules::Action::ALL
-                .into_iter()
-                .map(|a| (a.code(), a.display()))
-                .collect(),
-            notice,
-        }),
-        Err(r) => r.into_response(),
-    }
+    .await?;
+    Ok(view::render(&AlertsPage {
+        nav: Nav::new(user, "alerts"),
+        alerts: loaded,
+        scope: if user.wards.is_empty() {
+            "all wards".into()
+        } else {
+            "your wards".into()
+        },
+        actions: rules::Action::ALL
+            .into_iter()
+            .map(|a| (a.code(), a.display()))
+            .collect(),
+        notice,
+    }))
 }
 
-pub(crate) async fn page(State(web): State<Web>, headers: HeaderMap) -> Response {
-    match web.sessions.user(&headers) {
-        Ok(user) => inbox(&web, &user, None).await,
-        Err(r) => r.into_response(),
-    }
+pub(crate) async fn page(
+    State(web): State<Web>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let user = web.sessions.user(&headers)?;
+    inbox(&web, &user, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,15 +185,9 @@ pub(crate) async fn act(
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActForm>,
-) -> Response {
-    let user = match web.sessions.poster(&headers, &form.csrf) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    let ew = match web.ew() {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let user = web.sessions.poster(&headers, &form.csrf)?;
+    let ew = web.ew()?;
     let by = user.practitioner.clone();
     let note = Some(form.note.trim().to_string()).filter(|n| !n.is_empty());
     let response = form.response.clone();
@@ -212,21 +205,20 @@ pub(crate) async fn act(
             }
         })
     })
-    .await;
+    .await?;
     match done {
-        Ok(Ok(_)) => {
+        Ok(_) => {
             let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
                 form.back
             } else {
                 "/alerts".into()
             };
-            Redirect::to(&back).into_response()
+            Ok(Redirect::to(&back).into_response())
         }
-        Ok(Err(e)) => {
-            let mut resp = inbox(&web, &user, Some(e.to_string())).await;
+        Err(e) => {
+            let mut resp = inbox(&web, &user, Some(e.to_string())).await?;
             *resp.status_mut() = StatusCode::CONFLICT;
-            resp
+            Ok(resp)
         }
-        Err(r) => r.into_response(),
     }
 }

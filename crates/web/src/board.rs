@@ -6,7 +6,7 @@ use crate::view::PageError;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use early_warning::{EarlyWarning, PatientStatus};
 use serde::Deserialize;
 
@@ -232,33 +232,35 @@ fn chosen_ward(q: &BoardQuery, user: &crate::User) -> String {
         .unwrap_or_else(|| "all".into())
 }
 
+/// The signed-in user, the ward shown and its board.
+async fn load(
+    web: &Web,
+    headers: &HeaderMap,
+    q: &BoardQuery,
+) -> Result<(crate::User, String, Board), PageError> {
+    let user = web.sessions.user(headers)?;
+    let ew = web.ew()?;
+    let ward = chosen_ward(q, &user);
+    let w = ward.clone();
+    let board = blocking(move || board(&ew, &w)).await?;
+    Ok((user, ward, board))
+}
+
 pub(crate) async fn page(
     State(web): State<Web>,
     headers: HeaderMap,
     Query(q): Query<BoardQuery>,
-) -> Response {
-    let user = match web.sessions.user(&headers) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    let ew = match web.ew() {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
-    let ward = chosen_ward(&q, &user);
-    let w = ward.clone();
-    match blocking(move || board(&ew, &w)).await {
-        Ok((wards, title, rows, empty_beds)) => view::render(&BoardPage {
-            nav: Nav::new(&user, "board"),
-            all: ward == "all",
-            wards,
-            ward,
-            title,
-            rows,
-            empty_beds,
-        }),
-        Err(r) => r.into_response(),
-    }
+) -> Result<Response, PageError> {
+    let (user, ward, (wards, title, rows, empty_beds)) = load(&web, &headers, &q).await?;
+    Ok(view::render(&BoardPage {
+        nav: Nav::new(&user, "board"),
+        all: ward == "all",
+        wards,
+        ward,
+        title,
+        rows,
+        empty_beds,
+    }))
 }
 
 /// The rows alone, for live updates.
@@ -266,22 +268,10 @@ pub(crate) async fn rows(
     State(web): State<Web>,
     headers: HeaderMap,
     Query(q): Query<BoardQuery>,
-) -> Response {
-    let user = match web.sessions.user(&headers) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    let ew = match web.ew() {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
-    let ward = chosen_ward(&q, &user);
-    let w = ward.clone();
-    match blocking(move || board(&ew, &w)).await {
-        Ok((_, _, rows, _)) => view::render(&BoardRows {
-            rows,
-            all: ward == "all",
-        }),
-        Err(r) => r.into_response(),
-    }
+) -> Result<Response, PageError> {
+    let (_, ward, (_, _, rows, _)) = load(&web, &headers, &q).await?;
+    Ok(view::render(&BoardRows {
+        rows,
+        all: ward == "all",
+    }))
 }

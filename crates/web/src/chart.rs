@@ -7,7 +7,7 @@ use crate::view::PageError;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use early_warning::EarlyWarning;
 use serde_json::Value;
 
@@ -400,31 +400,22 @@ pub(crate) async fn page(
     State(web): State<Web>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let user = match web.sessions.user(&headers) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    let ew = match web.ew() {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let user = web.sessions.user(&headers)?;
+    let ew = web.ew()?;
     let pid = id.clone();
-    match blocking(move || load(&ew, &pid)).await {
-        Ok((who, stay, (columns, rows, line), labs, problems, alerts)) => {
-            view::render(&ChartPage {
-                nav: Nav::new(&user, "chart"),
-                id,
-                who,
-                stay,
-                columns,
-                rows,
-                line,
-                labs,
-                problems,
-                alerts,
-            })
-        }
-        Err(r) => r.into_response(),
-    }
+    let (who, stay, (columns, rows, line), labs, problems, alerts) =
+        blocking(move || load(&ew, &pid)).await?;
+    Ok(view::render(&ChartPage {
+        nav: Nav::new(&user, "chart"),
+        id,
+        who,
+        stay,
+        columns,
+        rows,
+        line,
+        labs,
+        problems,
+        alerts,
+    }))
 }

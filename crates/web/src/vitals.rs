@@ -12,7 +12,7 @@ use std::time::Duration;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use early_warning::codes::ScoreKind;
 use rules::Acvpu;
@@ -385,29 +385,21 @@ pub(crate) async fn form(
     State(web): State<Web>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let user = match web.sessions.user(&headers) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    let ew = match web.ew() {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let user = web.sessions.user(&headers)?;
+    let ew = web.ew()?;
     let pid = id.clone();
-    match blocking(move || context(&ew, &pid)).await {
-        Ok((name, bed, scale, _)) => view::render(&VitalsPage {
-            nav: Nav::new(&user, "vitals"),
-            id,
-            name,
-            bed,
-            scale,
-            form: VitalsForm::default(),
-            errors: Vec::new(),
-            result: None,
-        }),
-        Err(r) => r.into_response(),
-    }
+    let (name, bed, scale, _) = blocking(move || context(&ew, &pid)).await?;
+    Ok(view::render(&VitalsPage {
+        nav: Nav::new(&user, "vitals"),
+        id,
+        name,
+        bed,
+        scale,
+        form: VitalsForm::default(),
+        errors: Vec::new(),
+        result: None,
+    }))
 }
 
 pub(crate) async fn submit(
@@ -415,15 +407,9 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<VitalsForm>,
-) -> Response {
-    let user = match web.sessions.poster(&headers, &form.csrf) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    let ew = match web.ew() {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let user = web.sessions.poster(&headers, &form.csrf)?;
+    let ew = web.ew()?;
     let (pid, f, by) = (id.clone(), form.clone(), user.practitioner.clone());
     let done = blocking(move || {
         let (name, bed, scale, encounter) = context(&ew, &pid)?;
@@ -503,31 +489,27 @@ pub(crate) async fn submit(
         Ok((name, bed, scale, Ok(result)))
     })
     .await;
-    match done {
-        Ok((name, bed, scale, outcome)) => {
-            let (errors, result, status) = match outcome {
-                Err(errors) => (errors, None, StatusCode::UNPROCESSABLE_ENTITY),
-                Ok(result) => (Vec::new(), result, StatusCode::OK),
-            };
-            let mut resp = view::render(&VitalsPage {
-                nav: Nav::new(&user, "vitals"),
-                id,
-                name,
-                bed,
-                scale,
-                form: if errors.is_empty() {
-                    VitalsForm::default()
-                } else {
-                    form
-                },
-                errors,
-                result,
-            });
-            *resp.status_mut() = status;
-            resp
-        }
-        Err(r) => r.into_response(),
-    }
+    let (name, bed, scale, outcome) = done?;
+    let (errors, result, status) = match outcome {
+        Err(errors) => (errors, None, StatusCode::UNPROCESSABLE_ENTITY),
+        Ok(result) => (Vec::new(), result, StatusCode::OK),
+    };
+    let mut resp = view::render(&VitalsPage {
+        nav: Nav::new(&user, "vitals"),
+        id,
+        name,
+        bed,
+        scale,
+        form: if errors.is_empty() {
+            VitalsForm::default()
+        } else {
+            form
+        },
+        errors,
+        result,
+    });
+    *resp.status_mut() = status;
+    Ok(resp)
 }
 
 #[cfg(test)]
