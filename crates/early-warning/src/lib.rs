@@ -23,7 +23,7 @@ pub use config::{AirWhenAbsent, Config};
 pub use evaluator::{EarlyWarning, CONSUMER};
 pub use events::{Event, Hub};
 pub use score::{news2_cells, news2_summary, ChartCell, News2Summary};
-pub use ward::{PatientStatus, WardSummary};
+pub use ward::{bed_of, PatientStatus, WardSummary};
 
 /// What can go wrong in the early-warning service.
 #[derive(Debug, thiserror::Error)]

@@ -40,7 +40,8 @@ pub struct WardSummary {
     pub open_alerts: usize,
 }
 
-fn bed_of(enc: &Value) -> (Option<String>, Option<String>) {
+/// The active bed (or room) of an Encounter: its reference and display.
+pub fn bed_of(enc: &Value) -> (Option<String>, Option<String>) {
     let locs = enc["location"].as_array().cloned().unwrap_or_default();
     let bed = locs.iter().find(|l| {
         l["status"].as_str().is_none_or(|s| s == "active")

@@ -62,15 +62,7 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: i64) -> InboxAlert
         .as_deref()
         .and_then(|e| e.strip_prefix("Encounter/"))
         .and_then(|e| view::read(&**store, "Encounter", e))
-        .and_then(|e| {
-            e["location"].as_array()?.iter().rev().find_map(|l| {
-                let is_bed = l["physicalType"]["coding"][0]["code"] == "bd";
-                let active = l["status"].as_str().is_none_or(|s| s == "active");
-                (is_bed && active)
-                    .then(|| l["location"]["display"].as_str().map(str::to_string))
-                    .flatten()
-            })
-        })
+        .and_then(|e| early_warning::bed_of(&e).1)
         .unwrap_or_default();
     InboxAlert {
         id: a.id.clone(),
@@ -106,14 +98,7 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: i64) -> InboxAlert
             Lifecycle::Raised | Lifecycle::Acknowledged | Lifecycle::Responded
         ),
         can_resolve: a.lifecycle == Lifecycle::Responded,
-        responses: a
-            .responses
-            .iter()
-            .map(|r| match &r.note {
-                Some(n) if !n.is_empty() => format!("{}: {n}", r.display),
-                _ => r.display.clone(),
-            })
-            .collect(),
+        responses: view::responses(a),
     }
 }
 

@@ -6,7 +6,7 @@
 use crate::view::PageError;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use early_warning::EarlyWarning;
 use serde_json::Value;
@@ -312,14 +312,7 @@ fn alerts(ew: &EarlyWarning, subject: &str, now: i64) -> Result<Vec<AlertLine>, 
                 (Some(at), _) => view::clock(at, now),
                 _ => String::new(),
             },
-            responses: a
-                .responses
-                .iter()
-                .map(|r| match &r.note {
-                    Some(n) if !n.is_empty() => format!("{}: {n}", r.display),
-                    _ => r.display.clone(),
-                })
-                .collect(),
+            responses: view::responses(&a),
             resolved: a
                 .resolved_at
                 .as_deref()
@@ -341,9 +334,7 @@ type Loaded = (
 fn load(ew: &EarlyWarning, id: &str) -> Result<Loaded, PageError> {
     let store = ew.store();
     let now = ew.now_ms();
-    let patient = view::read(&**store, "Patient", id).ok_or_else(|| {
-        view::error_page(StatusCode::NOT_FOUND, "There is no patient with this id.")
-    })?;
+    let patient = view::patient(&**store, id)?;
     let subject = format!("Patient/{id}");
     let stay = view::search(
         &**store,
@@ -356,23 +347,7 @@ fn load(ew: &EarlyWarning, id: &str) -> Result<Loaded, PageError> {
     )?
     .first()
     .map(|e| stay(e, now));
-    let mut scores = view::search(
-        &**store,
-        "Observation",
-        &[
-            ("subject", subject.clone()),
-            (
-                "code",
-                format!(
-                    "{}|{}",
-                    early_warning::codes::SNOMED,
-                    early_warning::codes::NEWS2_TOTAL
-                ),
-            ),
-            ("_sort", "-date".into()),
-            ("_count", COLUMNS.to_string()),
-        ],
-    )?;
+    let mut scores = view::news2_scores(&**store, &subject, COLUMNS)?;
     scores.reverse();
     let problems = view::search(
         &**store,

@@ -127,6 +127,49 @@ pub(crate) fn read(store: &dyn Store, rtype: &str, id: &str) -> Option<Value> {
         .and_then(|b| serde_json::from_str(&b).ok())
 }
 
+/// A patient, or the page saying there is none.
+pub(crate) fn patient(store: &dyn Store, id: &str) -> Result<Value, PageError> {
+    read(store, "Patient", id)
+        .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "There is no patient with this id."))
+}
+
+/// A patient's NEWS2 scores, newest first.
+pub(crate) fn news2_scores(
+    store: &dyn Store,
+    subject: &str,
+    count: usize,
+) -> Result<Vec<Value>, PageError> {
+    search(
+        store,
+        "Observation",
+        &[
+            ("subject", subject.to_string()),
+            (
+                "code",
+                format!(
+                    "{}|{}",
+                    early_warning::codes::SNOMED,
+                    early_warning::codes::NEWS2_TOTAL
+                ),
+            ),
+            ("_sort", "-date".into()),
+            ("_count", count.to_string()),
+        ],
+    )
+}
+
+/// The responses recorded on an alert: `Action: note`.
+pub(crate) fn responses(alert: &early_warning::AlertView) -> Vec<String> {
+    alert
+        .responses
+        .iter()
+        .map(|r| match &r.note {
+            Some(n) if !n.is_empty() => format!("{}: {n}", r.display),
+            _ => r.display.clone(),
+        })
+        .collect()
+}
+
 /// A person's name as people say it: the official (else first) name's text, else given
 /// names and family name.
 pub(crate) fn name(resource: &Value) -> String {

@@ -331,9 +331,7 @@ fn context(
     id: &str,
 ) -> Result<(String, String, u32, Option<String>), PageError> {
     let store = ew.store();
-    let patient = view::read(&**store, "Patient", id).ok_or_else(|| {
-        view::error_page(StatusCode::NOT_FOUND, "There is no patient with this id.")
-    })?;
+    let patient = view::patient(&**store, id)?;
     let subject = format!("Patient/{id}");
     let enc = view::search(
         &**store,
@@ -350,34 +348,12 @@ fn context(
         .map(|i| format!("Encounter/{i}"));
     let bed = enc
         .first()
-        .and_then(|e| {
-            e["location"].as_array()?.iter().rev().find_map(|l| {
-                (l["status"].as_str().is_none_or(|s| s == "active"))
-                    .then(|| l["location"]["display"].as_str().map(str::to_string))
-                    .flatten()
-            })
-        })
+        .and_then(|e| early_warning::bed_of(e).1)
         .unwrap_or_default();
-    let scale = view::search(
-        &**store,
-        "Observation",
-        &[
-            ("subject", subject),
-            (
-                "code",
-                format!(
-                    "{}|{}",
-                    early_warning::codes::SNOMED,
-                    early_warning::codes::NEWS2_TOTAL
-                ),
-            ),
-            ("_sort", "-date".into()),
-            ("_count", "1".into()),
-        ],
-    )?
-    .first()
-    .and_then(early_warning::news2_summary)
-    .map_or(1, |s| s.scale);
+    let scale = view::news2_scores(&**store, &subject, 1)?
+        .first()
+        .and_then(early_warning::news2_summary)
+        .map_or(1, |s| s.scale);
     Ok((view::name(&patient), bed, scale, encounter))
 }
 
