@@ -1,14 +1,17 @@
 //! Clinic (outpatient) patients with ten-plus years of primary care: check-ups with blood
 //! pressure, BMI, smoking status and HbA1c; chronic problems; and screening histories coded as in
 //! `clinical/screening.md` (USPSTF A/B: colorectal, breast, cervical, lung, AAA, osteoporosis,
-//! hypertension, diabetes), with realistic uptake so some patients are up to date, some overdue,
-//! some never screened, and a few excluded (total hysterectomy, bilateral mastectomy).
+//! hypertension, diabetes, HIV, hepatitis C), with realistic uptake so some patients are up to
+//! date, some overdue, some never screened, and a few excluded (total hysterectomy, bilateral
+//! mastectomy, known HIV, hepatitis C or aneurysm, pregnancy). Screening follows anatomy (sex
+//! assigned at birth), so the transgender and nonbinary patients exercise it; a few results are
+//! patient-reported from outside facilities, some of them with no date.
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::demographics::{self, Person};
+use crate::demographics::{self, Gender, Person};
 use crate::facility::{Staff, ORGANIZATION, OUTPATIENT_CENTRE};
 use crate::fhir::{
     self, concept, instant, one_decimal, quantity, reference, Code, CPT, ICD10CM, LOINC,
@@ -23,6 +26,8 @@ const POSITIVE: Code = (SNOMED, "10828004", "Positive");
 const CHECK_UP: Code = (SNOMED, "185349003", "Encounter for check up");
 const FOLLOW_UP: Code = (SNOMED, "390906007", "Follow-up encounter");
 const DIAGNOSTIC_PROCEDURE: Code = (SNOMED, "103693007", "Diagnostic procedure");
+const COLONOSCOPY: Code = (SNOMED, "73761001", "Colonoscopy");
+const MAMMOGRAPHY_CPT: &str = "Screening mammography, bilateral (2-view study of each breast), including computer-aided detection (CAD) when performed";
 /// USPSTF 2021 lowered the colorectal screening start age to 45 and widened lung screening.
 const USPSTF_2021: (i32, u32, u32) = (2021, 5, 18);
 const LUNG_2021: (i32, u32, u32) = (2021, 3, 9);
@@ -30,27 +35,91 @@ const LUNG_2021: (i32, u32, u32) = (2021, 3, 9);
 /// Emits `cfg.clinic_patients` outpatients numbered from `first_number`.
 pub(crate) fn generate(cfg: &Config, staff: &Staff, first_number: u32, out: &mut Out) {
     let today = cfg.now.date_naive();
-    for k in 0..cfg.clinic_patients {
+    let genders = genders(cfg, first_number);
+    for (k, &gender) in genders.iter().enumerate() {
         let number = first_number + k as u32;
         let mut r = rng(cfg.seed, "clinic", u64::from(number));
-        // Adult age structure (US, 18–85).
-        let band = *weighted(
-            &mut r,
-            &[
-                ((18, 29), 20.0),
-                ((30, 39), 17.0),
-                ((40, 49), 16.0),
-                ((50, 59), 17.0),
-                ((60, 69), 16.0),
-                ((70, 79), 10.0),
-                ((80, 85), 4.0),
-            ],
-        );
-        let age = int(&mut r, band.0, band.1) as u32;
-        let female = chance(&mut r, 0.51);
-        let person = demographics::person(&mut r, today, age, female);
+        let (age, female) = age_and_sex(&mut r);
+        let person = demographics::person_of_gender(&mut r, today, age, female, gender);
         outpatient(cfg, staff, number, &person, out);
     }
+}
+
+/// Age (US adult age structure, 18–85) and sex assigned at birth: the first draws of a clinic
+/// patient's stream.
+fn age_and_sex(r: &mut impl Rng) -> (u32, bool) {
+    let band = *weighted(
+        r,
+        &[
+            ((18, 29), 20.0),
+            ((30, 39), 17.0),
+            ((40, 49), 16.0),
+            ((50, 59), 17.0),
+            ((60, 69), 16.0),
+            ((70, 79), 10.0),
+            ((80, 85), 4.0),
+        ],
+    );
+    let age = int(r, band.0, band.1) as u32;
+    (age, chance(r, 0.51))
+}
+
+/// About 0.6 % of US adults are transgender or nonbinary (Williams Institute, 2016).
+const GENDER_DIVERSE: f64 = 0.006;
+
+/// Transgender and nonbinary people the demo always has, so that screening by anatomy shows up in
+/// every rule: (assigned female at birth, ages today, gender).
+const DESIGNATED: [(bool, (u32, u32), Gender); 6] = [
+    // Trans men due breast and cervical screening.
+    (true, (40, 65), Gender::Male),
+    // A young trans man due cervical cytology.
+    (true, (21, 29), Gender::Male),
+    (true, (30, 65), Gender::Other),
+    // Trans women due colorectal screening, never breast or cervical.
+    (false, (45, 64), Gender::Female),
+    // ... and old enough for the (sex-at-birth male) AAA screen.
+    (false, (65, 75), Gender::Female),
+    (false, (50, 80), Gender::Other),
+];
+
+/// Each clinic patient's gender. Drawn from a stream of its own, so everything else about the
+/// patients stays as it was; then each [`DESIGNATED`] profile the draw missed is given to one
+/// patient who fits it, spread through the list.
+fn genders(cfg: &Config, first_number: u32) -> Vec<Gender> {
+    let numbers = (0..cfg.clinic_patients).map(|k| u64::from(first_number + k as u32));
+    let people: Vec<(u32, bool)> = numbers
+        .clone()
+        .map(|n| age_and_sex(&mut rng(cfg.seed, "clinic", n)))
+        .collect();
+    let mut genders: Vec<Gender> = numbers
+        .zip(&people)
+        .map(|(n, &(_, female))| {
+            let mut g = rng(cfg.seed, "gender", n);
+            if !chance(&mut g, GENDER_DIVERSE) {
+                Gender::cisgender(female)
+            } else if female {
+                *weighted(&mut g, &[(Gender::Male, 1.0), (Gender::Other, 1.0)])
+            } else {
+                *weighted(&mut g, &[(Gender::Female, 1.2), (Gender::Other, 0.8)])
+            }
+        })
+        .collect();
+    let n = people.len();
+    for (i, &(female, (lo, hi), gender)) in DESIGNATED.iter().enumerate() {
+        let fits = |k: usize| people[k].1 == female && (lo..=hi).contains(&people[k].0);
+        if (0..n).any(|k| fits(k) && genders[k] == gender) {
+            continue;
+        }
+        let start = i * n / DESIGNATED.len();
+        let cis = Gender::cisgender(female);
+        if let Some(k) = (start..n)
+            .chain(0..start)
+            .find(|&k| fits(k) && genders[k] == cis)
+        {
+            genders[k] = gender;
+        }
+    }
+    genders
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -167,6 +236,12 @@ fn add_months(d: NaiveDate, months: i64) -> NaiveDate {
 
 fn years_between(a: NaiveDate, b: NaiveDate) -> f64 {
     (b - a).num_days() as f64 / 365.25
+}
+
+/// A day in `lo..hi`, or `None` if that is empty.
+fn day_in(r: &mut impl Rng, lo: NaiveDate, hi: NaiveDate) -> Option<NaiveDate> {
+    let days = (hi - lo).num_days();
+    (days > 0).then(|| lo + TimeDelta::days(int(r, 0, days - 1)))
 }
 
 /// The patient's birthday in the year they turn `age`.
@@ -287,6 +362,52 @@ impl Record<'_> {
             p["reasonCode"] = json!([concept(&[reason])]);
         }
         p
+    }
+
+    /// A procedure done elsewhere that the patient told their primary care practitioner about:
+    /// `asserter` is the patient, `performed` the date or year-month they recall (`None`: they
+    /// cannot say, so it is not evidence of anything that needs a date).
+    fn reported(&self, id: String, codes: &[Code], performed: Option<String>) -> Value {
+        let mut p = json!({
+            "resourceType": "Procedure",
+            "id": id,
+            "meta": fhir::meta(),
+            "status": "completed",
+            "category": concept(&[DIAGNOSTIC_PROCEDURE]),
+            "code": concept(codes),
+            "subject": reference("Patient", &self.patient),
+            "recorder": reference("Practitioner", &self.pcp),
+            "asserter": reference("Patient", &self.patient),
+        });
+        let note = match &performed {
+            Some(d) => {
+                p["performedDateTime"] = json!(d);
+                "Patient-reported: done at an outside facility"
+            }
+            None => "Patient-reported: done at an outside facility; date unknown",
+        };
+        p["note"] = json!([{ "text": note }]);
+        p
+    }
+
+    /// A qualitative laboratory result, Positive or Negative, taken during clinic hours on `day`.
+    fn lab(
+        &self,
+        r: &mut impl Rng,
+        tag: &str,
+        code: Code,
+        day: NaiveDate,
+        positive: bool,
+    ) -> Value {
+        let mut o = self.observation(
+            self.id("obs", tag),
+            ("laboratory", "Laboratory"),
+            code,
+            clinic_time(r, day),
+            None,
+        );
+        o["valueCodeableConcept"] = concept(&[if positive { POSITIVE } else { NEGATIVE }]);
+        o
     }
 
     fn report(
@@ -595,13 +716,19 @@ pub(crate) fn outpatient(
         }
     }
 
-    screening(&mut r, &rec, p, &smoking, adherence, out);
+    // What was added to the histories later draws from a stream of its own, so that the rest of
+    // each patient's record stays as it was.
+    let mut x = rng(cfg.seed, "screening-extra", u64::from(number));
+    screening(&mut r, &mut x, &rec, p, &smoking, adherence, out);
     rec.pcp
 }
 
-/// Screening histories (codes from `clinical/screening.md`).
+/// Screening histories (codes from `clinical/screening.md`). `r` is the patient's history stream,
+/// `x` the stream for HIV, hepatitis C, patient-reported results, pregnancy and the conditions
+/// that exclude a screen.
 fn screening(
     r: &mut impl Rng,
+    x: &mut impl Rng,
     rec: &Record<'_>,
     p: &Person,
     smoking: &Smoking,
@@ -615,7 +742,8 @@ fn screening(
         NaiveDate::from_ymd_opt(USPSTF_2021.0, USPSTF_2021.1, USPSTF_2021.2).unwrap_or(today);
     let gastro = rec.staff.role("gastroenterologist");
 
-    // Exclusions first: they stop the corresponding screening from their date on.
+    // Exclusions first: they stop the corresponding screening from their date on. "Women" and
+    // "men" below mean sex assigned at birth (`Person::female`), which anatomy follows.
     let hysterectomy = (p.female && age >= 40 && chance(r, 0.1))
         .then(|| turning(p, int(r, 35, i64::from(age).min(60)) as i32));
     if let Some(d) = hysterectomy {
@@ -632,6 +760,20 @@ fn screening(
         );
         proc["category"] = concept(&[(SNOMED, "387713003", "Surgical procedure")]);
         out.push(proc);
+        // Organ inventory on the problem list, as well as the procedure, for some.
+        if chance(x, 0.4) {
+            rec.problem(
+                out,
+                "absent-uterus",
+                &[(
+                    ICD10CM,
+                    "Z90.710",
+                    "Acquired absence of both cervix and uterus",
+                )],
+                d,
+                Status::Active,
+            );
+        }
     }
     let breast_cancer = (p.female && age >= 40 && chance(r, 0.015))
         .then(|| turning(p, int(r, 38, i64::from(age).min(70)) as i32));
@@ -667,6 +809,25 @@ fn screening(
         proc["category"] = concept(&[(SNOMED, "387713003", "Surgical procedure")]);
         out.push(proc);
     }
+    // Chest masculinisation (a bilateral mastectomy) for some trans men: no breasts to screen.
+    let top_surgery = (mastectomy.is_none()
+        && p.female
+        && p.gender == Gender::Male
+        && age >= 25
+        && chance(x, 0.3))
+    .then(|| turning(p, int(x, 20, i64::from(age).min(45)) as i32));
+    if let Some(d) = top_surgery {
+        let mut proc = rec.procedure(
+            rec.id("proc", "mastectomy"),
+            &[(SNOMED, "27865001", "Bilateral mastectomy")],
+            clinic_time(x, d),
+            Some(rec.staff.role("breast-surgeon")),
+            None,
+        );
+        proc["category"] = concept(&[(SNOMED, "387713003", "Surgical procedure")]);
+        out.push(proc);
+    }
+    let mastectomy = mastectomy.or(top_surgery);
     let colorectal_cancer =
         (age >= 50 && chance(r, 0.005)).then(|| turning(p, int(r, 45, i64::from(age)) as i32));
     if let Some(d) = colorectal_cancer {
@@ -729,6 +890,7 @@ fn screening(
             }
             _ => {}
         }
+        let first = colonoscopies.iter().min().copied();
         for (k, d) in colonoscopies.into_iter().enumerate() {
             let adenoma = chance(r, 0.25);
             let code = if adenoma {
@@ -738,7 +900,7 @@ fn screening(
             };
             let mut proc = rec.procedure(
                 format!("proc-{:06}-colonoscopy-{}", rec.number, k + 1),
-                &[(SNOMED, "73761001", "Colonoscopy"), code],
+                &[COLONOSCOPY, code],
                 clinic_time(r, d),
                 Some(gastro),
                 Some((
@@ -750,17 +912,43 @@ fn screening(
             proc["outcome"] = json!({"text": if adenoma { "Two small tubular adenomas removed; surveillance advised" } else { "Normal colonoscopy to caecum; no polyps" }});
             out.push(proc);
         }
+        // An earlier colonoscopy elsewhere, as the patient remembers it; a few cannot say when.
+        let before = first.unwrap_or(today) - TimeDelta::days(60);
+        if chance(x, 0.03) {
+            if let Some(d) = day_in(x, turning(p, 45).max(add_months(today, -180)), before) {
+                out.push(rec.reported(
+                    rec.id("proc", "colonoscopy-reported"),
+                    &[COLONOSCOPY],
+                    Some(recalled(x, d)),
+                ));
+            }
+        }
+        if chance(x, 0.01) {
+            out.push(rec.reported(rec.id("proc", "colonoscopy-undated"), &[COLONOSCOPY], None));
+        }
     }
 
-    // Breast: women 40–74, every one to two years.
+    // Breast: 40–74 with breasts, every one to two years.
     if p.female && age >= 40 {
         let start = turning(p, int(r, 40, 50) as i32).max(window);
         let end = turning(p, 75).min(mastectomy.unwrap_or(today + TimeDelta::days(1)));
         let interval = if chance(r, 0.3) { 12 } else { 24 };
-        for (k, d) in series(r, start, end, interval, adherence, today)
-            .into_iter()
-            .enumerate()
-        {
+        let done = series(r, start, end, interval, adherence, today);
+        // An earlier mammogram elsewhere, as the patient remembers it.
+        let before = done.first().copied().unwrap_or(today).min(end) - TimeDelta::days(60);
+        if chance(x, 0.03) {
+            if let Some(d) = day_in(x, turning(p, 40).max(add_months(today, -180)), before) {
+                out.push(rec.reported(
+                    rec.id("proc", "mammogram-reported"),
+                    &[
+                        (SNOMED, "24623002", "Screening mammography"),
+                        (CPT, "77067", MAMMOGRAPHY_CPT),
+                    ],
+                    Some(recalled(x, d)),
+                ));
+            }
+        }
+        for (k, d) in done.into_iter().enumerate() {
             let tomosynthesis = d.year() >= 2020 && chance(r, 0.4);
             let code = if tomosynthesis {
                 (LOINC, "103892-6", "DBT Breast Screening")
@@ -778,7 +966,7 @@ fn screening(
             out.push(rec.report(
                 format!("dr-{:06}-mammogram-{}", rec.number, k + 1),
                 (V2_0074, "RAD", "Radiology"),
-                &[code, (CPT, "77067", "Screening mammography, bilateral (2-view study of each breast), including computer-aided detection (CAD) when performed")],
+                &[code, (CPT, "77067", MAMMOGRAPHY_CPT)],
                 clinic_time(r, d),
                 conclusion,
             ));
@@ -871,6 +1059,7 @@ fn screening(
     }
 
     // Abdominal aortic aneurysm: men 65–75 who ever smoked, once.
+    let mut aaa_screen = None;
     if !p.female && smoking.ever() && age >= 65 && chance(r, 0.6 * adherence) {
         let d = turning(p, int(r, 65, i64::from(age).min(75)) as i32).min(today);
         out.push(rec.procedure(
@@ -880,6 +1069,23 @@ fn screening(
             None,
             None,
         ));
+        aaa_screen = Some(d);
+    }
+    // A few aneurysms, found by that screen or otherwise.
+    let aneurysm = match aaa_screen {
+        Some(d) => chance(x, 0.08).then_some(d),
+        None if !p.female && age >= 65 => chance(x, if smoking.ever() { 0.04 } else { 0.01 })
+            .then(|| turning(p, int(x, 60, i64::from(age)) as i32)),
+        None => None,
+    };
+    if let Some(d) = aneurysm {
+        rec.problem(
+            out,
+            "aaa",
+            &problems::ABDOMINAL_AORTIC_ANEURYSM,
+            d,
+            Status::Active,
+        );
     }
 
     // Osteoporosis: women from 65, bone density every two years or so.
@@ -905,6 +1111,103 @@ fn screening(
             ));
         }
     }
+
+    infections(x, rec, p, hysterectomy, adherence, out);
+}
+
+/// HIV (15–65, at least once) and hepatitis C (18–79, once) screening, the few who already have
+/// either infection, and current pregnancies (which call for an HIV test).
+fn infections(
+    x: &mut impl Rng,
+    rec: &Record<'_>,
+    p: &Person,
+    hysterectomy: Option<NaiveDate>,
+    adherence: f64,
+    out: &mut Out,
+) {
+    let today = rec.today;
+    let age = p.age_on(today);
+    let window = add_months(today, -150);
+    let adult = turning(p, 18).max(window);
+    let diagnosed = |x: &mut _, prob: f64| {
+        chance(x, prob).then(|| turning(p, int(x, 18, i64::from(age)) as i32))
+    };
+    let mut hiv_tests = Vec::new();
+    let hiv = diagnosed(x, 0.003);
+    if let Some(d) = hiv {
+        rec.problem(out, "hiv", &problems::HIV_INFECTION, d, Status::Active);
+        if d >= window {
+            hiv_tests.push((d, true));
+        }
+    } else if chance(x, 0.25 + 0.3 * adherence) {
+        if let Some(d) = day_in(x, adult, turning(p, 66).min(today)) {
+            hiv_tests.push((d, false));
+            // A repeat test for some with ongoing risk.
+            if chance(x, 0.12) {
+                if let Some(d) = day_in(x, add_months(d, 12), turning(p, 66).min(today)) {
+                    hiv_tests.push((d, false));
+                }
+            }
+        }
+    }
+    if p.female && (18..=44).contains(&age) && hysterectomy.is_none() && chance(x, 0.03) {
+        let onset = today - TimeDelta::days(int(x, 14, 240));
+        rec.problem(
+            out,
+            "pregnancy",
+            &problems::PREGNANCY,
+            onset,
+            Status::Active,
+        );
+        // Every pregnancy is screened for HIV, at the first prenatal visit.
+        let booking = onset + TimeDelta::days(int(x, 42, 84));
+        if hiv.is_none() && booking <= today && chance(x, 0.85) {
+            hiv_tests.push((booking, false));
+        }
+    }
+    hiv_tests.sort();
+    for (k, (d, positive)) in hiv_tests.into_iter().enumerate() {
+        let code = if d.year() < 2015 && chance(x, 0.6) {
+            (LOINC, "7918-6", "HIV 1+2 Ab [Presence] in Serum")
+        } else {
+            (
+                LOINC,
+                "75622-1",
+                "HIV 1+2 Ab+HIV1 p24 Ag [Presence] in Serum or Plasma by Immunoassay",
+            )
+        };
+        out.push(rec.lab(x, &format!("hiv-{}", k + 1), code, d, positive));
+    }
+
+    // Hepatitis C: universal adult screening dates from the CDC (2020) and USPSTF (2020), after
+    // birth-cohort screening from 2012–13.
+    const HCV_AB: Code = (LOINC, "16128-1", "Hepatitis C virus Ab [Presence] in Serum");
+    let since = NaiveDate::from_ymd_opt(2013, 1, 1).unwrap_or(today);
+    if let Some(d) = diagnosed(x, 0.005) {
+        rec.problem(
+            out,
+            "hcv",
+            &problems::CHRONIC_HEPATITIS_C,
+            d,
+            Status::Active,
+        );
+        if d >= window {
+            out.push(rec.lab(x, "hcv-1", HCV_AB, d, true));
+        }
+    } else if chance(x, 0.2 + 0.3 * adherence) {
+        if let Some(d) = day_in(x, adult.max(since), turning(p, 80).min(today)) {
+            out.push(rec.lab(x, "hcv-1", HCV_AB, d, false));
+        }
+    }
+}
+
+/// A date as a patient recalls it: often just the month.
+fn recalled(x: &mut impl Rng, d: NaiveDate) -> String {
+    if chance(x, 0.6) {
+        d.format("%Y-%m").to_string()
+    } else {
+        fhir::date(d)
+    }
 }
 
 #[cfg(test)]
@@ -923,5 +1226,48 @@ mod tests {
         for w in done.windows(2) {
             assert!(years_between(w[0], w[1]) >= 1.9, "{w:?}");
         }
+    }
+
+    #[test]
+    fn every_designated_gender_profile_is_present() {
+        for clinic_patients in [150, 2000] {
+            let cfg = Config {
+                clinic_patients,
+                ..Config::default()
+            };
+            let genders = genders(&cfg, 151);
+            for &(female, (lo, hi), gender) in &DESIGNATED {
+                let found = genders.iter().enumerate().any(|(k, &g)| {
+                    let (age, f) = age_and_sex(&mut rng(cfg.seed, "clinic", 151 + k as u64));
+                    g == gender && f == female && (lo..=hi).contains(&age)
+                });
+                assert!(found, "{gender:?} {female} {lo}–{hi} in {clinic_patients}");
+            }
+            let diverse = genders
+                .iter()
+                .enumerate()
+                .filter(|(k, &g)| {
+                    let (_, f) = age_and_sex(&mut rng(cfg.seed, "clinic", 151 + *k as u64));
+                    g != Gender::cisgender(f)
+                })
+                .count();
+            assert!(
+                diverse <= DESIGNATED.len() + clinic_patients / 50,
+                "{diverse}"
+            );
+        }
+    }
+
+    #[test]
+    fn day_in_stays_in_range() {
+        let mut r = rng(1, "day", 0);
+        let lo = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        let hi = NaiveDate::from_ymd_opt(2020, 1, 4).unwrap();
+        for _ in 0..100 {
+            let d = day_in(&mut r, lo, hi).unwrap();
+            assert!(d >= lo && d < hi);
+        }
+        assert_eq!(day_in(&mut r, hi, lo), None);
+        assert_eq!(day_in(&mut r, lo, lo), None);
     }
 }

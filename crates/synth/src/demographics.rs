@@ -1,7 +1,9 @@
-//! Who the patients are: sex, age, race and ethnicity (US Core extensions, OMB categories),
-//! preferred language and interpreter need, name, address and phone, in roughly the proportions of
-//! a US population (2020 census; about one in ten preferring a language other than English).
-//! Builds the R4 Patient (<https://hl7.org/fhir/R4/patient.html>).
+//! Who the patients are: sex assigned at birth and gender, age, race and ethnicity (US Core
+//! extensions, OMB categories), preferred language and interpreter need, name, address and phone,
+//! in roughly the proportions of a US population (2020 census; about one in ten preferring a
+//! language other than English). Builds the R4 Patient (<https://hl7.org/fhir/R4/patient.html>)
+//! with the US Core birth sex extension
+//! (<https://hl7.org/fhir/us/core/StructureDefinition-us-core-birthsex.html>).
 
 use chrono::{Datelike, Days, NaiveDate};
 use rand::Rng;
@@ -13,6 +15,7 @@ use crate::random::{chance, int, pick, weighted};
 
 const RACE_URL: &str = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race";
 const ETHNICITY_URL: &str = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity";
+const BIRTH_SEX_URL: &str = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex";
 const INTERPRETER_URL: &str = "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired";
 const OMB: &str = "urn:oid:2.16.840.1.113883.6.238";
 const NULL_FLAVOR: &str = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor";
@@ -60,8 +63,40 @@ pub(crate) struct Address {
     pub(crate) postal_code: &'static str,
 }
 
+/// Administrative gender (`Patient.gender`, <https://hl7.org/fhir/R4/valueset-administrative-gender.html>):
+/// the gender the patient lives and is addressed in, which can differ from sex assigned at birth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Gender {
+    Female,
+    Male,
+    /// Nonbinary.
+    Other,
+}
+
+impl Gender {
+    /// The gender of someone whose gender matches their sex assigned at birth.
+    pub(crate) fn cisgender(female: bool) -> Gender {
+        if female {
+            Gender::Female
+        } else {
+            Gender::Male
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Gender::Female => "female",
+            Gender::Male => "male",
+            Gender::Other => "other",
+        }
+    }
+}
+
 pub(crate) struct Person {
+    /// Sex assigned at birth, which is what anatomy-based care (cervical and breast screening,
+    /// AAA, osteoporosis, pregnancy) follows. Never read it as gender: that is [`Person::gender`].
     pub(crate) female: bool,
+    pub(crate) gender: Gender,
     pub(crate) birth_date: NaiveDate,
     pub(crate) name: PersonName,
     pub(crate) race: Race,
@@ -119,8 +154,25 @@ pub(crate) fn age_on(birth: NaiveDate, day: NaiveDate) -> i32 {
     age
 }
 
-/// A person who is `age` years old on `today`.
+/// A person who is `age` years old on `today`, whose gender matches their sex at birth.
 pub(crate) fn person(r: &mut impl Rng, today: NaiveDate, age: u32, female: bool) -> Person {
+    person_of_gender(r, today, age, female, Gender::cisgender(female))
+}
+
+/// A person of sex at birth `female` and `gender`; their given names follow their gender (for
+/// nonbinary people, their sex at birth).
+pub(crate) fn person_of_gender(
+    r: &mut impl Rng,
+    today: NaiveDate,
+    age: u32,
+    female: bool,
+    gender: Gender,
+) -> Person {
+    let named_female = match gender {
+        Gender::Female => true,
+        Gender::Male => false,
+        Gender::Other => female,
+    };
     let birth_date = birth_date_for_age(today, age, int(r, 1, 364) as u64);
     let (race, ethnicity, culture) = origin(r);
     let older = age >= 60;
@@ -138,7 +190,7 @@ pub(crate) fn person(r: &mut impl Rng, today: NaiveDate, age: u32, female: bool)
         }
         _ => false,
     };
-    let name = person_name(r, culture, female, birth_date.year(), english_given);
+    let name = person_name(r, culture, named_female, birth_date.year(), english_given);
     let interpreter = match language {
         Some(l) if l != ENGLISH => chance(r, 0.88),
         _ => false,
@@ -150,6 +202,7 @@ pub(crate) fn person(r: &mut impl Rng, today: NaiveDate, age: u32, female: bool)
     });
     Person {
         female,
+        gender,
         birth_date,
         name,
         race,
@@ -435,8 +488,9 @@ impl Ethnicity {
     }
 }
 
-/// The Patient resource for `person`, with MRN, US Core race/ethnicity, preferred language and
-/// interpreter need, and (for clinic patients) their primary care practitioner.
+/// The Patient resource for `person`, with MRN, gender and US Core birth sex, US Core
+/// race/ethnicity, preferred language and interpreter need, and (for clinic patients) their
+/// primary care practitioner.
 pub(crate) fn patient(
     id: &str,
     number: u32,
@@ -444,7 +498,11 @@ pub(crate) fn patient(
     general_practitioner: Option<&str>,
     organization: &str,
 ) -> Value {
-    let mut extension = vec![p.race.extension(), p.ethnicity.extension()];
+    let mut extension = vec![
+        p.race.extension(),
+        p.ethnicity.extension(),
+        json!({"url": BIRTH_SEX_URL, "valueCode": if p.female { "F" } else { "M" }}),
+    ];
     if p.language.is_some() {
         extension.push(json!({"url": INTERPRETER_URL, "valueBoolean": p.interpreter}));
     }
@@ -468,7 +526,7 @@ pub(crate) fn patient(
         "active": true,
         "name": [{"use": "official", "text": p.name.text(), "family": p.name.family, "given": p.name.given}],
         "telecom": telecom,
-        "gender": if p.female { "female" } else { "male" },
+        "gender": p.gender.code(),
         "birthDate": fhir::date(p.birth_date),
         "address": [{
             "use": "home",

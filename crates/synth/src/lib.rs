@@ -2,9 +2,11 @@
 //!
 //! [`generate`] builds, for a [`Config`], one hospital Organization with wards and beds, staff,
 //! about 150 inpatients with in-progress admissions and days of vital signs (a few of them
-//! deteriorating), about 2,000 clinic patients with ten years of screening history, and about 60
-//! patients on urgent suspected-cancer pathways. [`Hospital::vitals_stream`] then keeps the wards
-//! alive: each [`VitalsStream::advance`] returns the vital signs taken since the previous call.
+//! deteriorating), about 2,000 clinic patients with ten years of screening history (a few of them
+//! transgender or nonbinary, screened by sex assigned at birth; some results patient-reported),
+//! and about 60 patients on urgent suspected-cancer pathways. [`Hospital::vitals_stream`] then
+//! keeps the wards alive: each [`VitalsStream::advance`] returns the vital signs taken since the
+//! previous call.
 //!
 //! Architecture invariant: this crate is pure. It does no IO and never reads the clock, the
 //! environment or a global random source; the seed and the time are arguments, and the same

@@ -76,6 +76,27 @@ pub(crate) const OSTEOPOROSIS: Problem = [
         "Age-related osteoporosis without current pathological fracture",
     ),
 ];
+/// Known conditions that make a USPSTF screen not applicable (`clinical/screening.md`, exclusions).
+pub(crate) const HIV_INFECTION: Problem = [
+    (SNOMED, "86406008", "Human immunodeficiency virus infection"),
+    (ICD10CM, "B20", "Human immunodeficiency virus [HIV] disease"),
+];
+pub(crate) const CHRONIC_HEPATITIS_C: Problem = [
+    (SNOMED, "128302006", "Chronic hepatitis C"),
+    (ICD10CM, "B18.2", "Chronic viral hepatitis C"),
+];
+pub(crate) const ABDOMINAL_AORTIC_ANEURYSM: Problem = [
+    (SNOMED, "233985008", "Abdominal aortic aneurysm"),
+    (
+        ICD10CM,
+        "I71.40",
+        "Abdominal aortic aneurysm, without rupture, unspecified",
+    ),
+];
+pub(crate) const PREGNANCY: Problem = [
+    (SNOMED, "77386006", "Pregnancy"),
+    (ICD10CM, "Z33.1", "Pregnant state, incidental"),
+];
 
 #[derive(Clone, Copy)]
 pub(crate) enum Category {

@@ -585,3 +585,259 @@ fn referrals_reach_different_milestones() {
     );
     assert!(cancers >= 5 && plans >= 2 && completed >= 10);
 }
+
+const BIRTH_SEX: &str = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex";
+
+/// Patients by reference (`Patient/pat-...`).
+fn patients(h: &Hospital) -> BTreeMap<String, &Value> {
+    of_type(h, "Patient")
+        .map(|p| (format!("Patient/{}", p["id"].as_str().unwrap()), p))
+        .collect()
+}
+
+fn birth_sex(p: &Value) -> &str {
+    extension(p, BIRTH_SEX).unwrap()["valueCode"]
+        .as_str()
+        .unwrap()
+}
+
+fn subject(r: &Value) -> &str {
+    r["subject"]["reference"].as_str().unwrap()
+}
+
+fn age_on(p: &Value, day: chrono::NaiveDate) -> i32 {
+    let born: chrono::NaiveDate = p["birthDate"].as_str().unwrap().parse().unwrap();
+    day.years_since(born).unwrap() as i32
+}
+
+fn has_code(r: &Value, c: &str) -> bool {
+    r["code"]["coding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["code"] == c)
+}
+
+#[test]
+fn every_patient_records_sex_assigned_at_birth() {
+    let h = default_hospital();
+    for p in of_type(h, "Patient") {
+        let found: Vec<&Value> = p["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["url"] == BIRTH_SEX)
+            .collect();
+        assert_eq!(found.len(), 1, "{}", p["id"]);
+        assert!(matches!(birth_sex(p), "F" | "M"), "{}", p["id"]);
+        assert!(
+            matches!(p["gender"].as_str(), Some("female" | "male" | "other")),
+            "{}",
+            p["id"]
+        );
+    }
+}
+
+#[test]
+fn some_patients_gender_differs_from_sex_at_birth() {
+    let h = default_hospital();
+    let today = Config::default().now.date_naive();
+    let patients = patients(h);
+    let differs = |p: &&Value| {
+        !matches!(
+            (p["gender"].as_str().unwrap(), birth_sex(p)),
+            ("female", "F") | ("male", "M")
+        )
+    };
+    let diverse: Vec<&Value> = patients.values().copied().filter(differs).collect();
+    println!("{} transgender or nonbinary patients", diverse.len());
+    let clinic = Config::default().clinic_patients;
+    assert!(
+        diverse.len() >= 6 && diverse.len() * 100 <= clinic * 2,
+        "{}",
+        diverse.len()
+    );
+    let some = |gender: &str, sex: &str, ages: std::ops::RangeInclusive<i32>| {
+        diverse.iter().any(|p| {
+            p["gender"] == gender && birth_sex(p) == sex && ages.contains(&age_on(p, today))
+        })
+    };
+    assert!(some("male", "F", 40..=65), "a trans man due mammograms");
+    assert!(some("male", "F", 21..=29), "a young trans man");
+    assert!(some("female", "M", 45..=64), "a trans woman due colorectal");
+    assert!(some("female", "M", 65..=75), "an older trans woman");
+    assert!(some("other", "F", 30..=65) && some("other", "M", 50..=80));
+
+    // Screening follows anatomy (sex at birth), whatever the recorded gender.
+    let anatomy = |t: &str, code: &str, sex: &str| {
+        for r in of_type(h, t).filter(|r| has_code(r, code)) {
+            let p = patients[subject(r)];
+            assert_eq!(birth_sex(p), sex, "{} for {}", r["id"], p["id"]);
+        }
+    };
+    anatomy("DiagnosticReport", "24606-6", "F");
+    anatomy("DiagnosticReport", "103892-6", "F");
+    anatomy("DiagnosticReport", "10524-7", "F");
+    anatomy("Procedure", "24623002", "F");
+    anatomy("Procedure", "76706", "M");
+    anatomy("Condition", "77386006", "F");
+    let screened_by_anatomy = of_type(h, "DiagnosticReport")
+        .filter(|r| has_code(r, "10524-7") || has_code(r, "24606-6"))
+        .filter(|r| patients[subject(r)]["gender"] != "female")
+        .count();
+    assert!(
+        screened_by_anatomy > 0,
+        "no trans man or nonbinary patient was screened"
+    );
+}
+
+#[test]
+fn hiv_and_hepatitis_c_screening_is_recorded() {
+    let h = default_hospital();
+    let cfg = Config::default();
+    let today = cfg.now.date_naive();
+    let patients = patients(h);
+    let tests = |codes: &[&str]| -> Vec<&Value> {
+        of_type(h, "Observation")
+            .filter(|o| codes.iter().any(|c| has_code(o, c)))
+            .collect()
+    };
+    let hiv = tests(&["75622-1", "7918-6"]);
+    let hcv = tests(&["16128-1"]);
+    for o in hiv.iter().chain(&hcv) {
+        assert_eq!(o["category"][0]["coding"][0]["code"], "laboratory");
+        let p = patients[subject(o)];
+        let day = time(o).date_naive();
+        assert!(day <= today && age_on(p, day) >= 18, "{}", o["id"]);
+        let value = o["valueCodeableConcept"]["coding"][0]["code"].as_str();
+        assert!(
+            matches!(value, Some("260385009" | "10828004")),
+            "{}",
+            o["id"]
+        );
+    }
+    assert!(hcv
+        .iter()
+        .all(|o| time(o).date_naive() >= "2013-01-01".parse().unwrap()));
+    // Uptake among the clinic's adults in the screening ages.
+    let clinic = |p: &&Value| {
+        let n: u32 = p["id"].as_str().unwrap()[4..].parse().unwrap();
+        n > cfg.inpatients as u32 && n <= (cfg.inpatients + cfg.clinic_patients) as u32
+    };
+    let uptake = |tests: &[&Value], ages: std::ops::RangeInclusive<i32>| {
+        let tested: BTreeSet<&str> = tests.iter().map(|o| subject(o)).collect();
+        let eligible: Vec<&String> = patients
+            .iter()
+            .filter(|(_, p)| clinic(p) && ages.contains(&age_on(p, today)))
+            .map(|(r, _)| r)
+            .collect();
+        eligible
+            .iter()
+            .filter(|r| tested.contains(r.as_str()))
+            .count() as f64
+            / eligible.len() as f64
+    };
+    let (hiv_uptake, hcv_uptake) = (uptake(&hiv, 18..=65), uptake(&hcv, 18..=79));
+    println!("HIV tested {hiv_uptake:.2}, HCV tested {hcv_uptake:.2}");
+    assert!((0.38..=0.58).contains(&hiv_uptake), "{hiv_uptake}");
+    assert!((0.3..=0.52).contains(&hcv_uptake), "{hcv_uptake}");
+
+    // Those known to be infected are not screened again.
+    let known = |code: &str| -> BTreeSet<&str> {
+        of_type(h, "Condition")
+            .filter(|c| has_code(c, code))
+            .map(subject)
+            .collect()
+    };
+    let (with_hiv, with_hcv) = (known("B20"), known("B18.2"));
+    assert!(!with_hiv.is_empty() && !with_hcv.is_empty());
+    let negative = |o: &&&Value| o["valueCodeableConcept"]["coding"][0]["code"] == "260385009";
+    assert!(hiv
+        .iter()
+        .filter(negative)
+        .all(|o| !with_hiv.contains(subject(o))));
+    assert!(hcv
+        .iter()
+        .filter(negative)
+        .all(|o| !with_hcv.contains(subject(o))));
+}
+
+#[test]
+fn some_results_are_patient_reported() {
+    let h = default_hospital();
+    let now = Config::default().now;
+    let reported: Vec<&Value> = of_type(h, "Procedure")
+        .filter(|p| p["asserter"]["reference"].as_str().is_some())
+        .collect();
+    for p in &reported {
+        assert_eq!(p["asserter"]["reference"], p["subject"]["reference"]);
+        assert_eq!(p["status"], "completed");
+        assert!(p["recorder"]["reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("Practitioner/"));
+        assert!(p["note"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Patient-reported"));
+        if let Some(d) = p["performedDateTime"].as_str() {
+            // A year-month or a date, as the patient recalls it, in the past.
+            assert!(d.len() == 7 || d.len() == 10, "{d}");
+            assert!(d < now.format("%Y-%m-%d").to_string().as_str(), "{d}");
+        }
+    }
+    let count = |code: &str, dated: bool| {
+        reported
+            .iter()
+            .filter(|p| has_code(p, code) && p["performedDateTime"].is_string() == dated)
+            .count()
+    };
+    let (colonoscopies, undated, mammograms) = (
+        count("73761001", true),
+        count("73761001", false),
+        count("24623002", true),
+    );
+    println!("reported: colonoscopy {colonoscopies} (+{undated} undated), mammogram {mammograms}");
+    assert!(colonoscopies >= 15 && undated >= 3 && mammograms >= 5);
+    assert_eq!(count("24623002", false), 0);
+}
+
+#[test]
+fn pregnant_patients_are_women_18_to_44() {
+    let h = default_hospital();
+    let now = Config::default().now;
+    let today = now.date_naive();
+    let patients = patients(h);
+    let hysterectomy: BTreeSet<&str> = of_type(h, "Procedure")
+        .filter(|p| has_code(p, "116140006"))
+        .map(subject)
+        .collect();
+    let pregnancies: Vec<&Value> = of_type(h, "Condition")
+        .filter(|c| has_code(c, "77386006"))
+        .collect();
+    assert!(pregnancies.len() >= 5, "{}", pregnancies.len());
+    for c in &pregnancies {
+        assert!(has_code(c, "Z33.1"));
+        assert_eq!(c["clinicalStatus"]["coding"][0]["code"], "active");
+        let p = patients[subject(c)];
+        assert_eq!(birth_sex(p), "F", "{}", p["id"]);
+        assert!((18..=44).contains(&age_on(p, today)), "{}", p["id"]);
+        assert!(!hysterectomy.contains(subject(c)));
+        let onset: chrono::NaiveDate = c["onsetDateTime"].as_str().unwrap().parse().unwrap();
+        assert!(onset <= today && today - onset <= TimeDelta::days(245));
+    }
+    // The problem list records the absent cervix and uterus only after a hysterectomy.
+    let absent: Vec<&Value> = of_type(h, "Condition")
+        .filter(|c| has_code(c, "Z90.710"))
+        .collect();
+    assert!(absent.len() >= 5);
+    assert!(absent.iter().all(|c| hysterectomy.contains(subject(c))));
+    // Aneurysms only in men by sex at birth.
+    let aneurysms: Vec<&Value> = of_type(h, "Condition")
+        .filter(|c| has_code(c, "I71.40"))
+        .collect();
+    assert!(!aneurysms.is_empty());
+    assert!(aneurysms
+        .iter()
+        .all(|c| birth_sex(patients[subject(c)]) == "M"));
+}
