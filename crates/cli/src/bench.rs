@@ -37,6 +37,14 @@ pub(crate) struct BenchArgs {
     /// 32 connections, and ACK latency at a fixed rate) instead of the store.
     #[arg(long, conflicts_with = "vitals")]
     mllp: bool,
+    /// Measure care gaps (every USPSTF screening rule for a synthetic adult clinic
+    /// population: population runs, incremental re-evaluation, peak memory) instead of the
+    /// store; the population is loaded once into `target/bench/` and reused.
+    #[arg(long, conflicts_with_all = ["vitals", "mllp"])]
+    care_gaps: bool,
+    /// Patients of the care-gaps population (with --care-gaps).
+    #[arg(long, default_value_t = 100_000)]
+    patients: usize,
     /// Sets (with --vitals) or messages (with --mllp) per second of the paced latency runs.
     #[arg(long, default_value_t = 500)]
     rate: usize,
@@ -125,6 +133,9 @@ pub(crate) fn ms(d: Duration) -> f64 {
 }
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.care_gaps {
+        return crate::bench_care_gaps::run(args.patients);
+    }
     let indexer =
         Arc::new(search::Indexer::new(Registry::r4()).context("compiling the search parameters")?);
     let options = store::Options {

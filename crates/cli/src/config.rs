@@ -28,6 +28,8 @@ pub(crate) struct ServeArgs {
     pub(crate) hl7: Hl7Args,
     #[command(flatten)]
     pub(crate) early_warning: EarlyWarningArgs,
+    #[command(flatten)]
+    pub(crate) prevention: PreventionArgs,
     /// The web app's development sign-in (choose a staff member, no password); refused
     /// unless the HTTP address is loopback.
     #[arg(long = "dev-sign-in", env = "TEND_DEV_SIGN_IN")]
@@ -132,6 +134,48 @@ impl Hl7Args {
                 None => Ok(None),
             },
         }
+    }
+}
+
+/// Care gaps and the CDS Hooks service.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct PreventionArgs {
+    /// A directory of care-gap rule files (TOML) over the shipped USPSTF rules: a file with a
+    /// shipped rule's id replaces it (e.g. another interval), `enabled = false` switches it off.
+    #[arg(long = "care-gap-rules", env = "TEND_CARE_GAP_RULES", value_name = "DIR")]
+    pub(crate) care_gap_rules: Option<std::path::PathBuf>,
+    /// Trusted CDS clients (JSON: issuers with their JWKS). Without it, `tend serve` refuses
+    /// every CDS Hooks call; `tend demo` accepts calls without a token.
+    #[arg(long = "cds-trust", env = "TEND_CDS_TRUST", value_name = "FILE")]
+    pub(crate) cds_trust: Option<std::path::PathBuf>,
+    /// Public base URL of Tend (e.g. `https://tend.hospital.org`): the audience of CDS
+    /// clients' JWTs and the base of links in cards. Default: the request's Host.
+    #[arg(long = "public-url", env = "TEND_PUBLIC_URL", value_name = "URL")]
+    pub(crate) public_url: Option<String>,
+}
+
+impl PreventionArgs {
+    /// The rules in force.
+    pub(crate) fn rules(&self) -> anyhow::Result<prevention::RuleSet> {
+        match &self.care_gap_rules {
+            Some(dir) => prevention::RuleSet::load(dir).context("reading the care-gap rules (TEND_CARE_GAP_RULES)"),
+            None => Ok(prevention::RuleSet::builtin()),
+        }
+    }
+
+    /// The CDS Hooks configuration; `open` accepts calls without a token (demo only).
+    pub(crate) fn cds(&self, open: bool) -> anyhow::Result<cds_hooks::Config> {
+        let trust = match (&self.cds_trust, open) {
+            (Some(path), _) => Some(std::sync::Arc::new(
+                trusted_clients::Trust::load(path).context("reading the trusted CDS clients (TEND_CDS_TRUST)")?,
+            )),
+            (None, true) => None,
+            (None, false) => Some(std::sync::Arc::new(trusted_clients::Trust::new(Vec::new())?)),
+        };
+        Ok(cds_hooks::Config {
+            trust,
+            public_url: self.public_url.clone(),
+        })
     }
 }
 

@@ -28,6 +28,8 @@ pub(crate) struct DemoArgs {
     early_warning: crate::config::EarlyWarningArgs,
     #[command(flatten)]
     hl7: crate::config::Hl7Args,
+    #[command(flatten)]
+    prevention: crate::config::PreventionArgs,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -77,15 +79,42 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             open.iter().filter(|a| a.band == "low-medium").count(),
         );
     }
+    let gaps = crate::care_gaps_service(&state, &args.prevention)?;
+    let g = gaps.clone();
+    let run = tokio::task::spawn_blocking(move || g.run_population()).await??;
+    println!(
+        "Care gaps: {} patients × {} USPSTF rules in {:.1} s; {} open gaps",
+        run.patients,
+        run.by_rule.len(),
+        run.millis as f64 / 1000.0,
+        run.open
+    );
+    for (rule, c) in &run.by_rule {
+        println!(
+            "  {rule:<27} {:>5} eligible, {:>5} screened, {:>5} due, {:>4} excluded",
+            c.initial,
+            c.numerator,
+            c.denominator - c.numerator,
+            c.excluded
+        );
+    }
+    gaps.start();
+    let state = state.with_care_gaps(gaps);
     let stream = hospital.vitals_stream();
     tokio::spawn(stream_vitals(store.clone(), stream, args.tick));
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let (state, _listener) = crate::hl7::start(state, &args.hl7, stopped).await?;
     println!(
-        "Open http://{0}/ in a browser and sign in as any staff member (nurse, doctor, rapid response).\nTry: curl 'http://{0}/fhir/Observation?code=8867-4&_count=5'\n     curl 'http://{0}/api/alerts'\n     curl -N 'http://{0}/api/events?ward=ward-3east'",
+        "Open http://{0}/ in a browser and sign in as any staff member (nurse, doctor, rapid response, navigator).\nTry: curl 'http://{0}/fhir/Observation?code=8867-4&_count=5'\n     curl 'http://{0}/api/alerts'\n     curl -N 'http://{0}/api/events?ward=ward-3east'\n     curl 'http://{0}/cds-services'\n     curl -X POST 'http://{0}/cds-services/tend-patient-view' -H 'Content-Type: application/json' -d '{{\"hook\":\"patient-view\",\"hookInstance\":\"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\",\"context\":{{\"userId\":\"Practitioner/demo\",\"patientId\":\"pat-000200\"}}}}'",
         args.listen
     );
-    crate::serve_app(state, &args.listen, web::WebConfig { dev_sign_in: true }).await
+    crate::serve_app(
+        state,
+        &args.listen,
+        web::WebConfig { dev_sign_in: true },
+        args.prevention.cds(true)?,
+    )
+    .await
 }
 
 /// PUT every resource at its own id, in batches of independent entries.

@@ -2,6 +2,7 @@
 //! configuration, and starts the parts: `serve`, `demo`, `import`, `export`, `bench`.
 
 mod bench;
+mod bench_care_gaps;
 mod bench_mllp;
 mod bench_vitals;
 mod config;
@@ -118,6 +119,7 @@ pub(crate) fn redact(url: &str) -> String {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
     let state = with_early_warning(store.clone(), &args.early_warning)?;
+    let state = with_care_gaps(state, &args.prevention)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (state, mllp) = hl7::start(state, &args.hl7, stopped).await?;
     serve_app(
@@ -126,6 +128,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         web::WebConfig {
             dev_sign_in: args.dev_sign_in,
         },
+        args.prevention.cds(false)?,
     )
     .await?;
     let _ = stop.send(true);
@@ -154,11 +157,35 @@ pub(crate) fn with_early_warning(
     Ok(state)
 }
 
-/// Bind, print the URLs, and serve the API and the web app until Ctrl-C / SIGTERM.
+/// The application state with the care-gap service started (a population run, then
+/// incremental re-evaluation from the change log).
+pub(crate) fn with_care_gaps(
+    state: server::AppState,
+    args: &config::PreventionArgs,
+) -> anyhow::Result<server::AppState> {
+    let gaps = care_gaps_service(&state, args)?;
+    gaps.start();
+    Ok(state.with_care_gaps(gaps))
+}
+
+/// The care-gap service over the state's store, not yet started.
+pub(crate) fn care_gaps_service(
+    state: &server::AppState,
+    args: &config::PreventionArgs,
+) -> anyhow::Result<Arc<care_gaps::CareGaps>> {
+    Ok(care_gaps::CareGaps::new(
+        state.store.clone(),
+        Arc::new(args.rules()?),
+        Arc::new(store::SystemClock),
+    ))
+}
+
+/// Bind, print the URLs, and serve the API, CDS Hooks and the web app until Ctrl-C / SIGTERM.
 pub(crate) async fn serve_app(
     state: server::AppState,
     listen: &str,
     web: web::WebConfig,
+    cds: cds_hooks::Config,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -172,7 +199,11 @@ pub(crate) async fn serve_app(
     tracing::info!(%addr, "Tend is serving");
     println!("Tend FHIR API: http://{addr}/fhir (metadata: http://{addr}/fhir/metadata)");
     println!("Tend web app: http://{addr}/");
-    let app = server::app(state.clone()).merge(web::router(state, web));
+    let mut app = server::app(state.clone()).merge(web::router(state.clone(), web));
+    if let Some(gaps) = state.care_gaps.clone() {
+        println!("Tend CDS Hooks: http://{addr}/cds-services");
+        app = app.merge(cds_hooks::router(cds_hooks::Cds::new(gaps, state.store.clone(), cds)));
+    }
     server::serve(listener, app, shutdown_signal()).await?;
     Ok(())
 }

@@ -54,6 +54,8 @@ pub struct AppState {
     pub feed: Option<Arc<interface::Feed>>,
     /// Counters rendered at `/metrics`, when recorded.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The care-gap service, when running (the worklist page, CDS Hooks).
+    pub care_gaps: Option<Arc<care_gaps::CareGaps>>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             hub: None,
             feed: None,
             metrics: None,
+            care_gaps: None,
         }
     }
 
@@ -84,6 +87,12 @@ impl AppState {
     /// With the HL7 v2 feed whose message log `/api/hl7/messages` shows.
     pub fn with_feed(mut self, feed: Arc<interface::Feed>) -> AppState {
         self.feed = Some(feed);
+        self
+    }
+
+    /// With the care-gap service (population runs, worklist).
+    pub fn with_care_gaps(mut self, gaps: Arc<care_gaps::CareGaps>) -> AppState {
+        self.care_gaps = Some(gaps);
         self
     }
 

@@ -260,6 +260,15 @@ fn posts() -> Vec<Post> {
             None,
         ));
     }
+    // Last, so earlier posts keep their generated people: the clinic's outreach navigator,
+    // who works the care-gap worklist.
+    posts.push(post(
+        "navigator-1".into(),
+        "Patient navigator (preventive care outreach)",
+        Profession::Nurse,
+        PRIMARY_CARE,
+        None,
+    ));
     posts
 }
 

@@ -112,6 +112,8 @@ struct ChartPage {
     labs: Vec<Lab>,
     problems: Vec<String>,
     alerts: Vec<AlertLine>,
+    /// Every care-gap rule's verdict, when care gaps run.
+    gaps: Option<Vec<crate::care_gaps::ChartGap>>,
 }
 
 fn text_of(concept: &Value) -> String {
@@ -379,8 +381,15 @@ pub(crate) async fn page(
     let user = web.sessions.user(&headers)?;
     let ew = web.ew()?;
     let pid = id.clone();
-    let (who, stay, (columns, rows, line), labs, problems, alerts) =
-        blocking(move || load(&ew, &pid)).await?;
+    let gaps = web.app.care_gaps.clone();
+    let ((who, stay, (columns, rows, line), labs, problems, alerts), gaps) = blocking(move || {
+        let loaded = load(&ew, &pid)?;
+        let gaps = gaps
+            .map(|g| crate::care_gaps::chart_gaps(&g, &pid))
+            .transpose()?;
+        Ok((loaded, gaps))
+    })
+    .await?;
     Ok(view::render(&ChartPage {
         nav: Nav::new(&user, "chart"),
         id,
@@ -392,5 +401,6 @@ pub(crate) async fn page(
         labs,
         problems,
         alerts,
+        gaps,
     }))
 }

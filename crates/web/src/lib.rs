@@ -14,6 +14,7 @@
 
 mod alerts;
 mod board;
+mod care_gaps;
 mod chart;
 mod session;
 mod signin;
@@ -78,6 +79,8 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
             get(vitals::form).post(vitals::submit),
         )
         .route("/alerts", get(alerts::page))
+        .route("/care-gaps", get(care_gaps::page))
+        .route("/care-gaps/{gap}/outreach", post(care_gaps::outreach))
         .route("/alerts/{id}/{action}", post(alerts::act))
         .route("/assets/{file}", get(asset))
         .layer(axum::middleware::map_response(security_headers))
