@@ -316,12 +316,48 @@ impl CareGaps {
 
         // Write what changed, then the measure reports with the checkpoint.
         let t2 = Instant::now();
-        let entries = self.diff(&open, &stored);
-        let deleted = entries
-            .iter()
-            .filter(|e| matches!(e.op, WriteOp::Delete { .. }))
-            .count();
-        let written = entries.len() - deleted;
+        // Built and written a chunk at a time, so a first run over a large population never
+        // holds every gap's resource at once.
+        let flush = |pending: &mut Vec<Entry>| -> Result<(), Error> {
+            for r in self
+                .store
+                .write(std::mem::take(pending), Mode::Independent)?
+            {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "a care-gap write was refused");
+                }
+            }
+            Ok(())
+        };
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut written = 0;
+        for chunk in open.chunks(WRITE_CHUNK) {
+            let mine: HashMap<String, OpenGap> = chunk
+                .iter()
+                .filter_map(|g| stored.get(&g.id()).map(|s| (g.id(), s.clone())))
+                .collect();
+            let changed = self.diff(chunk, &mine);
+            written += changed.len();
+            entries.extend(changed);
+            if entries.len() >= WRITE_CHUNK {
+                flush(&mut entries)?;
+            }
+        }
+        let open_ids: std::collections::HashSet<String> = open.iter().map(OpenGap::id).collect();
+        let mut deleted = 0;
+        for id in stored.keys().filter(|id| !open_ids.contains(*id)) {
+            deleted += 1;
+            entries.push(Entry {
+                full_url: None,
+                op: WriteOp::Delete {
+                    rtype: "DetectedIssue".into(),
+                    id: id.clone(),
+                },
+            });
+            if entries.len() >= WRITE_CHUNK {
+                flush(&mut entries)?;
+            }
+        }
         let at = self.now();
         let mut reports = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
@@ -359,18 +395,6 @@ impl CareGaps {
                     if_match: None,
                 },
             });
-        }
-        let mut entries = entries;
-        while entries.len() > WRITE_CHUNK {
-            let rest = entries.split_off(WRITE_CHUNK);
-            for r in self
-                .store
-                .write(std::mem::replace(&mut entries, rest), Mode::Independent)?
-            {
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "a care-gap write was refused");
-                }
-            }
         }
         entries.extend(reports);
         let checkpoint = self.store.checkpoint(CONSUMER)?.max(seq0);

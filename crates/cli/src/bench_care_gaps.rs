@@ -13,8 +13,10 @@
 //!    hypertension or diabetes for some. Loaded once through the bulk path (PUTs in
 //!    `Mode::Independent` writes of about 5,000 entries) into
 //!    `target/bench/care-gaps-N.db`; `care-gaps-N.done` marks it complete and later runs
-//!    reuse it. Each run works on a copy of it (`care-gaps-N.run.db`, deleted afterwards),
-//!    so the first population run always finds no stored gaps.
+//!    reuse it. A run first deletes what an earlier run wrote (gaps, measure reports, its
+//!    incremental records), so the first population run always finds no stored gaps. (A
+//!    copy per run would keep the file exactly as loaded, but at 1M patients the file is
+//!    about 16 GB and a second one may not fit.)
 //! 1. First population run: read everything, evaluate every rule for every patient, write
 //!    every open gap (`DetectedIssue`) and one `MeasureReport` per rule.
 //! 2. Second population run, same day: nothing changed, so nothing but the reports written.
@@ -22,14 +24,14 @@
 //!    durable write, timed), then `CareGaps::step` over the real change log until it has
 //!    processed that write (timed).
 //! 4. Memory: RSS before the runs and the peak (`VmHWM`, reset before the runs where the
-//!    kernel allows) from `/proc/self/status`.
+//!    kernel allows) from `/proc/self/status`; `VmHWM` counts SQLite's memory-mapped file
+//!    pages too, so the peak of `RssAnon` (the heap) is sampled beside it.
 //!
 //! The clock is fixed at 2026-11-24T08:00:00Z (evaluation date and commit times).
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -644,7 +646,7 @@ fn open(path: &Path) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Close `store` and wait (up to a minute) for SQLite to fold its WAL into the file, so the
-/// file can be copied alone.
+/// writer is done before the marker is written or the next run opens the file.
 fn close(store: Arc<dyn Store>, path: &Path) {
     drop(store);
     let wal = with_suffix(path, "-wal");
@@ -654,7 +656,7 @@ fn close(store: Arc<dyn Store>, path: &Path) {
     }
 }
 
-/// Load the population into a new store at `path`: two threads generate and write chunks
+/// Load the population into an empty `store`: two threads generate and write chunks
 /// of [`PATIENTS_PER_WRITE`] patients, so generating one overlaps committing another.
 /// Returns the resources written.
 fn load(store: &dyn Store, patients: usize) -> anyhow::Result<usize> {
@@ -812,6 +814,36 @@ fn status_mb(field: &str) -> Option<f64> {
         .map(|kb| kb / 1024.0)
 }
 
+/// The peak of `RssAnon` (heap and stacks, without SQLite's file mappings, which `VmHWM`
+/// counts), sampled every 50 ms on a thread until [`AnonPeak::stop`].
+struct AnonPeak {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Option<f64>>,
+}
+
+impl AnonPeak {
+    fn start() -> AnonPeak {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak: Option<f64> = None;
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(now) = status_mb("RssAnon") {
+                    peak = Some(peak.map_or(now, |p| p.max(now)));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        });
+        AnonPeak { stop, thread }
+    }
+
+    fn stop(self) -> Option<f64> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().ok().flatten()
+    }
+}
+
 fn mb(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |x| format!("{x:.0} MB"))
 }
@@ -891,6 +923,7 @@ fn measure(store: &Arc<dyn Store>, patients: usize, cores: usize) -> anyhow::Res
     let rss_before = status_mb("VmRSS");
     // Linux resets the peak (VmHWM) to the current RSS on "5" (since 4.0).
     let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let anon = AnonPeak::start();
 
     // 1–2. Population runs.
     println!(
@@ -908,22 +941,18 @@ fn measure(store: &Arc<dyn Store>, patients: usize, cores: usize) -> anyhow::Res
         grouped(first.records as f64),
         grouped(first.items as f64),
     );
-    let mut due: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
-    for (rule, c) in &first.by_rule {
-        due.insert(rule, (c.denominator - c.numerator, c.denominator));
+    println!("open gaps by rule after the first run (due / eligible and not excluded):");
+    let mut by_rule: Vec<_> = first.by_rule.iter().collect();
+    by_rule.sort_by(|a, b| a.0.cmp(&b.0));
+    for (rule, c) in by_rule {
+        let due = c.denominator.saturating_sub(c.numerator);
+        println!(
+            "  {rule:<28} {:>10} / {:>10}  ({:.0} % due)",
+            grouped(due as f64),
+            grouped(c.denominator as f64),
+            100.0 * due as f64 / c.denominator.max(1) as f64
+        );
     }
-    println!(
-        "open gaps by rule (due / denominator): {}",
-        due.iter()
-            .map(|(rule, (d, n))| format!(
-                "{rule} {}/{} ({:.0} %)",
-                grouped(*d as f64),
-                grouped(*n as f64),
-                100.0 * *d as f64 / (*n).max(1) as f64
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
 
     // 3. Incremental: one new record, then the change log up to it.
     gaps.catch_up()?;
@@ -982,9 +1011,10 @@ fn measure(store: &Arc<dyn Store>, patients: usize, cores: usize) -> anyhow::Res
 
     // 4. Memory.
     let peak = status_mb("VmHWM");
+    let anon_peak = anon.stop();
     println!("\n== memory ==");
     println!(
-        "RSS before the runs {}; peak RSS (VmHWM) {} {}; now RSS {} (anonymous {}, file-backed incl. SQLite mmap {})",
+        "RSS before the runs {}; peak RSS (VmHWM) {}, {}; peak anonymous (heap, sampled every 50 ms) {}",
         mb(rss_before),
         mb(peak),
         if peak_reset {
@@ -992,6 +1022,10 @@ fn measure(store: &Arc<dyn Store>, patients: usize, cores: usize) -> anyhow::Res
         } else {
             "since the process started (could not reset it)"
         },
+        mb(anon_peak),
+    );
+    println!(
+        "after the runs: RSS {} = anonymous {} + file-backed {} (SQLite's memory-mapped pages)",
         mb(status_mb("VmRSS")),
         mb(status_mb("RssAnon")),
         mb(status_mb("RssFile")),
@@ -1027,7 +1061,7 @@ fn measure(store: &Arc<dyn Store>, patients: usize, cores: usize) -> anyhow::Res
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::collections::{BTreeMap, HashSet};
 
     use super::*;
 

@@ -142,7 +142,11 @@ impl Hl7Args {
 pub(crate) struct PreventionArgs {
     /// A directory of care-gap rule files (TOML) over the shipped USPSTF rules: a file with a
     /// shipped rule's id replaces it (e.g. another interval), `enabled = false` switches it off.
-    #[arg(long = "care-gap-rules", env = "TEND_CARE_GAP_RULES", value_name = "DIR")]
+    #[arg(
+        long = "care-gap-rules",
+        env = "TEND_CARE_GAP_RULES",
+        value_name = "DIR"
+    )]
     pub(crate) care_gap_rules: Option<std::path::PathBuf>,
     /// Trusted CDS clients (JSON: issuers with their JWKS). Without it, `tend serve` refuses
     /// every CDS Hooks call; `tend demo` accepts calls without a token.
@@ -158,7 +162,8 @@ impl PreventionArgs {
     /// The rules in force.
     pub(crate) fn rules(&self) -> anyhow::Result<prevention::RuleSet> {
         match &self.care_gap_rules {
-            Some(dir) => prevention::RuleSet::load(dir).context("reading the care-gap rules (TEND_CARE_GAP_RULES)"),
+            Some(dir) => prevention::RuleSet::load(dir)
+                .context("reading the care-gap rules (TEND_CARE_GAP_RULES)"),
             None => Ok(prevention::RuleSet::builtin()),
         }
     }
@@ -167,10 +172,13 @@ impl PreventionArgs {
     pub(crate) fn cds(&self, open: bool) -> anyhow::Result<cds_hooks::Config> {
         let trust = match (&self.cds_trust, open) {
             (Some(path), _) => Some(std::sync::Arc::new(
-                trusted_clients::Trust::load(path).context("reading the trusted CDS clients (TEND_CDS_TRUST)")?,
+                trusted_clients::Trust::load(path)
+                    .context("reading the trusted CDS clients (TEND_CDS_TRUST)")?,
             )),
             (None, true) => None,
-            (None, false) => Some(std::sync::Arc::new(trusted_clients::Trust::new(Vec::new())?)),
+            (None, false) => Some(std::sync::Arc::new(
+                trusted_clients::Trust::new(Vec::new())?,
+            )),
         };
         Ok(cds_hooks::Config {
             trust,

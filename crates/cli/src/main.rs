@@ -202,7 +202,11 @@ pub(crate) async fn serve_app(
     let mut app = server::app(state.clone()).merge(web::router(state.clone(), web));
     if let Some(gaps) = state.care_gaps.clone() {
         println!("Tend CDS Hooks: http://{addr}/cds-services");
-        app = app.merge(cds_hooks::router(cds_hooks::Cds::new(gaps, state.store.clone(), cds)));
+        app = app.merge(cds_hooks::router(cds_hooks::Cds::new(
+            gaps,
+            state.store.clone(),
+            cds,
+        )));
     }
     server::serve(listener, app, shutdown_signal()).await?;
     Ok(())

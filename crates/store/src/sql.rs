@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS resource (
   rid {rid}, rtype TEXT NOT NULL, id TEXT NOT NULL, vid {int} NOT NULL,
   lastupd {int} NOT NULL, deleted {int} NOT NULL, seq {int} NOT NULL,
   UNIQUE (rtype, id));
+-- Scans of one type in rid order (exports, population runs) walk this index instead of
+-- sorting every remaining row of the type for each page.
+CREATE INDEX IF NOT EXISTS resource_type_rid ON resource (rtype, rid);
 CREATE TABLE IF NOT EXISTS search_param (pid {int} PRIMARY KEY, rtype TEXT NOT NULL, code TEXT NOT NULL, UNIQUE (rtype, code));
 CREATE TABLE IF NOT EXISTS checkpoint (consumer TEXT PRIMARY KEY, seq {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS ix_string (rid {int} NOT NULL, pid {int} NOT NULL, n {int} NOT NULL, text TEXT NOT NULL, exact TEXT NOT NULL, {clustered};
