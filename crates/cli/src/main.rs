@@ -78,8 +78,11 @@ fn init_logging() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("TEND_LOG").unwrap_or_else(|_| "info".into());
     let json = std::env::var("TEND_LOG_FORMAT").is_ok_and(|v| v == "json");
+    // Colours only on a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
