@@ -202,6 +202,10 @@ pub(crate) async fn serve_app(
     tracing::info!(%addr, "Tend is serving");
     println!("Tend FHIR API: http://{addr}/fhir (metadata: http://{addr}/fhir/metadata)");
     println!("Tend web app: http://{addr}/");
+    let hsts = cds
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
     let mut app = server::app(state.clone()).merge(web::router(state.clone(), web));
     if let Some(gaps) = state.care_gaps.clone() {
         println!("Tend CDS Hooks: http://{addr}/cds-services");
@@ -211,6 +215,7 @@ pub(crate) async fn serve_app(
             cds,
         )));
     }
+    let app = server::harden(app, hsts);
     server::serve(listener, app, shutdown_signal()).await?;
     Ok(())
 }

@@ -370,3 +370,58 @@ async fn hl7_message_log_replay_and_metrics() {
         assert!(text.contains(line), "{line} missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn every_response_carries_security_headers_and_pages_keep_their_own_policy() {
+    use axum::http::{header, Request};
+    use tower::ServiceExt;
+    let dir = std::env::temp_dir().join(format!("tend-headers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = fresh_state(&dir, false);
+    let page = axum::Router::new().route(
+        "/page",
+        axum::routing::get(|| async {
+            (
+                [(header::CONTENT_SECURITY_POLICY, "default-src 'self'")],
+                "<p>page</p>",
+            )
+        }),
+    );
+    for hsts in [false, true] {
+        let app = server::harden(server::app(state.clone()).merge(page.clone()), hsts);
+        let resp = app
+            .clone()
+            .oneshot(
+                Request::get("/fhir/Patient/nope")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        let h = resp.headers();
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+        assert_eq!(
+            h[header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'; frame-ancestors 'none'"
+        );
+        assert_eq!(h.contains_key(header::STRICT_TRANSPORT_SECURITY), hsts);
+        let resp = app
+            .oneshot(
+                Request::get("/page")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()[header::CONTENT_SECURITY_POLICY],
+            "default-src 'self'",
+            "a page's own policy stands"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
