@@ -1,6 +1,7 @@
 //! `tend`: the one binary. Reads flags, environment and config once, builds typed
 //! configuration, and starts the parts: `serve`, `demo`, `import`, `export`, `bench`.
 
+mod audit;
 mod bench;
 mod bench_care_gaps;
 mod bench_mllp;
@@ -50,6 +51,9 @@ enum Command {
     /// HL7 v2 tools.
     #[command(subcommand)]
     Hl7(hl7::Hl7Command),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         Command::Export(args) => ndjson::export(args),
         Command::Bench(args) => bench::run(args),
         Command::Hl7(cmd) => hl7::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
     }
 }
 

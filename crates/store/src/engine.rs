@@ -9,6 +9,7 @@ use search::IndexEntry;
 use search::Indexer;
 use search::Registry;
 use search::{SearchQuery, Summary, Total};
+use serde_json::Value;
 
 use crate::conn::{Cell, Conn};
 use crate::error::StoreError;
@@ -40,6 +41,8 @@ pub(crate) struct Job {
     pub(crate) mode: Mode,
     /// A consumer's change-log position saved in the same transaction as the entries.
     pub(crate) checkpoint: Option<(String, i64)>,
+    /// AuditEvents Tend records, linked into the audit chain in this job's transaction.
+    pub(crate) audit: Vec<Value>,
     pub(crate) reply: SyncSender<WriteResult>,
 }
 
@@ -708,6 +711,8 @@ fn writer_loop(
         at_last: 0,
     };
     stats.refresh(conn);
+    // The audit chain's head, read from the database before the first audit event.
+    let mut head: Option<crate::audit::Head> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -718,7 +723,28 @@ fn writer_loop(
         }
         let now = clock.now_ms().max(last_now + 1);
         last_now = now;
-        let results = run_group(conn, shared, indexer, now, &mut jobs, lock_sql);
+        if head.is_none() && jobs.iter().any(|j| !j.audit.is_empty()) {
+            match audit_head(conn) {
+                Ok(h) => head = Some(h),
+                Err(e) => tracing::error!(error = %e, "the audit chain's head could not be read"),
+            }
+        }
+        let mut next_head = head.clone();
+        let results = run_group(
+            conn,
+            shared,
+            indexer,
+            now,
+            &mut jobs,
+            lock_sql,
+            &mut next_head,
+        );
+        if results.is_ok() {
+            head = next_head;
+        } else {
+            // Rolled back: read the head again before the next audit event.
+            head = None;
+        }
         match results {
             Ok(results) => {
                 let newest = results
@@ -761,7 +787,7 @@ struct Stats {
 
 impl Stats {
     fn due(&self) -> bool {
-        let since = self.written - self.at_last;
+        let since = self.written.saturating_sub(self.at_last);
         since >= 5_000 && since * 5 >= self.at_last
     }
 
@@ -784,6 +810,7 @@ fn run_group(
     now: i64,
     jobs: &mut [Job],
     lock_sql: Option<&'static str>,
+    head: &mut Option<crate::audit::Head>,
 ) -> Result<Vec<WriteResult>, StoreError> {
     conn.batch(match conn.dialect() {
         sql::Dialect::Sqlite => "BEGIN IMMEDIATE",
@@ -820,6 +847,27 @@ fn run_group(
         if let Some((consumer, seq)) = &job.checkpoint {
             save_checkpoint(conn, consumer, *seq)?;
         }
+        for mut event in std::mem::take(&mut job.audit) {
+            let Some(h) = head.as_ref() else {
+                tracing::error!("an audit event was not recorded: the chain's head is unknown");
+                continue;
+            };
+            let id = event["id"].as_str().unwrap_or_default().to_string();
+            let linked = crate::audit::link(&mut event, h);
+            let entry = Entry {
+                full_url: None,
+                op: WriteOp::Update {
+                    rtype: "AuditEvent".into(),
+                    id,
+                    resource: event,
+                    if_match: None,
+                },
+            };
+            match in_savepoint_as(conn, shared, indexer, now, vec![entry], vec![None], true)? {
+                Ok(_) => *head = Some(linked),
+                Err(e) => tracing::error!(error = %e, "an audit event was refused"),
+            }
+        }
     }
     conn.batch("COMMIT")?;
     Ok(results)
@@ -835,6 +883,19 @@ fn in_savepoint(
     entries: Vec<Entry>,
     index: Vec<Option<Vec<IndexEntry>>>,
 ) -> Result<Result<Vec<Outcome>, StoreError>, StoreError> {
+    in_savepoint_as(conn, shared, indexer, now, entries, index, false)
+}
+
+/// [`in_savepoint`], as the audit trail (`chain`: may write linked AuditEvents) or not.
+fn in_savepoint_as(
+    conn: &mut dyn Conn,
+    shared: &Shared,
+    indexer: &Indexer,
+    now: i64,
+    entries: Vec<Entry>,
+    index: Vec<Option<Vec<IndexEntry>>>,
+    chain: bool,
+) -> Result<Result<Vec<Outcome>, StoreError>, StoreError> {
     conn.batch("SAVEPOINT unit")?;
     let mut tx = WriterTx {
         conn: &mut *conn,
@@ -844,6 +905,7 @@ fn in_savepoint(
         now,
         indexer,
         registry: shared.registry,
+        chain,
     };
     let r = interaction::transaction(&mut tx, &ctx, entries, index);
     if r.is_err() {
@@ -889,8 +951,43 @@ pub(crate) fn submit(
             index,
             mode,
             checkpoint,
+            audit: Vec::new(),
             reply,
         })
         .map_err(|_| StoreError::Unavailable)?;
     rx.recv().map_err(|_| StoreError::Unavailable)?
+}
+
+/// Queue AuditEvents for the next group commit without waiting for it.
+pub(crate) fn submit_audit(queue: &SyncSender<Job>, events: Vec<Value>) -> Result<(), StoreError> {
+    let (reply, _) = mpsc::sync_channel(1);
+    queue
+        .send(Job {
+            entries: Vec::new(),
+            index: Vec::new(),
+            mode: Mode::Independent,
+            checkpoint: None,
+            audit: events,
+            reply,
+        })
+        .map_err(|_| StoreError::Unavailable)
+}
+
+/// The newest link of the audit chain in the database.
+fn audit_head(conn: &mut dyn Conn) -> Result<crate::audit::Head, StoreError> {
+    let rows = hits(conn.query(
+        "SELECT r.rid, r.rtype, r.id, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq \
+         WHERE r.rtype = 'AuditEvent' ORDER BY r.rid DESC LIMIT 1000",
+        &[],
+    )?);
+    for (_, hit) in rows {
+        if let Some((sequence, _, hash)) = serde_json::from_str::<Value>(&hit.body)
+            .ok()
+            .as_ref()
+            .and_then(crate::audit::link_of)
+        {
+            return Ok(crate::audit::Head { sequence, hash });
+        }
+    }
+    Ok(crate::audit::Head::genesis())
 }

@@ -21,6 +21,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: i64,
     pub(crate) indexer: &'a Indexer,
     pub(crate) registry: &'static Registry,
+    /// Writing as the audit trail: linked AuditEvents allowed.
+    pub(crate) chain: bool,
 }
 
 /// Run entries as one all-or-nothing unit, in the order the spec prescribes (deletes,
@@ -367,6 +369,11 @@ fn delete(
     rtype: &str,
     id: &str,
 ) -> Result<Outcome, StoreError> {
+    if rtype == "AuditEvent" {
+        return Err(StoreError::BadRequest(format!(
+            "AuditEvent/{id} is an audit record: audit records are append-only and cannot be deleted"
+        )));
+    }
     let prev = tx.current(rtype, id)?;
     match prev {
         Some(p) if p.op != Op::Delete => {
@@ -404,6 +411,19 @@ fn put(
     prev: Option<&Version>,
     prepared: Option<Vec<IndexEntry>>,
 ) -> Result<Outcome, StoreError> {
+    if rtype == "AuditEvent" {
+        if prev.is_some_and(|p| p.op != Op::Delete) {
+            return Err(StoreError::BadRequest(format!(
+                "AuditEvent/{id} is an audit record: audit records are append-only and cannot be changed"
+            )));
+        }
+        if !ctx.chain && crate::audit::has_link(&resource) {
+            return Err(StoreError::BadRequest(
+                "the audit-chain extension is set by Tend when it records an event, not by clients"
+                    .into(),
+            ));
+        }
+    }
     let version = prev.map(|p| p.version + 1).unwrap_or(1);
     let obj = resource
         .as_object_mut()

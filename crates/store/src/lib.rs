@@ -31,6 +31,8 @@ use search::Indexer;
 use search::Registry;
 use search::SearchQuery;
 
+pub mod audit;
+
 pub use engine::{Commits, Mode, WriteResult};
 pub use error::StoreError;
 pub use model::{
@@ -106,6 +108,9 @@ pub trait Store: Send + Sync {
     fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError>;
     /// Current resources per type.
     fn counts(&self) -> Result<Vec<(String, usize)>, StoreError>;
+    /// Record AuditEvents: linked into the audit chain and committed with the next group
+    /// commit (no commit of their own); returns without waiting for it.
+    fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError>;
 }
 
 /// What a store needs besides its URL.
@@ -259,5 +264,8 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
     }
     fn counts(&self) -> Result<Vec<(String, usize)>, StoreError> {
         self.pool.with(|c| engine::counts(c))
+    }
+    fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
+        engine::submit_audit(&self.queue, events)
     }
 }

@@ -549,6 +549,119 @@ fn suite(store: &dyn Store) {
         .compartment("Patient", "p2", &[("Observation".into(), "subject".into())])
         .unwrap();
     assert!(comp.iter().any(|h| h.id == "bp") && comp.iter().all(|h| h.id != "o0"));
+    audit(store, 0);
+}
+
+fn audit_event(id: &str) -> Value {
+    json!({"resourceType": "AuditEvent", "id": id,
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+        "action": "R", "recorded": "2026-01-01T00:00:00Z", "outcome": "0",
+        "agent": [{"who": {"display": "tester"}, "requestor": true}],
+        "source": {"observer": {"display": "Tend"}},
+        "entity": [{"what": {"reference": "Patient/p1"}}]})
+}
+
+/// Every AuditEvent in append order, verified.
+fn audit_report(store: &dyn Store) -> store::audit::Report {
+    let mut bodies = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let (hits, next) = store.scan("AuditEvent", cursor, 100).unwrap();
+        if hits.is_empty() {
+            break;
+        }
+        bodies.extend(hits.into_iter().map(|h| h.body));
+        cursor = next;
+    }
+    store::audit::verify(bodies.iter().map(String::as_str))
+}
+
+/// Audit events are linked in commit order and are append-only for everyone.
+fn audit(store: &dyn Store, first: usize) {
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            s.spawn(move || {
+                for i in 0..4 {
+                    store
+                        .audit(vec![audit_event(&format!("ae-{first}-{t}-{i}"))])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    // A synchronous write after them: the queue is in order, so they are committed.
+    put(
+        store,
+        json!({"resourceType": "Patient", "id": format!("after-audit-{first}")}),
+    );
+    let r = audit_report(store);
+    assert_eq!(r.broken, None, "{r:?}");
+    assert_eq!(r.linked, first + 12);
+    assert_eq!(r.head.as_ref().unwrap().sequence as usize, first + 12);
+    let id = format!("ae-{first}-0-0");
+    let changed = one(
+        store,
+        WriteOp::Update {
+            rtype: "AuditEvent".into(),
+            id: id.clone(),
+            resource: audit_event(&id),
+            if_match: None,
+        },
+    );
+    assert!(
+        matches!(&changed, Err(StoreError::BadRequest(m)) if m.contains("append-only")),
+        "{changed:?}"
+    );
+    let deleted = one(
+        store,
+        WriteOp::Delete {
+            rtype: "AuditEvent".into(),
+            id: id.clone(),
+        },
+    );
+    assert!(
+        matches!(&deleted, Err(StoreError::BadRequest(m)) if m.contains("append-only")),
+        "{deleted:?}"
+    );
+    let patched = one(
+        store,
+        WriteOp::Patch {
+            rtype: "AuditEvent".into(),
+            id: id.clone(),
+            patch: json!([{"op": "replace", "path": "/outcome", "value": "8"}]),
+            if_match: None,
+        },
+    );
+    assert!(patched.is_err(), "{patched:?}");
+    let body: Value = serde_json::from_str(
+        &store
+            .read("AuditEvent", &id)
+            .unwrap()
+            .unwrap()
+            .body
+            .unwrap(),
+    )
+    .unwrap();
+    let forged = one(
+        store,
+        WriteOp::Update {
+            rtype: "AuditEvent".into(),
+            id: format!("forged-{first}"),
+            resource: json!({"resourceType": "AuditEvent", "id": format!("forged-{first}"), "extension": body["extension"].clone(), "type": body["type"].clone(), "recorded": "2026-01-01T00:00:00Z", "agent": body["agent"].clone(), "source": body["source"].clone()}),
+            if_match: None,
+        },
+    );
+    assert!(
+        matches!(&forged, Err(StoreError::BadRequest(m)) if m.contains("audit-chain")),
+        "{forged:?}"
+    );
+    // Another system's own AuditEvent is accepted, unlinked.
+    put(
+        store,
+        json!({"resourceType": "AuditEvent", "id": format!("external-{first}"), "type": body["type"].clone(), "recorded": "2026-01-01T00:00:00Z", "agent": body["agent"].clone(), "source": body["source"].clone()}),
+    );
+    let r = audit_report(store);
+    assert_eq!((r.linked, r.broken.is_none()), (first + 12, true));
 }
 
 #[test]
@@ -562,6 +675,8 @@ fn sqlite_conformance() {
     // Reopening sees everything that was acknowledged.
     let store = store::open(&url, options()).expect("reopen sqlite");
     assert!(store.read("Patient", "b1").unwrap().is_some());
+    // The chain continues from the head the database holds.
+    audit(&*store, 12);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -575,4 +690,5 @@ fn postgres_conformance() {
     drop(store);
     let store = store::open(&url, options()).expect("reopen postgres");
     assert!(store.read("Patient", "b1").unwrap().is_some());
+    audit(&*store, 12);
 }
