@@ -220,7 +220,7 @@ pub(crate) async fn serve_app(
             cds,
         )));
     }
-    let app = server::harden(app, hsts);
+    let app = server::harden(server::audited(app, state.store.clone()), hsts);
     server::serve(listener, app, shutdown_signal()).await?;
     Ok(())
 }

@@ -298,6 +298,20 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
         leaks.len(),
         leaks.join("\n")
     );
+    // The FHIR and CDS Hooks requests above were audited, and the chain verifies.
+    let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["audit", "verify", "--database", &format!("sqlite://{}", dir.join("t.db").display())])
+        .env_remove("TEND_CONFIG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let linked: usize = said
+        .strip_prefix("Audit chain intact: ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(linked >= 8, "{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -4,6 +4,7 @@
 //! table to an HTTP status and an OperationOutcome.
 
 mod api;
+mod audit;
 mod error;
 mod interaction;
 mod operations;
@@ -16,6 +17,7 @@ use axum::Router;
 use search::Registry;
 use store::Store;
 
+pub use audit::audited;
 pub use error::ApiError;
 pub use operations::install_metrics;
 
@@ -124,9 +126,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = app.layer(axum::middleware::from_fn(log_request));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address reaches handlers (and the audit records) as `ConnectInfo`.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Security headers on every response that does not set its own: no MIME sniffing, no

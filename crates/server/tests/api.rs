@@ -425,3 +425,107 @@ async fn every_response_carries_security_headers_and_pages_keep_their_own_policy
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every FHIR API request leaves exactly one AuditEvent naming the patients it touched, and
+/// the chain verifies.
+#[tokio::test]
+async fn every_fhir_request_is_audited_once_with_its_patients() {
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let dir = std::env::temp_dir().join(format!("tend-audit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = fresh_state(&dir, false);
+    let store = state.store.clone();
+    let app = server::audited(server::app(state), store.clone());
+    let send = |method: &str, path: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/fhir+json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let requests = [
+        (
+            "PUT",
+            "/fhir/Patient/a1",
+            r#"{"resourceType":"Patient","id":"a1"}"#,
+            201,
+            vec!["Patient/a1"],
+        ),
+        (
+            "PUT",
+            "/fhir/Patient/a2",
+            r#"{"resourceType":"Patient","id":"a2"}"#,
+            201,
+            vec!["Patient/a2"],
+        ),
+        (
+            "PUT",
+            "/fhir/Observation/o1",
+            r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/a1"}}"#,
+            201,
+            vec!["Patient/a1"],
+        ),
+        (
+            "GET",
+            "/fhir/Patient?_count=10",
+            "",
+            200,
+            vec!["Patient/a1", "Patient/a2"],
+        ),
+        (
+            "GET",
+            "/fhir/Observation?subject=Patient/a1",
+            "",
+            200,
+            vec!["Patient/a1"],
+        ),
+        ("GET", "/fhir/Patient/a2", "", 200, vec!["Patient/a2"]),
+        ("GET", "/fhir/Patient/nobody", "", 404, vec![]),
+    ];
+    for (m, p, b, status, _) in &requests {
+        let resp = app.clone().oneshot(send(m, p, b)).await.unwrap();
+        assert_eq!(resp.status().as_u16(), *status, "{m} {p}");
+    }
+    // A synchronous write after them: the audit records queued before it are committed.
+    store
+        .write(
+            vec![store::Entry {
+                full_url: None,
+                op: store::WriteOp::Update {
+                    rtype: "Organization".into(),
+                    id: "sync".into(),
+                    resource: serde_json::json!({"resourceType": "Organization", "id": "sync"}),
+                    if_match: None,
+                },
+            }],
+            store::Mode::Atomic,
+        )
+        .unwrap();
+    let (hits, _) = store.scan("AuditEvent", 0, 1000).unwrap();
+    assert_eq!(hits.len(), requests.len(), "one AuditEvent per request");
+    let report = store::audit::verify(hits.iter().map(|h| h.body.as_str()));
+    assert_eq!((report.linked, report.broken), (requests.len(), None));
+    for (hit, (m, p, _, status, who)) in hits.iter().zip(&requests) {
+        let e: Value = serde_json::from_str(&hit.body).unwrap();
+        let patients: Vec<&str> = e["entity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["what"]["reference"].as_str())
+            .collect();
+        assert_eq!(&patients, who, "{m} {p}");
+        assert_eq!(
+            e["entity"].as_array().unwrap().last().unwrap()["description"],
+            format!("{m} {}", p.split('?').next().unwrap())
+        );
+        assert_eq!(
+            e["outcome"],
+            if *status < 400 { "0" } else { "4" },
+            "{m} {p}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
