@@ -300,12 +300,21 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
     );
     // The FHIR and CDS Hooks requests above were audited, and the chain verifies.
     let out = Command::new(env!("CARGO_BIN_EXE_tend"))
-        .args(["audit", "verify", "--database", &format!("sqlite://{}", dir.join("t.db").display())])
+        .args([
+            "audit",
+            "verify",
+            "--database",
+            &format!("sqlite://{}", dir.join("t.db").display()),
+        ])
         .env_remove("TEND_CONFIG")
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let linked: usize = said
         .strip_prefix("Audit chain intact: ")
         .and_then(|r| r.split(' ').next())
