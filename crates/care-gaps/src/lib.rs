@@ -18,7 +18,7 @@ mod worklist;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -164,8 +164,7 @@ pub struct CareGaps {
     /// One population run or incremental step at a time.
     stepping: Mutex<()>,
     stop: AtomicBool,
-    processed: Mutex<i64>,
-    processed_changed: Condvar,
+    processed: store::Progress,
     last_run: Mutex<Option<RunReport>>,
 }
 
@@ -186,8 +185,7 @@ impl CareGaps {
             worklist: RwLock::new(worklist::Worklist::default()),
             stepping: Mutex::new(()),
             stop: AtomicBool::new(false),
-            processed: Mutex::new(0),
-            processed_changed: Condvar::new(),
+            processed: store::Progress::default(),
             last_run: Mutex::new(None),
         })
     }
@@ -261,27 +259,16 @@ impl CareGaps {
 
     /// The change-log position evaluated so far.
     pub fn processed(&self) -> i64 {
-        self.processed.lock().map(|g| *g).unwrap_or_default()
+        self.processed.get()
     }
 
     /// Wait until the change log is evaluated up to `seq`; false on timeout.
     pub fn wait_processed(&self, seq: i64, timeout: Duration) -> bool {
-        let Ok(g) = self.processed.lock() else {
-            return false;
-        };
-        self.processed_changed
-            .wait_timeout_while(g, timeout, |p| *p < seq)
-            .map(|(g, _)| *g >= seq)
-            .unwrap_or(false)
+        self.processed.wait(seq, timeout)
     }
 
     pub(crate) fn mark_processed(&self, seq: i64) {
-        if let Ok(mut g) = self.processed.lock() {
-            if seq > *g {
-                *g = seq;
-                self.processed_changed.notify_all();
-            }
-        }
+        self.processed.mark(seq);
     }
 
     /// Evaluate until the change log is drained.

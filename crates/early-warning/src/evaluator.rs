@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rules::observation::{self, Parsed};
@@ -34,8 +34,7 @@ pub struct EarlyWarning {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: Config,
     pub(crate) clock: Arc<dyn Clock>,
-    processed: Mutex<i64>,
-    processed_changed: Condvar,
+    processed: store::Progress,
     /// One batch at a time (the thread, or a test calling [`EarlyWarning::step`]).
     stepping: Mutex<()>,
     stop: AtomicBool,
@@ -130,8 +129,7 @@ impl EarlyWarning {
             store,
             config,
             clock,
-            processed: Mutex::new(0),
-            processed_changed: Condvar::new(),
+            processed: store::Progress::default(),
             stepping: Mutex::new(()),
             stop: AtomicBool::new(false),
             wards: Mutex::new(HashMap::new()),
@@ -198,27 +196,16 @@ impl EarlyWarning {
 
     /// The change-log position evaluated so far (in this process).
     pub fn processed(&self) -> i64 {
-        self.processed.lock().map(|g| *g).unwrap_or_default()
+        self.processed.get()
     }
 
     /// Wait until the change log is evaluated up to `seq`; false on timeout.
     pub fn wait_processed(&self, seq: i64, timeout: Duration) -> bool {
-        let Ok(g) = self.processed.lock() else {
-            return false;
-        };
-        self.processed_changed
-            .wait_timeout_while(g, timeout, |p| *p < seq)
-            .map(|(g, _)| *g >= seq)
-            .unwrap_or(false)
+        self.processed.wait(seq, timeout)
     }
 
     fn mark_processed(&self, seq: i64) {
-        if let Ok(mut g) = self.processed.lock() {
-            if seq > *g {
-                *g = seq;
-                self.processed_changed.notify_all();
-            }
-        }
+        self.processed.mark(seq);
     }
 
     /// Evaluate until the change log is drained.

@@ -86,6 +86,42 @@ impl Commits {
     }
 }
 
+/// How far a change-log consumer has got in this process, with a wait for callers that need
+/// a position processed (e.g. scores written before an acknowledgement is sent).
+#[derive(Default)]
+pub struct Progress {
+    at: Mutex<i64>,
+    changed: Condvar,
+}
+
+impl Progress {
+    /// The position processed so far.
+    pub fn get(&self) -> i64 {
+        self.at.lock().map(|g| *g).unwrap_or_default()
+    }
+
+    /// Wait until `seq` is processed; false on timeout.
+    pub fn wait(&self, seq: i64, timeout: std::time::Duration) -> bool {
+        let Ok(g) = self.at.lock() else {
+            return false;
+        };
+        self.changed
+            .wait_timeout_while(g, timeout, |p| *p < seq)
+            .map(|(g, _)| *g >= seq)
+            .unwrap_or(false)
+    }
+
+    /// Record `seq` as processed (positions only move forward).
+    pub fn mark(&self, seq: i64) {
+        if let Ok(mut g) = self.at.lock() {
+            if seq > *g {
+                *g = seq;
+                self.changed.notify_all();
+            }
+        }
+    }
+}
+
 /// State shared by the readers and the writer of one store.
 pub(crate) struct Shared {
     pub(crate) pids: ParamIds,

@@ -33,7 +33,7 @@ use search::SearchQuery;
 
 pub mod audit;
 
-pub use engine::{Commits, Mode, WriteResult};
+pub use engine::{Commits, Mode, Progress, WriteResult};
 pub use error::StoreError;
 pub use model::{
     Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
