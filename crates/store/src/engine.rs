@@ -33,6 +33,9 @@ pub enum Mode {
 /// fails returns the error of the first failing entry as the outer error.
 pub type WriteResult = Result<Vec<Result<Outcome, StoreError>>, StoreError>;
 
+/// One write of a keyed record: space, key, and the new value or `None` to remove it.
+pub type Keyed = (String, String, Option<String>);
+
 pub(crate) struct Job {
     pub(crate) entries: Vec<Entry>,
     /// Index values computed by the caller, per entry, where the resource cannot change
@@ -43,6 +46,8 @@ pub(crate) struct Job {
     pub(crate) checkpoint: Option<(String, i64)>,
     /// AuditEvents Tend records, linked into the audit chain in this job's transaction.
     pub(crate) audit: Vec<Value>,
+    /// Keyed records set (`Some`) or removed (`None`) in this job's transaction.
+    pub(crate) keyed: Vec<Keyed>,
     pub(crate) reply: SyncSender<WriteResult>,
 }
 
@@ -883,6 +888,18 @@ fn run_group(
         if let Some((consumer, seq)) = &job.checkpoint {
             save_checkpoint(conn, consumer, *seq)?;
         }
+        for (space, key, value) in std::mem::take(&mut job.keyed) {
+            match value {
+                Some(v) => conn.exec(
+                    "INSERT INTO keyed (space, k, value) VALUES (?, ?, ?) ON CONFLICT (space, k) DO UPDATE SET value = excluded.value",
+                    &[Arg::Text(space), Arg::Text(key), Arg::Text(v)],
+                )?,
+                None => conn.exec(
+                    "DELETE FROM keyed WHERE space = ? AND k = ?",
+                    &[Arg::Text(space), Arg::Text(key)],
+                )?,
+            };
+        }
         for mut event in std::mem::take(&mut job.audit) {
             let Some(h) = head.as_ref() else {
                 tracing::error!("an audit event was not recorded: the chain's head is unknown");
@@ -988,6 +1005,7 @@ pub(crate) fn submit(
             mode,
             checkpoint,
             audit: Vec::new(),
+            keyed: Vec::new(),
             reply,
         })
         .map_err(|_| StoreError::Unavailable)?;
@@ -1004,9 +1022,67 @@ pub(crate) fn submit_audit(queue: &SyncSender<Job>, events: Vec<Value>) -> Resul
             mode: Mode::Independent,
             checkpoint: None,
             audit: events,
+            keyed: Vec::new(),
             reply,
         })
         .map_err(|_| StoreError::Unavailable)
+}
+
+/// Write keyed records, with AuditEvents about them, in one group commit; returns once durable.
+pub(crate) fn submit_keyed(
+    queue: &SyncSender<Job>,
+    keyed: Vec<Keyed>,
+    events: Vec<Value>,
+) -> Result<(), StoreError> {
+    let (reply, rx) = mpsc::sync_channel(1);
+    queue
+        .send(Job {
+            entries: Vec::new(),
+            index: Vec::new(),
+            mode: Mode::Independent,
+            checkpoint: None,
+            audit: events,
+            keyed,
+            reply,
+        })
+        .map_err(|_| StoreError::Unavailable)?;
+    rx.recv().map_err(|_| StoreError::Unavailable)??;
+    Ok(())
+}
+
+/// One keyed record.
+pub(crate) fn keyed_get(
+    conn: &mut dyn Conn,
+    space: &str,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    let rows = conn.query(
+        "SELECT value FROM keyed WHERE space = ? AND k = ?",
+        &[Arg::Text(space.into()), Arg::Text(key.into())],
+    )?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next())
+        .and_then(|c| c.text()))
+}
+
+/// Every record of a space, by key.
+pub(crate) fn keyed_list(
+    conn: &mut dyn Conn,
+    space: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = conn.query(
+        "SELECT k, value FROM keyed WHERE space = ? ORDER BY k",
+        &[Arg::Text(space.into())],
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let mut cells = r.into_iter();
+            Some((cells.next()?.text()?, cells.next()?.text()?))
+        })
+        .collect())
 }
 
 /// The newest link of the audit chain in the database.

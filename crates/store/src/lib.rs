@@ -33,7 +33,7 @@ use search::SearchQuery;
 
 pub mod audit;
 
-pub use engine::{Commits, Mode, Progress, WriteResult};
+pub use engine::{Commits, Keyed, Mode, Progress, WriteResult};
 pub use error::StoreError;
 pub use model::{
     Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
@@ -111,6 +111,17 @@ pub trait Store: Send + Sync {
     /// Record AuditEvents: linked into the audit chain and committed with the next group
     /// commit (no commit of their own); returns without waiting for it.
     fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError>;
+    /// One of Tend's own records that are not FHIR resources (accounts, sessions, tokens),
+    /// by space and key. The FHIR API never serves them.
+    fn keyed_get(&self, space: &str, key: &str) -> Result<Option<String>, StoreError>;
+    /// Every record of a space, by key.
+    fn keyed_list(&self, space: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Set or remove keyed records, and record AuditEvents about them, in one durable commit.
+    fn keyed_put(
+        &self,
+        writes: Vec<Keyed>,
+        audit: Vec<serde_json::Value>,
+    ) -> Result<(), StoreError>;
 }
 
 /// What a store needs besides its URL.
@@ -267,5 +278,18 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
     }
     fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
         engine::submit_audit(&self.queue, events)
+    }
+    fn keyed_get(&self, space: &str, key: &str) -> Result<Option<String>, StoreError> {
+        self.pool.with(|c| engine::keyed_get(c, space, key))
+    }
+    fn keyed_list(&self, space: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.pool.with(|c| engine::keyed_list(c, space))
+    }
+    fn keyed_put(
+        &self,
+        writes: Vec<Keyed>,
+        audit: Vec<serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        engine::submit_keyed(&self.queue, writes, audit)
     }
 }

@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS resource (
 CREATE INDEX IF NOT EXISTS resource_type_rid ON resource (rtype, rid);
 CREATE TABLE IF NOT EXISTS search_param (pid {int} PRIMARY KEY, rtype TEXT NOT NULL, code TEXT NOT NULL, UNIQUE (rtype, code));
 CREATE TABLE IF NOT EXISTS checkpoint (consumer TEXT PRIMARY KEY, seq {int} NOT NULL);
+-- Tend's own records that are not FHIR resources (accounts, sessions, tokens), never served
+-- by the FHIR API: a value per key in a named space.
+CREATE TABLE IF NOT EXISTS keyed (space TEXT NOT NULL, k TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (space, k));
 CREATE TABLE IF NOT EXISTS ix_string (rid {int} NOT NULL, pid {int} NOT NULL, n {int} NOT NULL, text TEXT NOT NULL, exact TEXT NOT NULL, {clustered};
 CREATE TABLE IF NOT EXISTS ix_token (rid {int} NOT NULL, pid {int} NOT NULL, n {int} NOT NULL, system TEXT, code TEXT, text TEXT, {clustered};
 CREATE TABLE IF NOT EXISTS ix_date (rid {int} NOT NULL, pid {int} NOT NULL, n {int} NOT NULL, lo {int} NOT NULL, hi {int} NOT NULL, {clustered};

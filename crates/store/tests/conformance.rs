@@ -664,6 +664,42 @@ fn audit(store: &dyn Store, first: usize) {
     assert_eq!((r.linked, r.broken.is_none()), (first + 12, true));
 }
 
+/// Keyed records: set, replace, list by space, remove; with an audit event in the same commit.
+fn keyed(store: &dyn Store) {
+    store
+        .keyed_put(
+            vec![
+                ("account".into(), "nurse".into(), Some("{\"v\":1}".into())),
+                ("account".into(), "admin".into(), Some("{\"v\":2}".into())),
+                ("session".into(), "nurse".into(), Some("s".into())),
+            ],
+            vec![],
+        )
+        .unwrap();
+    store
+        .keyed_put(
+            vec![("account".into(), "nurse".into(), Some("{\"v\":3}".into()))],
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(
+        store.keyed_get("account", "nurse").unwrap().as_deref(),
+        Some("{\"v\":3}")
+    );
+    assert_eq!(
+        store.keyed_list("account").unwrap(),
+        vec![
+            ("admin".to_string(), "{\"v\":2}".to_string()),
+            ("nurse".to_string(), "{\"v\":3}".to_string())
+        ]
+    );
+    store
+        .keyed_put(vec![("session".into(), "nurse".into(), None)], vec![])
+        .unwrap();
+    assert_eq!(store.keyed_get("session", "nurse").unwrap(), None);
+    assert!(store.keyed_list("session").unwrap().is_empty());
+}
+
 #[test]
 fn sqlite_conformance() {
     let dir = std::env::temp_dir().join(format!("tend-conf-{}", std::process::id()));
@@ -671,10 +707,12 @@ fn sqlite_conformance() {
     let url = format!("sqlite://{}", dir.join("conf.db").display());
     let store = store::open(&url, options()).expect("open sqlite");
     suite(&*store);
+    keyed(&*store);
     drop(store);
     // Reopening sees everything that was acknowledged.
     let store = store::open(&url, options()).expect("reopen sqlite");
     assert!(store.read("Patient", "b1").unwrap().is_some());
+    assert!(store.keyed_get("account", "admin").unwrap().is_some());
     // The chain continues from the head the database holds.
     audit(&*store, 12);
     let _ = std::fs::remove_dir_all(&dir);
@@ -687,8 +725,10 @@ fn postgres_conformance() {
     let url = pg.create_database("tend_conformance").unwrap();
     let store = store::open(&url, options()).expect("open postgres");
     suite(&*store);
+    keyed(&*store);
     drop(store);
     let store = store::open(&url, options()).expect("reopen postgres");
     assert!(store.read("Patient", "b1").unwrap().is_some());
+    assert!(store.keyed_get("account", "admin").unwrap().is_some());
     audit(&*store, 12);
 }

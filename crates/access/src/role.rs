@@ -1,0 +1,300 @@
+//! Roles and permissions: one table ([`MATRIX`]), the only place either is decided.
+
+use serde::{Deserialize, Serialize};
+
+/// A person's (or service's) role in the hospital.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Nurse,
+    Physician,
+    RapidResponse,
+    Navigator,
+    SocialWorker,
+    QualityOfficer,
+    SafetyReviewer,
+    PrivacyOfficer,
+    Administrator,
+    IntegrationService,
+}
+
+impl Role {
+    pub const ALL: [Role; 10] = [
+        Role::Nurse,
+        Role::Physician,
+        Role::RapidResponse,
+        Role::Navigator,
+        Role::SocialWorker,
+        Role::QualityOfficer,
+        Role::SafetyReviewer,
+        Role::PrivacyOfficer,
+        Role::Administrator,
+        Role::IntegrationService,
+    ];
+
+    /// The code used in commands, files and tokens (`rapid-response`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Nurse => "nurse",
+            Role::Physician => "physician",
+            Role::RapidResponse => "rapid-response",
+            Role::Navigator => "navigator",
+            Role::SocialWorker => "social-worker",
+            Role::QualityOfficer => "quality-officer",
+            Role::SafetyReviewer => "safety-reviewer",
+            Role::PrivacyOfficer => "privacy-officer",
+            Role::Administrator => "administrator",
+            Role::IntegrationService => "integration-service",
+        }
+    }
+
+    /// The role as people say it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Role::Nurse => "Nurse",
+            Role::Physician => "Physician",
+            Role::RapidResponse => "Rapid-response team",
+            Role::Navigator => "Patient navigator",
+            Role::SocialWorker => "Social worker",
+            Role::QualityOfficer => "Quality officer",
+            Role::SafetyReviewer => "Safety reviewer",
+            Role::PrivacyOfficer => "Privacy officer",
+            Role::Administrator => "Administrator",
+            Role::IntegrationService => "Integration service",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// Whether the role grants a permission (the row of [`MATRIX`]).
+    pub fn grants(self, p: Permission) -> bool {
+        MATRIX
+            .iter()
+            .any(|(perm, roles)| *perm == p && roles.contains(&self))
+    }
+
+    /// Whether the role reaches patients through care relationships (and may break the glass).
+    pub fn clinical(self) -> bool {
+        self.grants(Permission::BreakGlass)
+    }
+
+    /// Whether the role may read (or write) FHIR resources of `rtype`. Patient data also
+    /// needs a care relationship (or break-the-glass) for people; that is checked per patient.
+    pub fn fhir(self, rtype: &str, write: bool) -> bool {
+        use Permission::*;
+        match category(rtype) {
+            Category::Directory => !write || self.grants(Directory),
+            Category::Audit => {
+                if write {
+                    self == Role::IntegrationService
+                } else {
+                    self.grants(AuditRead)
+                }
+            }
+            Category::Measure => {
+                if write {
+                    self == Role::IntegrationService
+                } else {
+                    self.grants(Measures) || self.grants(ChartRead)
+                }
+            }
+            Category::SafetyEvent => {
+                self.grants(SafetyEvents)
+                    || self.grants(if write { RecordWrite } else { ChartRead })
+            }
+            Category::Coordination => {
+                self.grants(if write { RecordWrite } else { ChartRead })
+                    || (self.grants(Outreach) && self.grants(ChartRead))
+            }
+            Category::Clinical => self.grants(if write { RecordWrite } else { ChartRead }),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// What a role may do. Where patient data is involved, people also need a care relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    /// Ward boards, ward patient lists, the alert list and live events.
+    Board,
+    /// Read a patient's record (chart, FHIR reads and searches of patient data).
+    ChartRead,
+    /// Write clinical records (vital signs, conditions, procedures, care plans...).
+    RecordWrite,
+    /// Acknowledge, respond to and resolve early-warning alerts.
+    AlertRespond,
+    /// The care-gap outreach worklist; record outreach; write Tasks, ServiceRequests and
+    /// Communications.
+    Outreach,
+    /// See sensitive records (interpersonal-safety screening, records labelled restricted).
+    SensitiveRead,
+    /// Reach a patient outside one's care relationships, with a reason.
+    BreakGlass,
+    /// Population measures (MeasureReports), stratified; no patient-level data.
+    Measures,
+    /// Safety-event reports (AdverseEvent) hospital-wide.
+    SafetyEvents,
+    /// Search the audit trail (the privacy page, AuditEvent reads).
+    AuditRead,
+    /// Accounts: add, disable, reset passwords, tokens.
+    ManageUsers,
+    /// Write directory resources (wards, staff, organizations).
+    Directory,
+    /// Interface operations: the HL7 v2 message log and replay, metrics.
+    Interfaces,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 13] = [
+        Permission::Board,
+        Permission::ChartRead,
+        Permission::RecordWrite,
+        Permission::AlertRespond,
+        Permission::Outreach,
+        Permission::SensitiveRead,
+        Permission::BreakGlass,
+        Permission::Measures,
+        Permission::SafetyEvents,
+        Permission::AuditRead,
+        Permission::ManageUsers,
+        Permission::Directory,
+        Permission::Interfaces,
+    ];
+}
+
+use Role::*;
+
+/// The permissions table: which roles hold each permission.
+pub const MATRIX: &[(Permission, &[Role])] = &[
+    (Permission::Board, &[Nurse, Physician, RapidResponse]),
+    (
+        Permission::ChartRead,
+        &[
+            Nurse,
+            Physician,
+            RapidResponse,
+            Navigator,
+            SocialWorker,
+            IntegrationService,
+        ],
+    ),
+    (
+        Permission::RecordWrite,
+        &[Nurse, Physician, RapidResponse, IntegrationService],
+    ),
+    (Permission::AlertRespond, &[Nurse, Physician, RapidResponse]),
+    (Permission::Outreach, &[Navigator, SocialWorker]),
+    (
+        Permission::SensitiveRead,
+        &[Physician, SocialWorker, IntegrationService],
+    ),
+    (
+        Permission::BreakGlass,
+        &[Nurse, Physician, RapidResponse, Navigator, SocialWorker],
+    ),
+    (
+        Permission::Measures,
+        &[QualityOfficer, SafetyReviewer, Administrator],
+    ),
+    (Permission::SafetyEvents, &[SafetyReviewer]),
+    (Permission::AuditRead, &[PrivacyOfficer]),
+    (Permission::ManageUsers, &[Administrator]),
+    (Permission::Directory, &[Administrator, IntegrationService]),
+    (Permission::Interfaces, &[Administrator, IntegrationService]),
+];
+
+/// How access to a resource type is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Category {
+    /// Not about a patient: wards, staff, definitions.
+    Directory,
+    /// The audit trail.
+    Audit,
+    /// Population measures.
+    Measure,
+    /// Safety-event reports.
+    SafetyEvent,
+    /// Care coordination a navigator or social worker writes.
+    Coordination,
+    /// Everything else: the patient record.
+    Clinical,
+}
+
+fn category(rtype: &str) -> Category {
+    match rtype {
+        "Location"
+        | "Organization"
+        | "Practitioner"
+        | "PractitionerRole"
+        | "HealthcareService"
+        | "Endpoint"
+        | "ValueSet"
+        | "CodeSystem"
+        | "ConceptMap"
+        | "StructureDefinition"
+        | "SearchParameter"
+        | "OperationDefinition"
+        | "CapabilityStatement"
+        | "Questionnaire"
+        | "PlanDefinition"
+        | "ActivityDefinition"
+        | "Library"
+        | "NamingSystem"
+        | "Subscription" => Category::Directory,
+        "AuditEvent" => Category::Audit,
+        "Measure" | "MeasureReport" => Category::Measure,
+        "AdverseEvent" => Category::SafetyEvent,
+        "Task" | "ServiceRequest" | "Communication" | "CommunicationRequest" => {
+            Category::Coordination
+        }
+        _ => Category::Clinical,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.code()), Some(r));
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::json!(r.code())
+            );
+        }
+        assert_eq!(Role::parse("superuser"), None);
+    }
+
+    #[test]
+    fn every_permission_has_a_row() {
+        for p in Permission::ALL {
+            assert!(MATRIX.iter().any(|(q, _)| *q == p), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn fhir_access_by_category() {
+        assert!(Nurse.fhir("Observation", true));
+        assert!(!Navigator.fhir("Observation", true));
+        assert!(Navigator.fhir("Task", true));
+        assert!(!QualityOfficer.fhir("Observation", false));
+        assert!(QualityOfficer.fhir("MeasureReport", false));
+        assert!(QualityOfficer.fhir("Location", false));
+        assert!(!QualityOfficer.fhir("Location", true));
+        assert!(PrivacyOfficer.fhir("AuditEvent", false));
+        assert!(!Administrator.fhir("AuditEvent", false));
+        assert!(!Physician.fhir("AuditEvent", true));
+        assert!(SafetyReviewer.fhir("AdverseEvent", true));
+        assert!(!SafetyReviewer.fhir("Patient", false));
+    }
+}
