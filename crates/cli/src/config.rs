@@ -30,10 +30,14 @@ pub(crate) struct ServeArgs {
     pub(crate) early_warning: EarlyWarningArgs,
     #[command(flatten)]
     pub(crate) prevention: PreventionArgs,
-    /// The web app's development sign-in (choose a staff member, no password); refused
-    /// unless the HTTP address is loopback.
-    #[arg(long = "dev-sign-in", env = "TEND_DEV_SIGN_IN")]
-    pub(crate) dev_sign_in: bool,
+    /// SMART backend-services clients (JSON: client ids, names, allowed system scopes, public
+    /// keys); without it, no service can get an access token.
+    #[arg(
+        long = "smart-clients",
+        env = "TEND_SMART_CLIENTS",
+        value_name = "FILE"
+    )]
+    pub(crate) smart_clients: Option<std::path::PathBuf>,
 }
 
 /// The HL7 v2 feed (MLLP listener and mapping).

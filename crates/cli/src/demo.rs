@@ -30,6 +30,13 @@ pub(crate) struct DemoArgs {
     hl7: crate::config::Hl7Args,
     #[command(flatten)]
     prevention: crate::config::PreventionArgs,
+    /// SMART backend-services clients (see `tend serve --smart-clients`).
+    #[arg(
+        long = "smart-clients",
+        env = "TEND_SMART_CLIENTS",
+        value_name = "FILE"
+    )]
+    smart_clients: Option<std::path::PathBuf>,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -100,21 +107,132 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     gaps.start();
     let state = state.with_care_gaps(gaps);
+    let state = crate::with_gate(state, args.smart_clients.as_deref())?;
+    let gate = state.gate.clone().expect("set above");
+    let resources = hospital.resources.clone();
+    let (password, token) =
+        tokio::task::spawn_blocking(move || demo_accounts(&gate.accounts, &resources)).await??;
     let stream = hospital.vitals_stream();
     tokio::spawn(stream_vitals(store.clone(), stream, args.tick));
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let (state, _listener) = crate::hl7::start(state, &args.hl7, stopped).await?;
     println!(
-        "Open http://{0}/ in a browser and sign in as any staff member (nurse, doctor, rapid response, navigator).\nTry: curl 'http://{0}/fhir/Observation?code=8867-4&_count=5'\n     curl 'http://{0}/api/alerts'\n     curl -N 'http://{0}/api/events?ward=ward-3east'\n     curl 'http://{0}/cds-services'\n     curl -X POST 'http://{0}/cds-services/tend-patient-view' -H 'Content-Type: application/json' -d '{{\"hook\":\"patient-view\",\"hookInstance\":\"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\",\"context\":{{\"userId\":\"Practitioner/demo\",\"patientId\":\"pat-000200\"}}}}'",
+        "Open http://{0}/ in a browser and sign in with one of the accounts above (password: {password}).\nThe administrator's API token: {token}\nTry: curl -H 'Authorization: Bearer {token}' 'http://{0}/fhir/Location?_count=5'\n     curl -H 'Authorization: Bearer {token}' 'http://{0}/fhir/MeasureReport?_count=5'\n     curl 'http://{0}/cds-services'\n     curl -X POST 'http://{0}/cds-services/tend-patient-view' -H 'Content-Type: application/json' -d '{{\"hook\":\"patient-view\",\"hookInstance\":\"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\",\"context\":{{\"userId\":\"Practitioner/demo\",\"patientId\":\"pat-000200\"}}}}'",
         args.listen
     );
     crate::serve_app(
         state,
         &args.listen,
-        web::WebConfig { dev_sign_in: true },
+        web::WebConfig::default(),
         args.prevention.cds(true)?,
     )
     .await
+}
+
+/// One account per role (people linked to the demo hospital's staff where it has them), all
+/// with one generated password, and an API token for the administrator. Printed.
+fn demo_accounts(
+    accounts: &accounts::Accounts,
+    resources: &[serde_json::Value],
+) -> anyhow::Result<(String, String)> {
+    use access::Role;
+    let password = crate::users::generated_password();
+    // The practitioner of the first PractitionerRole titled `title` (at `ward`, if given).
+    let staff = |title: &str, ward: Option<&str>| -> Option<String> {
+        resources
+            .iter()
+            .filter(|r| r["resourceType"] == "PractitionerRole")
+            .find(|r| {
+                r["code"][0]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(title))
+                    && ward.is_none_or(|w| {
+                        r["location"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|l| l["reference"] == w)
+                    })
+            })
+            .and_then(|r| r["practitioner"]["reference"].as_str().map(str::to_string))
+    };
+    let ward = "Location/ward-3east";
+    let people: Vec<(&str, &str, Role, Option<String>, Vec<String>)> = vec![
+        (
+            "admin",
+            "Demo Administrator",
+            Role::Administrator,
+            None,
+            vec![],
+        ),
+        (
+            "nurse",
+            "Charge nurse, Ward 3 East",
+            Role::Nurse,
+            staff("Charge nurse", Some(ward)),
+            vec![ward.into()],
+        ),
+        (
+            "physician",
+            "Attending physician, Ward 3 East",
+            Role::Physician,
+            staff("Attending", Some(ward)),
+            vec![ward.into()],
+        ),
+        (
+            "rapid",
+            "Rapid response nurse",
+            Role::RapidResponse,
+            staff("Rapid response", None),
+            vec![],
+        ),
+        (
+            "navigator",
+            "Patient navigator",
+            Role::Navigator,
+            staff("Patient navigator", None),
+            vec![],
+        ),
+        ("social", "Social worker", Role::SocialWorker, None, vec![]),
+        (
+            "quality",
+            "Quality officer",
+            Role::QualityOfficer,
+            None,
+            vec![],
+        ),
+        (
+            "safety",
+            "Safety reviewer",
+            Role::SafetyReviewer,
+            None,
+            vec![],
+        ),
+        (
+            "privacy",
+            "Privacy officer",
+            Role::PrivacyOfficer,
+            None,
+            vec![],
+        ),
+    ];
+    println!("Accounts (one per role):");
+    for (username, name, role, practitioner, wards) in people {
+        accounts.add(
+            accounts::NewAccount {
+                username: username.into(),
+                name: name.into(),
+                role,
+                practitioner,
+                wards,
+                password: password.clone(),
+            },
+            "tend demo",
+        )?;
+        println!("  {username:<10} {}", role.title());
+    }
+    let token = accounts.issue_token("admin", "demo", None, "tend demo")?;
+    Ok((password, token))
 }
 
 /// PUT every resource at its own id, in batches of independent entries.

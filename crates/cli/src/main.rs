@@ -10,6 +10,7 @@ mod config;
 mod demo;
 mod hl7;
 mod ndjson;
+mod users;
 
 use std::sync::Arc;
 
@@ -54,6 +55,9 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Accounts and API tokens.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +72,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Hl7(cmd) => hl7::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Users(cmd) => users::run(cmd),
     }
 }
 
@@ -128,22 +133,45 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
     let state = with_early_warning(store.clone(), &args.early_warning)?;
     let state = with_care_gaps(state, &args.prevention)?;
+    let state = with_gate(state, args.smart_clients.as_deref())?;
+    if state
+        .gate
+        .as_ref()
+        .is_some_and(|g| g.accounts.is_empty().unwrap_or(false))
+    {
+        println!(
+            "No accounts yet: add the first administrator with\n  tend users add NAME --role administrator --name \"Full Name\" --database {}",
+            redact(&args.db.database)
+        );
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (state, mllp) = hl7::start(state, &args.hl7, stopped).await?;
-    serve_app(
-        state,
-        &args.listen,
-        web::WebConfig {
-            dev_sign_in: args.dev_sign_in,
-        },
-        args.prevention.cds(false)?,
-    )
-    .await?;
+    let cds = args.prevention.cds(false)?;
+    let secure_cookies = cds
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    serve_app(state, &args.listen, web::WebConfig { secure_cookies }, cds).await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// The application state with accounts and SMART backend-services clients (from the
+/// `TEND_SMART_CLIENTS` file when given).
+pub(crate) fn with_gate(
+    state: server::AppState,
+    smart_clients: Option<&std::path::Path>,
+) -> anyhow::Result<server::AppState> {
+    let smart = match smart_clients {
+        Some(path) => accounts::smart::Smart::load(path).map_err(|e| anyhow::anyhow!(e))?,
+        None => accounts::smart::Smart::none(),
+    };
+    let accounts = accounts::Accounts::new(state.store.clone(), Arc::new(store::SystemClock));
+    let gate = server::Gate::new(Arc::new(accounts), Arc::new(smart));
+    Ok(state.with_gate(Arc::new(gate)))
 }
 
 /// The application state with the early-warning service and its live events started.
@@ -199,11 +227,6 @@ pub(crate) async fn serve_app(
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
-    if web.dev_sign_in && !addr.ip().is_loopback() {
-        anyhow::bail!(
-            "the development sign-in is refused on {addr}: it has no passwords, so it is only allowed on a loopback address"
-        );
-    }
     tracing::info!(%addr, "Tend is serving");
     println!("Tend FHIR API: http://{addr}/fhir (metadata: http://{addr}/fhir/metadata)");
     println!("Tend web app: http://{addr}/");
@@ -220,6 +243,8 @@ pub(crate) async fn serve_app(
             cds,
         )));
     }
+    // The gate decides who may do what; the audit record, outside it, sees its decision.
+    let app = server::guarded(app, state.clone());
     let app = server::harden(server::audited(app, state.store.clone()), hsts);
     server::serve(listener, app, shutdown_signal()).await?;
     Ok(())

@@ -55,9 +55,10 @@ fn http(
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
     let cookie = head
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .filter(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
         .map(|l| l[11..].trim().split(';').next().unwrap().to_string())
-        .unwrap_or_default();
+        .collect::<Vec<_>>()
+        .join("; ");
     (status, body.to_string(), cookie)
 }
 
@@ -88,6 +89,65 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
     let point = key.verifying_key().to_encoded_point(false);
     let trust = serde_json::json!({"issuers": [{"iss": "https://ehr.test", "jwks": {"keys": [{"kty": "EC", "crv": "P-384", "kid": "k1", "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap())}]}}]});
     std::fs::write(dir.join("trust.json"), trust.to_string()).unwrap();
+    let db = format!("sqlite://{}", dir.join("t.db").display());
+    // Accounts first: an administrator, a physician (FHIR API with a token, chart, vitals)
+    // and a navigator (care gaps).
+    let users = |args: &[&str], stdin: &str| -> String {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("users")
+            .args(args)
+            .args(["--database", &db])
+            .env_remove("TEND_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "tend users {args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    const PW: &str = "a long enough passphrase";
+    users(
+        &[
+            "add",
+            "admin",
+            "--role",
+            "administrator",
+            "--name",
+            "Admin",
+            "--password-stdin",
+        ],
+        PW,
+    );
+    users(
+        &[
+            "add",
+            "doc",
+            "--role",
+            "physician",
+            "--name",
+            "Dr Doc",
+            "--password-stdin",
+        ],
+        PW,
+    );
+    users(
+        &[
+            "add",
+            "nav",
+            "--role",
+            "navigator",
+            "--name",
+            "Nav",
+            "--password-stdin",
+        ],
+        PW,
+    );
+    let api_token = users(&["token", "doc", "--label", "log test"], "")
+        .trim()
+        .to_string();
+    let bearer = format!("Bearer {api_token}");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
         .args([
@@ -96,7 +156,6 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
             &format!("sqlite://{}", dir.join("t.db").display()),
             "--listen",
             "127.0.0.1:0",
-            "--dev-sign-in",
         ])
         .args(["--mllp-listen", "127.0.0.1:0"])
         .args([
@@ -135,7 +194,17 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
             mllp_addr = a;
         }
     }
-    let json = [("Content-Type", "application/fhir+json")];
+    // The physician reaches this patient outside any care relationship: break the glass.
+    let json = [
+        ("Content-Type", "application/fhir+json"),
+        ("Authorization", bearer.as_str()),
+        ("X-Break-Glass", "testing every interface"),
+    ];
+    assert_eq!(
+        http(&addr, "GET", "/fhir/Patient?name=x", &[], "").0,
+        401,
+        "no credentials, no data"
+    );
 
     // FHIR API.
     let patient = r#"{"resourceType":"Patient","id":"zq","identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"system":"urn:mrn","value":"MRN-ZQ-93517"}],
@@ -156,7 +225,7 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
             &addr,
             "GET",
             "/fhir/Patient?name=Quillfeather&birthdate=1961-07-04",
-            &[],
+            &json,
             ""
         )
         .0,
@@ -167,13 +236,13 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
             &addr,
             "GET",
             "/fhir/Patient?identifier=MRN-ZQ-93517",
-            &[],
+            &json,
             ""
         )
         .0,
         200
     );
-    assert_eq!(http(&addr, "GET", "/fhir/Patient/zq", &[], "").0, 200);
+    assert_eq!(http(&addr, "GET", "/fhir/Patient/zq", &json, "").0, 200);
     let bad = r#"{"resourceType":"Patient","name":[{"family":"Quillfeather"}],"birthDate":"1961-07-04x"}"#;
     assert_eq!(http(&addr, "POST", "/fhir/Patient", &json, bad).0, 400);
     let tx_bundle = format!(
@@ -215,42 +284,54 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
     );
     assert_eq!(s, 200, "{cards}");
 
-    // The web app: a staff member signs in (development sign-in), then the patient's pages.
-    let staff = r#"{"resourceType":"Practitioner","id":"log-nurse","name":[{"text":"Ada Nurse"}]}"#;
-    assert_eq!(
-        http(&addr, "PUT", "/fhir/Practitioner/log-nurse", &json, staff).0,
-        201
-    );
-    let role = r#"{"resourceType":"PractitionerRole","id":"log-nurse-role","active":true,"practitioner":{"reference":"Practitioner/log-nurse"},"code":[{"text":"Staff nurse"}]}"#;
-    assert_eq!(
-        http(
-            &addr,
-            "PUT",
-            "/fhir/PractitionerRole/log-nurse-role",
-            &json,
-            role
-        )
-        .0,
-        201
-    );
-    {
+    // The web app: people sign in with passwords, then the patient's pages.
+    let sign_in = |user: &str| -> String {
+        let (_, page, form_cookie) = http(&addr, "GET", "/sign-in", &[], "");
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .map(|s| s[..s.find('"').unwrap()].to_string())
+            .unwrap();
         let (s, _, cookie) = http(
             &addr,
             "POST",
             "/sign-in",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            "role=log-nurse-role",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", form_cookie.as_str()),
+            ],
+            &format!(
+                "csrf={csrf}&username={user}&password={}",
+                PW.replace(' ', "+")
+            ),
         );
-        assert_eq!(s, 303);
-        let c = [("Cookie", cookie.as_str())];
-        assert_eq!(http(&addr, "GET", "/patients/zq", &c, "").0, 200);
-        assert_eq!(http(&addr, "GET", "/care-gaps", &c, "").0, 200);
-        let (_, form, _) = http(&addr, "GET", "/patients/zq/vitals", &c, "");
-        let csrf = form
-            .split("name=\"csrf\" value=\"")
+        assert_eq!(s, 303, "{user} signs in");
+        cookie
+    };
+    let csrf_of = |page: &str| {
+        page.split("name=\"csrf\" value=\"")
             .nth(1)
             .map(|s| s[..s.find('"').unwrap()].to_string())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    {
+        let cookie = sign_in("doc");
+        let c = [("Cookie", cookie.as_str())];
+        let (s, glass, _) = http(&addr, "GET", "/patients/zq", &c, "");
+        assert_eq!(s, 403, "not in the physician's care");
+        let (s, _, _) = http(
+            &addr,
+            "POST",
+            "/patients/zq/break-glass",
+            &[
+                ("Cookie", cookie.as_str()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &format!("csrf={}&reason=covering+the+ward+tonight", csrf_of(&glass)),
+        );
+        assert_eq!(s, 303);
+        assert_eq!(http(&addr, "GET", "/patients/zq", &c, "").0, 200);
+        let (_, form, _) = http(&addr, "GET", "/patients/zq/vitals", &c, "");
         let (s, _, _) = http(
             &addr,
             "POST",
@@ -259,9 +340,17 @@ fn no_patient_data_reaches_the_log_through_any_interface() {
                 ("Cookie", cookie.as_str()),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
-            &format!("csrf={csrf}&temperature=41.9&respiratory_rate=187.65"),
+            &format!(
+                "csrf={}&temperature=41.9&respiratory_rate=187.65",
+                csrf_of(&form)
+            ),
         );
         assert!(s == 422 || s == 400 || s == 200 || s == 303, "{s}");
+        let nav = sign_in("nav");
+        assert_eq!(
+            http(&addr, "GET", "/care-gaps", &[("Cookie", nav.as_str())], "").0,
+            200
+        );
     }
 
     std::thread::sleep(Duration::from_millis(500));

@@ -1,7 +1,8 @@
-//! One `AuditEvent` per request to the FHIR API and CDS Hooks: who (until accounts exist:
-//! the client's network address), what (the interaction and the query), which patients (every
-//! patient the response holds or names: a search lists each one it returned), when, and the
-//! outcome. Recorded through [`store::Store::audit`]: linked into the hash chain and committed
+//! One `AuditEvent` per request that can show or change patient data (the FHIR API, CDS
+//! Hooks, the JSON API, the web pages): who (user or service, role, network address; the
+//! break-the-glass reason when there was one), what (the interaction and the query), which
+//! patients (every patient the response holds or names: a search lists each one it
+//! returned; pages name theirs), when, and the outcome (denied requests included). Recorded through [`store::Store::audit`]: linked into the hash chain and committed
 //! with the next group commit, without delaying the response.
 
 use std::net::SocketAddr;
@@ -21,10 +22,12 @@ const EVENT_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-event-type
 const RESTFUL: &str = "http://hl7.org/fhir/restful-interaction";
 const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
 const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
+/// Tend's own interaction kinds: CDS Hooks calls, web pages and web actions.
+const TEND_SUBTYPE: &str = "https://tend.example.org/fhir/CodeSystem/audit-subtype";
 /// Largest response inspected for the patients it holds.
 const MAX_INSPECT: usize = 64 * 1024 * 1024;
 
-/// Record an AuditEvent for every request under `/fhir` and `/cds-services`.
+/// Record an AuditEvent for every request that can touch patient data.
 pub fn audited(app: Router, store: Arc<dyn Store>) -> Router {
     app.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| {
@@ -90,13 +93,25 @@ fn patients(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Whether a request is recorded: everything that can show or change patient data (the FHIR
+/// API, CDS Hooks, the JSON API, the SMART token endpoint and the web pages), not static
+/// assets, discovery, or sign-in pages (sign-ins are recorded by the accounts themselves).
+fn recorded(path: &str) -> bool {
+    !(path.starts_with("/assets/")
+        || matches!(
+            path,
+            "/" | "/sign-in" | "/sign-out" | "/fhir/metadata" | "/metrics" | "/cds-services"
+        )
+        || path.starts_with("/fhir/.well-known/"))
+}
+
 async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let fhir = path == "/fhir" || path.starts_with("/fhir/");
-    let cds = path.starts_with("/cds-services/");
-    if !fhir && !cds {
+    if !recorded(&path) {
         return next.run(req).await;
     }
+    let fhir = path == "/fhir" || path.starts_with("/fhir/");
+    let cds = path.starts_with("/cds-services/");
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_string);
     let peer = req
@@ -106,16 +121,56 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
     let (parts, body) = resp.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_INSPECT).await {
-        Ok(b) => b,
-        Err(_) => {
-            tracing::error!(%path, "a response could not be read for its audit record");
-            return Response::from_parts(parts, Body::empty());
+    let auth = parts.extensions.get::<crate::gate::Auth>().cloned();
+    let mut seen = parts
+        .extensions
+        .get::<crate::gate::Seen>()
+        .map(|s| s.0.clone())
+        .unwrap_or_default();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    // A live event stream is recorded when it opens; its body never ends.
+    let streaming = content_type.starts_with("text/event-stream");
+    let (body, bytes) = if streaming {
+        (Some(body), axum::body::Bytes::new())
+    } else {
+        match axum::body::to_bytes(body, MAX_INSPECT).await {
+            Ok(b) => (None, b),
+            Err(_) => {
+                tracing::error!(%path, "a response could not be read for its audit record");
+                return Response::from_parts(parts, Body::empty());
+            }
         }
     };
-    let mut seen = Vec::new();
-    if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-        patients(&v, &mut seen);
+    if content_type.contains("json") {
+        if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+            if fhir {
+                patients(&v, &mut seen);
+            } else {
+                crate::gate::patients_in(&v, &mut seen);
+            }
+        }
+    }
+    if let Some(rest) = path.strip_prefix("/patients/") {
+        if let Some(id) = rest.split('/').next().filter(|id| !id.is_empty()) {
+            seen.push(format!("Patient/{id}"));
+        }
+    }
+    for key in ["patient", "subject"] {
+        if let Some(q) = &query {
+            if !fhir {
+                for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+                    if k == key && !v.is_empty() {
+                        let id = v.trim_start_matches("Patient/").to_string();
+                        seen.push(format!("Patient/{id}"));
+                    }
+                }
+            }
+        }
     }
     if let Some(loc) = parts
         .headers
@@ -131,18 +186,24 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
     }
     seen.sort();
     seen.dedup();
-    let (subtype, action) = if cds {
-        ("cds-hooks", "E")
+    let (subtype_system, subtype, action) = if cds {
+        (TEND_SUBTYPE, "cds-hooks", "E")
+    } else if fhir {
+        let (s, a) = interaction(&method, &path);
+        (RESTFUL, s, a)
+    } else if method == Method::GET {
+        (TEND_SUBTYPE, "page", "R")
     } else {
-        interaction(&method, &path)
+        (TEND_SUBTYPE, "action", "U")
     };
-    let outcome = if status.is_success() || status == StatusCode::NOT_MODIFIED {
-        "0"
-    } else if status.is_server_error() {
-        "8"
-    } else {
-        "4"
-    };
+    let outcome =
+        if status.is_success() || status == StatusCode::NOT_MODIFIED || status.is_redirection() {
+            "0"
+        } else if status.is_server_error() {
+            "8"
+        } else {
+            "4"
+        };
     let mut entities: Vec<Value> = seen
         .iter()
         .map(|p| {
@@ -161,27 +222,36 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
             o.remove("query");
         }
     }
-    let mut agent = json!({"requestor": true, "who": {"display": "unauthenticated client"}});
-    if let Some(ip) = &peer {
-        agent["network"] = json!({"address": ip, "type": "2"});
+    let principal = auth.as_ref().and_then(|a| a.principal.as_ref());
+    let glass = auth.as_ref().and_then(|a| a.break_glass.as_deref());
+    let agent = accounts::agent(principal, peer.as_deref(), glass);
+    let mut outcome_desc = status.as_u16().to_string();
+    if let Some(n) = auth.as_ref().map(|a| a.withheld).filter(|n| *n > 0) {
+        outcome_desc.push_str(&format!("; {n} entries withheld"));
     }
-    let event = json!({
+    let mut event = json!({
         "resourceType": "AuditEvent",
         "id": uuid::Uuid::new_v4().to_string(),
         "type": {"system": EVENT_TYPE, "code": "rest", "display": "RESTful Operation"},
-        "subtype": [{"system": if cds { "https://tend.example.org/fhir/CodeSystem/audit-subtype" } else { RESTFUL }, "code": subtype}],
+        "subtype": [{"system": subtype_system, "code": subtype}],
         "action": action,
         "recorded": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "outcome": outcome,
-        "outcomeDesc": status.as_u16().to_string(),
+        "outcomeDesc": outcome_desc,
         "agent": [agent],
         "source": {"observer": {"display": "Tend"}, "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4", "display": "Application Server"}]},
         "entity": entities,
     });
+    if let Some(reason) = glass {
+        event["purposeOfEvent"] = json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "BTG", "display": "break the glass"}], "text": reason}]);
+    }
     if let Err(e) = store.audit(vec![event]) {
         tracing::error!(error = %e, %path, "an audit record could not be queued");
     }
-    Response::from_parts(parts, Body::from(bytes))
+    match body {
+        Some(stream) => Response::from_parts(parts, stream),
+        None => Response::from_parts(parts, Body::from(bytes)),
+    }
 }
 
 #[cfg(test)]

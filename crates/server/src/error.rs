@@ -42,6 +42,12 @@ pub enum ApiError {
     NotAcceptable(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// No credentials, or credentials that are not valid (expired, forged, revoked).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials without the permission, scope or care relationship needed.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the server could not complete the request")]
     Internal(String),
     #[error("the service is shutting down")]
@@ -87,6 +93,8 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 one("not-supported", None),
             ),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, one("login", None)),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, one("forbidden", None)),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, one("exception", None)),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, one("transient", None)),
         }
@@ -176,6 +184,13 @@ impl IntoResponse for ApiError {
         let mut resp = (status, body).into_response();
         resp.headers_mut()
             .insert("content-type", HeaderValue::from_static(crate::FHIR_JSON));
+        if status == axum::http::StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: how to authenticate.
+            resp.headers_mut().insert(
+                "www-authenticate",
+                HeaderValue::from_static("Bearer realm=\"tend\""),
+            );
+        }
         resp
     }
 }

@@ -6,9 +6,11 @@
 mod api;
 mod audit;
 mod error;
+pub mod gate;
 mod interaction;
 mod operations;
 mod response;
+mod smart;
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use store::Store;
 
 pub use audit::audited;
 pub use error::ApiError;
+pub use gate::{guarded, Auth, Gate, Seen};
 pub use operations::install_metrics;
 
 /// The media type of every response body.
@@ -58,6 +61,9 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The care-gap service, when running (the worklist page, CDS Hooks).
     pub care_gaps: Option<Arc<care_gaps::CareGaps>>,
+    /// Accounts, services and care relationships; `None` leaves every request open (the
+    /// library's own tests of FHIR behaviour). `tend serve` and `tend demo` always set it.
+    pub gate: Option<Arc<gate::Gate>>,
 }
 
 impl AppState {
@@ -72,7 +78,14 @@ impl AppState {
             feed: None,
             metrics: None,
             care_gaps: None,
+            gate: None,
         }
+    }
+
+    /// With accounts and services: every request must say who it is.
+    pub fn with_gate(mut self, gate: Arc<gate::Gate>) -> AppState {
+        self.gate = Some(gate);
+        self
     }
 
     /// With the early-warning service and its live events.
@@ -113,6 +126,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     router(state.clone())
         .merge(api::router(state.clone()))
+        .merge(smart::router(state.clone()))
         .merge(operations::router(state))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use early_warning::{AlertView, Lifecycle};
@@ -109,10 +109,11 @@ async fn inbox(
 ) -> Result<Response, PageError> {
     let ew = web.ew()?;
     let wards = user.wards.clone();
+    let everywhere = user.hospital_wide();
     let loaded = blocking(move || {
         let now = ew.now_ms();
         let mut all = Vec::new();
-        if wards.is_empty() {
+        if everywhere {
             all = ew.alerts(None, None, false).map_err(view::store_error)?;
         } else {
             for w in &wards {
@@ -128,27 +129,36 @@ async fn inbox(
         Ok(all.iter().map(|a| line(&ew, a, now)).collect::<Vec<_>>())
     })
     .await?;
-    Ok(view::render(&AlertsPage {
-        nav: Nav::new(user, "alerts"),
-        alerts: loaded,
-        scope: if user.wards.is_empty() {
-            "all wards".into()
-        } else {
-            "your wards".into()
-        },
-        actions: rules::Action::ALL
-            .into_iter()
-            .map(|a| (a.code(), a.display()))
+    let seen = server::Seen(
+        loaded
+            .iter()
+            .map(|a| format!("Patient/{}", a.patient))
             .collect(),
-        notice,
-    }))
+    );
+    Ok(view::with_seen(
+        view::render(&AlertsPage {
+            nav: Nav::new(user, "alerts"),
+            alerts: loaded,
+            scope: if user.hospital_wide() {
+                "all wards".into()
+            } else {
+                "your wards".into()
+            },
+            actions: rules::Action::ALL
+                .into_iter()
+                .map(|a| (a.code(), a.display()))
+                .collect(),
+            notice,
+        }),
+        seen,
+    ))
 }
 
 pub(crate) async fn page(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
 ) -> Result<Response, PageError> {
-    let user = web.sessions.user(&headers)?;
+    let user = crate::session::user(&auth, access::Permission::Board)?;
     inbox(&web, &user, None).await
 }
 
@@ -167,11 +177,11 @@ pub(crate) struct ActForm {
 
 pub(crate) async fn act(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActForm>,
 ) -> Result<Response, PageError> {
-    let user = web.sessions.poster(&headers, &form.csrf)?;
+    let user = crate::session::poster(&auth, &form.csrf, access::Permission::AlertRespond)?;
     let ew = web.ew()?;
     let by = user.practitioner.clone();
     let note = Some(form.note.trim().to_string()).filter(|n| !n.is_empty());

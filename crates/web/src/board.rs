@@ -5,7 +5,6 @@
 use crate::view::PageError;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use early_warning::{EarlyWarning, PatientStatus};
 use serde::Deserialize;
@@ -169,9 +168,15 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
 /// Tabs, rows and empty beds of the board for `ward` (`all` or a Location id).
 type Board = (Vec<WardTab>, String, Vec<Row>, Vec<String>);
 
-fn board(ew: &EarlyWarning, ward: &str) -> Result<Board, PageError> {
+fn board(ew: &EarlyWarning, ward: &str, allowed: Option<&[String]>) -> Result<Board, PageError> {
     let now = ew.now_ms();
-    let wards = ew.wards().map_err(view::store_error)?;
+    let mut wards = ew.wards().map_err(view::store_error)?;
+    if let Some(mine) = allowed {
+        wards.retain(|w| {
+            let r = format!("Location/{}", w.id.trim_start_matches("Location/"));
+            mine.contains(&r)
+        });
+    }
     let tabs: Vec<WardTab> = wards
         .iter()
         .map(|w| WardTab {
@@ -235,43 +240,68 @@ fn chosen_ward(q: &BoardQuery, user: &crate::User) -> String {
 /// The signed-in user, the ward shown and its board.
 async fn load(
     web: &Web,
-    headers: &HeaderMap,
+    auth: &crate::session::AuthExt,
     q: &BoardQuery,
 ) -> Result<(crate::User, String, Board), PageError> {
-    let user = web.sessions.user(headers)?;
+    let user = crate::session::user(auth, access::Permission::Board)?;
     let ew = web.ew()?;
     let ward = chosen_ward(q, &user);
+    let allowed = (!user.hospital_wide()).then(|| user.wards.clone());
+    if let Some(mine) = &allowed {
+        if ward != "all" && !mine.contains(&format!("Location/{ward}")) {
+            return Err(view::error_page(
+                axum::http::StatusCode::FORBIDDEN,
+                "This ward is not one of yours. Your role covers the wards listed on your board.",
+            ));
+        }
+    }
     let w = ward.clone();
-    let board = blocking(move || board(&ew, &w)).await?;
+    let board = blocking(move || board(&ew, &w, allowed.as_deref())).await?;
     Ok((user, ward, board))
 }
 
 pub(crate) async fn page(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
     Query(q): Query<BoardQuery>,
 ) -> Result<Response, PageError> {
-    let (user, ward, (wards, title, rows, empty_beds)) = load(&web, &headers, &q).await?;
-    Ok(view::render(&BoardPage {
-        nav: Nav::new(&user, "board"),
-        all: ward == "all",
-        wards,
-        ward,
-        title,
-        rows,
-        empty_beds,
-    }))
+    let (user, ward, (wards, title, rows, empty_beds)) = load(&web, &auth, &q).await?;
+    let seen = server::Seen(
+        rows.iter()
+            .map(|r| format!("Patient/{}", r.patient))
+            .collect(),
+    );
+    Ok(view::with_seen(
+        view::render(&BoardPage {
+            nav: Nav::new(&user, "board"),
+            all: ward == "all",
+            wards,
+            ward,
+            title,
+            rows,
+            empty_beds,
+        }),
+        seen,
+    ))
 }
 
 /// The rows alone, for live updates.
 pub(crate) async fn rows(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
     Query(q): Query<BoardQuery>,
 ) -> Result<Response, PageError> {
-    let (_, ward, (_, _, rows, _)) = load(&web, &headers, &q).await?;
-    Ok(view::render(&BoardRows {
-        rows,
-        all: ward == "all",
-    }))
+    let (_, ward, (_, _, rows, _)) = load(&web, &auth, &q).await?;
+    let seen = server::Seen(
+        rows.iter()
+            .map(|r| format!("Patient/{}", r.patient))
+            .collect(),
+    );
+    Ok(view::with_seen(
+        view::render(&BoardRows {
+            rows,
+            all: ward == "all",
+        }),
+        seen,
+    ))
 }

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use care_gaps::{CareGaps, GapView, OUTCOMES};
@@ -221,13 +221,19 @@ fn worklist(
 
 pub(crate) async fn page(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
     Query(f): Query<Filters>,
 ) -> Result<Response, PageError> {
-    let user = web.sessions.user(&headers)?;
+    let user = crate::session::user(&auth, access::Permission::Outreach)?;
     let gaps = web.gaps()?;
     let page = blocking(move || Ok(worklist(&gaps, &f, &user, None))).await?;
-    Ok(view::render(&page))
+    let seen = server::Seen(
+        page.lines
+            .iter()
+            .map(|l| format!("Patient/{}", l.patient))
+            .collect(),
+    );
+    Ok(view::with_seen(view::render(&page), seen))
 }
 
 #[derive(Debug, Deserialize)]
@@ -244,11 +250,11 @@ pub(crate) struct OutreachForm {
 
 pub(crate) async fn outreach(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
     Path(gap): Path<String>,
     Form(form): Form<OutreachForm>,
 ) -> Result<Response, PageError> {
-    let user = web.sessions.poster(&headers, &form.csrf)?;
+    let user = crate::session::poster(&auth, &form.csrf, access::Permission::Outreach)?;
     let gaps = web.gaps()?;
     let by = user.name.clone();
     let note = form.note.chars().take(500).collect::<String>();

@@ -6,7 +6,6 @@
 use crate::view::PageError;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use early_warning::EarlyWarning;
 use serde_json::Value;
@@ -375,10 +374,11 @@ fn load(ew: &EarlyWarning, id: &str) -> Result<Loaded, PageError> {
 
 pub(crate) async fn page(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let user = web.sessions.user(&headers)?;
+    let user = crate::session::user(&auth, access::Permission::ChartRead)?;
+    reach(&web, &user, &id).await?;
     let ew = web.ew()?;
     let pid = id.clone();
     let gaps = web.app.care_gaps.clone();
@@ -403,4 +403,90 @@ pub(crate) async fn page(
         alerts,
         gaps,
     }))
+}
+
+#[derive(Template)]
+#[template(path = "break_glass.html")]
+struct BreakGlassPage {
+    nav: Nav,
+    id: String,
+    error: Option<String>,
+    may: bool,
+}
+
+/// Whether the user may open this patient's record: a care relationship (ward, care team,
+/// outreach list) or an earlier break-the-glass; otherwise the break-the-glass page (or,
+/// for roles that may not break the glass, a refusal).
+pub(crate) async fn reach(web: &Web, user: &crate::User, id: &str) -> Result<(), PageError> {
+    let Some(gate) = web.app.gate.clone() else {
+        return Err(PageError::SignIn);
+    };
+    let (app, p, pid) = (web.app.clone(), user.principal.clone(), id.to_string());
+    let related = blocking(move || Ok(gate.relationship(&app, &p, &pid))).await?;
+    if related.is_some() {
+        return Ok(());
+    }
+    Err(glass_page(user, id, None))
+}
+
+fn glass_page(user: &crate::User, id: &str, error: Option<String>) -> PageError {
+    let may = user.may(access::Permission::BreakGlass);
+    let page = BreakGlassPage {
+        nav: Nav::new(user, "chart"),
+        id: id.to_string(),
+        error,
+        may,
+    };
+    match askama::Template::render(&page) {
+        Ok(html) => PageError::Page(axum::http::StatusCode::FORBIDDEN, html),
+        Err(_) => view::error_page(
+            axum::http::StatusCode::FORBIDDEN,
+            "This patient is not in your care.",
+        ),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct GlassForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /patients/{id}/break-glass`: open a record outside one's care relationships, with
+/// a typed reason that is recorded and shown to the privacy officer.
+pub(crate) async fn break_glass(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<GlassForm>,
+) -> Result<Response, PageError> {
+    let user = crate::session::poster(&auth, &form.csrf, access::Permission::BreakGlass)?;
+    let reason = match access::BreakGlass::new(&form.reason) {
+        Ok(r) => r,
+        Err(why) => return Err(glass_page(&user, &id, Some(why))),
+    };
+    let Some(gate) = web.app.gate.clone() else {
+        return Err(PageError::SignIn);
+    };
+    let store = web.app.store.clone();
+    let (p, pid) = (user.principal.clone(), id.clone());
+    blocking(move || {
+        let exists = view::read(&*store, "Patient", &pid).is_some();
+        if !exists {
+            return Err(view::error_page(
+                axum::http::StatusCode::NOT_FOUND,
+                "There is no such patient.",
+            ));
+        }
+        let event = gate.break_glass(&p, &pid, &reason);
+        store.audit(vec![event]).map_err(view::store_error)?;
+        Ok(())
+    })
+    .await?;
+    tracing::warn!(patient_ref = "see audit trail", "break the glass");
+    Ok(axum::response::IntoResponse::into_response(
+        axum::response::Redirect::to(&format!("/patients/{id}")),
+    ))
 }

@@ -2,7 +2,10 @@
 //!
 //! | Page | What |
 //! |---|---|
-//! | `GET /sign-in` | choose who you are (development sign-in: staff of the hospital's `PractitionerRole`s) |
+//! | `GET`/`POST /sign-in` | sign in with user name and password (lockout, rate limit, login CSRF) |
+//! | `GET /account` | who you are: role, wards, what the role includes |
+//! | `POST /patients/{id}/break-glass` | open a record outside one's care relationships, with a reason |
+//! | `GET /privacy` | the audit trail by user, patient, date, break-the-glass (privacy officer) |
 //! | `GET /board?ward=` | every bed of a ward (or all wards), most at risk first; live |
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
@@ -16,6 +19,7 @@ mod alerts;
 mod board;
 mod care_gaps;
 mod chart;
+mod privacy;
 mod session;
 mod signin;
 mod view;
@@ -31,21 +35,19 @@ use axum::routing::{get, post};
 use axum::Router;
 use server::AppState;
 
-pub use session::{Sessions, User};
+pub use session::User;
 
-/// How the web app signs people in.
+/// How the web app serves its pages.
 #[derive(Debug, Clone, Default)]
 pub struct WebConfig {
-    /// The development sign-in (pick a staff member, no password). `tend demo` turns it on;
-    /// `tend serve` only on a loopback address, never for a reachable server.
-    pub dev_sign_in: bool,
+    /// Mark cookies `Secure` (Tend is reached over HTTPS).
+    pub secure_cookies: bool,
 }
 
 /// What the pages share.
 #[derive(Clone)]
 pub(crate) struct Web {
     pub(crate) app: AppState,
-    pub(crate) sessions: Arc<Sessions>,
     pub(crate) config: WebConfig,
 }
 
@@ -62,13 +64,12 @@ impl Web {
 
 /// The pages, to merge with the API router.
 pub fn router(app: AppState, config: WebConfig) -> Router {
-    let web = Web {
-        app,
-        sessions: Arc::new(Sessions::default()),
-        config,
-    };
+    let web = Web { app, config };
     Router::new()
-        .route("/", get(|| async { Redirect::to("/board") }))
+        .route("/", get(home))
+        .route("/account", get(account))
+        .route("/privacy", get(privacy::page))
+        .route("/patients/{id}/break-glass", post(chart::break_glass))
         .route("/sign-in", get(signin::page).post(signin::submit))
         .route("/sign-out", post(signin::sign_out))
         .route("/board", get(board::page))
@@ -85,6 +86,54 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/assets/{file}", get(asset))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)
+}
+
+/// The first page of the signed-in user's role.
+async fn home(auth: session::AuthExt) -> Response {
+    let Ok(u) = session::anyone(&auth) else {
+        return Redirect::to("/sign-in").into_response();
+    };
+    let to = if u.board() {
+        "/board"
+    } else if u.outreach() {
+        "/care-gaps"
+    } else if u.audit() {
+        "/privacy"
+    } else {
+        "/account"
+    };
+    Redirect::to(to).into_response()
+}
+
+#[derive(askama::Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    nav: view::Nav,
+    user: User,
+    username: String,
+    wards: Vec<String>,
+    permissions: Vec<String>,
+}
+
+/// Who is signed in, and what their role includes.
+async fn account(auth: session::AuthExt) -> Result<Response, PageError> {
+    let u = session::anyone(&auth)?;
+    let permissions = access::Permission::ALL
+        .into_iter()
+        .filter(|p| u.may(*p))
+        .map(|p| format!("{p:?}"))
+        .collect();
+    Ok(view::render(&AccountPage {
+        nav: view::Nav::new(&u, "account"),
+        username: u.principal.id.clone(),
+        wards: u
+            .wards
+            .iter()
+            .map(|w| w.trim_start_matches("Location/").to_string())
+            .collect(),
+        permissions,
+        user: u,
+    }))
 }
 
 /// Headers every page carries: no inline script or style, no framing, no sniffing.

@@ -1,167 +1,181 @@
-//! Sign-in. Until accounts exist, the development sign-in lets a person pick who they are
-//! from the hospital's staff (`PractitionerRole`: practitioner, role, ward), without a
-//! password; it is on only where the server was started with it.
+//! Sign-in with a user name and password (accounts with Argon2id hashes, lockout and a rate
+//! limit per address: `accounts`), and sign-out.
+//!
+//! Login CSRF: the form carries a random token that must match a short-lived cookie set with
+//! the page, so another site cannot sign a browser in as someone else. Session fixation: a
+//! successful sign-in always issues a new session token and ends any session the browser
+//! presented.
 
-use crate::view::PageError;
+use std::net::SocketAddr;
+
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use crate::session::{clear_cookie, cookie, Sessions};
+use crate::session::{clear_cookie, cookie};
 use crate::view::{self, Nav};
-use crate::{blocking, User, Web};
+use crate::Web;
 
-/// One person one can sign in as.
-#[derive(Debug, Clone)]
-pub(crate) struct StaffOption {
-    pub(crate) role_id: String,
-    pub(crate) label: String,
-}
+/// The sign-in form's CSRF cookie.
+const FORM_COOKIE: &str = "tend_signin";
 
 #[derive(Template)]
 #[template(path = "signin.html")]
 struct SignInPage {
     nav: Nav,
-    enabled: bool,
-    staff: Vec<StaffOption>,
+    csrf: String,
+    username: String,
     error: Option<String>,
 }
 
-fn ward_name(store: &dyn store::Store, reference: &str) -> Option<String> {
-    let id = reference.strip_prefix("Location/")?;
-    view::read(store, "Location", id).and_then(|l| l["name"].as_str().map(str::to_string))
+fn form_token() -> String {
+    format!("{}", uuid::Uuid::new_v4().simple())
 }
 
-/// The user a PractitionerRole signs in as.
-fn user_of(store: &dyn store::Store, role: &serde_json::Value) -> Option<User> {
-    let practitioner = role["practitioner"]["reference"].as_str()?.to_string();
-    let person = view::read(
-        store,
-        "Practitioner",
-        practitioner.strip_prefix("Practitioner/")?,
-    )?;
-    let wards: Vec<String> = role["location"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l["reference"].as_str().map(str::to_string))
-        .filter(|r| r.starts_with("Location/ward-") || ward_name(store, r).is_some())
-        .collect();
-    let title = role["code"][0]["text"]
-        .as_str()
-        .or_else(|| role["code"][0]["coding"][0]["display"].as_str())
-        .unwrap_or("Staff")
-        .to_string();
-    let place: Vec<String> = wards.iter().filter_map(|w| ward_name(store, w)).collect();
-    Some(User {
-        practitioner,
-        name: view::name(&person),
-        role: if place.is_empty() {
-            title
-        } else {
-            format!("{title}, {}", place.join(", "))
-        },
-        wards,
-        csrf: String::new(),
-    })
-}
-
-fn staff(store: &dyn store::Store) -> Result<Vec<StaffOption>, PageError> {
-    let roles = view::search(
-        store,
-        "PractitionerRole",
-        &[("active", "true".into()), ("_count", "500".into())],
-    )?;
-    let mut out: Vec<StaffOption> = roles
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
         .iter()
-        .filter_map(|r| {
-            let u = user_of(store, r)?;
-            Some(StaffOption {
-                role_id: r["id"].as_str()?.to_string(),
-                label: format!("{} ({})", u.name, u.role),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.label.cmp(&b.label));
-    Ok(out)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }
 
-pub(crate) async fn page(State(web): State<Web>) -> Response {
-    let enabled = web.config.dev_sign_in;
-    let store = web.app.store.clone();
-    let staff = if enabled {
-        match blocking(move || staff(&*store)).await {
-            Ok(s) => s,
-            Err(r) => return r.into_response(),
-        }
-    } else {
-        Vec::new()
-    };
-    view::render(&SignInPage {
+fn page_with(status: StatusCode, username: &str, error: Option<String>, secure: bool) -> Response {
+    let csrf = form_token();
+    let mut resp = view::render(&SignInPage {
         nav: Nav {
             user: None,
             current: "sign-in",
         },
-        enabled,
-        staff,
-        error: None,
-    })
+        csrf: csrf.clone(),
+        username: username.to_string(),
+        error,
+    });
+    *resp.status_mut() = status;
+    if let Ok(v) = format!(
+        "{FORM_COOKIE}={csrf}; Path=/sign-in; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+        if secure { "; Secure" } else { "" }
+    )
+    .parse()
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+pub(crate) async fn page(State(web): State<Web>) -> Response {
+    page_with(StatusCode::OK, "", None, web.config.secure_cookies)
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct SignInForm {
     #[serde(default)]
-    role: String,
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
 }
 
-pub(crate) async fn submit(State(web): State<Web>, Form(form): Form<SignInForm>) -> Response {
-    if !web.config.dev_sign_in {
-        return view::error_page(
+fn peer(connect: &Option<axum::Extension<ConnectInfo<SocketAddr>>>) -> String {
+    connect
+        .as_ref()
+        .map(|c| c.0 .0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub(crate) async fn submit(
+    State(web): State<Web>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let secure = web.config.secure_cookies;
+    let expected = cookie_value(&headers, FORM_COOKIE).unwrap_or_default();
+    if form.csrf.is_empty() || form.csrf != expected {
+        return page_with(
             StatusCode::FORBIDDEN,
-            "Sign-in is not enabled on this server.",
+            &form.username,
+            Some("This sign-in form has expired or did not come from Tend. Try again.".into()),
+            secure,
+        );
+    }
+    let Some(gate) = web.app.gate.clone() else {
+        return view::error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Accounts are not set up on this server.",
         )
         .into_response();
-    }
-    let store = web.app.store.clone();
-    let role_id = form.role.clone();
-    let found = blocking(move || {
-        Ok(view::read(&*store, "PractitionerRole", &role_id).and_then(|r| user_of(&*store, &r)))
+    };
+    let from = peer(&connect);
+    // A session the browser already presented ends: the new one gets a new token.
+    let presented = cookie_value(&headers, crate::session::COOKIE);
+    let (g, user, password, f) = (
+        gate.clone(),
+        form.username.trim().to_string(),
+        form.password.clone(),
+        from.clone(),
+    );
+    let outcome = tokio::task::spawn_blocking(move || {
+        if let Some(old) = presented {
+            let _ = g.accounts.end_session(&old, &f);
+        }
+        g.accounts.sign_in(&user, &password, &f)
     })
     .await;
-    let user = match found {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            let store = web.app.store.clone();
-            let staff = blocking(move || staff(&*store)).await.unwrap_or_default();
-            let mut resp = view::render(&SignInPage {
-                nav: Nav {
-                    user: None,
-                    current: "sign-in",
-                },
-                enabled: true,
-                staff,
-                error: Some("Choose who you are from the list.".into()),
-            });
-            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return resp;
+    let message = match outcome {
+        Ok(Ok(Ok((token, _)))) => {
+            tracing::info!("signed in");
+            return (
+                [(header::SET_COOKIE, cookie(&token, secure))],
+                Redirect::to("/"),
+            )
+                .into_response();
         }
-        Err(r) => return r.into_response(),
+        Ok(Ok(Err(accounts::SignInFailure::Invalid))) => {
+            "The user name or password is not right.".to_string()
+        }
+        Ok(Ok(Err(accounts::SignInFailure::Disabled))) => {
+            "This account is disabled. Ask an administrator.".to_string()
+        }
+        Ok(Ok(Err(accounts::SignInFailure::Locked { .. }))) => format!(
+            "Too many wrong passwords: this account is locked for {} minutes. An administrator can unlock it.",
+            accounts::LOCK_MS / 60_000
+        ),
+        Ok(Ok(Err(accounts::SignInFailure::RateLimited))) => {
+            "Too many sign-in attempts from this device. Wait a minute and try again.".to_string()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "sign-in failed");
+            "Signing in is not possible right now.".to_string()
+        }
+        Err(_) => "Signing in is not possible right now.".to_string(),
     };
-    tracing::info!("signed in (development sign-in)");
-    let token = web.sessions.start(user);
-    (
-        [(header::SET_COOKIE, cookie(&token))],
-        Redirect::to("/board"),
+    page_with(
+        StatusCode::UNAUTHORIZED,
+        &form.username,
+        Some(message),
+        secure,
     )
-        .into_response()
 }
 
-pub(crate) async fn sign_out(State(web): State<Web>, headers: HeaderMap) -> Response {
-    if let Some(t) = Sessions::token_of(&headers) {
-        web.sessions.end(&t);
+pub(crate) async fn sign_out(
+    State(web): State<Web>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Response {
+    if let (Some(t), Some(gate)) = (
+        cookie_value(&headers, crate::session::COOKIE),
+        web.app.gate.clone(),
+    ) {
+        let from = peer(&connect);
+        let _ = tokio::task::spawn_blocking(move || gate.accounts.end_session(&t, &from)).await;
     }
     (
         [(header::SET_COOKIE, clear_cookie())],

@@ -46,6 +46,8 @@ struct ErrorPage<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PageError {
     Status(StatusCode, String),
+    /// A whole page with its status (e.g. the break-the-glass page).
+    Page(StatusCode, String),
     SignIn,
 }
 
@@ -53,6 +55,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             PageError::SignIn => return axum::response::Redirect::to("/sign-in").into_response(),
+            PageError::Page(s, html) => return (s, Html(html)).into_response(),
             PageError::Status(s, m) => (s, m),
         };
         let page = ErrorPage {
@@ -73,6 +76,12 @@ impl IntoResponse for PageError {
 /// A page explaining what went wrong, with the status.
 pub(crate) fn error_page(status: StatusCode, message: &str) -> PageError {
     PageError::Status(status, message.to_string())
+}
+
+/// A page with the patients it shows, for its audit record.
+pub(crate) fn with_seen(mut resp: Response, seen: server::Seen) -> Response {
+    resp.extensions_mut().insert(seen);
+    resp
 }
 
 /// Render a template as a page.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 use early_warning::codes::ScoreKind;
@@ -359,10 +359,11 @@ fn context(
 
 pub(crate) async fn form(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let user = web.sessions.user(&headers)?;
+    let user = crate::session::user(&auth, access::Permission::RecordWrite)?;
+    crate::chart::reach(&web, &user, &id).await?;
     let ew = web.ew()?;
     let pid = id.clone();
     let (name, bed, scale, _) = blocking(move || context(&ew, &pid)).await?;
@@ -380,11 +381,12 @@ pub(crate) async fn form(
 
 pub(crate) async fn submit(
     State(web): State<Web>,
-    headers: HeaderMap,
+    auth: crate::session::AuthExt,
     Path(id): Path<String>,
     Form(form): Form<VitalsForm>,
 ) -> Result<Response, PageError> {
-    let user = web.sessions.poster(&headers, &form.csrf)?;
+    let user = crate::session::poster(&auth, &form.csrf, access::Permission::RecordWrite)?;
+    crate::chart::reach(&web, &user, &id).await?;
     let ew = web.ew()?;
     let (pid, f, by) = (id.clone(), form.clone(), user.practitioner.clone());
     let done = blocking(move || {

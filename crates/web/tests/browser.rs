@@ -18,6 +18,8 @@ use serde_json::{json, Value};
 use store::{Entry, Mode, WriteOp};
 use thirtyfour::prelude::*;
 
+mod support;
+
 const PT: &str = "http://terminology.hl7.org/CodeSystem/location-physical-type";
 
 fn free_port() -> u16 {
@@ -206,13 +208,20 @@ async fn shot(driver: &WebDriver, name: &str) {
         .unwrap();
 }
 
-async fn sign_in(driver: &WebDriver, base: &str, role: &str) {
+async fn sign_in(driver: &WebDriver, base: &str, username: &str) {
     driver.goto(format!("{base}/sign-in")).await.unwrap();
     driver
-        .find(By::Css(format!("select#role option[value='{role}']")))
+        .find(By::Css("input#username"))
         .await
         .unwrap()
-        .click()
+        .send_keys(username)
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("input#password"))
+        .await
+        .unwrap()
+        .send_keys(support::PASSWORD)
         .await
         .unwrap();
     driver
@@ -260,8 +269,22 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
     assert!(ew.wait_processed(store.commits().latest(), Duration::from_secs(20)));
     let hub = early_warning::Hub::start(ew.clone());
     let state = server::AppState::new(store.clone()).with_early_warning(ew.clone(), hub);
-    let app =
-        server::app(state.clone()).merge(web::router(state, web::WebConfig { dev_sign_in: true }));
+    let (state, gate) = support::gated(state);
+    support::account(
+        &gate,
+        "nia",
+        access::Role::Nurse,
+        Some("Practitioner/n1"),
+        &["Location/ward-t"],
+    );
+    support::account(
+        &gate,
+        "ravi",
+        access::Role::RapidResponse,
+        Some("Practitioner/r1"),
+        &[],
+    );
+    let app = support::app(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -298,7 +321,7 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
         "pages need a signed-in user"
     );
     shot(&driver, "1-sign-in").await;
-    sign_in(&driver, &base, "role-n1").await;
+    sign_in(&driver, &base, "nia").await;
 
     // The board: three patients, all low risk, the interpreter need shown.
     wait_for("the board to go live", 10, || async {
@@ -443,7 +466,7 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
         .click()
         .await
         .unwrap();
-    sign_in(&driver, &base, "role-r1").await;
+    sign_in(&driver, &base, "ravi").await;
     driver.goto(format!("{base}/alerts")).await.unwrap();
     let inbox = text(&driver, ".inbox").await;
     assert!(

@@ -11,6 +11,8 @@ use http_body_util::BodyExt;
 use store::{Entry, Mode, WriteOp};
 use tower::ServiceExt;
 
+mod support;
+
 struct Fixed;
 impl store::Clock for Fixed {
     fn now_ms(&self) -> i64 {
@@ -115,30 +117,39 @@ async fn a_navigator_works_the_care_gap_worklist() {
     let state = server::AppState::new(store.clone())
         .with_early_warning(ew, hub)
         .with_care_gaps(gaps.clone());
-    let app = web::router(state, web::WebConfig { dev_sign_in: true });
+    let (state, gate) = support::gated(state);
+    let navigator = state
+        .store
+        .search(
+            &search::SearchQuery::parse(
+                search::Registry::r4(),
+                "PractitionerRole",
+                &[("_count".into(), "500".into())],
+            )
+            .unwrap(),
+        )
+        .unwrap()
+        .matches
+        .into_iter()
+        .map(|h| serde_json::from_str::<serde_json::Value>(&h.body).unwrap())
+        .find(|r| {
+            r["code"][0]["text"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Patient navigator")
+        })
+        .and_then(|r| r["practitioner"]["reference"].as_str().map(str::to_string));
+    support::account(
+        &gate,
+        "navigator",
+        access::Role::Navigator,
+        navigator.as_deref(),
+        &[],
+    );
+    let app = support::app(state);
 
     // Sign in as the clinic's navigator.
-    let (_, _, page) = send(&app, Request::get("/sign-in").body(Body::empty()).unwrap()).await;
-    let role = between(&page, "value=\"", "\"");
-    assert!(
-        page.contains("Patient navigator"),
-        "the navigator is on the staff list"
-    );
-    let navigator = page[..page.find("Patient navigator").unwrap()]
-        .rfind("value=\"")
-        .map(|i| between(&page[i..], "value=\"", "\""))
-        .unwrap_or(role)
-        .to_string();
-    let (s, cookie, _) = send(
-        &app,
-        Request::post("/sign-in")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("role={navigator}")))
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, StatusCode::SEE_OTHER);
-    let cookie = cookie.unwrap();
+    let cookie = support::sign_in(&app, "navigator").await;
 
     // The worklist: open gaps, filters with counts, contact details.
     let (s, _, page) = send(&app, get("/care-gaps", &cookie)).await;

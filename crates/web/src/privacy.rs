@@ -1,0 +1,211 @@
+//! The privacy officer's page (`/privacy`): the audit trail searched by user, patient, date
+//! and break-the-glass, newest first; break-the-glass accesses are listed by default.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::view::{self, Nav, PageError};
+use crate::{blocking, Web};
+
+/// Most events shown at once.
+const LIMIT: usize = 200;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Filters {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    patient: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    /// `yes`: break-the-glass accesses only.
+    #[serde(default)]
+    glass: String,
+}
+
+pub(crate) struct Line {
+    when: String,
+    who: String,
+    role: String,
+    address: String,
+    what: String,
+    patients: Vec<String>,
+    outcome: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    nav: Nav,
+    lines: Vec<Line>,
+    user: String,
+    patient: String,
+    from: String,
+    to: String,
+    glass: bool,
+    more: bool,
+    error: Option<String>,
+}
+
+const BTG: &str = "BTG";
+
+/// The break-the-glass reason of an event, if it was one.
+fn glass_reason(e: &Value) -> Option<String> {
+    let of = |v: &Value| {
+        v.as_array().into_iter().flatten().find_map(|c| {
+            c["coding"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|x| x["code"] == BTG)
+                .then(|| c["text"].as_str().unwrap_or("(no reason)").to_string())
+        })
+    };
+    of(&e["purposeOfEvent"]).or_else(|| {
+        e["agent"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|a| of(&a["purposeOfUse"]))
+    })
+}
+
+fn line(e: &Value) -> Line {
+    let agent = &e["agent"][0];
+    let who = agent["who"]["display"]
+        .as_str()
+        .or_else(|| agent["who"]["identifier"]["value"].as_str())
+        .unwrap_or("unknown")
+        .to_string();
+    let user = agent["who"]["identifier"]["value"].as_str().unwrap_or("");
+    let entities = e["entity"].as_array().cloned().unwrap_or_default();
+    let what = entities
+        .iter()
+        .find_map(|x| x["description"].as_str().map(str::to_string))
+        .or_else(|| e["outcomeDesc"].as_str().map(str::to_string))
+        .unwrap_or_else(|| e["type"]["display"].as_str().unwrap_or("").to_string());
+    Line {
+        when: e["recorded"]
+            .as_str()
+            .unwrap_or("")
+            .replace('T', " ")
+            .chars()
+            .take(19)
+            .collect(),
+        who: if user.is_empty() || who == user {
+            who
+        } else {
+            format!("{who} ({user})")
+        },
+        role: agent["role"][0]["coding"][0]["display"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        address: agent["network"]["address"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        what,
+        patients: entities
+            .iter()
+            .filter_map(|x| x["what"]["reference"].as_str())
+            .filter(|r| r.starts_with("Patient/"))
+            .map(|r| r.trim_start_matches("Patient/").to_string())
+            .collect(),
+        outcome: match e["outcome"].as_str() {
+            Some("0") => "success".into(),
+            Some("4") => format!("refused ({})", e["outcomeDesc"].as_str().unwrap_or("")),
+            Some(o) => format!("failed ({o})"),
+            None => String::new(),
+        },
+        reason: glass_reason(e).unwrap_or_default(),
+    }
+}
+
+fn valid_date(d: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()
+}
+
+fn search(web: &Web, f: &Filters) -> Result<(Vec<Line>, bool), PageError> {
+    let glass = f.glass == "yes" || (f.user.is_empty() && f.patient.is_empty());
+    let mut params: Vec<(&str, String)> =
+        vec![("_sort", "-date".into()), ("_count", "1000".into())];
+    if !f.user.trim().is_empty() {
+        params.push(("altid", f.user.trim().to_string()));
+    }
+    if !f.patient.trim().is_empty() {
+        let id = f.patient.trim().trim_start_matches("Patient/");
+        params.push(("entity", format!("Patient/{id}")));
+    }
+    if !f.from.is_empty() {
+        params.push(("date", format!("ge{}", f.from)));
+    }
+    if !f.to.is_empty() {
+        params.push(("date", format!("le{}", f.to)));
+    }
+    let events = view::search(&*web.app.store, "AuditEvent", &params)?;
+    let mut lines: Vec<Line> = events
+        .iter()
+        .filter(|e| !glass || glass_reason(e).is_some())
+        .map(line)
+        .collect();
+    let more = lines.len() > LIMIT;
+    lines.truncate(LIMIT);
+    Ok((lines, more))
+}
+
+pub(crate) async fn page(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let user = crate::session::user(&auth, access::Permission::AuditRead)?;
+    let bad_date = [&f.from, &f.to]
+        .iter()
+        .any(|d| !d.is_empty() && !valid_date(d));
+    let glass = f.glass == "yes" || (f.user.is_empty() && f.patient.is_empty());
+    let (lines, more, error) = if bad_date {
+        (
+            Vec::new(),
+            false,
+            Some("Dates are written 2026-11-25.".to_string()),
+        )
+    } else {
+        let w = web.clone();
+        let filters = Filters {
+            user: f.user.clone(),
+            patient: f.patient.clone(),
+            from: f.from.clone(),
+            to: f.to.clone(),
+            glass: f.glass.clone(),
+        };
+        let (lines, more) = blocking(move || search(&w, &filters)).await?;
+        (lines, more, None)
+    };
+    let seen = server::Seen(
+        lines
+            .iter()
+            .flat_map(|l| l.patients.iter().map(|p| format!("Patient/{p}")))
+            .collect(),
+    );
+    Ok(view::with_seen(
+        view::render(&PrivacyPage {
+            nav: Nav::new(&user, "privacy"),
+            lines,
+            user: f.user,
+            patient: f.patient,
+            from: f.from,
+            to: f.to,
+            glass,
+            more,
+            error,
+        }),
+        seen,
+    ))
+}

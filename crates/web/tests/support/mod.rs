@@ -1,0 +1,129 @@
+//! Shared by the web tests: accounts behind the gate, and signing in through the real form.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+/// The state with a gate whose accounts live in the same store.
+pub(crate) fn gated(state: server::AppState) -> (server::AppState, Arc<server::Gate>) {
+    let accounts = accounts::Accounts::new(state.store.clone(), Arc::new(store::SystemClock));
+    let gate = Arc::new(server::Gate::new(
+        Arc::new(accounts),
+        Arc::new(accounts::smart::Smart::none()),
+    ));
+    (state.with_gate(gate.clone()), gate)
+}
+
+/// The whole application as `tend serve` layers it: API, pages, gate, audit.
+pub(crate) fn app(state: server::AppState) -> axum::Router {
+    let app =
+        server::app(state.clone()).merge(web::router(state.clone(), web::WebConfig::default()));
+    server::audited(server::guarded(app, state.clone()), state.store.clone())
+}
+
+/// Add an account (the first must be the administrator).
+pub(crate) fn account(
+    gate: &server::Gate,
+    username: &str,
+    role: access::Role,
+    practitioner: Option<&str>,
+    wards: &[&str],
+) {
+    if gate.accounts.is_empty().unwrap() && role != access::Role::Administrator {
+        account(gate, "admin", access::Role::Administrator, None, &[]);
+    }
+    gate.accounts
+        .add(
+            accounts::NewAccount {
+                username: username.into(),
+                name: format!("Test {username}"),
+                role,
+                practitioner: practitioner.map(str::to_string),
+                wards: wards.iter().map(|w| w.to_string()).collect(),
+                password: PASSWORD.into(),
+            },
+            "test",
+        )
+        .unwrap();
+}
+
+pub(crate) async fn send(
+    app: &axum::Router,
+    req: Request<Body>,
+) -> (StatusCode, Vec<String>, String) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let cookies = resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .collect();
+    let body = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    (status, cookies, body)
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
+    let i = s
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in page"))
+        + start.len();
+    &s[i..i + s[i..].find(end).unwrap()]
+}
+
+/// Sign in through the form (its login-CSRF cookie and token); returns the session cookie.
+pub(crate) async fn sign_in(app: &axum::Router, username: &str) -> String {
+    sign_in_with(app, username, PASSWORD, None)
+        .await
+        .expect("signed in")
+}
+
+/// Sign in, optionally presenting a cookie already in the browser; `None` if refused.
+pub(crate) async fn sign_in_with(
+    app: &axum::Router,
+    username: &str,
+    password: &str,
+    presented: Option<&str>,
+) -> Option<String> {
+    let (_, cookies, page) = send(app, Request::get("/sign-in").body(Body::empty()).unwrap()).await;
+    let form_cookie = cookies
+        .into_iter()
+        .find(|c| c.starts_with("tend_signin="))
+        .unwrap();
+    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let mut cookie = form_cookie;
+    if let Some(p) = presented {
+        cookie = format!("{cookie}; {p}");
+    }
+    let (s, cookies, _) = send(
+        app,
+        Request::post("/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(format!(
+                "csrf={csrf}&username={username}&password={}",
+                password.replace(' ', "+")
+            )))
+            .unwrap(),
+    )
+    .await;
+    if s != StatusCode::SEE_OTHER {
+        return None;
+    }
+    cookies.into_iter().find(|c| c.starts_with("tend_session="))
+}
