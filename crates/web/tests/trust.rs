@@ -1,0 +1,876 @@
+//! Trust, end to end over the whole application as `tend serve` layers it (API, pages, gate,
+//! audit) on a real SQLite store: the role × endpoint matrix from `data/access-matrix.tsv`
+//! (every cell), audit completeness (every request of the matrix left exactly one AuditEvent
+//! naming who and, where a patient was shown, which), break-the-glass in the web app and the
+//! API and its place on the privacy officer's page, sensitive records, SMART backend-services
+//! tokens over HTTP, forged, revoked and wrong-scope tokens, CSRF and session fixation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use access::Role;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use p384::ecdsa::signature::Signer as _;
+use serde_json::{json, Value};
+use store::{Entry, Mode, Store, WriteOp};
+
+mod support;
+use support::send;
+
+const LOINC: &str = "http://loinc.org";
+
+fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn hospital() -> Vec<Value> {
+    let now = today();
+    let obs = |id: &str, patient: &str, code: &str, value: f64, unit: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": LOINC, "code": code}]}, "subject": {"reference": format!("Patient/{patient}")},
+            "effectiveDateTime": now, "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}})
+    };
+    let ward = |id: &str, name: &str| {
+        json!({"resourceType": "Location", "id": id, "name": name, "status": "active",
+        "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "wa"}]}})
+    };
+    let encounter = |id: &str, patient: &str, ward: &str| {
+        json!({"resourceType": "Encounter", "id": id, "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+        "subject": {"reference": format!("Patient/{patient}")}, "period": {"start": now},
+        "location": [{"location": {"reference": format!("Location/{ward}")}, "status": "active"}]})
+    };
+    vec![
+        ward("ward-t", "Ward T"),
+        ward("ward-u", "Ward U"),
+        json!({"resourceType": "Practitioner", "id": "nav1", "name": [{"text": "Nadia Navigator"}]}),
+        json!({"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1936-02-02", "name": [{"family": "Ward-T", "given": ["Arlo"]}]}),
+        json!({"resourceType": "Patient", "id": "p2", "gender": "female", "birthDate": "1940-03-03", "name": [{"family": "Ward-U", "given": ["Bea"]}]}),
+        json!({"resourceType": "Patient", "id": "p3", "gender": "female", "birthDate": "1950-04-04", "name": [{"family": "Clinic", "given": ["Cleo"]}]}),
+        encounter("e1", "p1", "ward-t"),
+        encounter("e2", "p2", "ward-u"),
+        json!({"resourceType": "CareTeam", "id": "ct3", "status": "active", "subject": {"reference": "Patient/p3"},
+            "participant": [{"member": {"reference": "Practitioner/nav1"}}]}),
+        obs("o1", "p1", "8867-4", 88.0, "/min"),
+        obs("o2", "p2", "8867-4", 90.0, "/min"),
+        obs("o3", "p3", "8867-4", 70.0, "/min"),
+        obs("bp1", "p1", "8480-6", 128.0, "mm[Hg]"),
+        // An interpersonal-safety screening answer: sensitive.
+        json!({"resourceType": "Observation", "id": "safety1", "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": "95618-5", "display": "Physically hurt you"}]},
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": now,
+            "valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA10082-8", "display": "Sometimes"}]}}),
+    ]
+}
+
+fn key() -> (p384::ecdsa::SigningKey, Value) {
+    let key = p384::ecdsa::SigningKey::random(&mut rsa::rand_core::OsRng);
+    let point = key.verifying_key().to_encoded_point(false);
+    let jwk = json!({"kty": "EC", "crv": "P-384", "kid": "k1",
+        "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap())});
+    (key, jwk)
+}
+
+fn assertion(key: &p384::ecdsa::SigningKey, client: &str, aud: &str, jti: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let header = B64.encode(json!({"alg": "ES384", "kid": "k1", "typ": "JWT"}).to_string());
+    let claims =
+        json!({"iss": client, "sub": client, "aud": aud, "exp": now + 240, "iat": now, "jti": jti});
+    let message = format!("{header}.{}", B64.encode(claims.to_string()));
+    let sig: p384::ecdsa::Signature = key.sign(message.as_bytes());
+    format!("{message}.{}", B64.encode(sig.to_vec()))
+}
+
+struct World {
+    app: axum::Router,
+    store: Arc<dyn Store>,
+    gate: Arc<server::Gate>,
+    key: p384::ecdsa::SigningKey,
+}
+
+async fn world() -> (World, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(
+        &format!("sqlite://{}", dir.path().join("trust.db").display()),
+        store::Options {
+            clock: Arc::new(store::SystemClock),
+            indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
+            readers: 4,
+        },
+    )
+    .unwrap();
+    let entries: Vec<Entry> = hospital()
+        .into_iter()
+        .map(|v| Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: v["resourceType"].as_str().unwrap().into(),
+                id: v["id"].as_str().unwrap().into(),
+                resource: v,
+                if_match: None,
+            },
+        })
+        .collect();
+    store.write(entries, Mode::Atomic).unwrap();
+    let ew = early_warning::EarlyWarning::new(
+        store.clone(),
+        early_warning::Config::default(),
+        Arc::new(store::SystemClock),
+    );
+    ew.catch_up().unwrap();
+    let hub = early_warning::Hub::start(ew.clone());
+    let gaps = care_gaps::CareGaps::new(
+        store.clone(),
+        Arc::new(prevention::RuleSet::builtin()),
+        Arc::new(store::SystemClock),
+    );
+    gaps.run_population().unwrap();
+    let (key, jwk) = key();
+    let smart = accounts::smart::Smart::from_json(
+        &json!({"clients": [{"client_id": "lab", "name": "Laboratory system", "scopes": "system/*.* system/Observation.read",
+            "jwks": {"keys": [jwk.clone()]}},
+            {"client_id": "reader", "name": "Observation reader", "scopes": "system/Observation.read", "jwks": {"keys": [jwk]}}]})
+        .to_string(),
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let accounts = accounts::Accounts::new(store.clone(), Arc::new(store::SystemClock));
+    let gate = Arc::new(server::Gate::new(Arc::new(accounts), Arc::new(smart)));
+    let state = server::AppState::new(store.clone())
+        .with_early_warning(ew, hub)
+        .with_care_gaps(gaps)
+        .with_gate(gate.clone());
+    let ward = ["Location/ward-t"];
+    support::account(&gate, "nurse", Role::Nurse, Some("Practitioner/n1"), &ward);
+    support::account(
+        &gate,
+        "physician",
+        Role::Physician,
+        Some("Practitioner/d1"),
+        &ward,
+    );
+    support::account(
+        &gate,
+        "rapid",
+        Role::RapidResponse,
+        Some("Practitioner/r1"),
+        &[],
+    );
+    support::account(
+        &gate,
+        "navigator",
+        Role::Navigator,
+        Some("Practitioner/nav1"),
+        &[],
+    );
+    support::account(&gate, "social", Role::SocialWorker, None, &[]);
+    support::account(&gate, "quality", Role::QualityOfficer, None, &[]);
+    support::account(&gate, "safety", Role::SafetyReviewer, None, &[]);
+    support::account(&gate, "privacy", Role::PrivacyOfficer, None, &[]);
+    let app = support::app(state);
+    (
+        World {
+            app,
+            store,
+            gate,
+            key,
+        },
+        dir,
+    )
+}
+
+/// A SMART access token for `client` with `scope`, through discovery and the token endpoint.
+async fn smart_token(w: &World, client: &str, scope: &str, jti: &str) -> (StatusCode, Value) {
+    let (s, _, conf) = send(
+        &w.app,
+        Request::get("/fhir/.well-known/smart-configuration")
+            .header(header::HOST, "tend.test")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let conf: Value = serde_json::from_str(&conf).unwrap();
+    let url = conf["token_endpoint"].as_str().unwrap().to_string();
+    assert_eq!(url, "http://tend.test/auth/token");
+    assert_eq!(
+        conf["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["RS384", "ES384"])
+    );
+    let form = format!(
+        "grant_type=client_credentials&scope={}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={}",
+        scope.replace(' ', "+").replace('/', "%2F").replace('*', "%2A"),
+        assertion(&w.key, client, &url, jti)
+    );
+    let (s, _, body) = send(
+        &w.app,
+        Request::post("/auth/token")
+            .header(header::HOST, "tend.test")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap(),
+    )
+    .await;
+    (s, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn body_for(method: &str, path: &str) -> Option<Value> {
+    match (method, path) {
+        ("POST", "/fhir/Observation") => {
+            Some(json!({"resourceType": "Observation", "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": "8867-4"}]}, "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": today(), "valueQuantity": {"value": 91, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}}))
+        }
+        ("POST", "/fhir/Task") => Some(
+            json!({"resourceType": "Task", "status": "requested", "intent": "order",
+            "for": {"reference": "Patient/p1"}, "description": "Call back"}),
+        ),
+        ("PUT", "/fhir/Location/ward-x") => Some(
+            json!({"resourceType": "Location", "id": "ward-x", "name": "Ward X", "status": "active"}),
+        ),
+        _ => None,
+    }
+}
+
+/// One request as `who` (a bearer token for the API, a session cookie for pages).
+fn request(method: &str, path: &str, bearer: Option<&str>, cookie: Option<&str>) -> Request<Body> {
+    let mut r = Request::builder().method(method).uri(path);
+    if let Some(t) = bearer {
+        r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if let Some(c) = cookie {
+        r = r.header(header::COOKIE, c);
+    }
+    match body_for(method, path) {
+        Some(b) => r
+            .header(header::CONTENT_TYPE, "application/fhir+json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => r.body(Body::empty()).unwrap(),
+    }
+}
+
+/// What happened, in the matrix's words.
+fn verdict(status: StatusCode, location: Option<&str>) -> &'static str {
+    match status.as_u16() {
+        401 => "login",
+        403 => "deny",
+        303 | 302 | 307 if location == Some("/sign-in") => "login",
+        _ => "allow",
+    }
+}
+
+async fn events(store: &dyn Store) -> Vec<Value> {
+    // Audit records ride the next group commit: make one, after everything queued.
+    store.save_checkpoint("trust-test", 1).unwrap();
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let (hits, next) = store.scan("AuditEvent", cursor, 5000).unwrap();
+        if hits.is_empty() {
+            break;
+        }
+        out.extend(
+            hits.into_iter()
+                .map(|h| serde_json::from_str::<Value>(&h.body).unwrap()),
+        );
+        cursor = next;
+    }
+    out
+}
+
+fn described(e: &Value) -> Option<&str> {
+    e["entity"]
+        .as_array()?
+        .iter()
+        .find_map(|x| x["description"].as_str())
+}
+
+fn patients_of(e: &Value) -> Vec<String> {
+    e["entity"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["what"]["reference"].as_str())
+        .filter(|r| r.starts_with("Patient/"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_matrix_holds_and_every_request_is_audited() {
+    let (w, _dir) = world().await;
+    let people = [
+        "nurse",
+        "physician",
+        "rapid",
+        "navigator",
+        "social",
+        "quality",
+        "safety",
+        "privacy",
+        "admin",
+    ];
+    let mut tokens: HashMap<&str, String> = HashMap::new();
+    let mut cookies: HashMap<&str, String> = HashMap::new();
+    for p in people {
+        tokens.insert(
+            p,
+            w.gate
+                .accounts
+                .issue_token(p, "matrix", None, "test")
+                .unwrap(),
+        );
+        cookies.insert(p, support::sign_in(&w.app, p).await);
+    }
+    let (s, t) = smart_token(&w, "lab", "system/*.*", "matrix-1").await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["token_type"], "bearer");
+    assert_eq!(t["expires_in"], 300);
+    tokens.insert("service", t["access_token"].as_str().unwrap().to_string());
+
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/access-matrix.tsv"),
+    )
+    .unwrap();
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty());
+    let columns: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    assert_eq!(
+        &columns[2..],
+        &[
+            "none",
+            "nurse",
+            "physician",
+            "rapid",
+            "navigator",
+            "social",
+            "quality",
+            "safety",
+            "privacy",
+            "admin",
+            "service"
+        ]
+    );
+    let mut wrong = Vec::new();
+    let mut made: Vec<(String, String, String)> = Vec::new();
+    let mut cells = 0;
+    for line in lines {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), columns.len(), "{line}");
+        let (method, path) = (cols[0], cols[1]);
+        let page = !(path.starts_with("/fhir") || path.starts_with("/api"));
+        for (i, want) in cols.iter().enumerate().skip(2) {
+            let who = columns[i];
+            let (bearer, cookie) = match who {
+                "none" => (None, None),
+                "service" => (tokens.get("service").map(String::as_str), None),
+                p if page => (None, cookies.get(p).map(String::as_str)),
+                p => (tokens.get(p).map(String::as_str), None),
+            };
+            let resp =
+                tower::ServiceExt::oneshot(w.app.clone(), request(method, path, bearer, cookie))
+                    .await
+                    .unwrap();
+            let location = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string);
+            let got = verdict(resp.status(), location.as_deref());
+            cells += 1;
+            if got != *want {
+                wrong.push(format!(
+                    "{method} {path} as {who}: expected {want}, got {got} ({})",
+                    resp.status()
+                ));
+            }
+            let user = match who {
+                "none" => String::new(),
+                "service" => "lab".to_string(),
+                p => p.to_string(),
+            };
+            made.push((user, method.to_string(), path.to_string()));
+        }
+    }
+    assert!(cells >= 250, "{cells} cells");
+    assert!(
+        wrong.is_empty(),
+        "{} cells wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+
+    // Audit completeness: every request made above left exactly one AuditEvent naming who
+    // made it (or, without credentials, nobody) and what it was.
+    let all = events(&*w.store).await;
+    let mut count: HashMap<(String, String), usize> = HashMap::new();
+    for e in &all {
+        let who = e["agent"][0]["altId"].as_str().unwrap_or("").to_string();
+        if let Some(d) = described(e) {
+            let query = e["entity"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|x| x["query"].as_str())
+                .map(|q| {
+                    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(q).unwrap())
+                        .unwrap()
+                });
+            let target = match query {
+                Some(q) => format!("{d}?{q}"),
+                None => d.to_string(),
+            };
+            *count.entry((who, target)).or_default() += 1;
+        }
+    }
+    for (user, method, path) in &made {
+        let key = (user.clone(), format!("{method} {path}"));
+        assert_eq!(count.get(&key), Some(&1), "AuditEvents for {key:?}");
+    }
+    // Who, role, patients and outcome.
+    let read = all
+        .iter()
+        .find(|e| e["agent"][0]["altId"] == "nurse" && described(e) == Some("GET /fhir/Patient/p1"))
+        .unwrap();
+    assert_eq!(read["agent"][0]["role"][0]["coding"][0]["code"], "nurse");
+    assert_eq!(patients_of(read), ["Patient/p1"]);
+    assert_eq!(read["outcome"], "0");
+    let denied = all
+        .iter()
+        .find(|e| {
+            e["agent"][0]["altId"] == "quality" && described(e) == Some("GET /fhir/Patient/p1")
+        })
+        .unwrap();
+    assert_eq!(denied["outcome"], "4");
+    let page = all
+        .iter()
+        .find(|e| e["agent"][0]["altId"] == "rapid" && described(e) == Some("GET /board"))
+        .unwrap();
+    assert!(
+        patients_of(page).contains(&"Patient/p1".to_string()),
+        "the board names its patients"
+    );
+    let chain = store::audit::verify(
+        w.store
+            .scan("AuditEvent", 0, 100_000)
+            .unwrap()
+            .0
+            .iter()
+            .map(|h| h.body.as_str()),
+    );
+    assert!(chain.broken.is_none(), "{chain:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glass_sensitivity_tokens_csrf_and_fixation() {
+    let (w, _dir) = world().await;
+    let app = &w.app;
+    let get = |path: &str, cookie: &str| {
+        Request::get(path)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let api = |method: &str, path: &str, token: &str, glass: Option<&str>| {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(g) = glass {
+            r = r.header("x-break-glass", g);
+        }
+        match body_for(method, path) {
+            Some(b) => r
+                .header(header::CONTENT_TYPE, "application/fhir+json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => r.body(Body::empty()).unwrap(),
+        }
+    };
+
+    // Care teams: the navigator reaches p3 through the care team, p2 through the outreach list
+    // (osteoporosis screening is due), not p1.
+    let nav = w
+        .gate
+        .accounts
+        .issue_token("navigator", "t", None, "test")
+        .unwrap();
+    assert_eq!(
+        send(app, api("GET", "/fhir/Patient/p3", &nav, None))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, _, body) = send(app, api("GET", "/fhir/Patient/p1", &nav, None)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(body.contains("x-break-glass"), "{body}");
+    // A search returns what the navigator may see and says how much was withheld.
+    let (s, _, body) = send(app, api("GET", "/fhir/Observation?code=8867-4", &nav, None)).await;
+    assert_eq!(s, StatusCode::OK);
+    let bundle: Value = serde_json::from_str(&body).unwrap();
+    let mut subjects: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["resource"]["subject"]["reference"].as_str())
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, ["Patient/p2", "Patient/p3"]);
+    assert!(body.contains("1 entries were withheld"), "{body}");
+
+    // Break the glass through the API: allowed with a reason, and the reason is recorded.
+    assert_eq!(
+        send(app, api("GET", "/fhir/Patient/p1", &nav, Some("short")))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            app,
+            api(
+                "GET",
+                "/fhir/Patient/p1",
+                &nav,
+                Some("patient collapsed in clinic waiting room")
+            )
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    // Roles outside clinical care cannot break the glass.
+    let quality = w
+        .gate
+        .accounts
+        .issue_token("quality", "t", None, "test")
+        .unwrap();
+    assert_eq!(
+        send(
+            app,
+            api(
+                "GET",
+                "/fhir/Patient/p1",
+                &quality,
+                Some("I would like to see it please")
+            )
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Break the glass in the web app: the page asks for a reason; a reason in words opens it.
+    let social = support::sign_in(app, "social").await;
+    let (s, _, page) = send(app, get("/patients/p1", &social)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(page.contains("Break the glass"), "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let post = |path: &str, cookie: &str, form: String| {
+        Request::post(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let (s, _, again) = send(
+        app,
+        post(
+            "/patients/p1/break-glass",
+            &social,
+            format!("csrf={csrf}&reason=x"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(again.contains("The reason is not accepted"));
+    let (s, _, _) = send(
+        app,
+        post(
+            "/patients/p1/break-glass",
+            &social,
+            format!("csrf=forged&reason=family+meeting+about+discharge"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "CSRF");
+    let (s, _, _) = send(
+        app,
+        post(
+            "/patients/p1/break-glass",
+            &social,
+            format!("csrf={csrf}&reason=family+meeting+about+discharge"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(
+        send(app, get("/patients/p1", &social)).await.0,
+        StatusCode::OK
+    );
+
+    // The privacy officer sees both break-the-glass accesses with their reasons, and can
+    // search by user and patient.
+    w.store.save_checkpoint("trust-test", 1).unwrap();
+    let privacy = support::sign_in(app, "privacy").await;
+    let (s, _, page) = send(app, get("/privacy", &privacy)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("family meeting about discharge"), "{page}");
+    assert!(
+        page.contains("patient collapsed in clinic waiting room"),
+        "{page}"
+    );
+    // An attempt by a role that may not break the glass is shown too, as refused.
+    let row = page
+        .split("<tr>")
+        .find(|r| r.contains("I would like to see it please"))
+        .expect("attempt listed");
+    assert!(row.contains("refused (403"), "{row}");
+    let (_, _, by_user) = send(app, get("/privacy?user=social&glass=no", &privacy)).await;
+    assert!(by_user.contains("GET /patients/p1") && !by_user.contains("GET /fhir/Patient/p1"));
+    let (_, _, by_patient) = send(app, get("/privacy?patient=p3&glass=no", &privacy)).await;
+    assert!(by_patient.contains("/fhir/Patient/p3"));
+    assert!(!by_patient.contains("GET /patients/p1"));
+    let (s, _, _) = send(app, get("/privacy?from=yesterday", &privacy)).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Sensitive records: the nurse (in the patient's care) does not see the safety answer;
+    // the physician does.
+    let nurse = w
+        .gate
+        .accounts
+        .issue_token("nurse", "t", None, "test")
+        .unwrap();
+    let physician = w
+        .gate
+        .accounts
+        .issue_token("physician", "t", None, "test")
+        .unwrap();
+    assert_eq!(
+        send(app, api("GET", "/fhir/Observation/safety1", &nurse, None))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(
+            app,
+            api("GET", "/fhir/Observation/safety1", &physician, None)
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (_, _, body) = send(
+        app,
+        api("GET", "/fhir/Observation?subject=Patient/p1", &nurse, None),
+    )
+    .await;
+    assert!(
+        !body.contains("95618-5") && body.contains("1 entries were withheld"),
+        "{body}"
+    );
+    let (_, _, body) = send(
+        app,
+        api(
+            "GET",
+            "/fhir/Observation?subject=Patient/p1",
+            &physician,
+            None,
+        ),
+    )
+    .await;
+    assert!(body.contains("95618-5"));
+    // Break-the-glass does not open sensitive records to a role without them.
+    assert_eq!(
+        send(
+            app,
+            api(
+                "GET",
+                "/fhir/Observation/safety1",
+                &nav,
+                Some("patient collapsed in clinic waiting room")
+            )
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Tokens: forged, revoked, narrowed by scope, SMART scopes, refused assertions.
+    assert_eq!(
+        send(app, api("GET", "/fhir/Location", "tend_forged", None))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(app, api("GET", "/fhir/Location", "smart_forged", None))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _, _) = send(app, api("GET", "/fhir/Location", "not-a-token", None)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let narrow = w
+        .gate
+        .accounts
+        .issue_token("nurse", "read only", Some("user/Observation.read"), "test")
+        .unwrap();
+    assert_eq!(
+        send(app, api("GET", "/fhir/Observation/o1", &narrow, None))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(app, api("POST", "/fhir/Observation", &narrow, None))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(app, api("GET", "/fhir/Patient/p1", &narrow, None))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let id = w
+        .gate
+        .accounts
+        .tokens(Some("nurse"))
+        .unwrap()
+        .into_iter()
+        .find(|t| t.label == "read only")
+        .unwrap()
+        .id;
+    w.gate.accounts.revoke_token(&id, "test").unwrap();
+    assert_eq!(
+        send(app, api("GET", "/fhir/Observation/o1", &narrow, None))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, t) = smart_token(
+        &w,
+        "reader",
+        "system/Observation.read system/Patient.read",
+        "tok-1",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        t["scope"], "system/Observation.read",
+        "only what the client may have"
+    );
+    let reader = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        send(app, api("GET", "/fhir/Observation/o1", reader, None))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(app, api("GET", "/fhir/Patient/p1", reader, None))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(app, api("POST", "/fhir/Observation", reader, None))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, e) = smart_token(&w, "reader", "system/Observation.read", "tok-1").await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "replayed assertion"
+    );
+    let (s, e) = smart_token(&w, "reader", "system/Condition.read", "tok-2").await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    let (s, e) = smart_token(&w, "stranger", "system/Observation.read", "tok-3").await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+
+    // CSRF: an /api write from a browser session needs the session's token in a header.
+    let nurse_session = support::sign_in(app, "nurse").await;
+    let (s, _, _) = send(
+        app,
+        Request::post("/api/alerts/none/acknowledge")
+            .header(header::COOKIE, &nurse_session)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Session fixation: a planted cookie never becomes signed in, and signing in ends the
+    // session the browser presented and issues a new token.
+    let planted = "tend_session=attacker-chosen";
+    let fresh = support::sign_in_with(app, "nurse", support::PASSWORD, Some(planted))
+        .await
+        .unwrap();
+    assert_ne!(fresh, planted);
+    assert_eq!(
+        send(app, get("/account", planted)).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let old = support::sign_in(app, "physician").await;
+    assert_eq!(send(app, get("/account", &old)).await.0, StatusCode::OK);
+    let new = support::sign_in_with(app, "nurse", support::PASSWORD, Some(&old))
+        .await
+        .unwrap();
+    assert_ne!(new, old);
+    assert_eq!(
+        send(app, get("/account", &old)).await.0,
+        StatusCode::SEE_OTHER,
+        "the presented session ended"
+    );
+    assert_eq!(send(app, get("/account", &new)).await.0, StatusCode::OK);
+    // Sign-in's own CSRF: a form without the matching cookie is refused.
+    let (s, _, _) = send(
+        app,
+        Request::post("/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "csrf=x&username=nurse&password={}",
+                support::PASSWORD.replace(' ', "+")
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Wrong passwords are refused and recorded.
+    assert!(
+        support::sign_in_with(app, "nurse", "wrong password here", None)
+            .await
+            .is_none()
+    );
+    let failed = events(&*w.store)
+        .await
+        .into_iter()
+        .filter(|e| e["type"]["code"] == "110114" && e["outcome"] == "4")
+        .count();
+    assert!(failed >= 1);
+}
