@@ -80,6 +80,8 @@ pub struct Handled {
     pub code: &'static str,
     /// Whether it was a resend answered from the record.
     pub duplicate: bool,
+    /// Patients the message wrote (`Patient/ID`), for its audit record.
+    pub patients: Vec<String>,
 }
 
 fn hl7_now(ms: i64) -> String {
@@ -226,6 +228,7 @@ impl Feed {
                         ack,
                         code: "AR",
                         duplicate: false,
+                        patients: Vec::new(),
                     },
                     kind,
                 );
@@ -264,6 +267,7 @@ impl Feed {
                         ack,
                         code,
                         duplicate: true,
+                        patients: Vec::new(),
                     };
                 }
                 let d = Diagnostic::new("MSH", 1, 10, 0, ErrorCode::DuplicateKey, "this sending application, facility and control id were already used for a different message");
@@ -277,6 +281,7 @@ impl Feed {
                     ack,
                     code: code.as_str(),
                     duplicate: false,
+                    patients: Vec::new(),
                 };
             }
         }
@@ -342,6 +347,7 @@ impl Feed {
             ack,
             code: code.as_str(),
             duplicate: false,
+            patients: Vec::new(),
         }
     }
 
@@ -489,6 +495,11 @@ impl Feed {
                 )
             })
             .collect();
+        let patients: Vec<String> = focus
+            .iter()
+            .filter(|f| f.starts_with("Patient/"))
+            .cloned()
+            .collect();
         let mut entries: Vec<Entry> = resources.into_iter().filter_map(put).collect();
         entries.extend(put(self.record(m, "accepted", &ack, &focus, &[])));
         if let Err(e) = self.store.write(entries, Mode::Atomic) {
@@ -506,6 +517,7 @@ impl Feed {
             ack,
             code: code.as_str(),
             duplicate: false,
+            patients,
         }
     }
 
@@ -602,10 +614,19 @@ impl Feed {
                 }
             }
         }
+        let mut patients: Vec<String> = outcomes
+            .iter()
+            .flatten()
+            .filter_map(|o| o.version())
+            .filter(|v| v.rtype == "Patient")
+            .map(|v| format!("Patient/{}", v.id))
+            .collect();
+        patients.dedup();
         Handled {
             ack,
             code: code.as_str(),
             duplicate: false,
+            patients,
         }
     }
 }
@@ -657,12 +678,55 @@ fn ack_code(ack: &str) -> &'static str {
     "AE"
 }
 
+/// The AuditEvent of one message received over MLLP: the sending system (MSH-3, MSH-4) and
+/// its address, the message type and control id, the patients it wrote, the outcome.
+fn message_audit(message: &[u8], peer: std::net::SocketAddr, h: &Handled, now_ms: i64) -> Value {
+    let header = Inbound::parse(message).ok().map(|m| m.header);
+    let sender = header
+        .as_ref()
+        .map(|h| format!("{}^{}", h.sending_application, h.sending_facility))
+        .unwrap_or_else(|| "unknown sender".into());
+    let what = header
+        .as_ref()
+        .map(|h| format!("HL7 v2 {}^{} {}", h.message_code, h.trigger, h.control_id))
+        .unwrap_or_else(|| "HL7 v2 message (unreadable header)".into());
+    let mut entity: Vec<Value> = h
+        .patients
+        .iter()
+        .map(|p| json!({"what": {"reference": p},
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person"},
+            "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"}}))
+        .collect();
+    entity.push(json!({"type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object"},
+        "description": what}));
+    json!({
+        "resourceType": "AuditEvent",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110107", "display": "Import"},
+        "subtype": [{"system": "https://tend.example.org/fhir/CodeSystem/audit-subtype", "code": "hl7v2"}],
+        "action": "C",
+        "recorded": chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "outcome": if matches!(h.code, "AA" | "CA") { "0" } else { "4" },
+        "outcomeDesc": if h.duplicate { format!("{} (resend answered from the record)", h.code) } else { h.code.to_string() },
+        "agent": [{"requestor": true, "who": {"identifier": {"system": "https://tend.example.org/fhir/NamingSystem/hl7v2-sender", "value": sender}, "display": sender},
+            "altId": sender, "network": {"address": peer.ip().to_string(), "type": "2"}}],
+        "source": {"observer": {"display": "Tend"}, "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4", "display": "Application Server"}]},
+        "entity": entity,
+    })
+}
+
 impl mllp::Handler for Feed {
-    fn handle(&self, message: &[u8], _peer: std::net::SocketAddr) -> Option<Vec<u8>> {
+    fn handle(&self, message: &[u8], peer: std::net::SocketAddr) -> Option<Vec<u8>> {
         // A defect anywhere below must not cost the sender its acknowledgement.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Feed::handle(self, message)))
         {
-            Ok(h) => Some(h.ack.into_bytes()),
+            Ok(h) => {
+                let event = message_audit(message, peer, &h, self.clock.now_ms());
+                if let Err(e) = self.store.audit(vec![event]) {
+                    tracing::error!(error = %e, "an HL7 v2 audit record could not be queued");
+                }
+                Some(h.ack.into_bytes())
+            }
             Err(_) => {
                 tracing::error!("HL7 v2 message handling failed unexpectedly; answered AR");
                 Some(mllp::Handler::refuse(

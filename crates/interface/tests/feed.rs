@@ -173,6 +173,45 @@ async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
     assert_eq!(code, "AA", "{ack}");
     assert_eq!(count(&*store, "DiagnosticReport", ""), 1);
 
+    // Every message over MLLP left one AuditEvent: sender, address, patients, outcome.
+    store.save_checkpoint("feed-test", 1).unwrap();
+    let (hits, _) = store.scan("AuditEvent", 0, 1000).unwrap();
+    let events: Vec<serde_json::Value> = hits
+        .iter()
+        .map(|h| serde_json::from_str(&h.body).unwrap())
+        .collect();
+    assert_eq!(events.len(), 8, "one per message sent");
+    let patient = format!(
+        "Patient/{}",
+        store
+            .search(&SearchQuery::parse(Registry::r4(), "Patient", &[]).unwrap())
+            .unwrap()
+            .matches[0]
+            .id
+    );
+    let accepted = events
+        .iter()
+        .find(|e| {
+            e["entity"].as_array().unwrap().iter().any(|x| {
+                x["description"]
+                    .as_str()
+                    .is_some_and(|d| d.ends_with("MON-000124"))
+            }) && e["outcomeDesc"] == "AA"
+        })
+        .expect("the accepted ORU");
+    assert_eq!(accepted["outcome"], "0");
+    assert_eq!(accepted["agent"][0]["network"]["address"], "127.0.0.1");
+    assert!(accepted["agent"][0]["altId"]
+        .as_str()
+        .unwrap()
+        .contains('^'));
+    assert_eq!(accepted["entity"][0]["what"]["reference"], patient.as_str());
+    assert!(events.iter().any(|e| e["outcomeDesc"]
+        .as_str()
+        .unwrap()
+        .contains("resend answered from the record")));
+    assert_eq!(events.iter().filter(|e| e["outcome"] == "4").count(), 4);
+
     stop.send(true).unwrap();
     drop(client);
     server.await.unwrap().unwrap();
