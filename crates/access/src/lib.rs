@@ -15,7 +15,7 @@ mod scope;
 mod sensitive;
 
 pub use password::{password_problems, MIN_PASSWORD_LEN};
-pub use role::{Permission, Role, MATRIX};
+pub use role::{matrix_markdown, Permission, Role, MATRIX};
 pub use scope::{ScopeError, Scopes};
 pub use sensitive::{sensitive, INTERPERSONAL_SAFETY_LOINC};
 

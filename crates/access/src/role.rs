@@ -153,6 +153,33 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// What the permission allows, as the roles table says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::Board => "Ward boards, ward patient lists, the alert list, live events",
+            Permission::ChartRead => {
+                "Read patients' records (care relationship or break-the-glass for people)"
+            }
+            Permission::RecordWrite => {
+                "Write clinical records (vital signs, conditions, procedures, ...)"
+            }
+            Permission::AlertRespond => "Acknowledge, respond to and resolve alerts",
+            Permission::Outreach => "Care-gap worklist, record outreach, write Tasks and referrals",
+            Permission::SensitiveRead => {
+                "See sensitive records (interpersonal-safety answers, restricted)"
+            }
+            Permission::BreakGlass => {
+                "Break the glass: reach a patient outside one's care, with a reason"
+            }
+            Permission::Measures => "Population measures (MeasureReports), no patient-level data",
+            Permission::SafetyEvents => "Safety-event reports (AdverseEvent) hospital-wide",
+            Permission::AuditRead => "Search the audit trail (privacy page, AuditEvent)",
+            Permission::ManageUsers => "Accounts and API tokens",
+            Permission::Directory => "Write wards, staff and organizations",
+            Permission::Interfaces => "HL7 v2 message log and replay, metrics",
+        }
+    }
+
     pub const ALL: [Permission; 13] = [
         Permission::Board,
         Permission::ChartRead,
@@ -210,6 +237,27 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::Directory, &[Administrator, IntegrationService]),
     (Permission::Interfaces, &[Administrator, IntegrationService]),
 ];
+
+/// The permissions table as Markdown (README.md holds this table; a test keeps it true).
+pub fn matrix_markdown() -> String {
+    let mut out = String::from("| Permission |");
+    for r in Role::ALL {
+        out.push_str(&format!(" {} |", r.title()));
+    }
+    out.push_str("\n|---|");
+    for _ in Role::ALL {
+        out.push_str(":-:|");
+    }
+    out.push('\n');
+    for p in Permission::ALL {
+        out.push_str(&format!("| {} |", p.describe()));
+        for r in Role::ALL {
+            out.push_str(if r.grants(p) { " ✓ |" } else { " |" });
+        }
+        out.push('\n');
+    }
+    out
+}
 
 /// How access to a resource type is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,6 +321,22 @@ mod tests {
             );
         }
         assert_eq!(Role::parse("superuser"), None);
+    }
+
+    #[test]
+    fn the_readme_holds_the_roles_table() {
+        let readme = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+        )
+        .unwrap();
+        let start =
+            readme.find("<!-- roles-table -->").expect("marker") + "<!-- roles-table -->\n".len();
+        let end = readme.find("<!-- /roles-table -->").expect("end marker");
+        assert_eq!(
+            &readme[start..end],
+            matrix_markdown(),
+            "README.md's roles table differs from access::MATRIX; run `cargo run -q -p access --example roles_table` and paste its output"
+        );
     }
 
     #[test]

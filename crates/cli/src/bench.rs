@@ -117,6 +117,26 @@ fn observation(i: usize, patient: usize, rng: &mut Rng) -> Value {
     })
 }
 
+/// The AuditEvent of one API read, shaped as the HTTP layer records it.
+fn read_event(id: &str) -> Value {
+    serde_json::json!({
+        "resourceType": "AuditEvent",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}],
+        "action": "R",
+        "recorded": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "outcome": "0",
+        "outcomeDesc": "200",
+        "agent": [{"requestor": true, "who": {"identifier": {"system": "https://tend.example.org/fhir/NamingSystem/user", "value": "bench"}, "display": "Bench"},
+            "altId": "bench", "role": [{"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/role", "code": "nurse"}]}],
+            "network": {"address": "127.0.0.1", "type": "2"}}],
+        "source": {"observer": {"display": "Tend"}},
+        "entity": [{"what": {"reference": format!("Patient/{id}")}, "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"}},
+            {"type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"}, "description": format!("GET /fhir/Patient/{id}")}],
+    })
+}
+
 /// Builds the query string of one search run.
 type QueryMaker = Box<dyn Fn(&mut Rng) -> String>;
 
@@ -282,40 +302,55 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
         );
     }
 
-    // 3. Reads by id.
-    let stop = AtomicBool::new(false);
-    let lat = std::sync::Mutex::new(Vec::new());
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..4u64 {
-            let (stop, lat) = (&stop, &lat);
-            s.spawn(move || {
-                let mut rng = Rng(77 + t);
-                let mut mine = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let id = format!("bp{}", rng.below(patients as u64));
-                    let t0 = Instant::now();
-                    if let Ok(Some(_)) = store.read("Patient", &id) {
-                        mine.push(ms(t0.elapsed()));
+    // 3. Reads by id, without and with auditing: with it, each read also queues one
+    // AuditEvent as the HTTP layer does (who, what, the patient), which the writer links
+    // into the hash chain inside its next group commit.
+    for audited in [false, true] {
+        let stop = AtomicBool::new(false);
+        let lat = std::sync::Mutex::new(Vec::new());
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (stop, lat) = (&stop, &lat);
+                s.spawn(move || {
+                    let mut rng = Rng(77 + t);
+                    let mut mine = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = format!("bp{}", rng.below(patients as u64));
+                        let t0 = Instant::now();
+                        if let Ok(Some(_)) = store.read("Patient", &id) {
+                            if audited {
+                                let _ = store.audit(vec![read_event(&id)]);
+                            }
+                            mine.push(ms(t0.elapsed()));
+                        }
                     }
-                }
-                if let Ok(mut l) = lat.lock() {
-                    l.extend(mine);
-                }
-            });
-        }
-        std::thread::sleep(Duration::from_secs(args.seconds));
-        stop.store(true, Ordering::Relaxed);
-    });
-    let secs = started.elapsed().as_secs_f64();
-    let mut l = lat.into_inner().unwrap_or_default();
-    l.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "reads by id        {:.0} reads/s  p50 {:.3} ms  p99 {:.3} ms  (4 threads)",
-        l.len() as f64 / secs,
-        percentile(&l, 0.5),
-        percentile(&l, 0.99)
-    );
+                    if let Ok(mut l) = lat.lock() {
+                        l.extend(mine);
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_secs(args.seconds));
+            stop.store(true, Ordering::Relaxed);
+        });
+        let secs = started.elapsed().as_secs_f64();
+        let mut l = lat.into_inner().unwrap_or_default();
+        l.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "reads by id{}  {:.0} reads/s  p50 {:.3} ms  p99 {:.3} ms  (4 threads)",
+            if audited { ", audited" } else { "         " },
+            l.len() as f64 / secs,
+            percentile(&l, 0.5),
+            percentile(&l, 0.99)
+        );
+    }
+    if let Ok(c) = store.counts() {
+        let n = c
+            .iter()
+            .find(|(t, _)| t == "AuditEvent")
+            .map_or(0, |(_, n)| *n);
+        println!("audit events       {n} recorded in the chain during the audited run");
+    }
 
     // 4. Searches.
     let searches: [(&str, &str, QueryMaker); 3] = [

@@ -154,35 +154,55 @@ pub async fn serve(
 /// allows nothing for API responses (pages set their own); and HSTS when Tend is reached over
 /// HTTPS (`hsts`: its public URL is `https://`, TLS ending at a reverse proxy).
 pub fn harden(app: Router, hsts: bool) -> Router {
-    app.layer(axum::middleware::from_fn(
-        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
-            use axum::http::{header, HeaderValue};
-            let mut resp = next.run(req).await;
-            let h = resp.headers_mut();
-            let defaults = [
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                (header::X_FRAME_OPTIONS, "DENY"),
-                (header::REFERRER_POLICY, "no-referrer"),
-                (header::CACHE_CONTROL, "no-store"),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    "default-src 'none'; frame-ancestors 'none'",
-                ),
-            ];
-            for (name, value) in defaults {
-                if !h.contains_key(&name) {
-                    h.insert(name, HeaderValue::from_static(value));
+    app.layer(axum::middleware::from_fn(limit_time))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                use axum::http::{header, HeaderValue};
+                let mut resp = next.run(req).await;
+                let h = resp.headers_mut();
+                let defaults = [
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                    (header::X_FRAME_OPTIONS, "DENY"),
+                    (header::REFERRER_POLICY, "no-referrer"),
+                    (header::CACHE_CONTROL, "no-store"),
+                    (
+                        header::CONTENT_SECURITY_POLICY,
+                        "default-src 'none'; frame-ancestors 'none'",
+                    ),
+                ];
+                for (name, value) in defaults {
+                    if !h.contains_key(&name) {
+                        h.insert(name, HeaderValue::from_static(value));
+                    }
                 }
-            }
-            if hsts {
-                h.insert(
-                    header::STRICT_TRANSPORT_SECURITY,
-                    HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-                );
-            }
-            resp
-        },
-    ))
+                if hsts {
+                    h.insert(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+                    );
+                }
+                resp
+            },
+        ))
+}
+
+/// Longest a request may take (live event streams excepted).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Answer 503 when a request takes longer than [`REQUEST_TIMEOUT`] (a write already handed
+/// to the store still completes, as with any client that gives up).
+async fn limit_time(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.uri().path() == "/api/events" {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::Unavailable.into_response(),
+    }
 }
 
 /// One debug line per request: method, path, status and time. Never the query string (a

@@ -277,7 +277,7 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         self.pool.with(|c| engine::counts(c))
     }
     fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
-        engine::submit_audit(&self.queue, events)
+        engine::submit_audit(&self.queue, &self.indexer, events)
     }
     fn keyed_get(&self, space: &str, key: &str) -> Result<Option<String>, StoreError> {
         self.pool.with(|c| engine::keyed_get(c, space, key))
@@ -290,6 +290,6 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         writes: Vec<Keyed>,
         audit: Vec<serde_json::Value>,
     ) -> Result<(), StoreError> {
-        engine::submit_keyed(&self.queue, writes, audit)
+        engine::submit_keyed(&self.queue, &self.indexer, writes, audit)
     }
 }
