@@ -193,7 +193,13 @@ fn demo_accounts(
             staff("Patient navigator", None),
             vec![],
         ),
-        ("social", "Social worker", Role::SocialWorker, None, vec![]),
+        (
+            "social",
+            "Clinical social worker",
+            Role::SocialWorker,
+            staff("Clinical social worker", None),
+            vec![],
+        ),
         (
             "quality",
             "Quality officer",

@@ -92,8 +92,13 @@ struct AlertFilter {
 
 async fn alerts(
     State(state): State<AppState>,
+    auth: Option<axum::Extension<crate::gate::Auth>>,
     Query(f): Query<AlertFilter>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
+    let mine: Option<Vec<String>> = auth
+        .and_then(|a| a.0.principal)
+        .filter(|p| p.role != access::Role::RapidResponse)
+        .map(|p| p.wards);
     let ew = service(&state)?;
     let all = match f.status.as_deref() {
         None | Some("open") => false,
@@ -107,9 +112,12 @@ async fn alerts(
     };
     let ward = f.ward.map(|w| reference("Location", &w));
     let patient = f.patient.map(|p| reference("Patient", &p));
-    Ok(Json(
-        blocking(move || ew.alerts(ward.as_deref(), patient.as_deref(), all)).await?,
-    ))
+    let mut found = blocking(move || ew.alerts(ward.as_deref(), patient.as_deref(), all)).await?;
+    // People see their own wards' alerts (the rapid-response team: every ward).
+    if let Some(m) = mine {
+        found.retain(|a| a.ward.as_ref().is_some_and(|w| m.contains(w)));
+    }
+    Ok(Json(found))
 }
 
 async fn alert(
@@ -176,6 +184,7 @@ fn sse(e: &Event) -> SseEvent {
 /// A live stream of scores and alerts for a ward or a patient (or everything).
 async fn events(
     State(state): State<AppState>,
+    auth: Option<axum::Extension<crate::gate::Auth>>,
     Query(f): Query<EventFilter>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
@@ -190,9 +199,17 @@ async fn events(
         .or(f.after);
     let ward = f.ward.map(|w| reference("Location", &w));
     let patient = f.patient.map(|p| reference("Patient", &p));
+    // People see their own wards' events (the rapid-response team: every ward).
+    let mine: Option<Vec<String>> = auth
+        .and_then(|a| a.0.principal)
+        .filter(|p| p.role != access::Role::RapidResponse)
+        .map(|p| p.wards);
     let wanted = move |e: &Event| {
         ward.as_ref().is_none_or(|w| e.ward.as_ref() == Some(w))
             && patient.as_ref().is_none_or(|p| &e.patient == p)
+            && mine
+                .as_ref()
+                .is_none_or(|m| e.ward.as_ref().is_some_and(|w| m.contains(w)))
     };
     let (rx, position) = hub.subscribe();
     let missed = match after {

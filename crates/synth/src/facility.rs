@@ -122,6 +122,7 @@ enum Profession {
     Physician,
     Nurse,
     NursePractitioner,
+    SocialWorker,
 }
 
 struct Post {
@@ -269,6 +270,15 @@ fn posts() -> Vec<Post> {
         PRIMARY_CARE,
         None,
     ));
+    // And the outpatient centre's clinical social worker, on the care teams of patients on
+    // cancer pathways.
+    posts.push(post(
+        "social-worker-1".into(),
+        "Clinical social worker",
+        Profession::SocialWorker,
+        PRIMARY_CARE,
+        None,
+    ));
     posts
 }
 
@@ -347,6 +357,7 @@ pub(crate) fn build(seed: u64, today: NaiveDate, beds: &[usize], out: &mut Out) 
         }));
     }
 
+    const ROLE: &str = "http://terminology.hl7.org/CodeSystem/practitioner-role";
     let mut by_role = BTreeMap::new();
     let mut practitioners = Vec::new();
     let mut roles = Vec::new();
@@ -369,12 +380,17 @@ pub(crate) fn build(seed: u64, today: NaiveDate, beds: &[usize], out: &mut Out) 
                 } else {
                     ("DO", "Doctor of Osteopathy")
                 };
-                (q, ("doctor", "Doctor"), Some("Dr."))
+                (q, (ROLE, "doctor", "Doctor"), Some("Dr."))
             }
-            Profession::Nurse => (("RN", "Registered Nurse"), ("nurse", "Nurse"), None),
+            Profession::Nurse => (("RN", "Registered Nurse"), (ROLE, "nurse", "Nurse"), None),
             Profession::NursePractitioner => {
-                (("NP", "Nurse Practitioner"), ("nurse", "Nurse"), None)
+                (("NP", "Nurse Practitioner"), (ROLE, "nurse", "Nurse"), None)
             }
+            Profession::SocialWorker => (
+                ("LICSW", "Licensed Independent Clinical Social Worker"),
+                (SNOMED, "106328005", "Social worker"),
+                None,
+            ),
         };
         let email = format!(
             "{}.{}@riverbend.example.org",
@@ -418,7 +434,7 @@ pub(crate) fn build(seed: u64, today: NaiveDate, beds: &[usize], out: &mut Out) 
             "active": true,
             "practitioner": reference("Practitioner", &id),
             "organization": reference("Organization", ORGANIZATION),
-            "code": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/practitioner-role", "code": role_code.0, "display": role_code.1}], "text": post.title}],
+            "code": [{"coding": [{"system": role_code.0, "code": role_code.1, "display": role_code.2}], "text": post.title}],
             "specialty": [concept(&[post.specialty])],
         });
         role["location"] = match post.ward {

@@ -43,7 +43,7 @@ impl Default for Config {
 pub struct Hospital {
     /// FHIR R4 resources with client-assigned ids, in dependency order: every reference points at
     /// a resource earlier in the list (Organization, Location, Practitioner, PractitionerRole,
-    /// Patient, ServiceRequest, Encounter, Condition, Goal, CarePlan, Observation, Procedure,
+    /// Patient, ServiceRequest, Encounter, CareTeam, Condition, Goal, CarePlan, Observation, Procedure,
     /// DiagnosticReport).
     pub resources: Vec<Value>,
     sims: Vec<Sim>,
@@ -59,7 +59,7 @@ impl Hospital {
 
 /// Resource types in load order; a resource only refers to types before it (or, for
 /// Observation panels, to Observations pushed before them).
-const ORDER: [&str; 13] = [
+const ORDER: [&str; 14] = [
     "Organization",
     "Location",
     "Practitioner",
@@ -67,6 +67,7 @@ const ORDER: [&str; 13] = [
     "Patient",
     "ServiceRequest",
     "Encounter",
+    "CareTeam",
     "Condition",
     "Goal",
     "CarePlan",

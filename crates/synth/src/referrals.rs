@@ -636,5 +636,22 @@ impl Pathway<'_> {
             "note": [{"text": format!("Urgent referral for suspected {} cancer: {}.", site.label, symptom.2.to_lowercase())}],
         }));
         out.extend(milestones);
+        // The patient's care team on the pathway: the GP, the specialist, the navigator who
+        // guides them and the social worker (reached through `CareTeam.participant`).
+        out.push(json!({
+            "resourceType": "CareTeam",
+            "id": self.id("careteam", "usc"),
+            "meta": fhir::meta(),
+            "status": if completed { "inactive" } else { "active" },
+            "name": format!("Suspected {} cancer pathway", site.label),
+            "subject": reference("Patient", &self.patient),
+            "participant": [
+                {"role": [{"text": "Primary care physician"}], "member": reference("Practitioner", &self.pcp)},
+                {"role": [concept(&[site.specialty])], "member": reference("Practitioner", &specialist)},
+                {"role": [{"text": "Patient navigator"}], "member": reference("Practitioner", self.staff.role("navigator-1"))},
+                {"role": [concept(&[(SNOMED, "106328005", "Social worker")])], "member": reference("Practitioner", self.staff.role("social-worker-1"))},
+            ],
+            "managingOrganization": [reference("Organization", ORGANIZATION)],
+        }));
     }
 }
