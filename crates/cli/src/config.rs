@@ -38,6 +38,44 @@ pub(crate) struct ServeArgs {
         value_name = "FILE"
     )]
     pub(crate) smart_clients: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub(crate) oidc: OidcArgs,
+}
+
+/// Single sign-on with the hospital's OpenID Connect provider (optional).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct OidcArgs {
+    /// The provider's issuer URL; with it, the sign-in page offers single sign-on.
+    #[arg(long = "oidc-issuer", env = "TEND_OIDC_ISSUER")]
+    pub(crate) issuer: Option<String>,
+    /// Tend's client id at the provider.
+    #[arg(
+        long = "oidc-client-id",
+        env = "TEND_OIDC_CLIENT_ID",
+        default_value = "tend"
+    )]
+    pub(crate) client_id: String,
+    /// Tend's client secret at the provider (prefer the environment: flags show in `ps`).
+    #[arg(
+        long = "oidc-client-secret",
+        env = "TEND_OIDC_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub(crate) client_secret: Option<String>,
+    /// The ID-token claim naming the Tend account.
+    #[arg(
+        long = "oidc-username-claim",
+        env = "TEND_OIDC_USERNAME_CLAIM",
+        default_value = "preferred_username"
+    )]
+    pub(crate) username_claim: String,
+    /// The provider's name on the sign-in page.
+    #[arg(
+        long = "oidc-label",
+        env = "TEND_OIDC_LABEL",
+        default_value = "the hospital's single sign-on"
+    )]
+    pub(crate) label: String,
 }
 
 /// The HL7 v2 feed (MLLP listener and mapping).

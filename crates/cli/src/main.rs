@@ -133,7 +133,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
     let state = with_early_warning(store.clone(), &args.early_warning)?;
     let state = with_care_gaps(state, &args.prevention)?;
-    let state = with_gate(state, args.smart_clients.as_deref())?;
+    let mut state = with_gate(state, args.smart_clients.as_deref())?;
+    if let Some(issuer) = &args.oidc.issuer {
+        let base = args
+            .prevention
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.listen));
+        let config = accounts::oidc::OidcConfig {
+            issuer: issuer.clone(),
+            client_id: args.oidc.client_id.clone(),
+            client_secret: args.oidc.client_secret.clone().unwrap_or_default(),
+            redirect_uri: format!("{}/sign-in/sso/callback", base.trim_end_matches('/')),
+            username_claim: args.oidc.username_claim.clone(),
+            label: args.oidc.label.clone(),
+        };
+        let provider = accounts::oidc::Provider::discover(config)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        println!("Single sign-on: {issuer}");
+        let gate = state.gate.take().expect("set by with_gate");
+        let gate = Arc::try_unwrap(gate)
+            .map_err(|_| anyhow::anyhow!("the gate is already shared"))?
+            .with_oidc(Arc::new(provider));
+        state = state.with_gate(Arc::new(gate));
+    }
     if state
         .gate
         .as_ref()

@@ -98,6 +98,7 @@ fn patients(v: &Value, out: &mut Vec<String>) {
 /// assets, discovery, or sign-in pages (sign-ins are recorded by the accounts themselves).
 fn recorded(path: &str) -> bool {
     !(path.starts_with("/assets/")
+        || path.starts_with("/sign-in/")
         || matches!(
             path,
             "/" | "/sign-in" | "/sign-out" | "/fhir/metadata" | "/metrics" | "/cds-services"

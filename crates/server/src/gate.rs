@@ -50,6 +50,8 @@ const GLASS_TTL: Duration = Duration::from_secs(8 * 3600);
 pub struct Gate {
     pub accounts: Arc<Accounts>,
     pub smart: Arc<Smart>,
+    /// The hospital's single sign-on, when configured.
+    pub oidc: Option<Arc<accounts::oidc::Provider>>,
     relationships: Mutex<HashMap<(String, String), (Option<Relationship>, Instant)>>,
     /// Break-the-glass grants made in the web app: (user, patient) → reason.
     glass: Mutex<HashMap<(String, String), (String, Instant)>>,
@@ -81,9 +83,16 @@ impl Gate {
         Gate {
             accounts,
             smart,
+            oidc: None,
             relationships: Mutex::new(HashMap::new()),
             glass: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// With single sign-on through an OpenID Connect provider.
+    pub fn with_oidc(mut self, provider: Arc<accounts::oidc::Provider>) -> Gate {
+        self.oidc = Some(provider);
+        self
     }
 
     /// The caller a bearer token names: `Ok(None)` when it names nobody valid.

@@ -3,6 +3,7 @@
 //! | Page | What |
 //! |---|---|
 //! | `GET`/`POST /sign-in` | sign in with user name and password (lockout, rate limit, login CSRF) |
+//! | `GET /sign-in/sso`, `/sign-in/sso/callback` | single sign-on with the hospital's OpenID Connect provider, when configured |
 //! | `GET /account` | who you are: role, wards, what the role includes |
 //! | `POST /patients/{id}/break-glass` | open a record outside one's care relationships, with a reason |
 //! | `GET /privacy` | the audit trail by user, patient, date, break-the-glass (privacy officer) |
@@ -72,6 +73,8 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/patients/{id}/break-glass", post(chart::break_glass))
         .route("/sign-in", get(signin::page).post(signin::submit))
         .route("/sign-out", post(signin::sign_out))
+        .route("/sign-in/sso", get(signin::sso))
+        .route("/sign-in/sso/callback", get(signin::sso_callback))
         .route("/board", get(board::page))
         .route("/board/rows", get(board::rows))
         .route("/patients/{id}", get(chart::page))

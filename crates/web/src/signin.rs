@@ -29,6 +29,8 @@ struct SignInPage {
     csrf: String,
     username: String,
     error: Option<String>,
+    /// The single sign-on provider's name, when configured.
+    sso: Option<String>,
 }
 
 fn form_token() -> String {
@@ -46,7 +48,8 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn page_with(status: StatusCode, username: &str, error: Option<String>, secure: bool) -> Response {
+fn page_with(web: &Web, status: StatusCode, username: &str, error: Option<String>) -> Response {
+    let secure = web.config.secure_cookies;
     let csrf = form_token();
     let mut resp = view::render(&SignInPage {
         nav: Nav {
@@ -56,6 +59,12 @@ fn page_with(status: StatusCode, username: &str, error: Option<String>, secure: 
         csrf: csrf.clone(),
         username: username.to_string(),
         error,
+        sso: web
+            .app
+            .gate
+            .as_ref()
+            .and_then(|g| g.oidc.as_ref())
+            .map(|o| o.config.label.clone()),
     });
     *resp.status_mut() = status;
     if let Ok(v) = format!(
@@ -70,7 +79,88 @@ fn page_with(status: StatusCode, username: &str, error: Option<String>, secure: 
 }
 
 pub(crate) async fn page(State(web): State<Web>) -> Response {
-    page_with(StatusCode::OK, "", None, web.config.secure_cookies)
+    page_with(&web, StatusCode::OK, "", None)
+}
+
+/// `GET /sign-in/sso`: off to the hospital's single sign-on.
+pub(crate) async fn sso(State(web): State<Web>) -> Response {
+    match web.app.gate.as_ref().and_then(|g| g.oidc.clone()) {
+        Some(p) => Redirect::to(&p.begin()).into_response(),
+        None => page_with(
+            &web,
+            StatusCode::NOT_FOUND,
+            "",
+            Some("Single sign-on is not set up on this server.".into()),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Callback {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: String,
+}
+
+/// `GET /sign-in/sso/callback`: the provider vouches for someone; their account signs in.
+pub(crate) async fn sso_callback(
+    State(web): State<Web>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    axum::extract::Query(cb): axum::extract::Query<Callback>,
+) -> Response {
+    let Some((gate, provider)) = web
+        .app
+        .gate
+        .clone()
+        .and_then(|g| g.oidc.clone().map(|o| (g, o)))
+    else {
+        return page_with(
+            &web,
+            StatusCode::NOT_FOUND,
+            "",
+            Some("Single sign-on is not set up on this server.".into()),
+        );
+    };
+    if !cb.error.is_empty() || cb.code.is_empty() {
+        return page_with(
+            &web,
+            StatusCode::UNAUTHORIZED,
+            "",
+            Some(
+                "Single sign-on did not sign you in. Try again, or use your Tend password.".into(),
+            ),
+        );
+    }
+    let username = match provider.finish(&cb.code, &cb.state).await {
+        Ok(u) => u,
+        Err(why) => {
+            tracing::warn!(%why, "single sign-on refused");
+            return page_with(
+                &web,
+                StatusCode::UNAUTHORIZED,
+                "",
+                Some(
+                    "Single sign-on did not sign you in. Try again, or use your Tend password."
+                        .into(),
+                ),
+            );
+        }
+    };
+    let from = peer(&connect);
+    let outcome =
+        tokio::task::spawn_blocking(move || gate.accounts.sign_in_vouched(&username, &from)).await;
+    match outcome {
+        Ok(Ok(Ok((token, _)))) => (
+            [(header::SET_COOKIE, cookie(&token, web.config.secure_cookies))],
+            Redirect::to("/"),
+        )
+            .into_response(),
+        Ok(Ok(Err(_))) => page_with(&web, StatusCode::FORBIDDEN, "", Some("Single sign-on knows you, but there is no enabled Tend account with your user name. Ask an administrator.".into())),
+        _ => page_with(&web, StatusCode::SERVICE_UNAVAILABLE, "", Some("Signing in is not possible right now.".into())),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,10 +190,10 @@ pub(crate) async fn submit(
     let expected = cookie_value(&headers, FORM_COOKIE).unwrap_or_default();
     if form.csrf.is_empty() || form.csrf != expected {
         return page_with(
+            &web,
             StatusCode::FORBIDDEN,
             &form.username,
             Some("This sign-in form has expired or did not come from Tend. Try again.".into()),
-            secure,
         );
     }
     let Some(gate) = web.app.gate.clone() else {
@@ -158,10 +248,10 @@ pub(crate) async fn submit(
         Err(_) => "Signing in is not possible right now.".to_string(),
     };
     page_with(
+        &web,
         StatusCode::UNAUTHORIZED,
         &form.username,
         Some(message),
-        secure,
     )
 }
 

@@ -874,3 +874,211 @@ async fn glass_sensitivity_tokens_csrf_and_fixation() {
         .count();
     assert!(failed >= 1);
 }
+
+/// A stand-in for the hospital's OpenID Connect provider, on loopback: discovery, keys and
+/// a token endpoint that checks the code, the client secret and the PKCE verifier, and signs
+/// an RS256 ID token for `user` with the nonce Tend sent.
+struct Idp {
+    base: String,
+    /// The nonce and code challenge of the sign-in Tend started, and who signs in.
+    pending: Arc<std::sync::Mutex<(String, String, String)>>,
+}
+
+async fn idp() -> Idp {
+    use axum::routing::{get, post};
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    use rsa::traits::PublicKeyParts as _;
+    let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let jwk = json!({"kty": "RSA", "kid": "idp1", "alg": "RS256", "use": "sig",
+        "n": B64.encode(private.n().to_bytes_be()), "e": B64.encode(private.e().to_bytes_be())});
+    let signer = Arc::new(rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(private));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let pending = Arc::new(std::sync::Mutex::new((
+        String::new(),
+        String::new(),
+        String::new(),
+    )));
+    let (b1, b2, p) = (base.clone(), base.clone(), pending.clone());
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || {
+                let b = b1.clone();
+                async move {
+                    axum::Json(json!({"issuer": b, "authorization_endpoint": format!("{b}/authorize"),
+                        "token_endpoint": format!("{b}/token"), "jwks_uri": format!("{b}/jwks")}))
+                }
+            }),
+        )
+        .route("/jwks", get(move || { let k = jwk.clone(); async move { axum::Json(json!({"keys": [k]})) } }))
+        .route(
+            "/token",
+            post(move |headers: axum::http::HeaderMap, body: String| {
+                let (b, p, signer) = (b2.clone(), p.clone(), signer.clone());
+                async move {
+                    let form: HashMap<String, String> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+                    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("tend:s3cret"));
+                    let (nonce, challenge, user) = p.lock().unwrap().clone();
+                    let verifier_ok = B64.encode(sha2_digest(form.get("code_verifier").map(String::as_str).unwrap_or(""))) == challenge;
+                    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(basic.as_str())
+                        || form.get("code").map(String::as_str) != Some("good-code")
+                        || !verifier_ok
+                    {
+                        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_grant"})));
+                    }
+                    let now = chrono::Utc::now().timestamp();
+                    let header = B64.encode(json!({"alg": "RS256", "kid": "idp1", "typ": "JWT"}).to_string());
+                    let claims = B64.encode(json!({"iss": b, "aud": "tend", "sub": "u-1", "preferred_username": user,
+                        "nonce": nonce, "iat": now, "exp": now + 300}).to_string());
+                    let message = format!("{header}.{claims}");
+                    let sig = signer.sign(message.as_bytes()).to_vec();
+                    (StatusCode::OK, axum::Json(json!({"id_token": format!("{message}.{}", B64.encode(sig)), "token_type": "Bearer"})))
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Idp { base, pending }
+}
+
+fn sha2_digest(s: &str) -> Vec<u8> {
+    use rsa::sha2::Digest as _;
+    rsa::sha2::Sha256::digest(s.as_bytes()).to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sign_on_vouches_for_existing_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(
+        &format!("sqlite://{}", dir.path().join("sso.db").display()),
+        store::Options {
+            clock: Arc::new(store::SystemClock),
+            indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
+            readers: 2,
+        },
+    )
+    .unwrap();
+    let idp = idp().await;
+    let provider = accounts::oidc::Provider::discover(accounts::oidc::OidcConfig {
+        issuer: idp.base.clone(),
+        client_id: "tend".into(),
+        client_secret: "s3cret".into(),
+        redirect_uri: "http://tend.test/sign-in/sso/callback".into(),
+        username_claim: "preferred_username".into(),
+        label: "Riverbend SSO".into(),
+    })
+    .await
+    .unwrap();
+    let accounts = accounts::Accounts::new(store.clone(), Arc::new(store::SystemClock));
+    let gate = Arc::new(
+        server::Gate::new(Arc::new(accounts), Arc::new(accounts::smart::Smart::none()))
+            .with_oidc(Arc::new(provider)),
+    );
+    let state = server::AppState::new(store.clone()).with_gate(gate.clone());
+    support::account(&gate, "nurse", Role::Nurse, None, &["Location/ward-t"]);
+    let app = support::app(state);
+
+    let (_, _, page) = send(&app, Request::get("/sign-in").body(Body::empty()).unwrap()).await;
+    assert!(page.contains("Sign in with Riverbend SSO"));
+    // Start: Tend sends the browser to the provider with state, nonce and a PKCE challenge.
+    async fn start(app: axum::Router, base: &str) -> HashMap<String, String> {
+        let resp = tower::ServiceExt::oneshot(
+            app,
+            Request::get("/sign-in/sso").body(Body::empty()).unwrap(),
+        )
+        .await
+        .unwrap();
+        let to = resp.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let q: HashMap<String, String> =
+            form_urlencoded::parse(to.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        assert!(to.starts_with(&format!("{base}/authorize?")));
+        assert_eq!(
+            (q["client_id"].as_str(), q["code_challenge_method"].as_str()),
+            ("tend", "S256")
+        );
+        assert_eq!(q["redirect_uri"], "http://tend.test/sign-in/sso/callback");
+        q
+    }
+    let callback = |state: &str, code: &str| {
+        Request::get(format!(
+            "/sign-in/sso/callback?code={code}&state={}",
+            form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+        ))
+        .body(Body::empty())
+        .unwrap()
+    };
+    let q = start(app.clone(), &idp.base).await;
+    *idp.pending.lock().unwrap() = (
+        q["nonce"].clone(),
+        q["code_challenge"].clone(),
+        "nurse".into(),
+    );
+    let (s, cookies, _) = send(&app, callback(&q["state"], "good-code")).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let session = cookies
+        .into_iter()
+        .find(|c| c.starts_with("tend_session="))
+        .unwrap();
+    let (s, _, account) = send(
+        &app,
+        Request::get("/account")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(account.contains("Nurse"));
+    // The state is single-use.
+    let (s, _, _) = send(&app, callback(&q["state"], "good-code")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A wrong code, or an ID token whose nonce is not this sign-in's, signs nobody in.
+    let q = start(app.clone(), &idp.base).await;
+    *idp.pending.lock().unwrap() = (
+        q["nonce"].clone(),
+        q["code_challenge"].clone(),
+        "nurse".into(),
+    );
+    assert_eq!(
+        send(&app, callback(&q["state"], "bad-code")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let q = start(app.clone(), &idp.base).await;
+    *idp.pending.lock().unwrap() = (
+        "another-nonce".into(),
+        q["code_challenge"].clone(),
+        "nurse".into(),
+    );
+    assert_eq!(
+        send(&app, callback(&q["state"], "good-code")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The provider vouches for someone without a Tend account: no session.
+    let q = start(app.clone(), &idp.base).await;
+    *idp.pending.lock().unwrap() = (
+        q["nonce"].clone(),
+        q["code_challenge"].clone(),
+        "mallory".into(),
+    );
+    let (s, cookies, page) = send(&app, callback(&q["state"], "good-code")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(page.contains("no enabled Tend account"));
+    assert!(!cookies.iter().any(|c| c.starts_with("tend_session=")));
+    // Both outcomes are on the audit trail.
+    let logins: Vec<Value> = events(&*store)
+        .await
+        .into_iter()
+        .filter(|e| e["type"]["code"] == "110114")
+        .collect();
+    assert!(logins
+        .iter()
+        .any(|e| e["outcomeDesc"] == "signed in (single sign-on)" && e["outcome"] == "0"));
+    assert!(logins
+        .iter()
+        .any(|e| e["outcomeDesc"] == "single sign-on: no account" && e["outcome"] == "4"));
+}
