@@ -21,6 +21,11 @@ pub use sensitive::{sensitive, INTERPERSONAL_SAFETY_LOINC};
 
 use serde::{Deserialize, Serialize};
 
+/// Patients a response showed (`Patient/ID`), for its audit record, when its body does not
+/// say (web pages and CDS Hooks cards put them in the response's extensions).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen(pub Vec<String>);
+
 /// How a principal proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -31,6 +36,8 @@ pub enum Via {
     ApiToken,
     /// A SMART backend-services access token (client credentials with a signed assertion).
     Smart,
+    /// A CDS Hooks client's signed JWT (the EHR calling Tend's CDS services).
+    CdsHooks,
 }
 
 /// Someone or something making a request.

@@ -255,11 +255,12 @@ async fn call(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, CdsError> {
+) -> Result<axum::response::Response, CdsError> {
     if id != SERVICE_ID {
         return Err(CdsError::UnknownService(id));
     }
     let base = base(&cds, &headers);
+    let mut caller = None;
     if let Some(trust) = &cds.config.trust {
         let token = headers
             .get(header::AUTHORIZATION)
@@ -279,6 +280,16 @@ async fn call(
             .verify(token, &aud, now)
             .map_err(|e| CdsError::Unauthorized(e.to_string()))?;
         tracing::info!(iss = %claims.iss, "CDS Hooks call from a trusted client");
+        // Who called, for the audit record.
+        caller = Some(access::Principal {
+            id: claims.iss.clone(),
+            name: format!("CDS client {}", claims.iss),
+            role: access::Role::IntegrationService,
+            practitioner: None,
+            wards: vec![],
+            scopes: None,
+            via: access::Via::CdsHooks,
+        });
     }
     let req = parse(&body)?;
     let record = data::gather(&cds, &req).await?;
@@ -289,7 +300,13 @@ async fn call(
         None
     };
     let cards = cards::cards(&cds, &req.patient_id, &record, link_base.as_deref())?;
-    Ok(Json(json!({"cards": cards})))
+    let mut resp = axum::response::IntoResponse::into_response(Json(json!({"cards": cards})));
+    if let Some(p) = caller {
+        resp.extensions_mut().insert(p);
+    }
+    resp.extensions_mut()
+        .insert(access::Seen(vec![format!("Patient/{}", req.patient_id)]));
+    Ok(resp)
 }
 
 async fn tend_has_patient(cds: &Cds, id: &str) -> bool {

@@ -156,7 +156,7 @@ async fn patient_view_cards_from_store_prefetch_and_fhir_server_with_jwt() {
             public_url: Some(public.into()),
         },
     );
-    let base = serve(cds_hooks::router(cds)).await;
+    let base = serve(server::audited(cds_hooks::router(cds), store.clone())).await;
     let http = reqwest::Client::new();
     let url = format!("{base}/cds-services/{SERVICE_ID}");
     let aud = format!("{public}/cds-services/{SERVICE_ID}");
@@ -395,6 +395,28 @@ async fn patient_view_cards_from_store_prefetch_and_fhir_server_with_jwt() {
         "{e}"
     );
     tokio::time::sleep(Duration::from_millis(10)).await;
+
+    // Every call was audited, naming the CDS client that signed it and the patient.
+    store.save_checkpoint("cds-test", 1).unwrap();
+    let (hits, _) = store.scan("AuditEvent", 0, 10_000).unwrap();
+    let signed: Vec<Value> = hits
+        .iter()
+        .map(|h| serde_json::from_str::<Value>(&h.body).unwrap())
+        .filter(|e| e["agent"][0]["altId"] == "https://ehr.example.org")
+        .collect();
+    assert!(!signed.is_empty(), "calls name their client");
+    assert!(signed.iter().all(|e| e["outcome"] == "0"));
+    assert!(signed.iter().any(|e| e["entity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["what"]["reference"] == format!("Patient/{clinic}").as_str())));
+    assert!(
+        hits.iter()
+            .any(|h| h.body.contains("unauthenticated client")
+                && h.body.contains("\"outcome\":\"4\"")),
+        "refused calls are audited too"
+    );
 }
 
 fn rand_core() -> rsa::rand_core::OsRng {

@@ -223,7 +223,11 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
             o.remove("query");
         }
     }
-    let principal = auth.as_ref().and_then(|a| a.principal.as_ref());
+    // The gate's caller, or one a service verified itself (a CDS Hooks client's JWT).
+    let principal = auth
+        .as_ref()
+        .and_then(|a| a.principal.as_ref())
+        .or_else(|| parts.extensions.get::<access::Principal>());
     let glass = auth.as_ref().and_then(|a| a.break_glass.as_deref());
     let agent = accounts::agent(principal, peer.as_deref(), glass);
     let mut outcome_desc = status.as_u16().to_string();

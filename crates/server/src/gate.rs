@@ -69,10 +69,7 @@ pub struct Auth {
     pub withheld: usize,
 }
 
-/// Patients a response showed, for its audit record, when the body does not say (web
-/// pages put them here).
-#[derive(Debug, Clone, Default)]
-pub struct Seen(pub Vec<String>);
+pub use access::Seen;
 
 fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
