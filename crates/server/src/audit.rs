@@ -249,6 +249,11 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
     });
     if let Some(reason) = glass {
         event["purposeOfEvent"] = json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "BTG", "display": "break the glass"}], "text": reason}]);
+        // Also a subtype: `purposeOfEvent` has no search parameter, and the privacy officer
+        // finds break-the-glass accesses by searching for it.
+        if let Some(a) = event["subtype"].as_array_mut() {
+            a.push(json!({"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "BTG", "display": "break the glass"}));
+        }
     }
     if let Err(e) = store.audit(vec![event]) {
         tracing::error!(error = %e, %path, "an audit record could not be queued");

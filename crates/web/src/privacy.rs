@@ -26,6 +26,9 @@ pub(crate) struct Filters {
     /// `yes`: break-the-glass accesses only.
     #[serde(default)]
     glass: String,
+    /// Page of results, newest first (0: the newest).
+    #[serde(default)]
+    page: usize,
 }
 
 pub(crate) struct Line {
@@ -51,6 +54,9 @@ struct PrivacyPage {
     glass: bool,
     more: bool,
     error: Option<String>,
+    /// Links to the newer and older pages, with the same filters.
+    newer: Option<String>,
+    older: Option<String>,
 }
 
 const BTG: &str = "BTG";
@@ -134,8 +140,18 @@ fn valid_date(d: &str) -> bool {
 
 fn search(web: &Web, f: &Filters) -> Result<(Vec<Line>, bool), PageError> {
     let glass = f.glass == "yes" || (f.user.is_empty() && f.patient.is_empty());
-    let mut params: Vec<(&str, String)> =
-        vec![("_sort", "-date".into()), ("_count", "1000".into())];
+    let mut params: Vec<(&str, String)> = vec![
+        ("_sort", "-date".into()),
+        ("_count", (LIMIT + 1).to_string()),
+        ("_offset", (f.page * LIMIT).to_string()),
+    ];
+    if glass {
+        // Every event that relied on (or tried) break-the-glass carries this subtype.
+        params.push((
+            "subtype",
+            "http://terminology.hl7.org/CodeSystem/v3-ActReason|BTG".into(),
+        ));
+    }
     if !f.user.trim().is_empty() {
         params.push(("altid", f.user.trim().to_string()));
     }
@@ -184,6 +200,7 @@ pub(crate) async fn page(
             from: f.from.clone(),
             to: f.to.clone(),
             glass: f.glass.clone(),
+            page: f.page,
         };
         let (lines, more) = blocking(move || search(&w, &filters)).await?;
         (lines, more, None)
@@ -194,8 +211,23 @@ pub(crate) async fn page(
             .flat_map(|l| l.patients.iter().map(|p| format!("Patient/{p}")))
             .collect(),
     );
+    let link = |page: usize| {
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("user", &f.user)
+            .append_pair("patient", &f.patient)
+            .append_pair("from", &f.from)
+            .append_pair("to", &f.to)
+            .append_pair("glass", if glass { "yes" } else { "no" })
+            .append_pair("page", &page.to_string())
+            .finish();
+        format!("/privacy?{q}")
+    };
+    let newer = (f.page > 0).then(|| link(f.page - 1));
+    let older = more.then(|| link(f.page + 1));
     Ok(view::with_seen(
         view::render(&PrivacyPage {
+            newer,
+            older,
             nav: Nav::new(&user, "privacy"),
             lines,
             user: f.user,

@@ -623,7 +623,10 @@ async fn glass_sensitivity_tokens_csrf_and_fixation() {
     );
 
     // The privacy officer sees both break-the-glass accesses with their reasons, and can
-    // search by user and patient.
+    // search by user and patient; also after more than a page of ordinary accesses since.
+    for _ in 0..1100 {
+        assert_eq!(send(app, get("/account", &social)).await.0, StatusCode::OK);
+    }
     w.store.save_checkpoint("trust-test", 1).unwrap();
     let privacy = support::sign_in(app, "privacy").await;
     let (s, _, page) = send(app, get("/privacy", &privacy)).await;
@@ -639,8 +642,20 @@ async fn glass_sensitivity_tokens_csrf_and_fixation() {
         .find(|r| r.contains("I would like to see it please"))
         .expect("attempt listed");
     assert!(row.contains("refused (403"), "{row}");
-    let (_, _, by_user) = send(app, get("/privacy?user=social&glass=no", &privacy)).await;
+    let (_, _, by_user) = send(
+        app,
+        get("/privacy?user=social&patient=p1&glass=no", &privacy),
+    )
+    .await;
     assert!(by_user.contains("GET /patients/p1") && !by_user.contains("GET /fhir/Patient/p1"));
+    // Everything the social worker did, a page at a time, newest first.
+    let (_, _, newest) = send(app, get("/privacy?user=social&glass=no", &privacy)).await;
+    assert!(!newest.contains("GET /patients/p1") && newest.contains("Older events"));
+    let (_, _, oldest) = send(app, get("/privacy?user=social&glass=no&page=5", &privacy)).await;
+    assert!(
+        oldest.contains("GET /patients/p1") && oldest.contains("Newer events"),
+        "{oldest}"
+    );
     let (_, _, by_patient) = send(app, get("/privacy?patient=p3&glass=no", &privacy)).await;
     assert!(by_patient.contains("/fhir/Patient/p3"));
     assert!(!by_patient.contains("GET /patients/p1"));
