@@ -52,7 +52,6 @@ struct PrivacyPage {
     from: String,
     to: String,
     glass: bool,
-    more: bool,
     error: Option<String>,
     /// Links to the newer and older pages, with the same filters.
     newer: Option<String>,
@@ -235,7 +234,6 @@ pub(crate) async fn page(
             from: f.from,
             to: f.to,
             glass,
-            more,
             error,
         }),
         seen,
