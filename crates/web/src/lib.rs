@@ -6,6 +6,7 @@
 //! | `GET /sign-in/sso`, `/sign-in/sso/callback` | single sign-on with the hospital's OpenID Connect provider, when configured |
 //! | `GET /account` | who you are: role, wards, what the role includes |
 //! | `POST /patients/{id}/break-glass` | open a record outside one's care relationships, with a reason |
+//! | `GET`/`POST /admin/users`, `POST /admin/users/{name}/{action}` | accounts: add, disable, enable, set password, issue and revoke API tokens (administrator) |
 //! | `GET /privacy` | the audit trail by user, patient, date, break-the-glass (privacy officer) |
 //! | `GET /board?ward=` | every bed of a ward (or all wards), most at risk first; live |
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
@@ -23,6 +24,7 @@ mod chart;
 mod privacy;
 mod session;
 mod signin;
+mod users;
 mod view;
 mod vitals;
 
@@ -70,6 +72,8 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/", get(home))
         .route("/account", get(account))
         .route("/privacy", get(privacy::page))
+        .route("/admin/users", get(users::page).post(users::add))
+        .route("/admin/users/{username}/{action}", post(users::act))
         .route("/patients/{id}/break-glass", post(chart::break_glass))
         .route("/sign-in", get(signin::page).post(signin::submit))
         .route("/sign-out", post(signin::sign_out))
@@ -102,6 +106,8 @@ async fn home(auth: session::AuthExt) -> Response {
         "/care-gaps"
     } else if u.audit() {
         "/privacy"
+    } else if u.admin() {
+        "/admin/users"
     } else {
         "/account"
     };

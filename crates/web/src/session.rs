@@ -47,6 +47,9 @@ impl User {
     pub(crate) fn audit(&self) -> bool {
         self.may(Permission::AuditRead)
     }
+    pub(crate) fn admin(&self) -> bool {
+        self.may(Permission::ManageUsers)
+    }
 
     /// Whether the user sees every ward (the hospital-wide rapid-response team).
     pub(crate) fn hospital_wide(&self) -> bool {

@@ -1097,3 +1097,149 @@ async fn single_sign_on_vouches_for_existing_accounts() {
         .iter()
         .any(|e| e["outcomeDesc"] == "single sign-on: no account" && e["outcome"] == "4"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_manages_accounts_in_the_web_app() {
+    let (w, _dir) = world().await;
+    let app = &w.app;
+    let admin = support::sign_in(app, "admin").await;
+    let (s, _, page) = send(
+        app,
+        Request::get("/admin/users")
+            .header(header::COOKIE, &admin)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("id=\"user-nurse\"") && page.contains("id=\"user-privacy\""));
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let post = |path: &str, form: String| {
+        Request::post(path)
+            .header(header::COOKIE, &admin)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap()
+    };
+    // A weak password is refused with the reason; a good one adds the account.
+    let (s, _, page) = send(app, post("/admin/users", format!("csrf={csrf}&username=ward.clerk&name=Wanda+Clerk&role=nurse&wards=ward-t&password=short"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("at least 12 characters"), "{page}");
+    let (s, _, page) = send(app, post("/admin/users", format!("csrf={csrf}&username=ward.clerk&name=Wanda+Clerk&role=nurse&wards=ward-t&password=a+long+enough+passphrase"))).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(page.contains("Added ward.clerk"));
+    assert!(
+        support::sign_in_with(app, "ward.clerk", "a long enough passphrase", None)
+            .await
+            .is_some()
+    );
+    // A forged form changes nothing.
+    let (s, _, _) = send(
+        app,
+        post("/admin/users/nurse/disable", "csrf=forged".into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Issue a token (shown once, works), revoke it (stops working), disable an account.
+    let (_, _, page) = send(
+        app,
+        post(
+            "/admin/users/nurse/token",
+            format!("csrf={csrf}&label=night+script"),
+        ),
+    )
+    .await;
+    let token = page
+        .split("id=\"new-token\" readonly value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let read = |t: &str| {
+        Request::get("/fhir/Patient/p1")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(app, read(&token)).await.0, StatusCode::OK);
+    let id = w
+        .gate
+        .accounts
+        .tokens(Some("nurse"))
+        .unwrap()
+        .into_iter()
+        .find(|t| t.label == "night script")
+        .unwrap()
+        .id;
+    let (s, _, _) = send(
+        app,
+        post(
+            "/admin/users/nurse/revoke",
+            format!("csrf={csrf}&token={id}"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(send(app, read(&token)).await.0, StatusCode::UNAUTHORIZED);
+    let nurse = support::sign_in(app, "nurse").await;
+    let (_, _, page) = send(
+        app,
+        post("/admin/users/nurse/disable", format!("csrf={csrf}")),
+    )
+    .await;
+    assert!(page.contains("Disabled nurse"));
+    assert_eq!(
+        send(
+            app,
+            Request::get("/account")
+                .header(header::COOKIE, &nurse)
+                .body(Body::empty())
+                .unwrap()
+        )
+        .await
+        .0,
+        StatusCode::SEE_OTHER,
+        "the disabled nurse's session ended"
+    );
+    let (_, _, page) = send(
+        app,
+        post("/admin/users/admin/disable", format!("csrf={csrf}")),
+    )
+    .await;
+    assert!(page.contains("cannot disable your own account"));
+    // Other roles cannot reach the page.
+    let privacy = support::sign_in(app, "privacy").await;
+    let (s, _, _) = send(
+        app,
+        Request::post("/admin/users/quality/disable")
+            .header(header::COOKIE, &privacy)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("csrf=x"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The changes are on the audit trail under the administrator's name.
+    let changes: Vec<Value> = events(&*w.store)
+        .await
+        .into_iter()
+        .filter(|e| e["type"]["code"] == "110137" && e["agent"][0]["altId"] == "admin")
+        .collect();
+    for what in [
+        "account added",
+        "API token issued",
+        "API token revoked",
+        "account disabled",
+    ] {
+        assert!(changes.iter().any(|e| e["outcomeDesc"] == what), "{what}");
+    }
+}

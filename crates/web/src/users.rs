@@ -1,0 +1,228 @@
+//! The administrator's accounts page (`/admin/users`): every account with its role, wards
+//! and state; add an account, disable or enable one, set a new password, issue and revoke
+//! API tokens (a new token is shown once). Every change is an AuditEvent naming the
+//! administrator (written by `accounts`).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+
+use crate::view::{self, Nav, PageError};
+use crate::{blocking, Web};
+
+pub(crate) struct Line {
+    username: String,
+    name: String,
+    role: String,
+    wards: String,
+    state: &'static str,
+    disabled: bool,
+    tokens: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    nav: Nav,
+    lines: Vec<Line>,
+    roles: Vec<(&'static str, &'static str)>,
+    notice: Option<String>,
+    error: Option<String>,
+    /// A token just issued, shown once.
+    token: Option<String>,
+}
+
+fn accounts(web: &Web) -> Result<std::sync::Arc<server::Gate>, PageError> {
+    web.app.gate.clone().ok_or(PageError::SignIn)
+}
+
+fn render(
+    web: &Web,
+    user: &crate::User,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+    token: Option<String>,
+) -> Result<Response, PageError> {
+    let gate = accounts(web)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let list = gate
+        .accounts
+        .list()
+        .map_err(|e| view::error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    let tokens = gate.accounts.tokens(None).unwrap_or_default();
+    let lines = list
+        .into_iter()
+        .map(|a| Line {
+            tokens: tokens
+                .iter()
+                .filter(|t| t.username == a.username)
+                .map(|t| (t.id.clone(), t.label.clone()))
+                .collect(),
+            state: if a.disabled {
+                "disabled"
+            } else if a.locked(now) {
+                "locked"
+            } else {
+                "active"
+            },
+            disabled: a.disabled,
+            wards: a
+                .wards
+                .iter()
+                .map(|w| w.trim_start_matches("Location/"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            role: a.role.title().to_string(),
+            name: a.name,
+            username: a.username,
+        })
+        .collect();
+    let mut resp = view::render(&UsersPage {
+        nav: Nav::new(user, "users"),
+        lines,
+        roles: access::Role::ALL
+            .into_iter()
+            .filter(|r| *r != access::Role::IntegrationService)
+            .map(|r| (r.code(), r.title()))
+            .collect(),
+        notice,
+        error,
+        token,
+    });
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+pub(crate) async fn page(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+) -> Result<Response, PageError> {
+    let user = crate::session::user(&auth, access::Permission::ManageUsers)?;
+    blocking(move || render(&web, &user, StatusCode::OK, None, None, None)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AddForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    practitioner: String,
+    #[serde(default)]
+    wards: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub(crate) async fn add(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Form(f): Form<AddForm>,
+) -> Result<Response, PageError> {
+    let user = crate::session::poster(&auth, &f.csrf, access::Permission::ManageUsers)?;
+    blocking(move || {
+        let gate = accounts(&web)?;
+        let Some(role) = access::Role::parse(&f.role) else {
+            return render(
+                &web,
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some("Choose a role.".into()),
+                None,
+            );
+        };
+        let new = accounts::NewAccount {
+            username: f.username.trim().to_string(),
+            name: f.name.clone(),
+            role,
+            practitioner: Some(f.practitioner.trim().to_string()).filter(|p| !p.is_empty()),
+            wards: f
+                .wards
+                .split(',')
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(|w| {
+                    if w.contains('/') {
+                        w.to_string()
+                    } else {
+                        format!("Location/{w}")
+                    }
+                })
+                .collect(),
+            password: f.password.clone(),
+        };
+        match gate.accounts.add(new, &user.principal.id) {
+            Ok(a) => render(
+                &web,
+                &user,
+                StatusCode::OK,
+                Some(format!("Added {} ({}).", a.username, a.role.title())),
+                None,
+                None,
+            ),
+            Err(e) => render(
+                &web,
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(e.to_string()),
+                None,
+            ),
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /admin/users/{username}/{action}`: disable, enable, password, token, revoke.
+pub(crate) async fn act(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Path((username, action)): Path<(String, String)>,
+    Form(f): Form<ActForm>,
+) -> Result<Response, PageError> {
+    let user = crate::session::poster(&auth, &f.csrf, access::Permission::ManageUsers)?;
+    blocking(move || {
+        let gate = accounts(&web)?;
+        let by = user.principal.id.clone();
+        let a = &gate.accounts;
+        let done: Result<(String, Option<String>), accounts::AccountError> = match action.as_str() {
+            "disable" if username == by => Err(accounts::AccountError::Invalid("you cannot disable your own account".into())),
+            "disable" => a.disable(&username, &by).map(|_| (format!("Disabled {username}: their sessions ended and their API tokens were revoked."), None)),
+            "enable" => a.enable(&username, &by).map(|_| (format!("Enabled {username}."), None)),
+            "password" => a.reset_password(&username, &f.password, &by).map(|_| (format!("New password set for {username}; their sessions ended."), None)),
+            "token" => {
+                let label = if f.label.trim().is_empty() { "script" } else { f.label.trim() };
+                a.issue_token(&username, label, None, &by).map(|t| (format!("API token issued for {username}. Copy it now: it is not shown again."), Some(t)))
+            }
+            "revoke" => a.revoke_token(&f.token, &by).map(|_| (format!("Revoked token {}.", f.token), None)),
+            _ => return Err(view::error_page(StatusCode::NOT_FOUND, "No such action.")),
+        };
+        match done {
+            Ok((notice, token)) => render(&web, &user, StatusCode::OK, Some(notice), None, token),
+            Err(e) => render(&web, &user, StatusCode::UNPROCESSABLE_ENTITY, None, Some(e.to_string()), None),
+        }
+    })
+    .await
+}
