@@ -2,8 +2,12 @@
 //! Hooks, the JSON API, the web pages): who (user or service, role, network address; the
 //! break-the-glass reason when there was one), what (the interaction and the query), which
 //! patients (every patient the response holds or names: a search lists each one it
-//! returned; pages name theirs), when, and the outcome (denied requests included). Recorded through [`store::Store::audit`]: linked into the hash chain and committed
-//! with the next group commit, without delaying the response.
+//! returned; pages name theirs), when, and the outcome (denied requests included).
+//!
+//! Recorded through [`store::Store::audit_durable`]: linked into the hash chain and committed
+//! with the next group commit (no commit of its own); the response waits for it, so nothing
+//! is answered whose record a crash could lose, and a record that cannot be written
+//! withholds the response (503).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +21,9 @@ use axum::Router;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use store::Store;
+
+use crate::ApiError;
+use axum::response::IntoResponse as _;
 
 const EVENT_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-event-type";
 const RESTFUL: &str = "http://hl7.org/fhir/restful-interaction";
@@ -255,8 +262,11 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
             a.push(json!({"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "BTG", "display": "break the glass"}));
         }
     }
-    if let Err(e) = store.audit(vec![event]) {
-        tracing::error!(error = %e, %path, "an audit record could not be queued");
+    // The answer waits for its audit record to be durable (it rides the next group commit).
+    let recorded = tokio::task::spawn_blocking(move || store.audit_durable(vec![event])).await;
+    if !matches!(recorded, Ok(Ok(()))) {
+        tracing::error!(%path, "an audit record could not be written; the response is withheld");
+        return ApiError::Unavailable.into_response();
     }
     match body {
         Some(stream) => Response::from_parts(parts, stream),

@@ -1050,6 +1050,7 @@ pub(crate) fn submit_audit(
     queue: &SyncSender<Job>,
     indexer: &Indexer,
     events: Vec<Value>,
+    wait: bool,
 ) -> Result<(), StoreError> {
     let events = events
         .into_iter()
@@ -1058,7 +1059,7 @@ pub(crate) fn submit_audit(
             (e, Some(index))
         })
         .collect();
-    let (reply, _) = mpsc::sync_channel(1);
+    let (reply, rx) = mpsc::sync_channel(1);
     queue
         .send(Job {
             entries: Vec::new(),
@@ -1069,7 +1070,11 @@ pub(crate) fn submit_audit(
             keyed: Vec::new(),
             reply,
         })
-        .map_err(|_| StoreError::Unavailable)
+        .map_err(|_| StoreError::Unavailable)?;
+    if wait {
+        rx.recv().map_err(|_| StoreError::Unavailable)??;
+    }
+    Ok(())
 }
 
 /// Write keyed records, with AuditEvents about them, in one group commit; returns once durable.

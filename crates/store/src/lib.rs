@@ -111,6 +111,10 @@ pub trait Store: Send + Sync {
     /// Record AuditEvents: linked into the audit chain and committed with the next group
     /// commit (no commit of their own); returns without waiting for it.
     fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError>;
+    /// Record AuditEvents and return once they are durable: they ride the next group commit
+    /// (no commit of their own), and the caller holds its answer until then, so no access is
+    /// answered without its record surviving a crash.
+    fn audit_durable(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError>;
     /// One of Tend's own records that are not FHIR resources (accounts, sessions, tokens),
     /// by space and key. The FHIR API never serves them.
     fn keyed_get(&self, space: &str, key: &str) -> Result<Option<String>, StoreError>;
@@ -277,7 +281,10 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         self.pool.with(|c| engine::counts(c))
     }
     fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
-        engine::submit_audit(&self.queue, &self.indexer, events)
+        engine::submit_audit(&self.queue, &self.indexer, events, false)
+    }
+    fn audit_durable(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
+        engine::submit_audit(&self.queue, &self.indexer, events, true)
     }
     fn keyed_get(&self, space: &str, key: &str) -> Result<Option<String>, StoreError> {
         self.pool.with(|c| engine::keyed_get(c, space, key))

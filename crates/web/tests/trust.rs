@@ -507,6 +507,14 @@ async fn glass_sensitivity_tokens_csrf_and_fixation() {
             .0,
         StatusCode::OK
     );
+    // The answer came only after its audit record was durable: it is there without waiting
+    // for any further commit.
+    let (hits, _) = w.store.scan("AuditEvent", 0, 100_000).unwrap();
+    assert!(
+        hits.iter().any(|h| h.body.contains("GET /fhir/Patient/p3")
+            && h.body.contains("\"altId\":\"navigator\"")),
+        "the read's AuditEvent is committed before the response"
+    );
     let (s, _, body) = send(app, api("GET", "/fhir/Patient/p1", &nav, None)).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(body.contains("x-break-glass"), "{body}");
