@@ -156,7 +156,7 @@ pub struct Accounts {
 }
 
 /// A random token: 256 bits from the OS generator, URL-safe.
-fn random_token(prefix: &str) -> String {
+pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = Vec::with_capacity(32);
     bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
     bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -193,7 +193,7 @@ fn verify_password(password: &str, hash: &str) -> bool {
 
 /// A hash to verify against when the user does not exist, so that unknown names take as
 /// long as wrong passwords.
-fn dummy_hash() -> &'static str {
+fn unknown_user_hash() -> &'static str {
     static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     H.get_or_init(|| hash_password("not a password anyone has").unwrap_or_default())
 }
@@ -413,7 +413,7 @@ impl Accounts {
             return Ok(Err(SignInFailure::RateLimited));
         }
         let Some(mut a) = self.get(username)? else {
-            verify_password(password, dummy_hash());
+            verify_password(password, unknown_user_hash());
             self.store.audit(vec![audit::authentication_event(
                 now,
                 username,

@@ -61,13 +61,6 @@ pub struct Provider {
     pending: Mutex<HashMap<String, (String, String, Instant)>>,
 }
 
-fn random() -> String {
-    let mut bytes = Vec::with_capacity(32);
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    B64.encode(bytes)
-}
-
 fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -119,7 +112,11 @@ impl Provider {
 
     /// Start a sign-in: the provider's authorization URL to send the browser to.
     pub fn begin(&self) -> String {
-        let (state, nonce, verifier) = (random(), random(), random());
+        let (state, nonce, verifier) = (
+            crate::random_token(""),
+            crate::random_token(""),
+            crate::random_token(""),
+        );
         let challenge = B64.encode(sha2::Sha256::digest(verifier.as_bytes()));
         if let Ok(mut m) = self.pending.lock() {
             m.retain(|_, (_, _, at)| at.elapsed() < PENDING);

@@ -231,16 +231,7 @@ impl Smart {
                 ),
             ));
         }
-        let access_token = {
-            let mut bytes = Vec::with_capacity(32);
-            bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-            bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-            use base64::Engine as _;
-            format!(
-                "smart_{}",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-            )
-        };
+        let access_token = crate::random_token("smart_");
         let principal = Principal {
             id: client.client_id.clone(),
             name: client.name.clone(),

@@ -70,36 +70,6 @@ fn interaction(method: &Method, path: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Every patient a resource is, or is about (subject/patient), recursively through Bundles.
-fn patients(v: &Value, out: &mut Vec<String>) {
-    match v["resourceType"].as_str() {
-        Some("Bundle") => {
-            for e in v["entry"].as_array().into_iter().flatten() {
-                patients(&e["resource"], out);
-            }
-        }
-        Some("Patient") => {
-            if let Some(id) = v["id"].as_str() {
-                out.push(format!("Patient/{id}"));
-            }
-        }
-        Some(_) => {
-            for key in ["subject", "patient", "for"] {
-                if let Some(r) = v[key]["reference"].as_str() {
-                    if let Some(id) = r
-                        .rsplit_once("Patient/")
-                        .map(|(_, id)| id)
-                        .filter(|id| !id.contains('/'))
-                    {
-                        out.push(format!("Patient/{id}"));
-                    }
-                }
-            }
-        }
-        None => {}
-    }
-}
-
 /// Whether a request is recorded: everything that can show or change patient data (the FHIR
 /// API, CDS Hooks, the JSON API, the SMART token endpoint and the web pages), not static
 /// assets, discovery, or sign-in pages (sign-ins are recorded by the accounts themselves).
@@ -156,11 +126,7 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
     };
     if content_type.contains("json") {
         if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-            if fhir {
-                patients(&v, &mut seen);
-            } else {
-                crate::gate::patients_in(&v, &mut seen);
-            }
+            crate::gate::patients_in(&v, &mut seen);
         }
     }
     if let Some(rest) = path.strip_prefix("/patients/") {
@@ -311,17 +277,5 @@ mod tests {
             interaction(&Method::GET, "/fhir/Patient/p1/$everything"),
             ("operation", "E")
         );
-    }
-
-    #[test]
-    fn patients_are_found_in_resources_and_bundles() {
-        let b = json!({"resourceType": "Bundle", "entry": [
-            {"resource": {"resourceType": "Patient", "id": "a"}},
-            {"resource": {"resourceType": "Observation", "subject": {"reference": "Patient/b"}}},
-            {"resource": {"resourceType": "Task", "for": {"reference": "https://x/fhir/Patient/c"}}},
-            {"resource": {"resourceType": "Observation", "subject": {"reference": "Group/g"}}}]});
-        let mut out = Vec::new();
-        patients(&b, &mut out);
-        assert_eq!(out, ["Patient/a", "Patient/b", "Patient/c"]);
     }
 }

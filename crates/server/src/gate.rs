@@ -284,8 +284,9 @@ pub(crate) fn patients_in(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn cookie(req: &Request, name: &str) -> Option<String> {
-    req.headers()
+/// A cookie's value from a request's headers.
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -355,7 +356,7 @@ async fn guard(state: AppState, mut req: Request, next: Next) -> Response {
                 Err(_) => return ApiError::Unavailable.into_response(),
             }
         }
-    } else if let Some(token) = cookie(&req, SESSION_COOKIE) {
+    } else if let Some(token) = cookie_value(req.headers(), SESSION_COOKIE) {
         let g = gate.clone();
         if let Ok(Ok(Some(s))) =
             tokio::task::spawn_blocking(move || g.accounts.session(&token)).await

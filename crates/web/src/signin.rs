@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::session::{clear_cookie, cookie};
 use crate::view::{self, Nav};
 use crate::Web;
+use server::gate::cookie_value;
 
 /// The sign-in form's CSRF cookie.
 const FORM_COOKIE: &str = "tend_signin";
@@ -35,17 +36,6 @@ struct SignInPage {
 
 fn form_token() -> String {
     format!("{}", uuid::Uuid::new_v4().simple())
-}
-
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 fn page_with(web: &Web, status: StatusCode, username: &str, error: Option<String>) -> Response {
