@@ -244,12 +244,47 @@ pub(crate) fn import_into(
     Ok(summary)
 }
 
+/// The AuditEvent of a bulk import or export at the console: who (the operating-system
+/// user running `tend`), what (types and counts, the file or directory), the outcome.
+fn bulk_event(action: &str, code: &str, what: String) -> serde_json::Value {
+    let who = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "console".into());
+    serde_json::json!({
+        "resourceType": "AuditEvent",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": code, "display": if code == "110106" { "Export" } else { "Import" }},
+        "subtype": [{"system": "https://tend.example.org/fhir/CodeSystem/audit-subtype", "code": "bulk"}],
+        "action": action,
+        "recorded": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "outcome": "0",
+        "agent": [{"requestor": true, "who": {"display": format!("{who} (tend at the console)")}, "altId": who}],
+        "source": {"observer": {"display": "Tend"}},
+        "entity": [{"type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object"},
+            "description": what}],
+    })
+}
+
 pub(crate) fn import(args: ImportArgs) -> anyhow::Result<()> {
     let store = crate::open_store(&args.db)?;
     let started = std::time::Instant::now();
     let summary = import_into(&*store, &args.path, true)?;
     let secs = started.elapsed().as_secs_f64();
     let total: usize = summary.stored.values().sum();
+    let types: Vec<String> = summary
+        .stored
+        .iter()
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    store.audit_durable(vec![bulk_event(
+        "C",
+        "110107",
+        format!(
+            "bulk import of {total} resources from {} ({})",
+            args.path.display(),
+            types.join(", ")
+        ),
+    )])?;
     println!(
         "Imported {total} resources in {secs:.1} s ({:.0}/s); {} rejected",
         total as f64 / secs.max(1e-9),
@@ -303,6 +338,16 @@ pub(crate) fn export(args: ExportArgs) -> anyhow::Result<()> {
         w.flush()?;
     }
     bar.finish_and_clear();
+    let what: Vec<String> = types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    store.audit_durable(vec![bulk_event(
+        "R",
+        "110106",
+        format!(
+            "bulk export of {total} resources, every patient's, to {} ({})",
+            args.out.display(),
+            what.join(", ")
+        ),
+    )])?;
     println!(
         "Exported {total} resources of {} types to {}",
         types.len(),

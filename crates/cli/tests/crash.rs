@@ -109,5 +109,30 @@ fn killed_import_leaves_a_consistent_store() {
         1
     );
     drop(store);
+
+    // Bulk import and export are accesses to patient data too: each leaves an AuditEvent.
+    let out = dir.join("export");
+    let status = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["export", "--out", out.to_str().unwrap(), "--database", &url])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let store = open(&url);
+    let (hits, _) = store.scan("AuditEvent", 0, 1000).unwrap();
+    let bulk: Vec<&str> = hits
+        .iter()
+        .map(|h| h.body.as_str())
+        .filter(|b| b.contains("\"bulk\""))
+        .collect();
+    assert!(
+        bulk.iter().any(|b| b.contains("bulk export of")),
+        "{bulk:?}"
+    );
+    assert!(
+        bulk.iter().any(|b| b.contains("bulk import of")),
+        "{bulk:?}"
+    );
+    drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
