@@ -374,6 +374,19 @@ impl Accounts {
             .collect())
     }
 
+    /// Record a refused sign-in.
+    fn refused(
+        &self,
+        username: &str,
+        role: Option<Role>,
+        from: &str,
+        why: &str,
+    ) -> Result<(), AccountError> {
+        let event = audit::authentication_event(self.now(), username, role, from, false, why);
+        self.store.audit(vec![event])?;
+        Ok(())
+    }
+
     /// Count a sign-in attempt from `from`; false when over the limit.
     fn admit(&self, from: &str) -> bool {
         let now = self.now();
@@ -402,48 +415,20 @@ impl Accounts {
     ) -> Result<Result<(String, Session), SignInFailure>, AccountError> {
         let now = self.now();
         if !self.admit(from) {
-            self.store.audit(vec![audit::authentication_event(
-                now,
-                username,
-                None,
-                from,
-                false,
-                "rate limited",
-            )])?;
+            self.refused(username, None, from, "rate limited")?;
             return Ok(Err(SignInFailure::RateLimited));
         }
         let Some(mut a) = self.get(username)? else {
             verify_password(password, unknown_user_hash());
-            self.store.audit(vec![audit::authentication_event(
-                now,
-                username,
-                None,
-                from,
-                false,
-                "unknown user",
-            )])?;
+            self.refused(username, None, from, "unknown user")?;
             return Ok(Err(SignInFailure::Invalid));
         };
         if a.disabled {
-            self.store.audit(vec![audit::authentication_event(
-                now,
-                username,
-                Some(a.role),
-                from,
-                false,
-                "account disabled",
-            )])?;
+            self.refused(username, Some(a.role), from, "account disabled")?;
             return Ok(Err(SignInFailure::Disabled));
         }
         if a.locked(now) {
-            self.store.audit(vec![audit::authentication_event(
-                now,
-                username,
-                Some(a.role),
-                from,
-                false,
-                "account locked",
-            )])?;
+            self.refused(username, Some(a.role), from, "account locked")?;
             return Ok(Err(SignInFailure::Locked {
                 until: a.locked_until,
             }));
@@ -512,27 +497,17 @@ impl Accounts {
         username: &str,
         from: &str,
     ) -> Result<Result<(String, Session), SignInFailure>, AccountError> {
-        let now = self.now();
         let Some(a) = self.get(username)? else {
-            self.store.audit(vec![audit::authentication_event(
-                now,
-                username,
-                None,
-                from,
-                false,
-                "single sign-on: no account",
-            )])?;
+            self.refused(username, None, from, "single sign-on: no account")?;
             return Ok(Err(SignInFailure::Invalid));
         };
         if a.disabled {
-            self.store.audit(vec![audit::authentication_event(
-                now,
+            self.refused(
                 username,
                 Some(a.role),
                 from,
-                false,
                 "single sign-on: account disabled",
-            )])?;
+            )?;
             return Ok(Err(SignInFailure::Disabled));
         }
         self.open_session(a, from, "signed in (single sign-on)")

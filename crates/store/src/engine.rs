@@ -1045,14 +1045,17 @@ pub(crate) fn submit(
     rx.recv().map_err(|_| StoreError::Unavailable)?
 }
 
-/// Queue AuditEvents for the next group commit without waiting for it.
+/// Queue AuditEvents (and keyed records) for the next group commit; with `wait`, return
+/// once it is durable. Index values are computed here, on the caller's thread: linking an
+/// event into the chain does not change them.
 pub(crate) fn submit_audit(
     queue: &SyncSender<Job>,
     indexer: &Indexer,
     events: Vec<Value>,
+    keyed: Vec<Keyed>,
     wait: bool,
 ) -> Result<(), StoreError> {
-    let events = events
+    let audit = events
         .into_iter()
         .map(|e| {
             let index = indexer.extract(&e);
@@ -1066,44 +1069,14 @@ pub(crate) fn submit_audit(
             index: Vec::new(),
             mode: Mode::Independent,
             checkpoint: None,
-            audit: events,
-            keyed: Vec::new(),
+            audit,
+            keyed,
             reply,
         })
         .map_err(|_| StoreError::Unavailable)?;
     if wait {
         rx.recv().map_err(|_| StoreError::Unavailable)??;
     }
-    Ok(())
-}
-
-/// Write keyed records, with AuditEvents about them, in one group commit; returns once durable.
-pub(crate) fn submit_keyed(
-    queue: &SyncSender<Job>,
-    indexer: &Indexer,
-    keyed: Vec<Keyed>,
-    events: Vec<Value>,
-) -> Result<(), StoreError> {
-    let events = events
-        .into_iter()
-        .map(|e| {
-            let index = indexer.extract(&e);
-            (e, Some(index))
-        })
-        .collect();
-    let (reply, rx) = mpsc::sync_channel(1);
-    queue
-        .send(Job {
-            entries: Vec::new(),
-            index: Vec::new(),
-            mode: Mode::Independent,
-            checkpoint: None,
-            audit: events,
-            keyed,
-            reply,
-        })
-        .map_err(|_| StoreError::Unavailable)?;
-    rx.recv().map_err(|_| StoreError::Unavailable)??;
     Ok(())
 }
 

@@ -281,10 +281,10 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         self.pool.with(|c| engine::counts(c))
     }
     fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
-        engine::submit_audit(&self.queue, &self.indexer, events, false)
+        engine::submit_audit(&self.queue, &self.indexer, events, Vec::new(), false)
     }
     fn audit_durable(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
-        engine::submit_audit(&self.queue, &self.indexer, events, true)
+        engine::submit_audit(&self.queue, &self.indexer, events, Vec::new(), true)
     }
     fn keyed_get(&self, space: &str, key: &str) -> Result<Option<String>, StoreError> {
         self.pool.with(|c| engine::keyed_get(c, space, key))
@@ -297,6 +297,6 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         writes: Vec<Keyed>,
         audit: Vec<serde_json::Value>,
     ) -> Result<(), StoreError> {
-        engine::submit_keyed(&self.queue, &self.indexer, writes, audit)
+        engine::submit_audit(&self.queue, &self.indexer, audit, writes, true)
     }
 }
