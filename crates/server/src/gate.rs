@@ -28,7 +28,7 @@ use accounts::smart::Smart;
 use accounts::Accounts;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -704,11 +704,6 @@ fn outside(patient: &str, p: &Principal) -> ApiError {
             p.role.title()
         ))
     }
-}
-
-/// A response for the web pages: 403 with a message (pages render their own).
-pub fn forbidden(message: &str) -> Response {
-    (StatusCode::FORBIDDEN, message.to_string()).into_response()
 }
 
 #[cfg(test)]

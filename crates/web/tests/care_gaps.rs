@@ -7,37 +7,16 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
 use store::{Entry, Mode, WriteOp};
-use tower::ServiceExt;
 
 mod support;
+use support::{between, send};
 
 struct Fixed;
 impl store::Clock for Fixed {
     fn now_ms(&self) -> i64 {
         1_795_507_200_000 // 2026-11-24T08:00:00Z
     }
-}
-
-async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, Option<String>, String) {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let cookie = resp
-        .headers()
-        .get(header::SET_COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .map(|c| c.split(';').next().unwrap().to_string());
-    let body = String::from_utf8(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
-    (status, cookie, body)
 }
 
 fn get(path: &str, cookie: &str) -> Request<Body> {
@@ -53,14 +32,6 @@ fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(form.to_string()))
         .unwrap()
-}
-
-fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
-    let i = s
-        .find(start)
-        .unwrap_or_else(|| panic!("{start} not in page"))
-        + start.len();
-    &s[i..i + s[i..].find(end).unwrap()]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,7 +78,8 @@ pub(crate) async fn send(
     (status, cookies, body)
 }
 
-fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
+/// The text between `start` and the next `end`.
+pub(crate) fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
     let i = s
         .find(start)
         .unwrap_or_else(|| panic!("{start} not in page"))
