@@ -10,11 +10,14 @@
 //! - password rules ([`password_problems`]).
 
 mod password;
+mod reach;
 mod role;
 mod scope;
 mod sensitive;
 
 pub use password::{password_problems, MIN_PASSWORD_LEN};
+pub use reach::{Access, Denied, Reach};
+use role::Category;
 pub use role::{matrix_markdown, Permission, Role, MATRIX};
 pub use scope::{ScopeError, Scopes};
 pub use sensitive::{sensitive, INTERPERSONAL_SAFETY_LOINC};

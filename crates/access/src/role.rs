@@ -84,7 +84,7 @@ impl Role {
     /// needs a care relationship (or break-the-glass) for people; that is checked per patient.
     pub fn fhir(self, rtype: &str, write: bool) -> bool {
         use Permission::*;
-        match category(rtype) {
+        match category_of(rtype) {
             Category::Directory => !write || self.grants(Directory),
             Category::Audit => {
                 if write {
@@ -107,6 +107,13 @@ impl Role {
             Category::Coordination => {
                 self.grants(if write { RecordWrite } else { ChartRead })
                     || (self.grants(Outreach) && self.grants(ChartRead))
+            }
+            Category::Interface => {
+                if write {
+                    self == Role::IntegrationService
+                } else {
+                    self.grants(Interfaces)
+                }
             }
             Category::Clinical => self.grants(if write { RecordWrite } else { ChartRead }),
         }
@@ -261,7 +268,7 @@ pub fn matrix_markdown() -> String {
 
 /// How access to a resource type is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Category {
+pub(crate) enum Category {
     /// Not about a patient: wards, staff, definitions.
     Directory,
     /// The audit trail.
@@ -272,11 +279,14 @@ enum Category {
     SafetyEvent,
     /// Care coordination a navigator or social worker writes.
     Coordination,
+    /// The HL7 v2 message log (MessageHeader records hold whole messages, every patient
+    /// of a feed): interface engineers and integrations only.
+    Interface,
     /// Everything else: the patient record.
     Clinical,
 }
 
-fn category(rtype: &str) -> Category {
+pub(crate) fn category_of(rtype: &str) -> Category {
     match rtype {
         "Location"
         | "Organization"
@@ -300,6 +310,7 @@ fn category(rtype: &str) -> Category {
         "AuditEvent" => Category::Audit,
         "Measure" | "MeasureReport" => Category::Measure,
         "AdverseEvent" => Category::SafetyEvent,
+        "MessageHeader" => Category::Interface,
         "Task" | "ServiceRequest" | "Communication" | "CommunicationRequest" => {
             Category::Coordination
         }

@@ -59,7 +59,7 @@ fn audit_events(store: &dyn Store) -> Vec<Value> {
     // Audit records ride the next group commit: make one.
     store.save_checkpoint("test", 1).unwrap();
     store
-        .search(&q)
+        .search(&store::Access::system(), &q)
         .unwrap()
         .matches
         .into_iter()

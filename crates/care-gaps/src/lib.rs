@@ -294,7 +294,7 @@ impl CareGaps {
                     ("_offset", offset.to_string()),
                 ],
             )?;
-            let page = self.store.search(&q)?;
+            let page = self.store.search(&store::Access::system(), &q)?;
             let n = page.matches.len();
             out.extend(page.matches.into_iter().map(|h| h.body));
             if !page.has_more || n == 0 {
@@ -308,7 +308,7 @@ impl CareGaps {
     fn patient_record(&self, patient: &str) -> Result<Option<(String, Vec<String>)>, Error> {
         let Some(p) = self
             .store
-            .read("Patient", patient)?
+            .read(&store::Access::system(), "Patient", patient)?
             .filter(|v| v.op != Op::Delete)
             .and_then(|v| v.body)
         else {
@@ -348,6 +348,14 @@ impl CareGaps {
         self.worklist.read().map(|w| w.query(q)).unwrap_or_default()
     }
 
+    /// The patients on the outreach worklist (ids): those with an open gap.
+    pub fn outreach_patients(&self) -> std::collections::BTreeSet<String> {
+        self.worklist
+            .read()
+            .map(|w| w.patients())
+            .unwrap_or_default()
+    }
+
     /// One open gap of the worklist.
     pub fn gap(&self, id: &str) -> Option<Row> {
         self.worklist.read().ok().and_then(|w| w.row(id).cloned())
@@ -381,7 +389,10 @@ impl CareGaps {
                 if_none_exist: None,
             },
         };
-        for r in self.store.write(vec![entry], Mode::Atomic)? {
+        for r in self
+            .store
+            .write(&store::Access::system(), vec![entry], Mode::Atomic)?
+        {
             r?;
         }
         if let Ok(mut w) = self.worklist.write() {
@@ -413,7 +424,7 @@ impl CareGaps {
                     // A deletion: the previous version names the patient.
                     None if v.version > 1 => self
                         .store
-                        .vread(&v.rtype, &v.id, v.version - 1)?
+                        .vread(&store::Access::system(), &v.rtype, &v.id, v.version - 1)?
                         .and_then(|p| p.body),
                     None => None,
                 };
@@ -467,7 +478,7 @@ impl CareGaps {
         )?;
         let stored: HashMap<String, OpenGap> = self
             .store
-            .search(&q)?
+            .search(&store::Access::system(), &q)?
             .matches
             .iter()
             .filter_map(|h| serde_json::from_str::<Value>(&h.body).ok())

@@ -319,10 +319,11 @@ impl CareGaps {
         // Built and written a chunk at a time, so a first run over a large population never
         // holds every gap's resource at once.
         let flush = |pending: &mut Vec<Entry>| -> Result<(), Error> {
-            for r in self
-                .store
-                .write(std::mem::take(pending), Mode::Independent)?
-            {
+            for r in self.store.write(
+                &store::Access::system(),
+                std::mem::take(pending),
+                Mode::Independent,
+            )? {
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "a care-gap write was refused");
                 }

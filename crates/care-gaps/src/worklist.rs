@@ -75,6 +75,15 @@ fn language_code(p: &Person) -> &str {
 }
 
 impl Worklist {
+    /// The patients with at least one open gap.
+    pub(crate) fn patients(&self) -> std::collections::BTreeSet<String> {
+        self.by_patient
+            .iter()
+            .filter(|(_, gaps)| !gaps.is_empty())
+            .map(|(p, _)| p.trim_start_matches("Patient/").to_string())
+            .collect()
+    }
+
     pub(crate) fn replace(&mut self, rows: Vec<Row>) {
         self.rows.clear();
         self.by_patient.clear();

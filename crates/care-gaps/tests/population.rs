@@ -46,7 +46,10 @@ fn put(v: Value) -> Entry {
 }
 
 fn write(store: &Arc<dyn Store>, entries: Vec<Entry>) {
-    for r in store.write(entries, Mode::Independent).unwrap() {
+    for r in store
+        .write(&store::Access::system(), entries, Mode::Independent)
+        .unwrap()
+    {
         r.unwrap();
     }
 }
@@ -58,7 +61,11 @@ fn count(store: &Arc<dyn Store>, rtype: &str, params: &[(&str, &str)]) -> usize 
         .collect();
     p.push(("_summary".into(), "count".into()));
     let q = SearchQuery::parse(Registry::r4(), rtype, &p).unwrap();
-    store.search(&q).unwrap().total.unwrap()
+    store
+        .search(&store::Access::system(), &q)
+        .unwrap()
+        .total
+        .unwrap()
 }
 
 fn world() -> (tempfile::TempDir, String, Arc<TestClock>, Arc<dyn Store>) {
@@ -108,7 +115,11 @@ fn population_run_then_incremental_changes_then_outreach_survives_a_restart() {
     }
     let mr: Value = serde_json::from_str(
         &store
-            .read("MeasureReport", "care-gaps-colorectal-cancer")
+            .read(
+                &store::Access::system(),
+                "MeasureReport",
+                "care-gaps-colorectal-cancer",
+            )
             .unwrap()
             .unwrap()
             .body
@@ -149,7 +160,7 @@ fn population_run_then_incremental_changes_then_outreach_survives_a_restart() {
     gaps.catch_up().unwrap();
     assert!(
         store
-            .read("DetectedIssue", &row.id())
+            .read(&store::Access::system(), "DetectedIssue", &row.id())
             .unwrap()
             .unwrap()
             .body

@@ -116,7 +116,9 @@ async fn from_store(cds: &Cds, query: &str) -> Result<Vec<Value>, CdsError> {
     tokio::task::spawn_blocking(move || -> Result<Vec<Value>, CdsError> {
         let data = |e: store::StoreError| CdsError::Data(e.to_string());
         if let Some((rtype, id)) = query.split_once('/') {
-            let v = store.read(rtype, id).map_err(data)?;
+            let v = store
+                .read(&store::Access::system(), rtype, id)
+                .map_err(data)?;
             return Ok(v
                 .and_then(|v| v.body)
                 .and_then(|b| serde_json::from_str(&b).ok())
@@ -133,7 +135,7 @@ async fn from_store(cds: &Cds, query: &str) -> Result<Vec<Value>, CdsError> {
             p.push(("_offset".into(), offset.to_string()));
             let q = SearchQuery::parse(Registry::r4(), rtype, &p)
                 .map_err(|e| CdsError::Data(e.to_string()))?;
-            let page = store.search(&q).map_err(data)?;
+            let page = store.search(&store::Access::system(), &q).map_err(data)?;
             let n = page.matches.len();
             out.extend(
                 page.matches

@@ -314,7 +314,7 @@ async fn tend_has_patient(cds: &Cds, id: &str) -> bool {
     let id = id.to_string();
     tokio::task::spawn_blocking(move || {
         store
-            .read("Patient", &id)
+            .read(&store::Access::system(), "Patient", &id)
             .ok()
             .flatten()
             .is_some_and(|v| v.body.is_some())

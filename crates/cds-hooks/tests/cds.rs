@@ -55,7 +55,8 @@ fn first(store: &Arc<dyn Store>, rtype: &str, params: &[(&str, &str)]) -> Value 
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let q = SearchQuery::parse(Registry::r4(), rtype, &p).unwrap();
-    serde_json::from_str(&store.search(&q).unwrap().matches[0].body).unwrap()
+    serde_json::from_str(&store.search(&store::Access::system(), &q).unwrap().matches[0].body)
+        .unwrap()
 }
 
 async fn serve(app: axum::Router) -> String {
@@ -125,7 +126,10 @@ async fn patient_view_cards_from_store_prefetch_and_fhir_server_with_jwt() {
         .map(put)
         .collect();
     for chunk in resources.chunks(2000) {
-        for r in store.write(chunk.to_vec(), Mode::Independent).unwrap() {
+        for r in store
+            .write(&store::Access::system(), chunk.to_vec(), Mode::Independent)
+            .unwrap()
+        {
             r.unwrap();
         }
     }
@@ -320,7 +324,7 @@ async fn patient_view_cards_from_store_prefetch_and_fhir_server_with_jwt() {
     // From another FHIR server: a second Tend holding the patient, which records the token.
     let other = open(dir.path(), "other.db");
     for r in other
-        .write(
+        .write(&store::Access::system(),
             vec![
                 put(json!({"resourceType": "Patient", "id": "x1", "birthDate": "1960-01-01", "gender": "male",
                     "extension": [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex", "valueCode": "M"}]})),

@@ -231,7 +231,7 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
                             }
                         })
                         .collect();
-                    match store.write(entries, Mode::Independent) {
+                    match store.write(&store::Access::system(), entries, Mode::Independent) {
                         Ok(rs) => {
                             failed.fetch_add(
                                 rs.iter().filter(|r| r.is_err()).count(),
@@ -279,7 +279,7 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
                             Entry { full_url: None, op: WriteOp::Create { resource: o, id: format!("{pid}-o"), if_none_exist: None } },
                         ];
                         let t = Instant::now();
-                        if store.write(entries, Mode::Atomic).is_ok() {
+                        if store.write(&store::Access::system(), entries, Mode::Atomic).is_ok() {
                             mine.push(ms(t.elapsed()));
                         }
                     }
@@ -319,7 +319,7 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
                     while !stop.load(Ordering::Relaxed) {
                         let id = format!("bp{}", rng.below(patients as u64));
                         let t0 = Instant::now();
-                        if let Ok(Some(_)) = store.read("Patient", &id) {
+                        if let Ok(Some(_)) = store.read(&store::Access::system(), "Patient", &id) {
                             if audited {
                                 let _ = store.audit_durable(vec![read_event(&id)]);
                             }
@@ -395,7 +395,7 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
                 form_urlencoded::parse(qs.as_bytes()).into_owned().collect();
             let q = SearchQuery::parse(Registry::r4(), rtype, &params)?;
             let t0 = Instant::now();
-            let page = store.search(&q)?;
+            let page = store.search(&store::Access::system(), &q)?;
             l.push(ms(t0.elapsed()));
             returned += page.matches.len();
         }

@@ -688,13 +688,14 @@ fn load(store: &dyn Store, patients: usize) -> anyhow::Result<usize> {
                     .filter_map(put_entry)
                     .collect();
                 let k = entries.len();
-                let errors: Vec<String> = match store.write(entries, Mode::Independent) {
-                    Ok(results) => results
-                        .into_iter()
-                        .filter_map(|r| r.err().map(|e| e.to_string()))
-                        .collect(),
-                    Err(e) => vec![e.to_string(); k],
-                };
+                let errors: Vec<String> =
+                    match store.write(&store::Access::system(), entries, Mode::Independent) {
+                        Ok(results) => results
+                            .into_iter()
+                            .filter_map(|r| r.err().map(|e| e.to_string()))
+                            .collect(),
+                        Err(e) => vec![e.to_string(); k],
+                    };
                 written.fetch_add(k - errors.len(), Ordering::Relaxed);
                 refused.fetch_add(errors.len(), Ordering::Relaxed);
                 if let (Some(e), Ok(mut first)) = (errors.into_iter().next(), first_error.lock()) {
@@ -793,7 +794,7 @@ fn reset(store: &dyn Store, patients: usize) -> anyhow::Result<usize> {
                 },
             })
             .collect();
-        for r in store.write(entries, Mode::Independent)? {
+        for r in store.write(&store::Access::system(), entries, Mode::Independent)? {
             if let Outcome::Deleted(Some(_)) = r? {
                 deleted += 1;
             }
@@ -976,7 +977,7 @@ fn measure(store: &Arc<dyn Store>, patients: usize, cores: usize) -> anyhow::Res
         }
         let entries: Vec<Entry> = c.out.into_iter().filter_map(put_entry).collect();
         let t = Instant::now();
-        for r in store.write(entries, Mode::Atomic)? {
+        for r in store.write(&store::Access::system(), entries, Mode::Atomic)? {
             r?;
         }
         write.push(ms(t.elapsed()));

@@ -40,7 +40,7 @@ fn seed(store: &dyn Store, patients: usize) -> anyhow::Result<()> {
     let mut it = resources.into_iter().peekable();
     while it.peek().is_some() {
         let chunk: Vec<Entry> = it.by_ref().take(1000).filter_map(put_entry).collect();
-        store.write(chunk, Mode::Independent)?;
+        store.write(&store::Access::system(), chunk, Mode::Independent)?;
     }
     Ok(())
 }
@@ -187,7 +187,7 @@ pub(crate) fn run(
                 while !stop.load(Ordering::Relaxed) {
                     let p = (w * 7919 + n * 31) % throughput_patients;
                     let entries = set(p, w * 1_000_000 + n, mix(w + n), now_ms());
-                    match store.write(entries, Mode::Atomic) {
+                    match store.write(&store::Access::system(), entries, Mode::Atomic) {
                         Ok(_) => sets.fetch_add(1, Ordering::Relaxed),
                         Err(_) => failed.fetch_add(1, Ordering::Relaxed),
                     };
@@ -302,7 +302,11 @@ fn latency(
                 }
                 let p = first + i;
                 if store
-                    .write(set(p, 0, kind(i), now_ms()), Mode::Atomic)
+                    .write(
+                        &store::Access::system(),
+                        set(p, 0, kind(i), now_ms()),
+                        Mode::Atomic,
+                    )
                     .is_ok()
                 {
                     if let Ok(mut m) = sent.lock() {

@@ -157,7 +157,9 @@ fn demo_accounts(
             .and_then(|r| r["practitioner"]["reference"].as_str().map(str::to_string))
     };
     let ward = "Location/ward-3east";
-    let people: Vec<(&str, &str, Role, Option<String>, Vec<String>)> = vec![
+    // (user name, full name, role, Practitioner, wards)
+    type Person<'a> = (&'a str, &'a str, Role, Option<String>, Vec<String>);
+    let people: Vec<Person> = vec![
         (
             "admin",
             "Demo Administrator",
@@ -247,7 +249,7 @@ pub(crate) fn load(store: &dyn Store, resources: Vec<serde_json::Value>) -> anyh
     let mut it = resources.into_iter().peekable();
     while it.peek().is_some() {
         let chunk: Vec<Entry> = it.by_ref().take(500).filter_map(put_entry).collect();
-        for r in store.write(chunk, Mode::Independent)? {
+        for r in store.write(&store::Access::system(), chunk, Mode::Independent)? {
             if let Err(e) = r {
                 failed += 1;
                 tracing::warn!(error = %e, "demo resource rejected");

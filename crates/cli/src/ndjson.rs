@@ -220,7 +220,7 @@ pub(crate) fn import_into(
                 origins.push(item.origin);
             }
             for (r, origin) in store
-                .write(entries, Mode::Independent)?
+                .write(&store::Access::system(), entries, Mode::Independent)?
                 .into_iter()
                 .zip(origins)
             {

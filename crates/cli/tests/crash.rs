@@ -23,7 +23,10 @@ fn count(store: &dyn store::Store, rtype: &str, query: &str) -> usize {
         .into_owned()
         .collect();
     store
-        .search(&SearchQuery::parse(Registry::r4(), rtype, &params).unwrap())
+        .search(
+            &store::Access::system(),
+            &SearchQuery::parse(Registry::r4(), rtype, &params).unwrap(),
+        )
         .unwrap()
         .total
         .unwrap()

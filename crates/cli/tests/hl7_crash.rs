@@ -66,7 +66,10 @@ fn search(store: &dyn store::Store, rtype: &str, query: &str) -> store::SearchPa
         .into_owned()
         .collect();
     store
-        .search(&SearchQuery::parse(Registry::r4(), rtype, &params).unwrap())
+        .search(
+            &store::Access::system(),
+            &SearchQuery::parse(Registry::r4(), rtype, &params).unwrap(),
+        )
         .unwrap()
 }
 
@@ -462,7 +465,7 @@ fn killed_server_loses_and_duplicates_no_hl7_message() {
         let key = format!("{SENDER_KEY}|{}", control_id(d.index));
         let id = hl7v2::stable_id("msg", &key);
         let version = store
-            .read("MessageHeader", &id)
+            .read(&store::Access::system(), "MessageHeader", &id)
             .unwrap()
             .unwrap_or_else(|| panic!("acknowledged message {key} has no record"));
         assert!(

@@ -263,7 +263,7 @@ impl EarlyWarning {
         let q = query(rtype, params)?;
         Ok(self
             .store
-            .search(&q)?
+            .search(&store::Access::system(), &q)?
             .matches
             .into_iter()
             .filter_map(|h| serde_json::from_str(&h.body).ok())
@@ -273,7 +273,7 @@ impl EarlyWarning {
     fn read(&self, rtype: &str, id: &str) -> Result<Option<Value>, Error> {
         Ok(self
             .store
-            .read(rtype, id)?
+            .read(&store::Access::system(), rtype, id)?
             .filter(|v| v.op != Op::Delete)
             .and_then(|v| body(&v)))
     }
@@ -417,7 +417,10 @@ impl EarlyWarning {
         }
         let n = entries.len();
         if n > 0 {
-            for r in self.store.write(entries, Mode::Independent)? {
+            for r in self
+                .store
+                .write(&store::Access::system(), entries, Mode::Independent)?
+            {
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "escalation write refused");
                 }
@@ -493,7 +496,10 @@ impl EarlyWarning {
                     }
                 }
             }
-            match self.store.write(entries, Mode::Atomic) {
+            match self
+                .store
+                .write(&store::Access::system(), entries, Mode::Atomic)
+            {
                 Ok(_) => return self.alert(id),
                 Err(store::StoreError::VersionConflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
@@ -915,7 +921,11 @@ impl<'a> Batch<'a> {
                 },
             })
             .collect();
-        if let Err(e) = self.ew.store.write(entries, Mode::Independent) {
+        if let Err(e) = self
+            .ew
+            .store
+            .write(&store::Access::system(), entries, Mode::Independent)
+        {
             tracing::warn!(error = %e, "retiring a superseded loose set failed");
         }
     }

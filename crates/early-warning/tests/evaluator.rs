@@ -85,13 +85,20 @@ impl World {
                 },
             })
             .collect();
-        for r in self.store.write(entries, Mode::Atomic).unwrap() {
+        for r in self
+            .store
+            .write(&store::Access::system(), entries, Mode::Atomic)
+            .unwrap()
+        {
             r.unwrap();
         }
     }
 
     fn read(&self, rtype: &str, id: &str) -> Option<Value> {
-        let v = self.store.read(rtype, id).unwrap()?;
+        let v = self
+            .store
+            .read(&store::Access::system(), rtype, id)
+            .unwrap()?;
         serde_json::from_str(v.body.as_deref()?).ok()
     }
 
@@ -100,7 +107,7 @@ impl World {
             form_urlencoded::parse(q.as_bytes()).into_owned().collect();
         let q = SearchQuery::parse(Registry::r4(), rtype, &params).unwrap();
         self.store
-            .search(&q)
+            .search(&store::Access::system(), &q)
             .unwrap()
             .matches
             .into_iter()

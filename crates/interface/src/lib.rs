@@ -248,7 +248,12 @@ impl Feed {
         let _claim = self.claim(m.key());
         // Idempotency.
         if let Some(v) = (!fresh)
-            .then(|| self.store.read("MessageHeader", &record_id).ok().flatten())
+            .then(|| {
+                self.store
+                    .read(&store::Access::system(), "MessageHeader", &record_id)
+                    .ok()
+                    .flatten()
+            })
             .flatten()
         {
             if let Some(old) = v
@@ -337,10 +342,11 @@ impl Feed {
             &[],
             &problems,
         );
-        if let Err(e) = self
-            .store
-            .write(put(record).into_iter().collect(), Mode::Atomic)
-        {
+        if let Err(e) = self.store.write(
+            &store::Access::system(),
+            put(record).into_iter().collect(),
+            Mode::Atomic,
+        ) {
             tracing::warn!(error = %e, "recording a refused HL7 v2 message failed");
         }
         Handled {
@@ -379,7 +385,7 @@ impl Feed {
             return Vec::new();
         };
         self.store
-            .search(&q)
+            .search(&store::Access::system(), &q)
             .map(|p| {
                 p.matches
                     .into_iter()
@@ -400,7 +406,7 @@ impl Feed {
 
     fn read_json(&self, rtype: &str, id: &str) -> Option<Value> {
         self.store
-            .read(rtype, id)
+            .read(&store::Access::system(), rtype, id)
             .ok()
             .flatten()
             .and_then(|v| v.body)
@@ -502,7 +508,10 @@ impl Feed {
             .collect();
         let mut entries: Vec<Entry> = resources.into_iter().filter_map(put).collect();
         entries.extend(put(self.record(m, "accepted", &ack, &focus, &[])));
-        if let Err(e) = self.store.write(entries, Mode::Atomic) {
+        if let Err(e) = self
+            .store
+            .write(&store::Access::system(), entries, Mode::Atomic)
+        {
             let d = Diagnostic::new(
                 "MSH",
                 1,
@@ -587,7 +596,10 @@ impl Feed {
         }
         let record = self.record(m, "accepted", &ack, &focus, &mapped.warnings);
         entries.extend(put(record));
-        let outcomes = match self.store.write(entries, Mode::Atomic) {
+        let outcomes = match self
+            .store
+            .write(&store::Access::system(), entries, Mode::Atomic)
+        {
             Ok(o) => o,
             Err(e) => {
                 let d = Diagnostic::new(

@@ -206,7 +206,7 @@ impl Feed {
         }
         let query = search::SearchQuery::parse(search::Registry::r4(), "MessageHeader", &params)
             .map_err(|e| LogError::BadFilter(e.to_string()))?;
-        let page = self.store.search(&query)?;
+        let page = self.store.search(&store::Access::system(), &query)?;
         let records = page
             .matches
             .iter()

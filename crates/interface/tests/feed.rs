@@ -23,7 +23,10 @@ fn count(store: &dyn store::Store, rtype: &str, q: &str) -> usize {
         form_urlencoded::parse(q.as_bytes()).into_owned().collect();
     params.push(("_summary".into(), "count".into()));
     store
-        .search(&SearchQuery::parse(Registry::r4(), rtype, &params).unwrap())
+        .search(
+            &store::Access::system(),
+            &SearchQuery::parse(Registry::r4(), rtype, &params).unwrap(),
+        )
         .unwrap()
         .total
         .unwrap()
@@ -184,7 +187,10 @@ async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
     let patient = format!(
         "Patient/{}",
         store
-            .search(&SearchQuery::parse(Registry::r4(), "Patient", &[]).unwrap())
+            .search(
+                &store::Access::system(),
+                &SearchQuery::parse(Registry::r4(), "Patient", &[]).unwrap()
+            )
             .unwrap()
             .matches[0]
             .id
@@ -236,7 +242,15 @@ async fn adt_moves_patients_between_wards_and_merges_them() {
         Config::default(),
     );
     let read = |rtype: &str, id: &str| -> serde_json::Value {
-        serde_json::from_str(&store.read(rtype, id).unwrap().unwrap().body.unwrap()).unwrap()
+        serde_json::from_str(
+            &store
+                .read(&store::Access::system(), rtype, id)
+                .unwrap()
+                .unwrap()
+                .body
+                .unwrap(),
+        )
+        .unwrap()
     };
     let pv1 = |bed: &str| {
         format!("PV1|1|I|3EAST^07^{bed}^RIVERBEND||||D123^Haddad^Omar||||||||||||V9001^^^RIVERBEND|||||||||||||||||||||||||202611240800\r")
@@ -308,6 +322,7 @@ async fn adt_moves_patients_between_wards_and_merges_them() {
     assert_eq!(h.code, "AA", "{}", h.ack);
     let survivor = store
         .search(
+            &store::Access::system(),
             &SearchQuery::parse(
                 Registry::r4(),
                 "Patient",
@@ -342,7 +357,7 @@ fn feed_encounter(store: &dyn store::Store) -> serde_json::Value {
         &[("identifier".into(), "V9001".into())],
     )
     .unwrap();
-    let page = store.search(&q).unwrap();
+    let page = store.search(&store::Access::system(), &q).unwrap();
     assert_eq!(page.matches.len(), 1);
     serde_json::from_str(&page.matches[0].body).unwrap()
 }
@@ -472,7 +487,7 @@ fn results_sent_before_the_admission_belong_to_its_encounter() {
         &[("identifier".into(), "VN20261124-17".into())],
     )
     .unwrap();
-    let page = store.search(&q).unwrap();
+    let page = store.search(&store::Access::system(), &q).unwrap();
     assert_eq!(page.matches.len(), 1);
     let encounter = format!("Encounter/{}", page.matches[0].id);
     assert_eq!(
@@ -513,12 +528,15 @@ fn copies_in_flight_at_once_are_written_once() {
     assert!(handled.iter().all(|h| h.code == "CA"));
     assert_eq!(handled.iter().filter(|h| !h.duplicate).count(), 1);
     let (versions, _) = store
-        .history(&store::HistoryQuery {
-            scope: store::HistoryScope::System,
-            since: None,
-            count: 1000,
-            offset: 0,
-        })
+        .history(
+            &store::Access::system(),
+            &store::HistoryQuery {
+                scope: store::HistoryScope::System,
+                since: None,
+                count: 1000,
+                offset: 0,
+            },
+        )
         .unwrap();
     let mut seen = std::collections::HashSet::new();
     for v in &versions {

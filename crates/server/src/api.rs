@@ -122,30 +122,83 @@ async fn alerts(
 
 async fn alert(
     State(state): State<AppState>,
+    auth: Option<axum::Extension<crate::gate::Auth>>,
     Path(id): Path<String>,
 ) -> Result<Json<AlertView>, ApiError> {
     let ew = service(&state)?;
-    Ok(Json(blocking(move || ew.alert(&id)).await?))
+    let view = blocking(move || ew.alert(&id)).await?;
+    related(&state, auth.as_ref().map(|a| &a.0), &view.patient).await?;
+    Ok(Json(view))
+}
+
+/// The signed-in person must reach the alert's patient (ward, care team, the
+/// rapid-response team's inpatients, or an earlier break-the-glass), as for the chart.
+async fn related(
+    state: &AppState,
+    auth: Option<&crate::gate::Auth>,
+    patient: &str,
+) -> Result<(), ApiError> {
+    let (Some(gate), Some(p)) = (state.gate.clone(), auth.and_then(|a| a.principal.clone())) else {
+        return Ok(());
+    };
+    if !p.needs_relationship() {
+        return Ok(());
+    }
+    let (s, pat) = (state.clone(), patient.to_string());
+    let pp = p.clone();
+    let found = tokio::task::spawn_blocking(move || gate.relationship(&s, &pp, &pat))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Refused {
+            message: format!(
+                "{patient} is not in your care (ward, care team or outreach list): you cannot act on this alert"
+            ),
+            patient: Some(patient.to_string()),
+        }),
+    }
 }
 
 #[derive(Deserialize)]
 struct Act {
-    by: String,
+    /// Only without accounts (the library's own tests): who acts is otherwise the
+    /// signed-in person, never a field of the request.
+    by: Option<String>,
     action: Option<String>,
     note: Option<String>,
 }
 
 async fn act(
     State(state): State<AppState>,
+    auth: Option<axum::Extension<crate::gate::Auth>>,
     Path((id, action)): Path<(String, String)>,
     body: Result<Json<Act>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<AlertView>, ApiError> {
     let ew = service(&state)?;
     let Json(body) = body.map_err(|e| ApiError::Parse {
-        message: format!("the body must be JSON with 'by' (and 'action', 'note'): {e}"),
+        message: format!("the body must be JSON (with 'action' and 'note' where they apply): {e}"),
         expression: None,
     })?;
-    let by = reference("Practitioner", &body.by);
+    let principal = auth.as_ref().and_then(|a| a.0.principal.clone());
+    let by = match (&state.gate, &principal) {
+        (None, _) => reference(
+            "Practitioner",
+            body.by.as_deref().ok_or_else(|| ApiError::BadParameter {
+                message: "'by' is required".into(),
+                parameter: "by".into(),
+            })?,
+        ),
+        (Some(_), Some(p)) => p.practitioner.clone().ok_or_else(|| {
+            ApiError::Forbidden(
+                "your account is not linked to a staff member, so it cannot act on alerts".into(),
+            )
+        })?,
+        (Some(_), None) => return Err(ApiError::Unauthorized("sign in to act on alerts".into())),
+    };
+    let (e, alert_id) = (ew.clone(), id.clone());
+    let current = blocking(move || e.alert(&alert_id)).await?;
+    related(&state, auth.as_ref().map(|a| &a.0), &current.patient).await?;
     let view = match action.as_str() {
         "acknowledge" => blocking(move || ew.acknowledge(&id, &by)).await?,
         "respond" => {

@@ -124,9 +124,11 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
             }
         }
     };
-    if content_type.contains("json") {
+    // FHIR responses name their patients from the store's compartment facts (the handlers
+    // put them in `Seen`); the JSON API's responses are read for them.
+    if !fhir && content_type.contains("json") {
         if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-            crate::gate::patients_in(&v, &mut seen);
+            patients_in(&v, &mut seen);
         }
     }
     if let Some(rest) = path.strip_prefix("/patients/") {
@@ -203,10 +205,7 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
         .or_else(|| parts.extensions.get::<access::Principal>());
     let glass = auth.as_ref().and_then(|a| a.break_glass.as_deref());
     let agent = accounts::agent(principal, peer.as_deref(), glass);
-    let mut outcome_desc = status.as_u16().to_string();
-    if let Some(n) = auth.as_ref().map(|a| a.withheld).filter(|n| *n > 0) {
-        outcome_desc.push_str(&format!("; {n} entries withheld"));
-    }
+    let outcome_desc = status.as_u16().to_string();
     let mut event = json!({
         "resourceType": "AuditEvent",
         "id": uuid::Uuid::new_v4().to_string(),
@@ -237,6 +236,41 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
     match body {
         Some(stream) => Response::from_parts(parts, stream),
         None => Response::from_parts(parts, Body::from(bytes)),
+    }
+}
+
+/// Every patient a JSON value is or names: Patient resources by id, and every reference to
+/// `Patient/ID` anywhere in it.
+fn patients_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("resourceType").and_then(Value::as_str) == Some("Patient") {
+                if let Some(id) = m.get("id").and_then(Value::as_str) {
+                    out.push(format!("Patient/{id}"));
+                }
+            }
+            for (k, x) in m {
+                if k == "fullUrl" || k == "url" || k == "link" {
+                    continue;
+                }
+                patients_in(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| patients_in(x, out)),
+        Value::String(s) => {
+            if let Some((_, id)) = s.rsplit_once("Patient/") {
+                let ok = (s.starts_with("Patient/") || s.contains("/Patient/"))
+                    && !id.is_empty()
+                    && id.len() <= 64
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+                if ok {
+                    out.push(format!("Patient/{id}"));
+                }
+            }
+        }
+        _ => {}
     }
 }
 

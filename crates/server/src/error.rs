@@ -48,6 +48,16 @@ pub enum ApiError {
     /// Valid credentials without the permission, scope or care relationship needed.
     #[error("{0}")]
     Forbidden(String),
+    /// The store refused: outside the caller's access, aimed at this patient (`Patient/ID`),
+    /// which the audit record names.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        patient: Option<String>,
+    },
+    /// The request body is larger than Tend accepts.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("the server could not complete the request")]
     Internal(String),
     #[error("the service is shutting down")]
@@ -94,7 +104,10 @@ impl ApiError {
                 one("not-supported", None),
             ),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, one("login", None)),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, one("forbidden", None)),
+            ApiError::Forbidden(_) | ApiError::Refused { .. } => {
+                (StatusCode::FORBIDDEN, one("forbidden", None))
+            }
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, one("too-costly", None)),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, one("exception", None)),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, one("transient", None)),
         }
@@ -139,6 +152,7 @@ impl From<StoreError> for ApiError {
             StoreError::IdMismatch { .. } | StoreError::BadRequest(_) => {
                 ApiError::BadRequest(e.to_string())
             }
+            StoreError::Forbidden { message, patient } => ApiError::Refused { message, patient },
             StoreError::Database(detail) => ApiError::Internal(detail),
             StoreError::Unavailable => ApiError::Unavailable,
         }
@@ -184,6 +198,12 @@ impl IntoResponse for ApiError {
         let mut resp = (status, body).into_response();
         resp.headers_mut()
             .insert("content-type", HeaderValue::from_static(crate::FHIR_JSON));
+        if let ApiError::Refused {
+            patient: Some(p), ..
+        } = &self
+        {
+            resp.extensions_mut().insert(access::Seen(vec![p.clone()]));
+        }
         if status == axum::http::StatusCode::UNAUTHORIZED {
             // RFC 6750 §3: how to authenticate.
             resp.headers_mut().insert(

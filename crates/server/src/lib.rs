@@ -5,10 +5,12 @@
 
 mod api;
 mod audit;
+mod caller;
 mod error;
 pub mod gate;
 mod interaction;
 mod operations;
+mod reach;
 mod response;
 mod smart;
 
@@ -255,14 +257,15 @@ pub fn router(state: AppState) -> Router {
 /// `[type]/[id]/_history` and `Patient/[id]/$everything` share one route shape.
 async fn instance_operation(
     state: axum::extract::State<AppState>,
+    caller::Caller(access): caller::Caller,
     path: axum::extract::Path<(String, String, String)>,
     headers: axum::http::HeaderMap,
     query: axum::extract::RawQuery,
 ) -> Result<axum::response::Response, ApiError> {
     match path.0 .2.as_str() {
-        "_history" => interaction::history::instance(state, path, headers, query).await,
+        "_history" => interaction::history::instance(state, access, path, headers, query).await,
         "$everything" if path.0 .0 == "Patient" => {
-            interaction::everything::everything(state, path, headers, query).await
+            interaction::everything::everything(state, access, path, headers, query).await
         }
         other => Err(ApiError::NotFound(format!(
             "no operation '{other}' on {}",

@@ -492,6 +492,7 @@ async fn every_fhir_request_is_audited_once_with_its_patients() {
     // A synchronous write after them: the audit records queued before it are committed.
     store
         .write(
+            &store::Access::system(),
             vec![store::Entry {
                 full_url: None,
                 op: store::WriteOp::Update {

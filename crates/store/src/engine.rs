@@ -11,14 +11,17 @@ use search::Registry;
 use search::{SearchQuery, Summary, Total};
 use serde_json::Value;
 
+use crate::compartment;
 use crate::conn::{Cell, Conn};
 use crate::error::StoreError;
 use crate::interaction::{self, Ctx};
 use crate::model::{
     Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
 };
+use crate::reach_sql::{self, Types};
 use crate::sql::{self, Arg, ParamIds, Shape};
 use crate::Clock;
+use access::Access;
 
 /// How the entries of one write are committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +52,8 @@ pub(crate) struct Job {
     pub(crate) audit: Vec<(Value, Option<Vec<IndexEntry>>)>,
     /// Keyed records set (`Some`) or removed (`None`) in this job's transaction.
     pub(crate) keyed: Vec<Keyed>,
+    /// Whose write this is: every entry is decided with it, in the writer.
+    pub(crate) access: Arc<Access>,
     pub(crate) reply: SyncSender<WriteResult>,
 }
 
@@ -220,7 +225,7 @@ pub(crate) fn init_schema(
 }
 
 fn version_from_row(row: Vec<Cell>) -> Version {
-    // seq, rtype, id, vid, lastupd, op, body
+    // seq, rtype, id, vid, lastupd, op, body, patients, restricted
     let mut it = row.into_iter();
     let seq = it.next().map(|c| c.int()).unwrap_or_default();
     let rtype = it.next().and_then(Cell::text).unwrap_or_default();
@@ -229,6 +234,8 @@ fn version_from_row(row: Vec<Cell>) -> Version {
     let last_updated = it.next().map(|c| c.int()).unwrap_or_default();
     let op = Op::parse(&it.next().and_then(Cell::text).unwrap_or_default());
     let body = it.next().and_then(Cell::text);
+    let patients = compartment::decode(it.next().and_then(Cell::text).as_deref());
+    let restricted = it.next().is_some_and(|c| c.int() != 0);
     Version {
         rtype,
         id,
@@ -237,17 +244,26 @@ fn version_from_row(row: Vec<Cell>) -> Version {
         op,
         body,
         seq,
+        patients,
+        restricted,
     }
 }
 
-const VERSION_COLS: &str = "v.seq, v.rtype, v.id, v.vid, v.lastupd, v.op, v.body";
+const VERSION_COLS: &str =
+    "v.seq, v.rtype, v.id, v.vid, v.lastupd, v.op, v.body, v.patients, v.restricted";
+
+/// A version the caller reached, or why not.
+fn reached(access: &Access, v: Option<Version>) -> Result<Option<Version>, StoreError> {
+    if let Some(v) = &v {
+        access
+            .check(&v.rtype, false, &v.patients, v.restricted)
+            .map_err(|d| StoreError::denied(access, d))?;
+    }
+    Ok(v)
+}
 
 /// The current version of a resource (a deletion included), if it ever existed.
-pub(crate) fn read(
-    conn: &mut dyn Conn,
-    rtype: &str,
-    id: &str,
-) -> Result<Option<Version>, StoreError> {
+fn current(conn: &mut dyn Conn, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
     let rows = conn.query(
         &format!("SELECT {VERSION_COLS} FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rtype = ? AND r.id = ?"),
         &[Arg::Text(rtype.into()), Arg::Text(id.into())],
@@ -255,8 +271,28 @@ pub(crate) fn read(
     Ok(rows.into_iter().next().map(version_from_row))
 }
 
+/// The current version, when `access` reaches it (Forbidden when it exists but does not).
+pub(crate) fn read(
+    conn: &mut dyn Conn,
+    access: &Access,
+    rtype: &str,
+    id: &str,
+) -> Result<Option<Version>, StoreError> {
+    if !access.may_type(rtype, false) {
+        return Err(StoreError::denied(
+            access,
+            access::Denied::Type {
+                rtype: rtype.into(),
+                write: false,
+            },
+        ));
+    }
+    reached(access, current(conn, rtype, id)?)
+}
+
 pub(crate) fn vread(
     conn: &mut dyn Conn,
+    access: &Access,
     rtype: &str,
     id: &str,
     vid: i64,
@@ -265,31 +301,50 @@ pub(crate) fn vread(
         &format!("SELECT {VERSION_COLS} FROM resource_version v WHERE v.rtype = ? AND v.id = ? AND v.vid = ?"),
         &[Arg::Text(rtype.into()), Arg::Text(id.into()), Arg::Int(vid)],
     )?;
-    Ok(rows.into_iter().next().map(version_from_row))
+    reached(access, rows.into_iter().next().map(version_from_row))
 }
 
 /// History, newest first, plus the total count of versions in scope.
 pub(crate) fn history(
     conn: &mut dyn Conn,
+    access: &Access,
     q: &HistoryQuery,
 ) -> Result<(Vec<Version>, usize), StoreError> {
     let mut conds = vec!["1=1".to_string()];
     let mut args = Vec::new();
-    match &q.scope {
-        HistoryScope::System => {}
+    let types = match &q.scope {
+        HistoryScope::System => Types::Any,
         HistoryScope::Type(t) => {
             conds.push("v.rtype = ?".into());
             args.push(Arg::Text(t.clone()));
+            Types::One(t)
         }
         HistoryScope::Instance(t, id) => {
+            // The resource as it is now decides first: a refusal names its patient.
+            read(conn, access, t, id)?;
             conds.push("v.rtype = ? AND v.id = ?".into());
             args.push(Arg::Text(t.clone()));
             args.push(Arg::Text(id.clone()));
+            Types::One(t)
+        }
+    };
+    if let Types::One(t) = types {
+        if !access.may_type(t, false) {
+            return Err(StoreError::denied(
+                access,
+                access::Denied::Type {
+                    rtype: t.to_string(),
+                    write: false,
+                },
+            ));
         }
     }
     if let Some(since) = q.since {
         conds.push("v.lastupd >= ?".into());
         args.push(Arg::Int(since));
+    }
+    if let Some(c) = reach_sql::condition(access, "v", types, &mut args) {
+        conds.push(c);
     }
     let where_sql = conds.join(" AND ");
     let total = conn
@@ -392,6 +447,7 @@ pub(crate) fn counts(conn: &mut dyn Conn) -> Result<Vec<(String, usize)>, StoreE
         .collect())
 }
 
+/// Rows of (rid, rtype, id, body, patients).
 fn hits(rows: Vec<Vec<Cell>>) -> Vec<(i64, Hit)> {
     rows.into_iter()
         .map(|r| {
@@ -400,7 +456,16 @@ fn hits(rows: Vec<Vec<Cell>>) -> Vec<(i64, Hit)> {
             let rtype = it.next().and_then(Cell::text).unwrap_or_default();
             let id = it.next().and_then(Cell::text).unwrap_or_default();
             let body = it.next().and_then(Cell::text).unwrap_or_default();
-            (rid, Hit { rtype, id, body })
+            let patients = compartment::decode(it.next().and_then(Cell::text).as_deref());
+            (
+                rid,
+                Hit {
+                    rtype,
+                    id,
+                    body,
+                    patients,
+                },
+            )
         })
         .collect()
 }
@@ -409,17 +474,27 @@ fn hits(rows: Vec<Vec<Cell>>) -> Vec<(i64, Hit)> {
 pub(crate) fn search(
     conn: &mut dyn Conn,
     shared: &Shared,
+    access: &Access,
     q: &SearchQuery,
 ) -> Result<SearchPage, StoreError> {
+    if !access.may_type(&q.resource_type, false) {
+        return Err(StoreError::denied(
+            access,
+            access::Denied::Type {
+                rtype: q.resource_type.clone(),
+                write: false,
+            },
+        ));
+    }
     let count_only = q.summary == Some(Summary::Count) || q.count == 0;
     let mut page = SearchPage::default();
     if !count_only {
-        let stmt = sql::compile(q, &shared.pids, Shape::Page);
+        let stmt = sql::compile(q, &shared.pids, access, Shape::Page);
         let mut rows = hits(conn.query(&stmt.sql, &stmt.args)?);
         page.has_more = rows.len() > q.count;
         rows.truncate(q.count);
         if !rows.is_empty() && (!q.include.is_empty() || !q.revinclude.is_empty()) {
-            page.included = includes(conn, shared, q, &rows)?;
+            page.included = includes(conn, shared, access, q, &rows)?;
         }
         if q.total == Total::Unspecified && !page.has_more {
             page.total = Some(q.offset + rows.len());
@@ -427,7 +502,7 @@ pub(crate) fn search(
         page.matches = rows.into_iter().map(|(_, h)| h).collect();
     }
     if count_only || matches!(q.total, Total::Accurate | Total::Estimate) {
-        let stmt = sql::compile(q, &shared.pids, Shape::Count);
+        let stmt = sql::compile(q, &shared.pids, access, Shape::Count);
         let n = conn
             .query(&stmt.sql, &stmt.args)?
             .first()
@@ -443,6 +518,7 @@ pub(crate) fn search(
 fn includes(
     conn: &mut dyn Conn,
     shared: &Shared,
+    access: &Access,
     q: &SearchQuery,
     matches: &[(i64, Hit)],
 ) -> Result<Vec<Hit>, StoreError> {
@@ -469,7 +545,12 @@ fn includes(
                 None => ref_pids(shared, &inc.source_type),
             };
             for chunk in rids.chunks(500) {
-                let stmt = sql::include_stmt(Some(pids.clone()), inc.target_type.as_deref(), chunk);
+                let stmt = sql::include_stmt(
+                    access,
+                    Some(pids.clone()),
+                    inc.target_type.as_deref(),
+                    chunk,
+                );
                 next.extend(hits(conn.query(&stmt.sql, &stmt.args)?));
             }
         }
@@ -484,7 +565,7 @@ fn includes(
                 .map(|(_, h)| (h.rtype.clone(), h.id.clone()))
                 .collect();
             for chunk in targets.chunks(300) {
-                let stmt = sql::revinclude_stmt(pids.clone(), chunk);
+                let stmt = sql::revinclude_stmt(access, pids.clone(), chunk);
                 let found = hits(conn.query(&stmt.sql, &stmt.args)?);
                 next.extend(
                     found
@@ -508,32 +589,35 @@ fn includes(
     Ok(out)
 }
 
-/// A compartment (<https://hl7.org/fhir/R4/compartmentdefinition.html>): the resources
-/// whose listed (type, parameter) references point at `rtype/id`, plus the resources they
-/// reference directly (practitioners, locations, organizations).
+/// A patient's compartment (<https://hl7.org/fhir/R4/compartmentdefinition.html>): the
+/// current resources whose versions were placed in it when written, plus the resources they
+/// reference directly (practitioners, locations, organizations), all as far as `access`
+/// reaches. The patient itself must be reached, or nothing is returned.
 pub(crate) fn compartment(
     conn: &mut dyn Conn,
-    shared: &Shared,
-    rtype: &str,
-    id: &str,
-    members: &[(String, String)],
+    access: &Access,
+    patient: &str,
 ) -> Result<Vec<Hit>, StoreError> {
     use std::collections::HashSet;
-    let pids: Vec<i64> = members
-        .iter()
-        .filter_map(|(t, c)| shared.pids.get(t, c))
-        .collect();
-    let stmt = sql::revinclude_stmt(pids, &[(rtype.to_string(), id.to_string())]);
-    let found = hits(conn.query(&stmt.sql, &stmt.args)?);
+    let mut args = vec![Arg::Text(patient.to_string())];
+    let mut sql = "SELECT r.rid, r.rtype, r.id, v.body, v.patients FROM compartment c \
+         JOIN resource r ON r.seq = c.seq JOIN resource_version v ON v.seq = r.seq \
+         WHERE c.patient = ? AND r.deleted = 0 AND NOT (r.rtype = 'Patient' AND r.id = c.patient)"
+        .to_string();
+    if let Some(c) = reach_sql::condition(access, "r", Types::Any, &mut args) {
+        sql.push_str(&format!(" AND {c}"));
+    }
+    sql.push_str(" ORDER BY r.rid");
+    let found = hits(conn.query(&sql, &args)?);
     let mut seen: HashSet<(String, String)> = found
         .iter()
         .map(|(_, h)| (h.rtype.clone(), h.id.clone()))
         .collect();
-    seen.insert((rtype.to_string(), id.to_string()));
+    seen.insert(("Patient".to_string(), patient.to_string()));
     let rids: Vec<i64> = found.iter().map(|(r, _)| *r).collect();
     let mut out: Vec<Hit> = found.into_iter().map(|(_, h)| h).collect();
     for chunk in rids.chunks(500) {
-        let stmt = sql::include_stmt(None, None, chunk);
+        let stmt = sql::include_stmt(access, None, None, chunk);
         for (_, h) in hits(conn.query(&stmt.sql, &stmt.args)?) {
             if seen.insert((h.rtype.clone(), h.id.clone())) {
                 out.push(h);
@@ -553,7 +637,7 @@ pub(crate) fn scan(
 ) -> Result<(Vec<Hit>, i64), StoreError> {
     let rows = hits(conn.query(
         &format!(
-            "SELECT r.rid, r.rtype, r.id, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq \
+            "SELECT r.rid, r.rtype, r.id, v.body, v.patients FROM resource r JOIN resource_version v ON v.seq = r.seq \
              WHERE r.rtype = ? AND r.deleted = 0 AND r.rid > ? ORDER BY r.rid LIMIT {limit}"
         ),
         &[Arg::Text(rtype.into()), Arg::Int(after)],
@@ -576,6 +660,8 @@ fn ref_pids(shared: &Shared, rtype: &str) -> Vec<i64> {
 pub(crate) struct WriterTx<'a> {
     pub(crate) conn: &'a mut dyn Conn,
     pub(crate) shared: &'a Shared,
+    /// Whose write this is: conditional matches see only what it reaches.
+    pub(crate) access: &'a Access,
 }
 
 /// A version to write, with its index values.
@@ -587,11 +673,16 @@ pub(crate) struct NewVersion<'a> {
     pub(crate) op: Op,
     pub(crate) body: Option<String>,
     pub(crate) index: &'a [IndexEntry],
+    /// The patients whose compartments hold the version (ids).
+    pub(crate) patients: &'a [String],
+    pub(crate) restricted: bool,
 }
 
 impl WriterTx<'_> {
+    /// The stored version, whoever may reach it: the interactions decide with both it and
+    /// the new version.
     pub(crate) fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
-        read(self.conn, rtype, id)
+        current(self.conn, rtype, id)
     }
 
     /// Up to `limit` (type, id) keys matching a search, for conditional operations.
@@ -600,7 +691,7 @@ impl WriterTx<'_> {
         q: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let stmt = sql::compile(q, &self.shared.pids, Shape::Keys(limit));
+        let stmt = sql::compile(q, &self.shared.pids, self.access, Shape::Keys(limit));
         Ok(self
             .conn
             .query(&stmt.sql, &stmt.args)?
@@ -620,7 +711,7 @@ impl WriterTx<'_> {
     pub(crate) fn write(&mut self, v: NewVersion<'_>) -> Result<i64, StoreError> {
         let conn = &mut *self.conn;
         let seq_rows = conn.query(
-            "INSERT INTO resource_version (rtype, id, vid, lastupd, op, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+            "INSERT INTO resource_version (rtype, id, vid, lastupd, op, body, patients, restricted) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             &[
                 Arg::Text(v.rtype.into()),
                 Arg::Text(v.id.into()),
@@ -628,6 +719,10 @@ impl WriterTx<'_> {
                 Arg::Int(v.last_updated),
                 Arg::Text(v.op.as_str().into()),
                 v.body.map(Arg::Text).unwrap_or(Arg::Null),
+                compartment::encode(v.patients)
+                    .map(Arg::Text)
+                    .unwrap_or(Arg::Null),
+                Arg::Int(i64::from(v.restricted)),
             ],
         )?;
         let seq = seq_rows
@@ -637,8 +732,8 @@ impl WriterTx<'_> {
             .ok_or(StoreError::Database("no seq".into()))?;
         let deleted = i64::from(v.op == Op::Delete);
         let rid_rows = conn.query(
-            "INSERT INTO resource (rtype, id, vid, lastupd, deleted, seq) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, lastupd = excluded.lastupd, deleted = excluded.deleted, seq = excluded.seq \
+            "INSERT INTO resource (rtype, id, vid, lastupd, deleted, seq, restricted) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, lastupd = excluded.lastupd, deleted = excluded.deleted, seq = excluded.seq, restricted = excluded.restricted \
              RETURNING rid",
             &[
                 Arg::Text(v.rtype.into()),
@@ -647,8 +742,21 @@ impl WriterTx<'_> {
                 Arg::Int(v.last_updated),
                 Arg::Int(deleted),
                 Arg::Int(seq),
+                Arg::Int(i64::from(v.restricted)),
             ],
         )?;
+        if !v.patients.is_empty() {
+            let sql = format!(
+                "INSERT INTO compartment (seq, patient) VALUES {}",
+                vec!["(?, ?)"; v.patients.len()].join(", ")
+            );
+            let args: Vec<Arg> = v
+                .patients
+                .iter()
+                .flat_map(|p| [Arg::Int(seq), Arg::Text(p.clone())])
+                .collect();
+            conn.exec(&sql, &args)?;
+        }
         let rid = rid_rows
             .first()
             .and_then(|r| r.first())
@@ -753,8 +861,6 @@ fn writer_loop(
         at_last: 0,
     };
     stats.refresh(conn);
-    // The audit chain's head, read from the database before the first audit event.
-    let mut head: Option<crate::audit::Head> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -765,28 +871,7 @@ fn writer_loop(
         }
         let now = clock.now_ms().max(last_now + 1);
         last_now = now;
-        if head.is_none() && jobs.iter().any(|j| !j.audit.is_empty()) {
-            match audit_head(conn) {
-                Ok(h) => head = Some(h),
-                Err(e) => tracing::error!(error = %e, "the audit chain's head could not be read"),
-            }
-        }
-        let mut next_head = head.clone();
-        let results = run_group(
-            conn,
-            shared,
-            indexer,
-            now,
-            &mut jobs,
-            lock_sql,
-            &mut next_head,
-        );
-        if results.is_ok() {
-            head = next_head;
-        } else {
-            // Rolled back: read the head again before the next audit event.
-            head = None;
-        }
+        let results = run_group(conn, shared, indexer, now, &mut jobs, lock_sql);
         match results {
             Ok(results) => {
                 let newest = results
@@ -852,7 +937,6 @@ fn run_group(
     now: i64,
     jobs: &mut [Job],
     lock_sql: Option<&'static str>,
-    head: &mut Option<crate::audit::Head>,
 ) -> Result<Vec<WriteResult>, StoreError> {
     conn.batch(match conn.dialect() {
         sql::Dialect::Sqlite => "BEGIN IMMEDIATE",
@@ -870,7 +954,7 @@ fn run_group(
         index.resize_with(entries.len(), || None);
         let r = match job.mode {
             Mode::Atomic => {
-                let r = in_savepoint(conn, shared, indexer, now, entries, index)?;
+                let r = in_savepoint(conn, shared, &job.access, indexer, now, entries, index)?;
                 if let Err(e @ StoreError::Database(_)) = &r {
                     tracing::warn!(error = %e, "write rolled back");
                 }
@@ -879,7 +963,15 @@ fn run_group(
             Mode::Independent => {
                 let mut per = Vec::with_capacity(entries.len());
                 for (entry, idx) in entries.into_iter().zip(index) {
-                    let r = in_savepoint(conn, shared, indexer, now, vec![entry], vec![idx])?;
+                    let r = in_savepoint(
+                        conn,
+                        shared,
+                        &job.access,
+                        indexer,
+                        now,
+                        vec![entry],
+                        vec![idx],
+                    )?;
                     per.push(r.and_then(|mut o| {
                         o.pop().ok_or(StoreError::Database("no outcome".into()))
                     }));
@@ -906,7 +998,18 @@ fn run_group(
         pending.append(&mut job.audit);
     }
     if !pending.is_empty() {
-        write_audit(conn, shared, indexer, now, pending, head)?;
+        // The chain's head is read inside this transaction, which holds the database's
+        // write lock: every process appends to one chain, in commit order.
+        let head = audit_head(conn)?;
+        let head = write_audit(conn, shared, indexer, now, pending, head)?;
+        conn.exec(
+            "INSERT INTO keyed (space, k, value) VALUES (?, ?, ?) ON CONFLICT (space, k) DO UPDATE SET value = excluded.value",
+            &[
+                Arg::Text(AUDIT_HEAD.0.into()),
+                Arg::Text(AUDIT_HEAD.1.into()),
+                Arg::Text(format!("{} {}", head.sequence, head.hash)),
+            ],
+        )?;
     }
     conn.batch("COMMIT")?;
     Ok(results)
@@ -921,15 +1024,9 @@ fn write_audit(
     indexer: &Indexer,
     now: i64,
     events: Vec<(Value, Option<Vec<IndexEntry>>)>,
-    head: &mut Option<crate::audit::Head>,
-) -> Result<(), StoreError> {
-    let Some(start) = head.clone() else {
-        tracing::error!(
-            count = events.len(),
-            "audit events were not recorded: the chain's head is unknown"
-        );
-        return Ok(());
-    };
+    start: crate::audit::Head,
+) -> Result<crate::audit::Head, StoreError> {
+    let system = Access::system();
     let entry = |event: Value| Entry {
         full_url: None,
         op: WriteOp::Update {
@@ -945,6 +1042,7 @@ fn write_audit(
         match in_savepoint_as(
             conn,
             shared,
+            &system,
             indexer,
             now,
             vec![entry(event)],
@@ -955,8 +1053,7 @@ fn write_audit(
             Err(e) => tracing::error!(error = %e, "an audit event was refused"),
         }
     }
-    *head = Some(h);
-    Ok(())
+    Ok(h)
 }
 
 /// Run entries as one unit inside a savepoint of the open transaction: kept on success,
@@ -964,18 +1061,21 @@ fn write_audit(
 fn in_savepoint(
     conn: &mut dyn Conn,
     shared: &Shared,
+    access: &Access,
     indexer: &Indexer,
     now: i64,
     entries: Vec<Entry>,
     index: Vec<Option<Vec<IndexEntry>>>,
 ) -> Result<Result<Vec<Outcome>, StoreError>, StoreError> {
-    in_savepoint_as(conn, shared, indexer, now, entries, index, false)
+    in_savepoint_as(conn, shared, access, indexer, now, entries, index, false)
 }
 
 /// [`in_savepoint`], as the audit trail (`chain`: may write linked AuditEvents) or not.
+#[allow(clippy::too_many_arguments)]
 fn in_savepoint_as(
     conn: &mut dyn Conn,
     shared: &Shared,
+    access: &Access,
     indexer: &Indexer,
     now: i64,
     entries: Vec<Entry>,
@@ -986,12 +1086,14 @@ fn in_savepoint_as(
     let mut tx = WriterTx {
         conn: &mut *conn,
         shared,
+        access,
     };
     let ctx = Ctx {
         now,
         indexer,
         registry: shared.registry,
         chain,
+        access,
     };
     let r = interaction::transaction(&mut tx, &ctx, entries, index);
     if r.is_err() {
@@ -1007,6 +1109,7 @@ fn in_savepoint_as(
 pub(crate) fn submit(
     queue: &SyncSender<Job>,
     indexer: &Indexer,
+    access: &Access,
     entries: Vec<Entry>,
     mode: Mode,
     checkpoint: Option<(String, i64)>,
@@ -1039,6 +1142,7 @@ pub(crate) fn submit(
             checkpoint,
             audit: Vec::new(),
             keyed: Vec::new(),
+            access: Arc::new(access.clone()),
             reply,
         })
         .map_err(|_| StoreError::Unavailable)?;
@@ -1071,6 +1175,7 @@ pub(crate) fn submit_audit(
             checkpoint: None,
             audit,
             keyed,
+            access: Arc::new(Access::system()),
             reply,
         })
         .map_err(|_| StoreError::Unavailable)?;
@@ -1115,11 +1220,26 @@ pub(crate) fn keyed_list(
         .collect())
 }
 
-/// The newest link of the audit chain in the database.
+/// Where the audit chain's head is kept: a keyed record written in the same transaction as
+/// the events it links.
+const AUDIT_HEAD: (&str, &str) = ("audit-chain", "head");
+
+/// The newest link of the audit chain in the database: the kept head, or (a database from
+/// before the head was kept) the newest linked event.
 fn audit_head(conn: &mut dyn Conn) -> Result<crate::audit::Head, StoreError> {
+    if let Some(kept) = keyed_get(conn, AUDIT_HEAD.0, AUDIT_HEAD.1)? {
+        if let Some((seq, hash)) = kept.split_once(' ') {
+            if let Ok(sequence) = seq.parse() {
+                return Ok(crate::audit::Head {
+                    sequence,
+                    hash: hash.to_string(),
+                });
+            }
+        }
+    }
     let rows = hits(conn.query(
         "SELECT r.rid, r.rtype, r.id, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq \
-         WHERE r.rtype = 'AuditEvent' ORDER BY r.rid DESC LIMIT 1000",
+         WHERE r.rtype = 'AuditEvent' ORDER BY r.seq DESC LIMIT 1000",
         &[],
     )?);
     for (_, hit) in rows {

@@ -44,6 +44,13 @@ pub enum StoreError {
     IdMismatch { url: String, body: String },
     #[error("{0}")]
     BadRequest(String),
+    /// The caller's access does not reach this: the type, a patient (`Patient/ID`, the one
+    /// it aimed at, for the audit record) or a restricted record.
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        patient: Option<String>,
+    },
     #[error("database error: {0}")]
     Database(String),
     #[error("the store is shutting down")]
@@ -62,5 +69,17 @@ impl From<postgres::Error> for StoreError {
             Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
             None => StoreError::Database(e.to_string()),
         }
+    }
+}
+
+impl StoreError {
+    /// The refusal of `access` for `d`, in words.
+    pub fn denied(access: &access::Access, d: access::Denied) -> StoreError {
+        let message = access.explain(&d);
+        let patient = match d {
+            access::Denied::Patient(p) => Some(p),
+            _ => None,
+        };
+        StoreError::Forbidden { message, patient }
     }
 }

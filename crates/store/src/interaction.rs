@@ -11,6 +11,8 @@ use search::SearchQuery;
 use search::{format_instant, IndexEntry};
 use serde_json::Value;
 
+use access::Access;
+
 use crate::engine::{NewVersion, WriterTx};
 use crate::error::StoreError;
 use crate::model::{Entry, Op, Outcome, Version, WriteOp};
@@ -23,6 +25,17 @@ pub(crate) struct Ctx<'a> {
     pub(crate) registry: &'static Registry,
     /// Writing as the audit trail: linked AuditEvents allowed.
     pub(crate) chain: bool,
+    /// Whose write this is. Every entry is decided here, with the type that is executed,
+    /// the stored version's patients and the new version's.
+    pub(crate) access: &'a Access,
+}
+
+/// May `ctx.access` change (or delete) the stored version `prev`?
+fn may_change(ctx: &Ctx<'_>, rtype: &str, prev: Option<&Version>) -> Result<(), StoreError> {
+    let (patients, restricted) = prev.map_or((&[][..], false), |p| (&p.patients[..], p.restricted));
+    ctx.access
+        .check(rtype, true, patients, restricted)
+        .map_err(|d| StoreError::denied(ctx.access, d))
 }
 
 /// Run entries as one all-or-nothing unit, in the order the spec prescribes (deletes,
@@ -284,6 +297,9 @@ fn execute(
                 let v = tx
                     .current(&t, &i)?
                     .ok_or(StoreError::NotFound { rtype: t, id: i })?;
+                ctx.access
+                    .check(&v.rtype, false, &v.patients, v.restricted)
+                    .map_err(|d| StoreError::denied(ctx.access, d))?;
                 Ok(Outcome::Exists(v))
             }
             Target::New(t, i) => {
@@ -305,6 +321,8 @@ fn execute(
                 return Err(StoreError::Database("update without a target".into()));
             };
             let prev = tx.current(&rtype, &id)?;
+            // Decided before anything about the stored version is revealed (If-Match).
+            may_change(ctx, &rtype, prev.as_ref())?;
             check_if_match(&if_match, prev.as_ref(), &rtype, &id)?;
             put(tx, ctx, &rtype, &id, resource, prev.as_ref(), prepared)
         }
@@ -320,6 +338,9 @@ fn execute(
                 Some(p) if p.op == Op::Delete => return Err(StoreError::Gone { rtype, id }),
                 _ => {}
             }
+            // Decided before the patch is tried on the stored version (a failing `test`
+            // operation would otherwise reveal its content).
+            may_change(ctx, &rtype, prev.as_ref())?;
             check_if_match(&if_match, prev.as_ref(), &rtype, &id)?;
             let body = prev
                 .as_ref()
@@ -375,6 +396,7 @@ fn delete(
         )));
     }
     let prev = tx.current(rtype, id)?;
+    may_change(ctx, rtype, prev.as_ref())?;
     match prev {
         Some(p) if p.op != Op::Delete => {
             let version = p.version + 1;
@@ -386,6 +408,8 @@ fn delete(
                 op: Op::Delete,
                 body: None,
                 index: &[],
+                patients: &p.patients,
+                restricted: p.restricted,
             })?;
             Ok(Outcome::Deleted(Some(Version {
                 rtype: rtype.into(),
@@ -395,6 +419,8 @@ fn delete(
                 op: Op::Delete,
                 body: None,
                 seq,
+                patients: p.patients.clone(),
+                restricted: p.restricted,
             })))
         }
         _ => Ok(Outcome::Deleted(None)),
@@ -441,6 +467,20 @@ fn put(
         Some(p) => p,
         None => ctx.indexer.extract(&resource),
     };
+    // Who the version is about, from its own references as search resolves them; the
+    // caller must reach the patients of the stored version and of the new one. A new
+    // Patient is a registration: no one reaches it yet, and that is no reason to refuse.
+    let patients = crate::compartment::patients_of(rtype, id, &index);
+    let restricted = access::sensitive(&resource);
+    may_change(ctx, rtype, prev)?;
+    let registering = rtype == "Patient" && prev.is_none();
+    let others: Vec<&String> = patients
+        .iter()
+        .filter(|p| !(registering && p.as_str() == id))
+        .collect();
+    ctx.access
+        .check(rtype, true, &others, false)
+        .map_err(|d| StoreError::denied(ctx.access, d))?;
     let body = serde_json::to_string(&order_keys(resource))
         .map_err(|e| StoreError::Database(e.to_string()))?;
     let op = if prev.is_some_and(|p| p.op != Op::Delete) {
@@ -456,6 +496,8 @@ fn put(
         op,
         body: Some(body.clone()),
         index: &index,
+        patients: &patients,
+        restricted,
     })?;
     let v = Version {
         rtype: rtype.into(),
@@ -465,6 +507,8 @@ fn put(
         op,
         body: Some(body),
         seq,
+        patients,
+        restricted,
     };
     Ok(if op == Op::Create {
         Outcome::Created(v)

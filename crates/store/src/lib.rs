@@ -12,14 +12,20 @@
 //!   in commit order (one writer per process; an advisory lock across processes on
 //!   PostgreSQL), which consumers read from a saved checkpoint after a crash;
 //! - a write is acknowledged only after its transaction committed durably; concurrent
-//!   writes are grouped into one commit, each in its own savepoint.
+//!   writes are grouped into one commit, each in its own savepoint;
+//! - every version is placed, when written, in the patient compartments it belongs to
+//!   (`compartment`), and every read, search and write is decided here with the caller's
+//!   [`Access`]: in the SQL of reads (nothing outside it is loaded, counted or revealed) and
+//!   entry by entry in the writer (the stored version's patients and the new version's).
 
+mod compartment;
 mod conn;
 mod engine;
 mod error;
 mod interaction;
 mod model;
 mod postgres;
+mod reach_sql;
 mod sql;
 mod sqlite;
 mod temp_postgres;
@@ -33,6 +39,8 @@ use search::SearchQuery;
 
 pub mod audit;
 
+pub use access::{Access, Reach};
+pub use compartment::member_params;
 pub use engine::{Commits, Keyed, Mode, Progress, WriteResult};
 pub use error::StoreError;
 pub use model::{
@@ -67,18 +75,30 @@ impl Clock for SystemClock {
 pub trait Store: Send + Sync {
     /// Which adapter this is (`sqlite` or `postgres`).
     fn kind(&self) -> &'static str;
-    /// The current version of a resource, a deletion included.
-    fn read(&self, rtype: &str, id: &str) -> Result<Option<Version>, StoreError>;
-    /// One version of a resource.
-    fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Version>, StoreError>;
-    /// History, newest first, and the number of versions in scope.
-    fn history(&self, q: &HistoryQuery) -> Result<(Vec<Version>, usize), StoreError>;
-    /// Run a search.
-    fn search(&self, q: &SearchQuery) -> Result<SearchPage, StoreError>;
-    /// Write entries; returns once durable.
-    fn write(&self, entries: Vec<Entry>, mode: Mode) -> WriteResult;
-    /// Write entries a change-log consumer derived, and save its position `seq` in the
-    /// same transaction: after a crash it resumes exactly where its writes stopped.
+    /// The current version of a resource, a deletion included; `Forbidden` when it exists
+    /// and `access` does not reach it.
+    fn read(&self, access: &Access, rtype: &str, id: &str) -> Result<Option<Version>, StoreError>;
+    /// One version of a resource, as [`Store::read`] decides.
+    fn vread(
+        &self,
+        access: &Access,
+        rtype: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<Version>, StoreError>;
+    /// History, newest first, and the number of versions in scope, of what `access` reaches.
+    fn history(
+        &self,
+        access: &Access,
+        q: &HistoryQuery,
+    ) -> Result<(Vec<Version>, usize), StoreError>;
+    /// Run a search over what `access` reaches (matches, includes, counts).
+    fn search(&self, access: &Access, q: &SearchQuery) -> Result<SearchPage, StoreError>;
+    /// Write entries, each decided with `access`; returns once durable.
+    fn write(&self, access: &Access, entries: Vec<Entry>, mode: Mode) -> WriteResult;
+    /// Write entries a change-log consumer derived (Tend itself: [`Access::system`]), and
+    /// save its position `seq` in the same transaction: after a crash it resumes exactly
+    /// where its writes stopped.
     fn write_consumed(
         &self,
         entries: Vec<Entry>,
@@ -96,15 +116,11 @@ pub trait Store: Send + Sync {
     fn checkpoint(&self, consumer: &str) -> Result<i64, StoreError>;
     /// Save a consumer's change-log position.
     fn save_checkpoint(&self, consumer: &str, seq: i64) -> Result<(), StoreError>;
-    /// The resources of a compartment: those whose `members` (type, reference parameter)
-    /// point at `rtype/id`, and the resources they reference.
-    fn compartment(
-        &self,
-        rtype: &str,
-        id: &str,
-        members: &[(String, String)],
-    ) -> Result<Vec<Hit>, StoreError>;
-    /// Current resources of a type after `cursor` (start at 0), and the next cursor.
+    /// The resources of a patient's compartment (the patient itself excluded) and the
+    /// resources they reference, as far as `access` reaches.
+    fn compartment(&self, access: &Access, patient: &str) -> Result<Vec<Hit>, StoreError>;
+    /// Current resources of a type after `cursor` (start at 0), and the next cursor. Tend's
+    /// own population runs and exports only: no caller's access limits it.
     fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError>;
     /// Current resources per type.
     fn counts(&self) -> Result<Vec<(String, usize)>, StoreError>;
@@ -215,20 +231,32 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
     fn kind(&self) -> &'static str {
         self.kind
     }
-    fn read(&self, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
-        self.pool.with(|c| engine::read(c, rtype, id))
+    fn read(&self, access: &Access, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
+        self.pool.with(|c| engine::read(c, access, rtype, id))
     }
-    fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Version>, StoreError> {
-        self.pool.with(|c| engine::vread(c, rtype, id, version))
+    fn vread(
+        &self,
+        access: &Access,
+        rtype: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<Version>, StoreError> {
+        self.pool
+            .with(|c| engine::vread(c, access, rtype, id, version))
     }
-    fn history(&self, q: &HistoryQuery) -> Result<(Vec<Version>, usize), StoreError> {
-        self.pool.with(|c| engine::history(c, q))
+    fn history(
+        &self,
+        access: &Access,
+        q: &HistoryQuery,
+    ) -> Result<(Vec<Version>, usize), StoreError> {
+        self.pool.with(|c| engine::history(c, access, q))
     }
-    fn search(&self, q: &SearchQuery) -> Result<SearchPage, StoreError> {
-        self.pool.with(|c| engine::search(c, &self.shared, q))
+    fn search(&self, access: &Access, q: &SearchQuery) -> Result<SearchPage, StoreError> {
+        self.pool
+            .with(|c| engine::search(c, &self.shared, access, q))
     }
-    fn write(&self, entries: Vec<Entry>, mode: Mode) -> WriteResult {
-        engine::submit(&self.queue, &self.indexer, entries, mode, None)
+    fn write(&self, access: &Access, entries: Vec<Entry>, mode: Mode) -> WriteResult {
+        engine::submit(&self.queue, &self.indexer, access, entries, mode, None)
     }
     fn write_consumed(
         &self,
@@ -238,7 +266,14 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         seq: i64,
     ) -> WriteResult {
         let cp = Some((consumer.to_string(), seq));
-        engine::submit(&self.queue, &self.indexer, entries, mode, cp)
+        engine::submit(
+            &self.queue,
+            &self.indexer,
+            &Access::system(),
+            entries,
+            mode,
+            cp,
+        )
     }
     fn changes(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
         self.pool.with(|c| engine::changes(c, after, limit))
@@ -259,20 +294,15 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         engine::submit(
             &self.queue,
             &self.indexer,
+            &Access::system(),
             Vec::new(),
             Mode::Independent,
             cp,
         )?;
         Ok(())
     }
-    fn compartment(
-        &self,
-        rtype: &str,
-        id: &str,
-        members: &[(String, String)],
-    ) -> Result<Vec<Hit>, StoreError> {
-        self.pool
-            .with(|c| engine::compartment(c, &self.shared, rtype, id, members))
+    fn compartment(&self, access: &Access, patient: &str) -> Result<Vec<Hit>, StoreError> {
+        self.pool.with(|c| engine::compartment(c, access, patient))
     }
     fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError> {
         self.pool.with(|c| engine::scan(c, rtype, cursor, limit))

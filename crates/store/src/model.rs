@@ -17,6 +17,11 @@ pub struct Version {
     pub body: Option<String>,
     /// Position in the change log.
     pub seq: i64,
+    /// The patients whose compartments hold this version (ids); a deletion keeps those of
+    /// the version it deleted.
+    pub patients: Vec<String>,
+    /// Whether the version is restricted (sensitive, [`access::sensitive`]).
+    pub restricted: bool,
 }
 
 /// What a version did to its resource.
@@ -163,4 +168,6 @@ pub struct Hit {
     pub rtype: String,
     pub id: String,
     pub body: String,
+    /// The patients whose compartments hold it (ids).
+    pub patients: Vec<String>,
 }

@@ -13,6 +13,10 @@ use search::{normalize_string, IndexValue};
 use search::{Filter, Modifier, Prefix, SearchQuery, Sort, SortKey, Value};
 use search::{ParamType, Registry, SearchParam};
 
+use access::Access;
+
+use crate::reach_sql::{condition, Types};
+
 /// The SQL dialect of an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -51,17 +55,26 @@ pub(crate) fn schema(d: Dialect) -> String {
         Dialect::Sqlite => "PRIMARY KEY (rid, pid, n)) WITHOUT ROWID",
         Dialect::Postgres => "PRIMARY KEY (rid, pid, n))",
     };
+    let compartment_key = match d {
+        Dialect::Sqlite => "PRIMARY KEY (seq, patient)) WITHOUT ROWID",
+        Dialect::Postgres => "PRIMARY KEY (seq, patient))",
+    };
     format!(
         "
 CREATE TABLE IF NOT EXISTS resource_version (
   seq {seq}, rtype TEXT NOT NULL, id TEXT NOT NULL, vid {int} NOT NULL,
   lastupd {int} NOT NULL, op TEXT NOT NULL, body {blob},
+  patients TEXT, restricted {int} NOT NULL DEFAULT 0,
   UNIQUE (rtype, id, vid));
 CREATE INDEX IF NOT EXISTS resource_version_lastupd ON resource_version (lastupd);
 CREATE TABLE IF NOT EXISTS resource (
   rid {rid}, rtype TEXT NOT NULL, id TEXT NOT NULL, vid {int} NOT NULL,
   lastupd {int} NOT NULL, deleted {int} NOT NULL, seq {int} NOT NULL,
+  restricted {int} NOT NULL DEFAULT 0,
   UNIQUE (rtype, id));
+-- The patients whose compartments hold each version (by change-log position): access to a
+-- resource is decided from these rows, in the SQL of every read.
+CREATE TABLE IF NOT EXISTS compartment (seq {int} NOT NULL, patient TEXT NOT NULL, {compartment_key};
 -- Scans of one type in rid order (exports, population runs) walk this index instead of
 -- sorting every remaining row of the type for each page.
 CREATE INDEX IF NOT EXISTS resource_type_rid ON resource (rtype, rid);
@@ -86,6 +99,7 @@ CREATE TABLE IF NOT EXISTS ix_composite (rid {int} NOT NULL, pid {int} NOT NULL,
 /// Secondary indexes: created after the tables (and, for bulk loads into an empty store,
 /// after the data).
 pub(crate) const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS compartment_patient ON compartment (patient, seq);
 CREATE INDEX IF NOT EXISTS ix_string_v ON ix_string (pid, text);
 CREATE INDEX IF NOT EXISTS ix_token_v ON ix_token (pid, code, system);
 CREATE INDEX IF NOT EXISTS ix_date_v ON ix_date (pid, lo);
@@ -280,6 +294,7 @@ pub(crate) fn renumber(sql: &str) -> String {
 
 struct Builder<'a> {
     pids: &'a ParamIds,
+    access: &'a Access,
     args: Vec<Arg>,
     alias_n: usize,
 }
@@ -296,16 +311,24 @@ impl Builder<'_> {
         self.alias_n += 1;
         format!("x{}", self.alias_n)
     }
+    /// The caller's reach on alias `t` (` AND ...`, or nothing).
+    fn reach(&mut self, t: &str, types: Types<'_>) -> String {
+        match crate::reach_sql::condition(self.access, t, types, &mut self.args) {
+            Some(c) => format!(" AND {c}"),
+            None => String::new(),
+        }
+    }
     fn pid(&self, p: &SearchParam) -> i64 {
         // Unknown to the schema: -1 matches nothing.
         self.pids.get(&p.resource_type, &p.code).unwrap_or(-1)
     }
 }
 
-/// Compile a search to SQL.
-pub(crate) fn compile(q: &SearchQuery, pids: &ParamIds, shape: Shape) -> Stmt {
+/// Compile a search to SQL, limited to what `access` reaches.
+pub(crate) fn compile(q: &SearchQuery, pids: &ParamIds, access: &Access, shape: Shape) -> Stmt {
     let mut b = Builder {
         pids,
+        access,
         args: Vec::new(),
         alias_n: 0,
     };
@@ -317,6 +340,9 @@ pub(crate) fn compile(q: &SearchQuery, pids: &ParamIds, shape: Shape) -> Stmt {
     conds.push("r.deleted = 0".to_string());
     for (i, f) in filters.iter().enumerate() {
         conds.push(filter_sql(&mut b, f, "r", i == 0));
+    }
+    if let Some(c) = condition(access, "r", Types::One(&q.resource_type), &mut b.args) {
+        conds.push(c);
     }
     let where_sql = conds.join(" AND ");
     match shape {
@@ -331,7 +357,7 @@ pub(crate) fn compile(q: &SearchQuery, pids: &ParamIds, shape: Shape) -> Stmt {
             let offset = q.offset;
             Stmt {
                 sql: format!(
-                    "SELECT r.rid, r.rtype, r.id, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq \
+                    "SELECT r.rid, r.rtype, r.id, v.body, v.patients FROM resource r JOIN resource_version v ON v.seq = r.seq \
                      WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
                 ),
                 args: b.args,
@@ -483,9 +509,10 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
                 let pid = b.arg(Arg::Int(b.pid(param)));
                 let tt = b.text(target_type);
                 let inner_sql = filter_sql(b, inner, &t, false);
+                let reach = b.reach(&t, Types::One(target_type));
                 alts.push(format!(
                     "{r}.rid IN (SELECT {x}.rid FROM {t_table} {t} JOIN ix_reference {x} ON {x}.id = {t}.id AND {x}.rtype = {t}.rtype \
-                     WHERE {x}.pid = {pid} AND {t}.rtype = {tt} AND {t}.deleted = 0 AND {inner_sql})",
+                     WHERE {x}.pid = {pid} AND {t}.rtype = {tt} AND {t}.deleted = 0 AND {inner_sql}{reach})",
                     t_table = "resource"
                 ));
             }
@@ -501,9 +528,10 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
             let pid = b.arg(Arg::Int(b.pid(param)));
             let st = b.text(source_type);
             let inner_sql = filter_sql(b, inner, &s, false);
+            let reach = b.reach(&s, Types::One(source_type));
             format!(
                 "EXISTS (SELECT 1 FROM ix_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
-                 WHERE {x}.pid = {pid} AND {x}.id = {r}.id AND {x}.rtype = {r}.rtype AND {s}.rtype = {st} AND {inner_sql})"
+                 WHERE {x}.pid = {pid} AND {x}.id = {r}.id AND {x}.rtype = {r}.rtype AND {s}.rtype = {st} AND {s}.deleted = 0 AND {inner_sql}{reach})"
             )
         }
     }
@@ -812,13 +840,19 @@ fn num_cond(
     }
 }
 
-/// SQL for `_include`: the targets of `param` references from the resources `rids`.
-pub(crate) fn include_stmt(pid: Option<Vec<i64>>, target_type: Option<&str>, rids: &[i64]) -> Stmt {
+/// SQL for `_include`: the targets of `param` references from the resources `rids`, as
+/// far as `access` reaches.
+pub(crate) fn include_stmt(
+    access: &Access,
+    pid: Option<Vec<i64>>,
+    target_type: Option<&str>,
+    rids: &[i64],
+) -> Stmt {
     let mut args = Vec::new();
     let rid_list = rids.iter().map(|_| "?").collect::<Vec<_>>().join(", ");
     args.extend(rids.iter().map(|r| Arg::Int(*r)));
     let mut sql = format!(
-        "SELECT DISTINCT t.rid, t.rtype, t.id, v.body FROM ix_reference x \
+        "SELECT DISTINCT t.rid, t.rtype, t.id, v.body, v.patients FROM ix_reference x \
          JOIN resource t ON t.rtype = x.rtype AND t.id = x.id JOIN resource_version v ON v.seq = t.seq \
          WHERE t.deleted = 0 AND x.rid IN ({rid_list})"
     );
@@ -833,11 +867,19 @@ pub(crate) fn include_stmt(pid: Option<Vec<i64>>, target_type: Option<&str>, rid
         sql.push_str(" AND t.rtype = ?");
         args.push(Arg::Text(t.to_string()));
     }
+    if let Some(c) = condition(access, "t", Types::Any, &mut args) {
+        sql.push_str(&format!(" AND {c}"));
+    }
     Stmt { sql, args }
 }
 
-/// SQL for `_revinclude`: resources whose `pids` references point at `targets` (type, id).
-pub(crate) fn revinclude_stmt(pids: Vec<i64>, targets: &[(String, String)]) -> Stmt {
+/// SQL for `_revinclude`: resources whose `pids` references point at `targets` (type, id),
+/// as far as `access` reaches.
+pub(crate) fn revinclude_stmt(
+    access: &Access,
+    pids: Vec<i64>,
+    targets: &[(String, String)],
+) -> Stmt {
     let mut args = Vec::new();
     let pid_list = pids.iter().map(|_| "?").collect::<Vec<_>>().join(", ");
     args.extend(pids.into_iter().map(Arg::Int));
@@ -847,8 +889,8 @@ pub(crate) fn revinclude_stmt(pids: Vec<i64>, targets: &[(String, String)]) -> S
         args.push(Arg::Text(id.clone()));
         args.push(Arg::Text(t.clone()));
     }
-    let sql = format!(
-        "SELECT DISTINCT s.rid, s.rtype, s.id, v.body FROM ix_reference x \
+    let mut sql = format!(
+        "SELECT DISTINCT s.rid, s.rtype, s.id, v.body, v.patients FROM ix_reference x \
          JOIN resource s ON s.rid = x.rid JOIN resource_version v ON v.seq = s.seq \
          WHERE s.deleted = 0 AND x.pid IN ({pid_list}) AND ({})",
         if alts.is_empty() {
@@ -857,6 +899,9 @@ pub(crate) fn revinclude_stmt(pids: Vec<i64>, targets: &[(String, String)]) -> S
             alts.join(" OR ")
         }
     );
+    if let Some(c) = condition(access, "s", Types::Any, &mut args) {
+        sql.push_str(&format!(" AND {c}"));
+    }
     Stmt { sql, args }
 }
 

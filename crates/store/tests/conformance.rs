@@ -33,7 +33,11 @@ fn q(rtype: &str, query: &str) -> SearchQuery {
 }
 
 fn one(store: &dyn Store, op: WriteOp) -> Result<Outcome, StoreError> {
-    let mut r = store.write(vec![Entry { full_url: None, op }], Mode::Atomic)?;
+    let mut r = store.write(
+        &store::Access::system(),
+        vec![Entry { full_url: None, op }],
+        Mode::Atomic,
+    )?;
     r.pop().expect("one outcome")
 }
 
@@ -54,7 +58,7 @@ fn put(store: &dyn Store, resource: Value) -> Outcome {
 
 fn ids(store: &dyn Store, rtype: &str, query: &str) -> Vec<String> {
     store
-        .search(&q(rtype, query))
+        .search(&store::Access::system(), &q(rtype, query))
         .expect("search")
         .matches
         .into_iter()
@@ -65,7 +69,7 @@ fn ids(store: &dyn Store, rtype: &str, query: &str) -> Vec<String> {
 fn body(store: &dyn Store, rtype: &str, id: &str) -> Value {
     serde_json::from_str(
         store
-            .read(rtype, id)
+            .read(&store::Access::system(), rtype, id)
             .unwrap()
             .unwrap()
             .body
@@ -146,7 +150,7 @@ fn suite(store: &dyn Store) {
         .starts_with("2026-01-01T"));
     let old: Value = serde_json::from_str(
         store
-            .vread("Patient", "h1", 1)
+            .vread(&store::Access::system(), "Patient", "h1", 1)
             .unwrap()
             .unwrap()
             .body
@@ -156,12 +160,15 @@ fn suite(store: &dyn Store) {
     .unwrap();
     assert_eq!(old["active"], true);
     let (hist, total) = store
-        .history(&store::HistoryQuery {
-            scope: store::HistoryScope::Instance("Patient".into(), "h1".into()),
-            since: None,
-            count: 10,
-            offset: 0,
-        })
+        .history(
+            &store::Access::system(),
+            &store::HistoryQuery {
+                scope: store::HistoryScope::Instance("Patient".into(), "h1".into()),
+                since: None,
+                count: 10,
+                offset: 0,
+            },
+        )
         .unwrap();
     assert_eq!((hist.len(), total, hist[0].version), (2, 2, 2));
 
@@ -191,8 +198,18 @@ fn suite(store: &dyn Store) {
         panic!("deleted")
     };
     assert_eq!(d.version, 3);
-    assert_eq!(store.read("Patient", "h1").unwrap().unwrap().op, Op::Delete);
-    assert!(store.vread("Patient", "h1", 2).unwrap().is_some());
+    assert_eq!(
+        store
+            .read(&store::Access::system(), "Patient", "h1")
+            .unwrap()
+            .unwrap()
+            .op,
+        Op::Delete
+    );
+    assert!(store
+        .vread(&store::Access::system(), "Patient", "h1", 2)
+        .unwrap()
+        .is_some());
     assert!(matches!(
         one(
             store,
@@ -287,7 +304,7 @@ fn suite(store: &dyn Store) {
         "subject=Patient/p1&code=8867-4&_sort=-date&_count=2",
     );
     query.offset = 2;
-    let page2 = store.search(&query).unwrap();
+    let page2 = store.search(&store::Access::system(), &query).unwrap();
     assert_eq!(
         page2
             .matches
@@ -298,15 +315,18 @@ fn suite(store: &dyn Store) {
     );
     assert!(!page2.has_more);
     let first = store
-        .search(&q(
-            "Observation",
-            "subject=Patient/p1&_count=2&_total=accurate",
-        ))
+        .search(
+            &store::Access::system(),
+            &q("Observation", "subject=Patient/p1&_count=2&_total=accurate"),
+        )
         .unwrap();
     assert_eq!((first.total, first.has_more), (Some(4), true));
     assert_eq!(
         store
-            .search(&q("Observation", "_summary=count"))
+            .search(
+                &store::Access::system(),
+                &q("Observation", "_summary=count")
+            )
             .unwrap()
             .total,
         Some(6)
@@ -335,10 +355,13 @@ fn suite(store: &dyn Store) {
         vec!["p1"]
     );
     let inc = store
-        .search(&q(
-            "Observation",
-            "_id=o4&_include=Observation:subject&_include:iterate=Patient:organization",
-        ))
+        .search(
+            &store::Access::system(),
+            &q(
+                "Observation",
+                "_id=o4&_include=Observation:subject&_include:iterate=Patient:organization",
+            ),
+        )
         .unwrap();
     let mut included: Vec<String> = inc
         .included
@@ -348,7 +371,10 @@ fn suite(store: &dyn Store) {
     included.sort();
     assert_eq!(included, vec!["Organization/o1", "Patient/p2"]);
     let rev = store
-        .search(&q("Patient", "_id=p2&_revinclude=Observation:subject"))
+        .search(
+            &store::Access::system(),
+            &q("Patient", "_id=p2&_revinclude=Observation:subject"),
+        )
         .unwrap();
     assert_eq!(rev.included.len(), 2);
 
@@ -430,7 +456,7 @@ fn suite(store: &dyn Store) {
         },
     ];
     store
-        .write(entries, Mode::Atomic)
+        .write(&store::Access::system(), entries, Mode::Atomic)
         .unwrap()
         .into_iter()
         .for_each(|r| assert!(r.is_ok()));
@@ -464,11 +490,14 @@ fn suite(store: &dyn Store) {
         },
     ];
     assert!(matches!(
-        store.write(failing, Mode::Atomic),
+        store.write(&store::Access::system(), failing, Mode::Atomic),
         Err(StoreError::VersionConflict { .. })
     ));
     assert!(
-        store.read("Patient", "atomic1").unwrap().is_none(),
+        store
+            .read(&store::Access::system(), "Patient", "atomic1")
+            .unwrap()
+            .is_none(),
         "a failed transaction writes nothing"
     );
     assert_eq!(
@@ -497,9 +526,14 @@ fn suite(store: &dyn Store) {
             },
         },
     ];
-    let r = store.write(batch, Mode::Independent).unwrap();
+    let r = store
+        .write(&store::Access::system(), batch, Mode::Independent)
+        .unwrap();
     assert!(r[0].is_ok() && r[1].is_err());
-    assert!(store.read("Patient", "b1").unwrap().is_some());
+    assert!(store
+        .read(&store::Access::system(), "Patient", "b1")
+        .unwrap()
+        .is_some());
 
     // The change log: ordered, complete, resumable from a checkpoint.
     let all = store.changes(0, 100_000).unwrap();
@@ -507,12 +541,15 @@ fn suite(store: &dyn Store) {
     assert_eq!(
         all.len(),
         store
-            .history(&store::HistoryQuery {
-                scope: store::HistoryScope::System,
-                since: None,
-                count: 1,
-                offset: 0
-            })
+            .history(
+                &store::Access::system(),
+                &store::HistoryQuery {
+                    scope: store::HistoryScope::System,
+                    since: None,
+                    count: 1,
+                    offset: 0
+                }
+            )
             .unwrap()
             .1
     );
@@ -545,9 +582,7 @@ fn suite(store: &dyn Store) {
     assert!(n >= 200, "{n}");
 
     // Compartment.
-    let comp = store
-        .compartment("Patient", "p2", &[("Observation".into(), "subject".into())])
-        .unwrap();
+    let comp = store.compartment(&store::Access::system(), "p2").unwrap();
     assert!(comp.iter().any(|h| h.id == "bp") && comp.iter().all(|h| h.id != "o0"));
     audit(store, 0);
 }
@@ -635,7 +670,7 @@ fn audit(store: &dyn Store, first: usize) {
     assert!(patched.is_err(), "{patched:?}");
     let body: Value = serde_json::from_str(
         &store
-            .read("AuditEvent", &id)
+            .read(&store::Access::system(), "AuditEvent", &id)
             .unwrap()
             .unwrap()
             .body
@@ -711,7 +746,10 @@ fn sqlite_conformance() {
     drop(store);
     // Reopening sees everything that was acknowledged.
     let store = store::open(&url, options()).expect("reopen sqlite");
-    assert!(store.read("Patient", "b1").unwrap().is_some());
+    assert!(store
+        .read(&store::Access::system(), "Patient", "b1")
+        .unwrap()
+        .is_some());
     assert!(store.keyed_get("account", "admin").unwrap().is_some());
     // The chain continues from the head the database holds.
     audit(&*store, 12);
@@ -728,7 +766,10 @@ fn postgres_conformance() {
     keyed(&*store);
     drop(store);
     let store = store::open(&url, options()).expect("reopen postgres");
-    assert!(store.read("Patient", "b1").unwrap().is_some());
+    assert!(store
+        .read(&store::Access::system(), "Patient", "b1")
+        .unwrap()
+        .is_some());
     assert!(store.keyed_get("account", "admin").unwrap().is_some());
     audit(&*store, 12);
 }

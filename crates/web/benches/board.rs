@@ -146,7 +146,11 @@ fn main() {
         let resources = hospital(now);
         for chunk in resources.chunks(1000) {
             store
-                .write(chunk.iter().cloned().map(put).collect(), Mode::Independent)
+                .write(
+                    &store::Access::system(),
+                    chunk.iter().cloned().map(put).collect(),
+                    Mode::Independent,
+                )
                 .unwrap();
         }
         let ew = early_warning::EarlyWarning::new(
@@ -158,24 +162,45 @@ fn main() {
         assert!(ew.wait_processed(store.commits().latest(), Duration::from_secs(120)));
         let hub = early_warning::Hub::start(ew.clone());
         let state = server::AppState::new(store.clone()).with_early_warning(ew.clone(), hub);
-        let app = web::router(state, web::WebConfig { dev_sign_in: true });
-        let resp = app
-            .clone()
-            .oneshot(
-                Request::post("/sign-in")
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(Body::from("role=role-bn"))
-                    .unwrap(),
-            )
-            .await
+        // A nurse of the ward, signed in with a password, through the gate as `tend serve` runs.
+        let accounts = Arc::new(accounts::Accounts::new(
+            store.clone(),
+            Arc::new(store::SystemClock),
+        ));
+        let password = "a long bench password for the ward nurse";
+        for (username, role, wards) in [
+            ("admin", access::Role::Administrator, vec![]),
+            (
+                "nurse",
+                access::Role::Nurse,
+                vec!["Location/bward".to_string()],
+            ),
+        ] {
+            accounts
+                .add(
+                    accounts::NewAccount {
+                        username: username.into(),
+                        name: format!("Bench {username}"),
+                        role,
+                        practitioner: Some("Practitioner/bn".into()),
+                        wards,
+                        password: password.into(),
+                    },
+                    "bench",
+                )
+                .unwrap();
+        }
+        let (token, _) = accounts
+            .sign_in("nurse", password, "127.0.0.1")
+            .unwrap()
             .unwrap();
-        let cookie = resp.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let cookie = format!("{}={token}", server::gate::SESSION_COOKIE);
+        let gate = Arc::new(server::Gate::new(
+            accounts,
+            Arc::new(accounts::smart::Smart::none()),
+        ));
+        let state = state.with_gate(gate);
+        let app = server::guarded(web::router(state.clone(), web::WebConfig::default()), state);
         for (name, url) in [
             ("board page", "/board?ward=bward"),
             ("board rows (live update)", "/board/rows?ward=bward"),

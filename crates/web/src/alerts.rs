@@ -183,6 +183,12 @@ pub(crate) async fn act(
 ) -> Result<Response, PageError> {
     let user = crate::session::poster(&auth, &form.csrf, access::Permission::AlertRespond)?;
     let ew = web.ew()?;
+    // Acting on an alert needs the same relationship as opening the patient's chart.
+    let (e, alert_id) = (ew.clone(), id.clone());
+    let alert = blocking(move || Ok(e.alert(&alert_id)))
+        .await?
+        .map_err(|_| view::error_page(StatusCode::NOT_FOUND, "There is no such alert."))?;
+    crate::chart::reach(&web, &user, alert.patient.trim_start_matches("Patient/")).await?;
     let by = user.practitioner.clone();
     let note = Some(form.note.trim().to_string()).filter(|n| !n.is_empty());
     let response = form.response.clone();

@@ -419,7 +419,7 @@ pub(crate) async fn submit(
             .collect();
         let outcomes = ew
             .store()
-            .write(entries, Mode::Atomic)
+            .write(&store::Access::system(), entries, Mode::Atomic)
             .map_err(view::store_error)?;
         let seq = outcomes
             .iter()

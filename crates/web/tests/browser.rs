@@ -258,7 +258,11 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
         resources.extend(normal_set(p, e));
     }
     store
-        .write(resources.into_iter().map(put).collect(), Mode::Atomic)
+        .write(
+            &store::Access::system(),
+            resources.into_iter().map(put).collect(),
+            Mode::Atomic,
+        )
         .unwrap();
     let ew = early_warning::EarlyWarning::new(
         store.clone(),

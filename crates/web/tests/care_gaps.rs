@@ -68,7 +68,10 @@ async fn a_navigator_works_the_care_gap_worklist() {
         })
         .collect();
     for chunk in entries.chunks(2000) {
-        for r in store.write(chunk.to_vec(), Mode::Independent).unwrap() {
+        for r in store
+            .write(&store::Access::system(), chunk.to_vec(), Mode::Independent)
+            .unwrap()
+        {
             r.unwrap();
         }
     }
@@ -92,6 +95,7 @@ async fn a_navigator_works_the_care_gap_worklist() {
     let navigator = state
         .store
         .search(
+            &store::Access::system(),
             &search::SearchQuery::parse(
                 search::Registry::r4(),
                 "PractitionerRole",

@@ -11,6 +11,7 @@ use search::SearchQuery;
 use serde_json::{json, Value};
 use store::{Entry, Mode, Outcome, StoreError, WriteOp};
 
+use crate::caller::{seen, Caller};
 use crate::interaction::search::searchset;
 use crate::interaction::write::condition;
 use crate::response::{
@@ -28,6 +29,7 @@ enum Planned {
 
 pub(crate) async fn batch_or_transaction(
     State(state): State<AppState>,
+    Caller(access): Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -53,11 +55,16 @@ pub(crate) async fn batch_or_transaction(
             })
         }
     };
-    let entries = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let entries = match bundle.get("entry") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => {
+            return Err(ApiError::Parse {
+                message: "Bundle.entry must be a list of entries".into(),
+                expression: Some("Bundle.entry".into()),
+            })
+        }
+    };
     let mut planned = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let p = plan(&state, i, e);
@@ -90,22 +97,38 @@ pub(crate) async fn batch_or_transaction(
     let results = if writes.is_empty() {
         Vec::new()
     } else {
-        blocking(move || Ok(store.write(writes, mode)?)).await?
+        let a = access.clone();
+        blocking(move || Ok(store.write(&a, writes, mode)?)).await?
     };
     let base = base_url(&state, &headers);
+    // The patients each entry touched or was refused, from the store, for the audit record.
+    let mut patients: Vec<String> = Vec::new();
     let mut responses: Vec<Value> = vec![Value::Null; planned.len()];
     for (i, r) in write_idx.into_iter().zip(results) {
         responses[i] = match r {
-            Ok(o) => outcome_entry(&base, o),
-            Err(e) => error_entry(&ApiError::from(e)),
+            Ok(o) => {
+                patients.extend(o.version().into_iter().flat_map(|v| v.patients.clone()));
+                outcome_entry(&base, o)
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                refused(&e, &mut patients);
+                error_entry(&e)
+            }
         };
     }
     for (i, p) in planned.into_iter().enumerate() {
         match p {
             Planned::Read { url } => {
-                responses[i] = match read_entry(&state, &base, &url).await {
-                    Ok(v) => v,
-                    Err(e) => error_entry(&e),
+                responses[i] = match read_entry(&state, &access, &base, &url).await {
+                    Ok((v, touched)) => {
+                        patients.extend(touched);
+                        v
+                    }
+                    Err(e) => {
+                        refused(&e, &mut patients);
+                        error_entry(&e)
+                    }
                 }
             }
             Planned::Failed(e) if responses[i].is_null() => responses[i] = error_entry(&e),
@@ -117,7 +140,9 @@ pub(crate) async fn batch_or_transaction(
         "type": if atomic { "transaction-response" } else { "batch-response" },
         "entry": responses,
     });
-    Ok(json_response(StatusCode::OK, out.to_string()))
+    let mut r = json_response(StatusCode::OK, out.to_string());
+    seen(&mut r, &patients);
+    Ok(r)
 }
 
 fn entry_error(i: usize, e: ApiError) -> ApiError {
@@ -304,7 +329,24 @@ fn error_entry(e: &ApiError) -> Value {
     })
 }
 
-async fn read_entry(state: &AppState, base: &str, url: &str) -> Result<Value, ApiError> {
+/// The patient a refusal aimed at, for the audit record.
+fn refused(e: &ApiError, patients: &mut Vec<String>) {
+    if let ApiError::Refused {
+        patient: Some(p), ..
+    } = e
+    {
+        patients.push(p.clone());
+    }
+}
+
+/// A GET entry: its response entry and the patients it showed.
+async fn read_entry(
+    state: &AppState,
+    access: &std::sync::Arc<store::Access>,
+    base: &str,
+    url: &str,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let access = access.clone();
     let (path, query) = match url.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (url, None),
@@ -318,13 +360,16 @@ async fn read_entry(state: &AppState, base: &str, url: &str) -> Result<Value, Ap
     match segs.as_slice() {
         [rtype, id] => {
             let (t, i) = (rtype.clone(), id.clone());
-            let v = blocking(move || Ok(store.read(&t, &i)?)).await?;
+            let v = blocking(move || Ok(store.read(&access, &t, &i)?)).await?;
             match v {
-                Some(v) if v.op != store::Op::Delete => Ok(json!({
-                    "fullUrl": format!("{base}/{rtype}/{id}"),
-                    "resource": serde_json::from_str::<Value>(v.body.as_deref().unwrap_or("{}")).unwrap_or(Value::Null),
-                    "response": { "status": "200 OK", "etag": format!("W/\"{}\"", v.version) }
-                })),
+                Some(v) if v.op != store::Op::Delete => Ok((
+                    json!({
+                        "fullUrl": format!("{base}/{rtype}/{id}"),
+                        "resource": serde_json::from_str::<Value>(v.body.as_deref().unwrap_or("{}")).unwrap_or(Value::Null),
+                        "response": { "status": "200 OK", "etag": format!("W/\"{}\"", v.version) }
+                    }),
+                    v.patients,
+                )),
                 Some(_) => Err(StoreError::Gone {
                     rtype: rtype.clone(),
                     id: id.clone(),
@@ -341,10 +386,19 @@ async fn read_entry(state: &AppState, base: &str, url: &str) -> Result<Value, Ap
             crate::response::check_type(rtype)?;
             let q = SearchQuery::parse(state.registry, rtype, &query_pairs(query))?;
             let q2 = q.clone();
-            let page = blocking(move || Ok(store.search(&q2)?)).await?;
+            let page = blocking(move || Ok(store.search(&access, &q2)?)).await?;
+            let touched: Vec<String> = page
+                .matches
+                .iter()
+                .chain(&page.included)
+                .flat_map(|h| h.patients.iter().cloned())
+                .collect();
             let bundle: Value = serde_json::from_str(&searchset(base, &q, page)?)
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok(json!({ "resource": bundle, "response": { "status": "200 OK" } }))
+            Ok((
+                json!({ "resource": bundle, "response": { "status": "200 OK" } }),
+                touched,
+            ))
         }
         _ => Err(ApiError::BadRequest(format!(
             "unsupported GET '{url}' in a Bundle"

@@ -1,8 +1,7 @@
 //! `Patient/[id]/$everything` (<https://hl7.org/fhir/R4/patient-operation-everything.html>):
 //! the patient, every resource of the Patient compartment (per the official
-//! CompartmentDefinition), and the resources those reference, as a searchset Bundle.
-
-use std::sync::OnceLock;
+//! CompartmentDefinition, as the store placed each version when it was written), and the
+//! resources those reference, as a searchset Bundle; all as far as the caller reaches.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -10,44 +9,13 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use store::Op;
 
+use crate::caller::seen;
 use crate::response::{base_url, blocking, json_response};
 use crate::{ApiError, AppState};
 
-/// (resource type, reference parameter) pairs that put a resource in a patient's compartment.
-fn members() -> &'static Vec<(String, String)> {
-    static M: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    M.get_or_init(|| {
-        let def: Value = serde_json::from_str(include_str!(
-            "../../data/compartmentdefinition-patient.json"
-        ))
-        .unwrap_or(Value::Null);
-        let mut out = Vec::new();
-        for r in def
-            .get("resource")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let code = r.get("code").and_then(Value::as_str).unwrap_or_default();
-            for p in r
-                .get("param")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(p) = p.as_str() {
-                    if p != "{def}" {
-                        out.push((code.to_string(), p.to_string()));
-                    }
-                }
-            }
-        }
-        out
-    })
-}
-
 pub(crate) async fn everything(
     State(state): State<AppState>,
+    access: std::sync::Arc<store::Access>,
     Path((_, id, _)): Path<(String, String, String)>,
     headers: HeaderMap,
     RawQuery(_query): RawQuery,
@@ -55,17 +23,19 @@ pub(crate) async fn everything(
     let store = state.store.clone();
     let pid = id.clone();
     let (patient, hits) = blocking(move || {
-        let patient = store.read("Patient", &pid)?;
+        let patient = store.read(&access, "Patient", &pid)?;
         match &patient {
             Some(p) if p.op != Op::Delete => {}
             Some(_) => return Err(ApiError::Gone(format!("Patient/{pid} has been deleted"))),
             None => return Err(ApiError::NotFound(format!("Patient/{pid} is not known"))),
         }
-        let hits = store.compartment("Patient", &pid, members())?;
+        let hits = store.compartment(&access, &pid)?;
         Ok((patient, hits))
     })
     .await?;
     let base = base_url(&state, &headers);
+    let mut patients: Vec<String> = vec![id.clone()];
+    patients.extend(hits.iter().flat_map(|h| h.patients.iter().cloned()));
     let mut entries = Vec::with_capacity(hits.len() + 1);
     if let Some(p) = patient.and_then(|p| p.body) {
         entries.push(json!({
@@ -88,5 +58,7 @@ pub(crate) async fn everything(
         "link": [{"relation": "self", "url": format!("{base}/Patient/{id}/$everything")}],
         "entry": entries,
     });
-    Ok(json_response(StatusCode::OK, bundle.to_string()))
+    let mut r = json_response(StatusCode::OK, bundle.to_string());
+    seen(&mut r, &patients);
+    Ok(r)
 }

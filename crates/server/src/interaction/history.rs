@@ -6,19 +6,29 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use store::{HistoryQuery, HistoryScope, Op};
 
+use crate::caller::{seen, Caller};
 use crate::response::{base_url, blocking, check_type, http_date, json_response, query_pairs};
 use crate::{ApiError, AppState};
 
 pub(crate) async fn system(
     State(state): State<AppState>,
+    Caller(access): Caller,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, HistoryScope::System, query.as_deref()).await
+    run(
+        &state,
+        access,
+        &headers,
+        HistoryScope::System,
+        query.as_deref(),
+    )
+    .await
 }
 
 pub(crate) async fn of_type(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path(rtype): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -26,6 +36,7 @@ pub(crate) async fn of_type(
     check_type(&rtype)?;
     run(
         &state,
+        access,
         &headers,
         HistoryScope::Type(rtype),
         query.as_deref(),
@@ -35,18 +46,23 @@ pub(crate) async fn of_type(
 
 pub(crate) async fn instance(
     State(state): State<AppState>,
+    access: std::sync::Arc<store::Access>,
     Path((rtype, id, _)): Path<(String, String, String)>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     check_type(&rtype)?;
     let store = state.store.clone();
-    let (t, i) = (rtype.clone(), id.clone());
-    if blocking(move || Ok(store.read(&t, &i)?)).await?.is_none() {
+    let (t, i, a) = (rtype.clone(), id.clone(), access.clone());
+    if blocking(move || Ok(store.read(&a, &t, &i)?))
+        .await?
+        .is_none()
+    {
         return Err(ApiError::NotFound(format!("{rtype}/{id} is not known")));
     }
     run(
         &state,
+        access,
         &headers,
         HistoryScope::Instance(rtype, id),
         query.as_deref(),
@@ -56,6 +72,7 @@ pub(crate) async fn instance(
 
 async fn run(
     state: &AppState,
+    access: std::sync::Arc<store::Access>,
     headers: &HeaderMap,
     scope: HistoryScope,
     raw: Option<&str>,
@@ -101,7 +118,7 @@ async fn run(
     }
     let store = state.store.clone();
     let q2 = q.clone();
-    let (versions, total) = blocking(move || Ok(store.history(&q2)?)).await?;
+    let (versions, total) = blocking(move || Ok(store.history(&access, &q2)?)).await?;
     let base = base_url(state, headers);
     let path = match &q.scope {
         HistoryScope::System => "_history".to_string(),
@@ -159,5 +176,6 @@ async fn run(
             r.headers_mut().insert(axum::http::header::LAST_MODIFIED, h);
         }
     }
+    seen(&mut r, versions.iter().flat_map(|v| &v.patients));
     Ok(r)
 }

@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use store::Op;
 
+use crate::caller::{seen, Caller};
 use crate::response::{
     base_url, blocking, check_type, json_response, query_pairs, summarize, version_headers,
 };
@@ -12,6 +13,7 @@ use crate::{ApiError, AppState};
 
 pub(crate) async fn read(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path((rtype, id)): Path<(String, String)>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -20,12 +22,13 @@ pub(crate) async fn read(
     let base = base_url(&state, &headers);
     let store = state.store.clone();
     let (t, i) = (rtype.clone(), id.clone());
-    let v = blocking(move || Ok(store.read(&t, &i)?)).await?;
+    let v = blocking(move || Ok(store.read(&access, &t, &i)?)).await?;
     let v = match v {
         None => return Err(ApiError::NotFound(format!("{rtype}/{id} is not known"))),
         Some(v) if v.op == Op::Delete => {
             let mut r = ApiError::Gone(format!("{rtype}/{id} has been deleted")).into_response();
             version_headers(&mut r, &v, &base, false);
+            seen(&mut r, &v.patients);
             return Ok(r);
         }
         Some(v) => v,
@@ -35,6 +38,7 @@ pub(crate) async fn read(
         if crate::response::parse_etag(inm) == v.version.to_string() {
             let mut r = StatusCode::NOT_MODIFIED.into_response();
             version_headers(&mut r, &v, &base, false);
+            seen(&mut r, &v.patients);
             return Ok(r);
         }
     }
@@ -65,11 +69,13 @@ pub(crate) async fn read(
     };
     let mut r = json_response(StatusCode::OK, body);
     version_headers(&mut r, &v, &base, false);
+    seen(&mut r, &v.patients);
     Ok(r)
 }
 
 pub(crate) async fn vread(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path((rtype, id, vid)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -80,7 +86,7 @@ pub(crate) async fn vread(
         .map_err(|_| ApiError::NotFound(format!("version '{vid}' of {rtype}/{id} is not known")))?;
     let store = state.store.clone();
     let (t, i) = (rtype.clone(), id.clone());
-    let v = blocking(move || Ok(store.vread(&t, &i, version)?)).await?;
+    let v = blocking(move || Ok(store.vread(&access, &t, &i, version)?)).await?;
     match v {
         None => Err(ApiError::NotFound(format!(
             "version {vid} of {rtype}/{id} is not known"
@@ -89,11 +95,13 @@ pub(crate) async fn vread(
             let mut r = ApiError::Gone(format!("version {vid} of {rtype}/{id} is a deletion"))
                 .into_response();
             version_headers(&mut r, &v, &base, false);
+            seen(&mut r, &v.patients);
             Ok(r)
         }
         Some(v) => {
             let mut r = json_response(StatusCode::OK, v.body.clone().unwrap_or_default());
             version_headers(&mut r, &v, &base, false);
+            seen(&mut r, &v.patients);
             Ok(r)
         }
     }

@@ -10,6 +10,7 @@ use search::{SearchQuery, Summary};
 use serde_json::Value;
 use store::{Hit, SearchPage};
 
+use crate::caller::{seen, Caller};
 use crate::response::{
     base_url, blocking, check_type, json_response, query_pairs, subset, summarize,
 };
@@ -17,17 +18,19 @@ use crate::{ApiError, AppState};
 
 pub(crate) async fn search_get(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path(rtype): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = query_pairs(query.as_deref());
-    run(&state, &headers, &rtype, params).await
+    run(&state, access, &headers, &rtype, params).await
 }
 
 /// POST `[type]/_search`: parameters from the form body and the URL together.
 pub(crate) async fn search_post(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path(rtype): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -44,11 +47,12 @@ pub(crate) async fn search_post(
     }
     let mut params = query_pairs(query.as_deref());
     params.extend(form_urlencoded::parse(&body).into_owned());
-    run(&state, &headers, &rtype, params).await
+    run(&state, access, &headers, &rtype, params).await
 }
 
 async fn run(
     state: &AppState,
+    access: std::sync::Arc<store::Access>,
     headers: &HeaderMap,
     rtype: &str,
     params: Vec<(String, String)>,
@@ -57,9 +61,17 @@ async fn run(
     let q = SearchQuery::parse(state.registry, rtype, &params)?;
     let store = state.store.clone();
     let q2 = q.clone();
-    let page = blocking(move || Ok(store.search(&q2)?)).await?;
+    let page = blocking(move || Ok(store.search(&access, &q2)?)).await?;
     let base = base_url(state, headers);
-    Ok(json_response(StatusCode::OK, searchset(&base, &q, page)?))
+    let patients: Vec<String> = page
+        .matches
+        .iter()
+        .chain(&page.included)
+        .flat_map(|h| h.patients.iter().cloned())
+        .collect();
+    let mut r = json_response(StatusCode::OK, searchset(&base, &q, page)?);
+    seen(&mut r, &patients);
+    Ok(r)
 }
 
 fn link_url(base: &str, q: &SearchQuery, offset: usize) -> String {

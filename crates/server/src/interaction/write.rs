@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use search::SearchQuery;
 use store::{Entry, Mode, Outcome, WriteOp};
 
+use crate::caller::{seen, Caller};
 use crate::response::{
     base_url, blocking, check_content_type, check_type, if_match, parse_json, prefer_return,
     query_pairs, validate_resource, write_response,
@@ -15,10 +16,15 @@ use crate::response::{
 use crate::{ApiError, AppState};
 
 /// Run one write as its own atomic unit.
-pub(crate) async fn write_one(state: &AppState, op: WriteOp) -> Result<Outcome, ApiError> {
+pub(crate) async fn write_one(
+    state: &AppState,
+    access: &std::sync::Arc<store::Access>,
+    op: WriteOp,
+) -> Result<Outcome, ApiError> {
     let store = state.store.clone();
+    let access = access.clone();
     blocking(move || {
-        let mut r = store.write(vec![Entry { full_url: None, op }], Mode::Atomic)?;
+        let mut r = store.write(&access, vec![Entry { full_url: None, op }], Mode::Atomic)?;
         match r.pop() {
             Some(Ok(o)) => Ok(o),
             Some(Err(e)) => Err(e.into()),
@@ -30,7 +36,8 @@ pub(crate) async fn write_one(state: &AppState, op: WriteOp) -> Result<Outcome, 
 
 fn outcome_response(o: Outcome, base: &str, headers: &HeaderMap) -> Response {
     let ret = prefer_return(headers);
-    match o {
+    let patients = o.version().map(|v| v.patients.clone()).unwrap_or_default();
+    let mut r = match o {
         Outcome::Created(v) => write_response(StatusCode::CREATED, &v, base, ret, "created"),
         Outcome::Updated(v) => write_response(StatusCode::OK, &v, base, ret, "updated"),
         Outcome::Exists(v) => write_response(
@@ -41,7 +48,9 @@ fn outcome_response(o: Outcome, base: &str, headers: &HeaderMap) -> Response {
             "a matching resource exists; nothing was created",
         ),
         Outcome::Deleted(_) => StatusCode::NO_CONTENT.into_response(),
-    }
+    };
+    seen(&mut r, &patients);
+    r
 }
 
 /// Parse an `If-None-Exist` or conditional URL query for `rtype`.
@@ -62,6 +71,7 @@ pub(crate) fn condition(
 
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path(rtype): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -77,6 +87,7 @@ pub(crate) async fn create(
     let id = state.ids.next_id();
     let o = write_one(
         &state,
+        &access,
         WriteOp::Create {
             resource,
             id,
@@ -89,6 +100,7 @@ pub(crate) async fn create(
 
 pub(crate) async fn update(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path((rtype, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -112,6 +124,7 @@ pub(crate) async fn update(
     }
     let o = write_one(
         &state,
+        &access,
         WriteOp::Update {
             rtype,
             id,
@@ -125,6 +138,7 @@ pub(crate) async fn update(
 
 pub(crate) async fn conditional_update(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path(rtype): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -138,6 +152,7 @@ pub(crate) async fn conditional_update(
     let new_id = state.ids.next_id();
     let o = write_one(
         &state,
+        &access,
         WriteOp::ConditionalUpdate {
             query,
             resource,
@@ -151,6 +166,7 @@ pub(crate) async fn conditional_update(
 
 pub(crate) async fn patch(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path((rtype, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -177,6 +193,7 @@ pub(crate) async fn patch(
     }
     let o = write_one(
         &state,
+        &access,
         WriteOp::Patch {
             rtype,
             id,
@@ -190,22 +207,24 @@ pub(crate) async fn patch(
 
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path((rtype, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_type(&rtype)?;
-    let o = write_one(&state, WriteOp::Delete { rtype, id }).await?;
+    let o = write_one(&state, &access, WriteOp::Delete { rtype, id }).await?;
     Ok(outcome_response(o, &base_url(&state, &headers), &headers))
 }
 
 pub(crate) async fn conditional_delete(
     State(state): State<AppState>,
+    Caller(access): Caller,
     Path(rtype): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     check_type(&rtype)?;
     let query = condition(&state, &rtype, query.as_deref().unwrap_or(""))?;
-    let o = write_one(&state, WriteOp::ConditionalDelete { query }).await?;
+    let o = write_one(&state, &access, WriteOp::ConditionalDelete { query }).await?;
     Ok(outcome_response(o, &base_url(&state, &headers), &headers))
 }

@@ -1,0 +1,301 @@
+//! [`Access`]: what one caller may reach, carried by every store call. The store decides
+//! with it, where the data is: a resource type is readable or writable by the caller's role
+//! (narrowed by token scopes); a resource in patient compartments is reachable only when
+//! every one of its patients is within the caller's [`Reach`]; a restricted (sensitive)
+//! record needs [`Permission::SensitiveRead`].
+//!
+//! [`Access::system`] is Tend's own access (the early-warning and care-gap consumers, the
+//! HL7 v2 feed, bulk import): everything. The server builds an [`Access`] for each request
+//! from the signed-in principal ([`Access::caller`]) and never from anything the request
+//! says about itself.
+
+use std::collections::BTreeSet;
+
+use crate::role::category_of;
+use crate::{Category, Permission, Principal, Role};
+
+/// The patients a caller may reach now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Every patient: Tend itself, integration services, a clinician who broke the glass.
+    All,
+    /// These patients (ids, without `Patient/`): care relationships and web break-the-glass
+    /// grants, found when the request arrived.
+    Patients(BTreeSet<String>),
+}
+
+impl Reach {
+    /// No patient at all (roles that never see patient data).
+    pub fn none() -> Reach {
+        Reach::Patients(BTreeSet::new())
+    }
+
+    pub fn contains(&self, patient: &str) -> bool {
+        match self {
+            Reach::All => true,
+            Reach::Patients(s) => s.contains(patient.trim_start_matches("Patient/")),
+        }
+    }
+}
+
+/// Why the store refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// The role (or the token's scopes) does not include this type, for reading or writing.
+    Type { rtype: String, write: bool },
+    /// The record is about a patient outside the caller's reach (`Patient/ID`).
+    Patient(String),
+    /// The record is restricted and the role does not see restricted records.
+    Restricted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Who {
+    System,
+    Caller(Principal),
+}
+
+/// Who is asking, and what they may reach. See the module documentation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Access {
+    who: Who,
+    reach: Reach,
+    /// The break-the-glass reason this access relies on, when the glass was broken.
+    break_glass: Option<String>,
+}
+
+impl Access {
+    /// Tend's own access: every type, every patient, restricted records included.
+    pub fn system() -> Access {
+        Access {
+            who: Who::System,
+            reach: Reach::All,
+            break_glass: None,
+        }
+    }
+
+    /// A signed-in person or an authenticated service. Integration services reach every
+    /// patient their scopes allow; people reach `reach`, or everyone when they broke the
+    /// glass (`break_glass`, a reason) and their role may.
+    pub fn caller(p: Principal, reach: Reach, break_glass: Option<String>) -> Access {
+        let glass = break_glass.filter(|_| p.may(Permission::BreakGlass));
+        let reach = if !p.needs_relationship() || glass.is_some() {
+            Reach::All
+        } else if p.may(Permission::ChartRead) || p.may(Permission::SafetyEvents) {
+            reach
+        } else {
+            Reach::none()
+        };
+        Access {
+            who: Who::Caller(p),
+            reach,
+            break_glass: glass,
+        }
+    }
+
+    /// The caller, unless this is Tend itself.
+    pub fn principal(&self) -> Option<&Principal> {
+        match &self.who {
+            Who::System => None,
+            Who::Caller(p) => Some(p),
+        }
+    }
+
+    pub fn is_system(&self) -> bool {
+        self.who == Who::System
+    }
+
+    pub fn reach(&self) -> &Reach {
+        &self.reach
+    }
+
+    pub fn break_glass(&self) -> Option<&str> {
+        self.break_glass.as_deref()
+    }
+
+    /// Whether resources of `rtype` may be read (or written) at all.
+    pub fn may_type(&self, rtype: &str, write: bool) -> bool {
+        match &self.who {
+            Who::System => true,
+            Who::Caller(p) => p.may_fhir(rtype, write),
+        }
+    }
+
+    /// Whether restricted (sensitive) records are visible.
+    pub fn sees_restricted(&self) -> bool {
+        match &self.who {
+            Who::System => true,
+            Who::Caller(p) => p.may(Permission::SensitiveRead),
+        }
+    }
+
+    /// Whether resources of `rtype` are reached by permission hospital-wide rather than
+    /// through the patients they are about: the audit trail for those who may read it,
+    /// safety-event reports for safety reviewers.
+    pub fn compartment_free(&self, rtype: &str) -> bool {
+        match &self.who {
+            Who::System => true,
+            Who::Caller(p) => match category_of(rtype) {
+                Category::Audit => p.may(Permission::AuditRead),
+                Category::SafetyEvent => p.may(Permission::SafetyEvents),
+                _ => false,
+            },
+        }
+    }
+
+    /// Whether every patient may be reached for `rtype` (no compartment filter needed).
+    pub fn reaches_all(&self, rtype: &str) -> bool {
+        self.reach == Reach::All || self.compartment_free(rtype)
+    }
+
+    /// Decide one stored or new version: its type, its patients (`Patient/ID` or ids) and
+    /// whether it is restricted.
+    pub fn check<S: AsRef<str>>(
+        &self,
+        rtype: &str,
+        write: bool,
+        patients: &[S],
+        restricted: bool,
+    ) -> Result<(), Denied> {
+        if !self.may_type(rtype, write) {
+            return Err(Denied::Type {
+                rtype: rtype.to_string(),
+                write,
+            });
+        }
+        if restricted && !self.sees_restricted() {
+            return Err(Denied::Restricted);
+        }
+        if !self.reaches_all(rtype) {
+            if let Some(p) = patients.iter().find(|p| !self.reach.contains(p.as_ref())) {
+                let id = p.as_ref().trim_start_matches("Patient/");
+                return Err(Denied::Patient(format!("Patient/{id}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The words of a refusal, for the OperationOutcome.
+    pub fn explain(&self, d: &Denied) -> String {
+        let (role, scoped) = match &self.who {
+            Who::System => ("Tend".to_string(), false),
+            Who::Caller(p) => (p.role.title().to_string(), p.scopes.is_some()),
+        };
+        match d {
+            Denied::Type { rtype, write } => format!(
+                "the {role} role{} may not {} {rtype}",
+                if scoped {
+                    " with this token's scopes"
+                } else {
+                    ""
+                },
+                if *write { "write" } else { "read" }
+            ),
+            Denied::Restricted => {
+                "this record is restricted (sensitive): your role does not include it".into()
+            }
+            Denied::Patient(patient) => {
+                let clinical = self
+                    .principal()
+                    .is_some_and(|p| p.may(Permission::BreakGlass));
+                if clinical {
+                    format!(
+                        "{patient} is not in your care (ward, care team or outreach list); to proceed in an emergency, break the glass giving the reason (on the chart's page, or through the API in an x-break-glass header); it is recorded and reviewed"
+                    )
+                } else {
+                    format!("the {role} role does not reach patient records ({patient})")
+                }
+            }
+        }
+    }
+
+    /// Whether this caller is a person whose role may never reach patients by relationship.
+    pub fn role(&self) -> Option<Role> {
+        self.principal().map(|p| p.role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Via;
+
+    fn person(role: Role) -> Principal {
+        Principal {
+            id: "u".into(),
+            name: "U".into(),
+            role,
+            practitioner: None,
+            wards: vec![],
+            scopes: None,
+            via: Via::Session,
+        }
+    }
+
+    fn reach(ids: &[&str]) -> Reach {
+        Reach::Patients(ids.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn a_nurse_reaches_her_patients_only() {
+        let a = Access::caller(person(Role::Nurse), reach(&["a"]), None);
+        assert_eq!(a.check("Observation", false, &["Patient/a"], false), Ok(()));
+        assert_eq!(
+            a.check("Observation", true, &["Patient/a", "Patient/x"], false),
+            Err(Denied::Patient("Patient/x".into()))
+        );
+        assert_eq!(a.check::<&str>("Location", false, &[], false), Ok(()));
+        assert!(matches!(
+            a.check::<&str>("Location", true, &[], false),
+            Err(Denied::Type { .. })
+        ));
+        assert_eq!(
+            a.check("Observation", false, &["a"], true),
+            Err(Denied::Restricted)
+        );
+        assert!(matches!(
+            a.check("AuditEvent", false, &["a"], false),
+            Err(Denied::Type { .. })
+        ));
+    }
+
+    #[test]
+    fn the_glass_opens_every_patient_but_not_restricted_records() {
+        let a = Access::caller(
+            person(Role::Nurse),
+            reach(&[]),
+            Some("cardiac arrest on the corridor".into()),
+        );
+        assert_eq!(a.check("Observation", false, &["x"], false), Ok(()));
+        assert_eq!(
+            a.check("Observation", false, &["x"], true),
+            Err(Denied::Restricted)
+        );
+        // Roles that may not break the glass gain nothing from saying so.
+        let q = Access::caller(
+            person(Role::QualityOfficer),
+            Reach::All,
+            Some("I would like to see".into()),
+        );
+        assert_eq!(q.reach(), &Reach::none());
+        assert!(q.break_glass().is_none());
+    }
+
+    #[test]
+    fn audit_and_safety_events_are_reached_by_permission() {
+        let p = Access::caller(person(Role::PrivacyOfficer), reach(&[]), None);
+        assert_eq!(p.check("AuditEvent", false, &["x"], false), Ok(()));
+        assert!(p.check("Observation", false, &["x"], false).is_err());
+        let s = Access::caller(person(Role::SafetyReviewer), reach(&[]), None);
+        assert_eq!(s.check("AdverseEvent", false, &["x"], false), Ok(()));
+        let n = Access::caller(person(Role::Nurse), reach(&[]), None);
+        assert!(n.check("AdverseEvent", false, &["x"], false).is_err());
+    }
+
+    #[test]
+    fn system_reaches_everything() {
+        let s = Access::system();
+        assert!(s.is_system());
+        assert_eq!(s.check("AuditEvent", true, &["x"], true), Ok(()));
+    }
+}
