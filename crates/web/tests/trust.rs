@@ -231,6 +231,20 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             json!({"resourceType": "Task", "status": "requested", "intent": "order",
             "for": {"reference": "Patient/p1"}, "description": "Call back"}),
         ),
+        // A transaction Bundle writing a reading for p1.
+        ("POST", "/fhir") => Some(
+            json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": body_for("POST", "/fhir/Observation")?, "request": {"method": "POST", "url": "Observation"}}]}),
+        ),
+        // A conditional update of p1's reading.
+        ("PUT", "/fhir/Observation?_id=o1") => {
+            let mut o = body_for("POST", "/fhir/Observation")?;
+            o["id"] = json!("o1");
+            Some(o)
+        }
+        ("PATCH", "/fhir/Observation/o1") => Some(json!([
+            {"op": "replace", "path": "/status", "value": "amended"}
+        ])),
         ("PUT", "/fhir/Location/ward-x") => Some(
             json!({"resourceType": "Location", "id": "ward-x", "name": "Ward X", "status": "active"}),
         ),
@@ -247,9 +261,20 @@ fn request(method: &str, path: &str, bearer: Option<&str>, cookie: Option<&str>)
     if let Some(c) = cookie {
         r = r.header(header::COOKIE, c);
     }
+    if path.ends_with("/_search") {
+        return r
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("subject=Patient/p1"))
+            .unwrap();
+    }
+    let content_type = if method == "PATCH" {
+        "application/json-patch+json"
+    } else {
+        "application/fhir+json"
+    };
     match body_for(method, path) {
         Some(b) => r
-            .header(header::CONTENT_TYPE, "application/fhir+json")
+            .header(header::CONTENT_TYPE, content_type)
             .body(Body::from(b.to_string()))
             .unwrap(),
         None => r.body(Body::empty()).unwrap(),
@@ -450,6 +475,16 @@ async fn the_role_matrix_holds_and_every_request_is_audited() {
         })
         .unwrap();
     assert_eq!(denied["outcome"], "4");
+    // A refusal by the store names the patient it aimed at.
+    let refused = all
+        .iter()
+        .find(|e| {
+            e["agent"][0]["altId"] == "navigator"
+                && described(e) == Some("GET /fhir/Patient/p1/$everything")
+        })
+        .unwrap();
+    assert_eq!(refused["outcome"], "4");
+    assert_eq!(patients_of(refused), ["Patient/p1"]);
     let page = all
         .iter()
         .find(|e| e["agent"][0]["altId"] == "rapid" && described(e) == Some("GET /board"))

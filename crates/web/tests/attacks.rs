@@ -1,0 +1,242 @@
+//! The attacks of a nurse with valid credentials on a patient outside her care, each as a
+//! case of `data/attacks.json` (which row of the trust review it reproduces, the request, the
+//! answer expected, what the body must and must not hold, and which patient its audit record
+//! must name). Every case goes through the whole application as `tend serve` layers it; the
+//! store decides. Afterwards, patient X's record is exactly as it was.
+//!
+//! The world: nurse of Ward T with patient p1 ("Ward-T"); patient X is p2 ("Ward-U"), an
+//! inpatient of Ward U whose heart rate reading `o2` is 123/min; p1's is 88/min.
+
+use std::sync::Arc;
+
+use access::Role;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::{json, Value};
+use store::{Access, Entry, Mode, Store, WriteOp};
+
+mod support;
+use support::send;
+
+fn hospital() -> Vec<Value> {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let obs = |id: &str, patient: &str, value: f64| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": now,
+            "valueQuantity": {"value": value, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}})
+    };
+    let encounter = |id: &str, patient: &str, ward: &str| {
+        json!({"resourceType": "Encounter", "id": id, "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": format!("Patient/{patient}")}, "period": {"start": now},
+            "location": [{"location": {"reference": format!("Location/{ward}")}, "status": "active"}]})
+    };
+    vec![
+        json!({"resourceType": "Location", "id": "ward-t", "name": "Ward T", "status": "active"}),
+        json!({"resourceType": "Location", "id": "ward-u", "name": "Ward U", "status": "active"}),
+        json!({"resourceType": "Practitioner", "id": "n1", "name": [{"text": "Nell Nurse"}]}),
+        json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Ward-T"}]}),
+        json!({"resourceType": "Patient", "id": "p2", "name": [{"family": "Ward-U"}],
+            "identifier": [{"system": "urn:tend:mrn", "value": "X-1"}]}),
+        encounter("e1", "p1", "ward-t"),
+        encounter("e2", "p2", "ward-u"),
+        obs("o1", "p1", 88.0),
+        obs("o2", "p2", 123.0),
+    ]
+}
+
+struct World {
+    app: axum::Router,
+    store: Arc<dyn Store>,
+    gate: Arc<server::Gate>,
+    _dir: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(
+        &format!("sqlite://{}", dir.path().join("attacks.db").display()),
+        store::Options {
+            clock: Arc::new(store::SystemClock),
+            indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
+            readers: 2,
+        },
+    )
+    .unwrap();
+    let entries = hospital()
+        .into_iter()
+        .map(|v| Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: v["resourceType"].as_str().unwrap().into(),
+                id: v["id"].as_str().unwrap().into(),
+                resource: v,
+                if_match: None,
+            },
+        })
+        .collect();
+    store
+        .write(&Access::system(), entries, Mode::Atomic)
+        .unwrap();
+    let (state, gate) = support::gated(server::AppState::new(store.clone()));
+    let ward = ["Location/ward-t"];
+    support::account(&gate, "nurse", Role::Nurse, Some("Practitioner/n1"), &ward);
+    support::account(&gate, "quality", Role::QualityOfficer, None, &[]);
+    support::account(&gate, "privacy", Role::PrivacyOfficer, None, &[]);
+    World {
+        app: support::app(state),
+        store,
+        gate,
+        _dir: dir,
+    }
+}
+
+/// The newest AuditEvent.
+fn last_audit(store: &dyn Store) -> Value {
+    let (hits, _) = store.scan("AuditEvent", 0, 1_000_000).unwrap();
+    serde_json::from_str(&hits.last().unwrap().body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attack_is_refused_by_the_store_and_audited() {
+    let w = world();
+    let token = |who: &str| {
+        w.gate
+            .accounts
+            .issue_token(who, "attack", None, "test")
+            .unwrap()
+    };
+    let bearer: std::collections::HashMap<&str, String> = ["nurse", "admin", "quality", "privacy"]
+        .into_iter()
+        .map(|u| (u, token(u)))
+        .collect();
+    let session = support::sign_in(&w.app, "nurse").await;
+    let before = |id: &str, t: &str| {
+        w.store
+            .read(&Access::system(), t, id)
+            .unwrap()
+            .unwrap()
+            .body
+    };
+    let (p2, o2, o1) = (
+        before("p2", "Patient"),
+        before("o2", "Observation"),
+        before("o1", "Observation"),
+    );
+    let cases: Vec<Value> =
+        serde_json::from_str(include_str!("data/attacks.json")).expect("attacks.json");
+    assert!(cases.len() >= 20);
+    for c in &cases {
+        let what = format!("row {}: {}", c["row"], c["what"].as_str().unwrap());
+        let who = c["who"].as_str().unwrap();
+        let mut r = Request::builder()
+            .method(c["method"].as_str().unwrap())
+            .uri(c["path"].as_str().unwrap());
+        r = match who {
+            "nurse-session" => r.header(header::COOKIE, &session),
+            _ => r.header(header::AUTHORIZATION, format!("Bearer {}", bearer[who])),
+        };
+        let req = if let Some(form) = c["form"].as_str() {
+            r.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_string()))
+        } else if !c["body"].is_null() {
+            r.header(header::CONTENT_TYPE, "application/fhir+json")
+                .body(Body::from(c["body"].to_string()))
+        } else {
+            r.body(Body::empty())
+        }
+        .unwrap();
+        let (status, _, body) = send(&w.app, req).await;
+        assert_eq!(
+            status.as_u16() as u64,
+            c["status"].as_u64().unwrap(),
+            "{what}: {body}"
+        );
+        if let Some(s) = c["entry_status"].as_str() {
+            let b: Value = serde_json::from_str(&body).unwrap();
+            let got = b["entry"][0]["response"]["status"].as_str().unwrap_or("");
+            assert!(got.starts_with(s), "{what}: entry {got}: {body}");
+        }
+        for x in c["excludes"].as_array().into_iter().flatten() {
+            let x = x.as_str().unwrap();
+            assert!(!body.contains(x), "{what}: the answer holds {x}: {body}");
+        }
+        for x in c["includes"].as_array().into_iter().flatten() {
+            let x = x.as_str().unwrap();
+            assert!(body.contains(x), "{what}: the answer lacks {x}: {body}");
+        }
+        if let Some(p) = c["audit_names"].as_str() {
+            let e = last_audit(&*w.store);
+            assert!(
+                e["entity"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["what"]["reference"] == p),
+                "{what}: the audit record does not name {p}: {e}"
+            );
+        }
+    }
+    // Patient X's record is as it was, and nothing new is about X.
+    assert_eq!(before("p2", "Patient"), p2);
+    assert_eq!(before("o2", "Observation"), o2);
+    assert_eq!(before("o1", "Observation"), o1);
+    let about_x: Vec<String> = w
+        .store
+        .compartment(&Access::system(), "p2")
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.rtype != "AuditEvent" && h.patients.contains(&"p2".to_string()))
+        .map(|h| format!("{}/{}", h.rtype, h.id))
+        .collect();
+    assert_eq!(about_x, ["Encounter/e2", "Observation/o2"]);
+    let ward_u = w
+        .store
+        .read(&Access::system(), "Location", "ward-u")
+        .unwrap()
+        .unwrap();
+    assert_eq!(ward_u.version, 1);
+}
+
+/// The store's own answer to a nurse, whatever the path: a direct read of X's record is
+/// refused naming X; reads of her own patient succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_name_the_patient_aimed_at() {
+    let w = world();
+    let t = w
+        .gate
+        .accounts
+        .issue_token("nurse", "attack", None, "test")
+        .unwrap();
+    for (path, status) in [
+        ("/fhir/Observation/o2", StatusCode::FORBIDDEN),
+        ("/fhir/Observation/o2/_history/1", StatusCode::FORBIDDEN),
+        ("/fhir/Observation/o2/_history", StatusCode::FORBIDDEN),
+        ("/fhir/Observation/o1", StatusCode::OK),
+    ] {
+        let (s, _, body) = send(
+            &w.app,
+            Request::get(path)
+                .header(header::AUTHORIZATION, format!("Bearer {t}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, status, "{path}: {body}");
+        let e = last_audit(&*w.store);
+        let named = if status == StatusCode::OK {
+            "Patient/p1"
+        } else {
+            "Patient/p2"
+        };
+        assert!(
+            e["entity"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["what"]["reference"] == named),
+            "{path}: {e}"
+        );
+    }
+}
