@@ -306,7 +306,35 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
     // AuditEvent as the HTTP layer does (who, what, the patient) and, like the HTTP layer,
     // waits until it is durable: the writer links it into the hash chain inside its next
     // group commit.
-    for (audited, threads) in [(false, 4u64), (true, 4), (true, 32)] {
+    // As Tend itself, and as a nurse whose reach is a ward of 40 patients (every read is
+    // then decided from the version's compartments).
+    let ward = patients.min(40);
+    let nurse = store::Access::caller(
+        access::Principal {
+            id: "bench-nurse".into(),
+            name: "Bench Nurse".into(),
+            role: access::Role::Nurse,
+            practitioner: None,
+            wards: vec![],
+            scopes: None,
+            via: access::Via::ApiToken,
+        },
+        store::Reach::Patients((0..ward).map(|i| format!("bp{i}")).collect()),
+        None,
+    );
+    let system = store::Access::system();
+    for (as_nurse, audited, threads) in [
+        (false, false, 4u64),
+        (true, false, 4),
+        (false, true, 4),
+        (false, true, 32),
+        (true, true, 32),
+    ] {
+        let (who, among) = if as_nurse {
+            (&nurse, ward)
+        } else {
+            (&system, patients)
+        };
         let stop = AtomicBool::new(false);
         let lat = std::sync::Mutex::new(Vec::new());
         let started = Instant::now();
@@ -317,9 +345,9 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
                     let mut rng = Rng(77 + t);
                     let mut mine = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
-                        let id = format!("bp{}", rng.below(patients as u64));
+                        let id = format!("bp{}", rng.below(among as u64));
                         let t0 = Instant::now();
-                        if let Ok(Some(_)) = store.read(&store::Access::system(), "Patient", &id) {
+                        if let Ok(Some(_)) = store.read(who, "Patient", &id) {
                             if audited {
                                 let _ = store.audit_durable(vec![read_event(&id)]);
                             }
@@ -338,8 +366,13 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
         let mut l = lat.into_inner().unwrap_or_default();
         l.sort_by(|a, b| a.total_cmp(b));
         println!(
-            "reads by id{}  {:.0} reads/s  p50 {:.3} ms  p99 {:.3} ms  ({threads} threads)",
+            "reads by id{}{}  {:.0} reads/s  p50 {:.3} ms  p99 {:.3} ms  ({threads} threads)",
             if audited { ", audited" } else { "         " },
+            if as_nurse {
+                ", as a nurse"
+            } else {
+                "             "
+            },
             l.len() as f64 / secs,
             percentile(&l, 0.5),
             percentile(&l, 0.99)
@@ -383,7 +416,23 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
             }),
         ),
     ];
-    for (label, rtype, make) in searches.iter() {
+    // Each as Tend, then as the nurse over her ward's patients (the patient-scoped searches
+    // then carry the compartment condition).
+    let ward_searches: [(&str, &str, QueryMaker); 1] = [(
+        "latest pulse of a patient, as a nurse",
+        "Observation",
+        Box::new(move |r: &mut Rng| {
+            format!(
+                "subject=Patient/bp{}&code=8867-4&_sort=-date&_count=10",
+                r.below(ward as u64)
+            )
+        }),
+    )];
+    let runs_of = searches
+        .iter()
+        .map(|s| (s, &system))
+        .chain(ward_searches.iter().map(|s| (s, &nurse)));
+    for ((label, rtype, make), who) in runs_of {
         let mut rng = Rng(4242);
         let mut l = Vec::new();
         let mut returned = 0usize;
@@ -395,7 +444,7 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
                 form_urlencoded::parse(qs.as_bytes()).into_owned().collect();
             let q = SearchQuery::parse(Registry::r4(), rtype, &params)?;
             let t0 = Instant::now();
-            let page = store.search(&store::Access::system(), &q)?;
+            let page = store.search(who, &q)?;
             l.push(ms(t0.elapsed()));
             returned += page.matches.len();
         }

@@ -461,6 +461,20 @@ fn killed_server_loses_and_duplicates_no_hl7_message() {
         .collect();
     let mut from_messages = HashSet::new();
     let mut answered_from_record = 0;
+    // Every acknowledged message has its audit record: the acknowledgement waited for it.
+    let audited: HashSet<String> = scan_all(&*store, "AuditEvent")
+        .iter()
+        .flat_map(|e| e["entity"].as_array().cloned().unwrap_or_default())
+        .filter_map(|x| x["description"].as_str().map(str::to_string))
+        .collect();
+    for d in &deliveries {
+        let described = format!("HL7 v2 ORU^R01 {}", control_id(d.index));
+        assert!(
+            audited.contains(&described),
+            "acknowledged message {} has no audit record",
+            control_id(d.index)
+        );
+    }
     for d in &deliveries {
         let key = format!("{SENDER_KEY}|{}", control_id(d.index));
         let id = hl7v2::stable_id("msg", &key);

@@ -733,9 +733,17 @@ impl mllp::Handler for Feed {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Feed::handle(self, message)))
         {
             Ok(h) => {
+                // The acknowledgement waits until the message's audit record is durable (it
+                // rides the next group commit): no message is acknowledged whose record a
+                // crash could lose. Without it the sender is refused and sends again; the
+                // resend is answered from the message's record.
                 let event = message_audit(message, peer, &h, self.clock.now_ms());
-                if let Err(e) = self.store.audit(vec![event]) {
-                    tracing::error!(error = %e, "an HL7 v2 audit record could not be queued");
+                if let Err(e) = self.store.audit_durable(vec![event]) {
+                    tracing::error!(error = %e, "an HL7 v2 audit record could not be written");
+                    return Some(mllp::Handler::refuse(
+                        self,
+                        "the message's audit record could not be written; send it again",
+                    ));
                 }
                 Some(h.ack.into_bytes())
             }

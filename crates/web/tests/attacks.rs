@@ -240,3 +240,170 @@ async fn refusals_name_the_patient_aimed_at() {
         );
     }
 }
+
+/// Every `Patient/ID` a resource names anywhere, and its own id when it is a Patient.
+fn named_patients(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("resourceType").and_then(Value::as_str) == Some("Patient") {
+                if let Some(id) = m.get("id").and_then(Value::as_str) {
+                    out.push(id.to_string());
+                }
+            }
+            m.values().for_each(|x| named_patients(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| named_patients(x, out)),
+        Value::String(s) => {
+            if let Some(rest) = s.split("Patient/").nth(1) {
+                out.push(rest.split('/').next().unwrap_or_default().to_string());
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Random searches by random callers over the world: nothing outside the caller's reach
+/// (a straightforward model: the types of the role, the patients of the relationship) is
+/// ever returned or counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_requests_never_reach_past_the_model() {
+    let w = world();
+    // More of the record: a problem and a care team for X, a task for p1.
+    let more = [
+        json!({"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/p2"},
+            "code": {"text": "Ward-U problem"}}),
+        json!({"resourceType": "CareTeam", "id": "ct2", "status": "active",
+            "subject": {"reference": "Patient/p2"}, "participant": [{"member": {"reference": "Practitioner/n9"}}]}),
+        json!({"resourceType": "Task", "id": "t1", "status": "requested", "intent": "order",
+            "for": {"reference": "Patient/p1"}}),
+    ];
+    for r in more {
+        let op = WriteOp::Update {
+            rtype: r["resourceType"].as_str().unwrap().into(),
+            id: r["id"].as_str().unwrap().into(),
+            resource: r,
+            if_match: None,
+        };
+        w.store
+            .write(
+                &Access::system(),
+                vec![Entry { full_url: None, op }],
+                Mode::Atomic,
+            )
+            .unwrap();
+    }
+    // (caller, role, patients it reaches)
+    let callers = [
+        ("nurse", Role::Nurse, vec!["p1"]),
+        ("quality", Role::QualityOfficer, vec![]),
+        ("privacy", Role::PrivacyOfficer, vec![]),
+    ];
+    let tokens: Vec<String> = callers
+        .iter()
+        .map(|(u, _, _)| {
+            w.gate
+                .accounts
+                .issue_token(u, "random", None, "test")
+                .unwrap()
+        })
+        .collect();
+    let types = [
+        "Observation",
+        "Patient",
+        "Encounter",
+        "CareTeam",
+        "Condition",
+        "Task",
+        "AuditEvent",
+        "Location",
+    ];
+    let extras = [
+        "",
+        "subject=Patient/p2",
+        "subject=Patient/p1",
+        "_revinclude=Observation:subject",
+        "_revinclude=AuditEvent:patient",
+        "_include=*",
+        "_elements=id",
+        "_summary=count",
+        "_total=accurate",
+        "_has:Observation:subject:code=8867-4",
+        "patient=p2",
+        "_sort=-_lastUpdated",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut answered = 0;
+    for _ in 0..600 {
+        let c = next(callers.len());
+        let (who, role, reach) = &callers[c];
+        let rtype = types[next(types.len())];
+        let q = format!(
+            "{}&{}",
+            extras[next(extras.len())],
+            extras[next(extras.len())]
+        );
+        let path = format!("/fhir/{rtype}?{q}");
+        let (s, _, body) = send(
+            &w.app,
+            Request::get(path.as_str())
+                .header(header::AUTHORIZATION, format!("Bearer {}", tokens[c]))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        if s != StatusCode::OK {
+            // Refused or not a valid search: then it says nothing about the record.
+            assert!([400, 403].contains(&s.as_u16()), "{who} {path}: {s} {body}");
+            assert!(
+                !body.contains("123") && !body.contains("Ward-U"),
+                "{who} {path}: {body}"
+            );
+            continue;
+        }
+        answered += 1;
+        let b: Value = serde_json::from_str(&body).unwrap();
+        let may_read = |t: &str| role.fhir(t, false);
+        for e in b["entry"].as_array().into_iter().flatten() {
+            let r = &e["resource"];
+            let t = r["resourceType"].as_str().unwrap();
+            if t == "OperationOutcome" {
+                continue;
+            }
+            assert!(may_read(t), "{who} {path}: {t} returned");
+            if t == "AuditEvent" {
+                continue; // reached by permission (the privacy officer), not by patient
+            }
+            let mut named = Vec::new();
+            named_patients(r, &mut named);
+            for p in named {
+                assert!(
+                    reach.contains(&p.as_str()),
+                    "{who} {path}: Patient/{p} in {r}"
+                );
+            }
+        }
+        // Counts: never more than the model lets the caller see of the type.
+        if let Some(total) = b["total"].as_u64() {
+            let visible: u64 = match (*who, rtype) {
+                (_, t) if !may_read(t) => 0,
+                ("nurse", "Observation" | "Patient" | "Encounter" | "Task") => 1,
+                ("nurse", "Location") => 2,
+                ("nurse", _) => 0,
+                (_, "Location") => 2,
+                ("privacy", "AuditEvent") => u64::MAX,
+                _ => 0,
+            };
+            assert!(total <= visible, "{who} {path}: total {total}");
+        }
+    }
+    assert!(
+        answered > 150,
+        "{answered} answered: the requests tested too little"
+    );
+}
