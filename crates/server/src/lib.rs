@@ -130,8 +130,23 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router(state.clone()))
         .merge(smart::router(state.clone()))
         .merge(operations::router(state))
+        .layer(axum::middleware::map_response(too_large))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// A body over [`MAX_BODY`] is refused with 413 and an OperationOutcome saying so (the
+/// limit layers answer in plain text).
+async fn too_large(resp: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if resp.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::TooLarge(format!(
+            "the request body is larger than {} MiB, the most Tend accepts",
+            MAX_BODY / (1024 * 1024)
+        ))
+        .into_response();
+    }
+    resp
 }
 
 /// Serve an application (e.g. [`app`] merged with the web pages) on a bound listener until

@@ -530,3 +530,30 @@ async fn every_fhir_request_is_audited_once_with_its_patients() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A body over the limit is refused with 413 and an OperationOutcome, before it is read.
+#[tokio::test]
+async fn an_oversized_body_gets_413() {
+    let dir = std::env::temp_dir().join(format!("tend-413-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = server::app(fresh_state(&dir, false));
+    let huge = vec![b' '; server::MAX_BODY + 1];
+    for path in ["/fhir/Observation", "/fhir"] {
+        let resp = app
+            .clone()
+            .oneshot(
+                Request::post(path)
+                    .header("content-type", "application/fhir+json")
+                    .body(Body::from(huge.clone()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413, "{path}");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["resourceType"], "OperationOutcome");
+        assert_eq!(v["issue"][0]["code"], "too-costly");
+    }
+}
