@@ -136,6 +136,9 @@ impl<'a> Walker<'a> {
         if contained {
             self.contained_invariants(obj);
         }
+        if resource_type == "Bundle" {
+            self.bundle_invariants(obj);
+        }
         self.object(obj, node, true);
         self.path.pop();
     }
@@ -152,6 +155,45 @@ impl<'a> Walker<'a> {
                 "A contained resource must not have meta.versionId or meta.lastUpdated (dom-4)"
                     .to_owned();
             self.error_at("meta", IssueCode::Invariant, message);
+        }
+    }
+
+    /// bdl-3 and bdl-4 (<https://hl7.org/fhir/R4/bundle.html#invs>): every entry of a batch,
+    /// a transaction or a history has a `request` (saying what to do: `method` and `url`,
+    /// both required in it), every entry of their responses and of a history a `response`.
+    /// The other halves (no `request` or `response` in other Bundles) are not checked.
+    fn bundle_invariants(&mut self, obj: &Map<String, Value>) {
+        let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
+        let needed: &[(&str, &str)] = match kind {
+            "batch" | "transaction" => &[("request", "bdl-3")],
+            "batch-response" | "transaction-response" => &[("response", "bdl-4")],
+            "history" => &[("request", "bdl-3"), ("response", "bdl-4")],
+            _ => return,
+        };
+        // An `entry` that is not an array, or an entry that is not an object, is reported
+        // where the walk meets it.
+        let Some(entries) = obj.get("entry").and_then(Value::as_array) else {
+            return;
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            let Some(entry) = entry.as_object() else {
+                continue;
+            };
+            for &(name, invariant) in needed {
+                if !entry.contains_key(name) {
+                    let what = if name == "request" {
+                        "what to do with it: request.method and request.url"
+                    } else {
+                        "the outcome: response.status"
+                    };
+                    let message = format!(
+                        "Missing '{name}': every entry of a {kind} Bundle needs {what} ({invariant})"
+                    );
+                    self.path.extend([Step::Name("entry"), Step::Index(i)]);
+                    self.error_at(name, IssueCode::Required, message);
+                    self.path.truncate(self.path.len() - 2);
+                }
+            }
         }
     }
 

@@ -12,7 +12,9 @@
 //!   (<https://hl7.org/fhir/R4/datatypes.html#primitive>), including calendar dates;
 //! - codes under required bindings, when the value set can be expanded from the core
 //!   definitions (<https://hl7.org/fhir/R4/terminologies.html#required>);
-//! - the cheap core invariants ele-1 (no empty values), ext-1, dom-2 and dom-4.
+//! - the cheap core invariants ele-1 (no empty values), ext-1, dom-2 and dom-4;
+//! - the Bundle invariants bdl-3 and bdl-4: each entry of a batch or transaction says what
+//!   to do (`request`), each entry of their responses what happened (`response`).
 //!
 //! Profiles, extension definitions, references and the other FHIRPath invariants are not
 //! checked. The definitions are vendored in `data/r4-definitions.txt` and loaded once.
