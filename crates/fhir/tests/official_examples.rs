@@ -5,12 +5,24 @@
 //! lists them, one `file<TAB>first error` a line. The test fails on any difference, and
 //! `UPDATE_EXPECT=1 cargo test -p fhir --test official_examples` rewrites the list.
 //! Skipped when the shared data directory is absent.
+//!
+//! It also measures the deepest JSON nesting among the examples, the yardstick
+//! [`fhir::validation::MAX_DEPTH`] was chosen by: every example must stay well within it.
 
 use std::io::Read;
 use std::path::Path;
 
-use fhir::validation::{validate, Severity};
+use fhir::validation::{validate, Severity, MAX_DEPTH};
 use serde_json::Value;
+
+/// JSON nesting depth: objects and arrays, the outermost being 1.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
 
 #[test]
 fn official_examples() {
@@ -24,6 +36,7 @@ fn official_examples() {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut total = 0;
     let mut rejected: Vec<String> = Vec::new();
+    let mut deepest = (0, String::new());
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
         let path = entry.path().unwrap().into_owned();
@@ -49,6 +62,10 @@ fn official_examples() {
             continue;
         }
         total += 1;
+        let levels = depth(&resource);
+        if levels > deepest.0 {
+            deepest = (levels, name.clone());
+        }
         let issues = validate(&resource);
         if let Some(first) = issues.iter().find(|i| i.severity == Severity::Error) {
             let errors = issues
@@ -67,6 +84,10 @@ fn official_examples() {
         }
     }
     rejected.sort();
+    println!("deepest nesting: {} levels ({})", deepest.0, deepest.1);
+    // The limit's documentation cites this figure; the examples keep a wide margin under it.
+    assert_eq!(deepest.0, 22, "deepest example: {}", deepest.1);
+    assert!(deepest.0 + 16 <= MAX_DEPTH);
     let list_path = manifest.join("test_data/invalid-official-examples.txt");
     let actual: String = rejected.iter().map(|l| format!("{l}\n")).collect();
     println!(

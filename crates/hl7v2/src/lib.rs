@@ -18,7 +18,7 @@ pub use ack::{AckCode, AckMode};
 pub use adt::{apply as apply_adt, map_adt, Adt, Event as AdtEvent};
 pub use datetime::to_fhir_datetime;
 pub use message::{unescape, Diagnostic, ErrorCode, Inbound, Rejection};
-pub use oru::{map_oru, source_uri, Mapped, MappingConfig, Write};
+pub use oru::{map_oru, source_uri, Mapped, MappingConfig, Write, MAX_OBX};
 pub use units::to_ucum;
 
 /// A stable id from a key: `prefix-` and 16 hex digits of a 64-bit FNV-1a hash.

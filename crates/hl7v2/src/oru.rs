@@ -16,6 +16,8 @@
 //! | PV1-19 | `encounter` of every Observation and DiagnosticReport: the Encounter the ADT feed keeps for that visit number (same id, whichever message comes first) |
 //! | MSH-3, MSH-4 | `meta.source` `urn:tend:hl7v2:APPLICATION:FACILITY` of every resource |
 //!
+//! A message carries at most [`MAX_OBX`] OBX segments.
+//!
 //! Resource ids are derived from the message key (MSH-3, MSH-4, MSH-10) and the segment's
 //! position, so delivering a message twice writes the same resources, never new ones.
 
@@ -36,6 +38,18 @@ const VITALS: &[&str] = &[
     "9279-1", "59408-5", "2708-6", "3151-8", "3150-0", "8480-6", "8462-4", "85354-9", "8867-4",
     "8310-5", "80288-4", "67775-7", "9269-2", "29463-7", "8302-2", "39156-5",
 ];
+
+/// The most OBX segments one ORU^R01 message may carry; a message with more is answered
+/// `AE`, its `ERR` naming the first OBX past the limit, and nothing of it is written.
+///
+/// Every OBX becomes an Observation that is validated, indexed and written in the message's
+/// one transaction, and in original mode the feed answers (and the sender sends its next
+/// message) only once early warning has scored it: at about 2 ms an OBX, one message of
+/// 20,000 OBX held up early warning for the whole hospital. A monitor's vital signs are a
+/// dozen OBX and a large laboratory report (a full blood count with differential,
+/// chemistry, a microbiology susceptibility panel) well under 200; 500 leaves room for the
+/// largest real reports while keeping one message to about a second of work.
+pub const MAX_OBX: usize = 500;
 
 /// How a feed's codes and times are read.
 #[derive(Debug, Clone)]
@@ -494,6 +508,19 @@ pub(crate) fn patient(
 
 /// Map an ORU^R01 message. Errors (answered `AE`) name segment, field and component.
 pub fn map_oru(m: &Inbound, cfg: &MappingConfig) -> Result<Mapped, Vec<Diagnostic>> {
+    let obx = m.message.segments().filter(|s| s.name() == "OBX").count();
+    if obx > MAX_OBX {
+        return Err(vec![Diagnostic::new(
+            "OBX",
+            MAX_OBX + 1,
+            0,
+            0,
+            ErrorCode::SegmentSequence,
+            format!(
+                "a message may carry at most {MAX_OBX} OBX segments and this one has {obx}: send the results in several messages"
+            ),
+        )]);
+    }
     use_encoding(&m.message);
     let key = m.key();
     let base = stable_id("hl7", &key);

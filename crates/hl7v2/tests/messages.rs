@@ -133,3 +133,53 @@ fn shared_samples_never_panic() {
     println!("{parsed} shared samples parsed, {oru} ORU mapped or explained");
     assert!(parsed >= 130, "{parsed}");
 }
+
+/// An ORU^R01 with `obx` laboratory results (generated: one OBX a result).
+fn oru_with_results(obx: usize) -> Vec<u8> {
+    let mut m = String::from(
+        "MSH|^~\\&|LIS|RIVERBEND LAB|TEND|RIVERBEND|20261124101500||ORU^R01|LAB-BIG|P|2.5.1\r\
+         PID|1||MRN001234^^^RIVERBEND^MR||Okafor^Grace||19480312|F\r\
+         OBR|1|ORD890|LAB890|58410-2^CBC panel^LN|||20261124093000\r",
+    );
+    for i in 1..=obx {
+        m.push_str(&format!(
+            "OBX|{i}|NM|718-7^Hemoglobin^LN||{}.{}|g/dL|12.0-16.0|N|||F\r",
+            10 + i % 5,
+            i % 10
+        ));
+    }
+    m.into_bytes()
+}
+
+/// A message with more OBX than [`hl7v2::MAX_OBX`] is refused before anything is mapped,
+/// its acknowledgement naming the first OBX past the limit; one at the limit maps.
+#[test]
+fn results_per_message_are_bounded() {
+    let cfg = config();
+    let at = Inbound::parse(&oru_with_results(hl7v2::MAX_OBX)).unwrap();
+    let mapped = map_oru(&at, &cfg).unwrap();
+    assert_eq!(mapped.labs, hl7v2::MAX_OBX);
+
+    let past = Inbound::parse(&oru_with_results(hl7v2::MAX_OBX + 1)).unwrap();
+    let errors = map_oru(&past, &cfg).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    let e = &errors[0];
+    assert_eq!(
+        (e.segment.as_str(), e.sequence),
+        ("OBX", hl7v2::MAX_OBX + 1)
+    );
+    assert!(e.message.contains("at most 500 OBX"), "{}", e.message);
+    let ack = hl7v2::ack::build(&past.header, hl7v2::AckCode::Ae, &errors, "20261124101600");
+    assert!(
+        ack.contains("\rERR||OBX^501^^^|100^Segment sequence error^HL70357|E|"),
+        "{ack}"
+    );
+
+    // 20,000 results (700 KB) are refused at once, not mapped.
+    let huge = oru_with_results(20_000);
+    assert!(huge.len() > 700_000);
+    let started = std::time::Instant::now();
+    let huge = Inbound::parse(&huge).unwrap();
+    assert_eq!(map_oru(&huge, &cfg).unwrap_err()[0].sequence, 501);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}

@@ -7,7 +7,8 @@
 //!    same key with different content is answered `AE` and changes nothing.
 //! 3. Map (ORU^R01 → Patient from PID when unknown, Observations, a vital-signs panel,
 //!    DiagnosticReports), validate against R4, and write everything with the message
-//!    record in one atomic transaction.
+//!    record in one atomic transaction. A message with more than [`hl7v2::MAX_OBX`] OBX
+//!    is answered `AE` (ERR naming the first OBX past it) and only its record is written.
 //! 4. Original mode: wait until the early-warning service has scored what was written,
 //!    then `AA`. Enhanced mode (MSH-15 valued): `CA` once the commit is durable.
 //!

@@ -1,7 +1,8 @@
 //! The feed end to end over a real socket: an ORU vitals message over MLLP becomes
 //! Observations, a NEWS2 score and an alert before its `AA`; a resend is answered from
 //! the record and writes nothing; a reused key with other content gets `AE`; bad content
-//! gets `AE` naming segment and field; an unsupported version gets `AR`.
+//! gets `AE` naming segment and field, and so does a message with too many results (nothing
+//! of it written); an unsupported version gets `AR`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -547,4 +548,66 @@ fn copies_in_flight_at_once_are_written_once() {
             v.id
         );
     }
+}
+
+/// An ORU^R01 (control id `id`) with `obx` laboratory results, one OBX each.
+fn oru_with_results(id: &str, obx: usize) -> Vec<u8> {
+    let mut m = format!(
+        "MSH|^~\\&|LIS|RIVERBEND LAB|TEND|RIVERBEND|20261124101500||ORU^R01|{id}|P|2.5.1\r\
+         PID|1||MRN001234^^^RIVERBEND^MR||Okafor^Grace||19480312|F\r\
+         OBR|1|ORD890|LAB890|58410-2^CBC panel^LN|||20261124093000\r"
+    );
+    for i in 1..=obx {
+        m.push_str(&format!(
+            "OBX|{i}|NM|718-7^Hemoglobin^LN||{}.{}|g/dL|12.0-16.0|N|||F\r",
+            10 + i % 5,
+            i % 10
+        ));
+    }
+    m.into_bytes()
+}
+
+/// A message with more OBX than `hl7v2::MAX_OBX` is answered `AE` naming the first OBX past
+/// the limit, recorded as an error, and writes nothing else; one at the limit is accepted.
+#[test]
+fn a_message_with_too_many_results_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let feed = Feed::new(
+        store.clone(),
+        None,
+        Arc::new(store::SystemClock),
+        Config::default(),
+    );
+    let h = feed.handle(&oru_with_results("LAB-PAST", hl7v2::MAX_OBX + 1));
+    assert_eq!(h.code, "AE", "{}", h.ack);
+    assert!(
+        h.ack.contains("\rERR||OBX^501^^^|100^"),
+        "the ERR names the first OBX past the limit: {}",
+        h.ack
+    );
+    for rtype in ["Observation", "DiagnosticReport", "Patient"] {
+        assert_eq!(count(&*store, rtype, ""), 0, "{rtype}");
+    }
+    let errors = feed
+        .messages(&MessageQuery {
+            outcome: Some("error".into()),
+            count: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(errors.total, 1);
+    assert!(
+        errors.messages[0]
+            .problems
+            .iter()
+            .any(|p| p.contains("at most 500 OBX")),
+        "{:?}",
+        errors.messages[0].problems
+    );
+
+    let h = feed.handle(&oru_with_results("LAB-AT", hl7v2::MAX_OBX));
+    assert_eq!(h.code, "AA", "{}", h.ack);
+    assert_eq!(count(&*store, "Observation", ""), hl7v2::MAX_OBX);
+    assert_eq!(count(&*store, "DiagnosticReport", ""), 1);
 }

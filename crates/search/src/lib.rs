@@ -12,7 +12,7 @@ pub use indexer::{Error, Indexer};
 pub use normalize::{date_range, format_instant, normalize_string};
 pub use query::{
     Filter, Include, Modifier, Prefix, QueryError, SearchQuery, Sort, SortKey, Summary, Total,
-    Value, DEFAULT_COUNT, MAX_COUNT,
+    Value, DEFAULT_COUNT, MAX_COUNT, MAX_INCLUDES, MAX_OR_VALUES, MAX_PARAMS, MAX_SORT_KEYS,
 };
 pub use registry::{Component, ParamType, Registry, SearchParam};
 pub use value::{IndexEntry, IndexValue};

@@ -4,6 +4,11 @@
 //! of `POST [type]/_search`) into filters typed by the official search parameter
 //! definitions, so the store compiles them to SQL without knowing FHIR's syntax. Errors name
 //! the parameter at fault; they become an OperationOutcome at the HTTP edge.
+//!
+//! The work one request can ask for is bounded: [`MAX_PARAMS`] parameters, [`MAX_OR_VALUES`]
+//! values in one parameter, [`MAX_SORT_KEYS`] sort keys, [`MAX_INCLUDES`] includes, chains
+//! and `_has` nested at most four deep. Past a bound the request is refused
+//! ([`QueryError::InvalidValue`] naming the parameter), not cut short.
 
 use crate::normalize::date_range;
 use crate::registry::{ParamType, Registry, SearchParam};
@@ -232,6 +237,25 @@ pub const DEFAULT_COUNT: usize = 20;
 /// Largest page a client may ask for.
 pub const MAX_COUNT: usize = 1000;
 
+/// Most parameters (`name=value` pairs, result parameters included) one search may have.
+/// Each selection parameter is one more `EXISTS` probe or join in the single SELECT a search
+/// compiles to; clinical searches use a handful, and 50 leaves room for generated queries
+/// while keeping the plan (and the time to find it) small.
+pub const MAX_PARAMS: usize = 50;
+/// Most comma-separated (ORed) values one parameter may carry. Each value is one more term
+/// of an `OR` in the SQL, which SQLite parses into a tree as deep as the list and refuses
+/// past 1,000 levels (a 500-value list failed with a server error); 100 covers the long lists
+/// clients do send (a page of ids, the codes of a small value set) with room to spare.
+pub const MAX_OR_VALUES: usize = 100;
+/// Most `_sort` keys, over all `_sort` parameters of a search. Every key is an ORDER BY term
+/// over an index aggregate evaluated for every match; a thousand keys kept one query busy
+/// for minutes. Clients sort by one to three keys; 8 is generous.
+pub const MAX_SORT_KEYS: usize = 8;
+/// Most `_include` and `_revinclude` values, together, in one search. Each is a further
+/// query per page (`:iterate` ones repeat until nothing new is found); 10 covers a page
+/// with its patients, encounters, performers and provenance several times over.
+pub const MAX_INCLUDES: usize = 10;
+
 /// Parameters that control the result rather than select resources: accepted and ignored
 /// where Tend has nothing to do for them.
 const IGNORED: &[&str] = &["_format", "_pretty"];
@@ -256,6 +280,13 @@ impl SearchQuery {
             total: Total::Unspecified,
             canonical_params: Vec::new(),
         };
+        if let Some((name, value)) = params.get(MAX_PARAMS) {
+            return Err(too_many(
+                name,
+                value,
+                &format!("a search takes at most {MAX_PARAMS} parameters"),
+            ));
+        }
         for (name, value) in params {
             let name = name.as_str();
             match name {
@@ -273,6 +304,14 @@ impl SearchQuery {
                     continue;
                 }
                 "_sort" => {
+                    let keys = value.split(',').filter(|k| !k.is_empty()).count();
+                    if q.sort.len() + keys > MAX_SORT_KEYS {
+                        return Err(too_many(
+                            name,
+                            value,
+                            &format!("a search sorts by at most {MAX_SORT_KEYS} keys"),
+                        ));
+                    }
                     for key in value.split(',').filter(|k| !k.is_empty()) {
                         let (descending, code) = match key.strip_prefix('-') {
                             Some(c) => (true, c),
@@ -306,6 +345,15 @@ impl SearchQuery {
                 | "_revinclude"
                 | "_revinclude:iterate"
                 | "_revinclude:recurse" => {
+                    if q.include.len() + q.revinclude.len() >= MAX_INCLUDES {
+                        return Err(too_many(
+                            name,
+                            value,
+                            &format!(
+                                "a search takes at most {MAX_INCLUDES} _include and _revinclude values"
+                            ),
+                        ));
+                    }
                     let iterate = name.contains(':');
                     let inc = parse_include(registry, name, value, iterate)?;
                     if name.starts_with("_include") {
@@ -335,6 +383,7 @@ impl SearchQuery {
                     continue;
                 }
                 "_elements" => {
+                    check_or_count(name, value, value.split(',').count())?;
                     q.elements.extend(
                         value
                             .split(',')
@@ -374,6 +423,32 @@ fn invalid(param: &str, value: &str, reason: &str) -> QueryError {
         value: value.to_string(),
         reason: reason.to_string(),
     }
+}
+
+/// A limit exceeded: the value is shortened, since it is long by nature.
+fn too_many(param: &str, value: &str, reason: &str) -> QueryError {
+    const SHOWN: usize = 60;
+    let mut shown: String = value.chars().take(SHOWN).collect();
+    if shown.len() < value.len() {
+        shown.push('…');
+    }
+    QueryError::InvalidValue {
+        param: param.chars().take(80).collect(),
+        value: shown,
+        reason: reason.to_string(),
+    }
+}
+
+/// Refuse more than [`MAX_OR_VALUES`] values in one parameter.
+fn check_or_count(param: &str, value: &str, count: usize) -> Result<(), QueryError> {
+    if count > MAX_OR_VALUES {
+        return Err(too_many(
+            param,
+            value,
+            &format!("a parameter takes at most {MAX_OR_VALUES} comma-separated values"),
+        ));
+    }
+    Ok(())
 }
 
 fn kind_name(kind: ParamType) -> &'static str {
@@ -455,6 +530,9 @@ fn parse_filter(
     name: &str,
     value: &str,
 ) -> Result<Filter, QueryError> {
+    // The value is the same at every level of a chain: count its values once, naming the
+    // whole parameter.
+    check_or_count(name, value, split_or(value).len())?;
     parse_filter_at(registry, resource_type, name, value, 0)
 }
 
@@ -544,6 +622,7 @@ fn parse_filter_at(
                 modifier: modifier_text.unwrap_or("").into(),
             });
         }
+        check_or_count(name, value, value.split(',').count())?;
         return Ok(Filter::Id(value.split(',').map(String::from).collect()));
     }
     if code == "_lastUpdated" {
@@ -1016,6 +1095,104 @@ mod tests {
         );
         assert!(parse("Observation", &has).is_err());
         assert!(parse("Observation", "subject:Patient.organization.partof.name=x").is_ok());
+    }
+
+    /// Every limit: the query at the limit is accepted, one past it is refused with an
+    /// error naming the parameter, before any work is done for it.
+    #[test]
+    fn work_is_bounded() {
+        let list = |n: usize, item: &dyn Fn(usize) -> String| {
+            (0..n).map(item).collect::<Vec<_>>().join(",")
+        };
+        let refused = |t: &str, q: &str| match parse(t, q) {
+            Err(QueryError::InvalidValue { param, reason, .. }) => (param, reason),
+            other => panic!("{q:.80}: {other:?}"),
+        };
+
+        // OR values, in every kind of parameter that takes a list.
+        let codes = |n| list(n, &|i| format!("http://loinc.org|{i}-1"));
+        let ids = |n| list(n, &|i| format!("id{i}"));
+        let dates = |n| list(n, &|i| format!("ge20{:02}", i % 100));
+        for (t, name, value) in [
+            ("Observation", "code", &codes as &dyn Fn(usize) -> String),
+            ("Observation", "subject.identifier", &codes),
+            ("Patient", "_id", &ids),
+            ("Patient", "_lastUpdated", &dates),
+            ("Patient", "_elements", &|n| {
+                list(n, &|_| "name".to_string())
+            }),
+        ] {
+            let at = format!("{name}={}", value(MAX_OR_VALUES));
+            assert!(parse(t, &at).is_ok(), "{name}: {:?}", parse(t, &at).err());
+            let past = format!("{name}={}", value(MAX_OR_VALUES + 1));
+            let (param, reason) = refused(t, &past);
+            assert_eq!(param, name);
+            assert!(reason.contains("at most 100"), "{reason}");
+        }
+        // 500 values (once a server error) are refused as the client's mistake.
+        assert_eq!(
+            refused("Observation", &format!("code={}", codes(500))).0,
+            "code"
+        );
+        // Escaped commas are part of a value, not separators.
+        let escaped = format!("name={}", list(MAX_OR_VALUES, &|i| format!("a\\,{i}")));
+        assert!(parse("Patient", &escaped).is_ok());
+
+        // Sort keys, over all _sort parameters.
+        let keys = |n| {
+            list(n, &|i| {
+                ["date", "-_id", "code", "_lastUpdated"][i % 4].to_string()
+            })
+        };
+        assert_eq!(
+            parse("Observation", &format!("_sort={}", keys(MAX_SORT_KEYS)))
+                .unwrap()
+                .sort
+                .len(),
+            MAX_SORT_KEYS
+        );
+        assert_eq!(
+            refused("Observation", &format!("_sort={}", keys(MAX_SORT_KEYS + 1))).0,
+            "_sort"
+        );
+        let split = format!("_sort={}&_sort={}", keys(4), keys(MAX_SORT_KEYS - 3));
+        assert_eq!(refused("Observation", &split).0, "_sort");
+        let started = std::time::Instant::now();
+        let (param, reason) = refused("Observation", &format!("_sort={}", keys(1000)));
+        assert_eq!(
+            (param.as_str(), reason.contains("at most 8")),
+            ("_sort", true)
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+
+        // _include and _revinclude together.
+        let includes = |n: usize| {
+            (0..n)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        "_include=Observation:subject"
+                    } else {
+                        "_revinclude=Provenance:target"
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert!(parse("Observation", &includes(MAX_INCLUDES)).is_ok());
+        assert_eq!(
+            refused("Observation", &includes(MAX_INCLUDES + 1)).0,
+            "_include"
+        );
+
+        // Parameters in one search; the first one past the limit is named.
+        let at: Vec<_> = (0..MAX_PARAMS).map(|_| "gender=female").collect();
+        assert_eq!(
+            parse("Patient", &at.join("&")).unwrap().filters.len(),
+            MAX_PARAMS
+        );
+        let (param, reason) = refused("Patient", &format!("{}&family=x", at.join("&")));
+        assert_eq!(param, "family");
+        assert!(reason.contains("at most 50 parameters"), "{reason}");
     }
 
     #[test]

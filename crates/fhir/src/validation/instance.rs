@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::definitions::{Definitions, Element, ElementType, NodeId, ValueSetId};
 use super::primitive::{shorten, Finding};
-use super::{Issue, IssueCode, Severity};
+use super::{Issue, IssueCode, Severity, MAX_DEPTH};
 
 /// Validates a resource, returning every issue found.
 pub(crate) fn validate_resource(defs: &'static Definitions, resource: &Value) -> Vec<Issue> {
@@ -16,6 +16,8 @@ pub(crate) fn validate_resource(defs: &'static Definitions, resource: &Value) ->
         defs,
         path: Vec::new(),
         issues: Vec::new(),
+        depth: 0,
+        too_deep: false,
     };
     walker.resource(resource, None, false);
     walker.issues
@@ -33,6 +35,10 @@ struct Walker<'a> {
     defs: &'static Definitions,
     path: Vec<Step<'a>>,
     issues: Vec<Issue>,
+    /// JSON objects and arrays enclosing the value being walked (the resource itself is 1).
+    depth: usize,
+    /// Whether nesting past [`MAX_DEPTH`] was reported (once: the first place is enough).
+    too_deep: bool,
 }
 
 impl<'a> Walker<'a> {
@@ -78,6 +84,28 @@ impl<'a> Walker<'a> {
             expression,
             message,
         });
+    }
+
+    /// Enter a JSON object or array at the current location; false (and one issue for the
+    /// whole resource) when that is deeper than [`MAX_DEPTH`]: its contents are not walked.
+    /// Every `enter` that returns true is paired with a [`Walker::leave`].
+    fn enter(&mut self) -> bool {
+        if self.depth >= MAX_DEPTH {
+            if !self.too_deep {
+                self.too_deep = true;
+                let message = format!(
+                    "JSON nested deeper than {MAX_DEPTH} levels (objects and arrays) is not accepted"
+                );
+                self.error(IssueCode::Structure, message);
+            }
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
     }
 
     fn error(&mut self, code: IssueCode, message: String) {
@@ -136,6 +164,9 @@ impl<'a> Walker<'a> {
         if contained {
             self.contained_invariants(obj);
         }
+        if resource_type == "Bundle" {
+            self.bundle_invariants(obj);
+        }
         self.object(obj, node, true);
         self.path.pop();
     }
@@ -155,8 +186,55 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// bdl-3 and bdl-4 (<https://hl7.org/fhir/R4/bundle.html#invs>): every entry of a batch,
+    /// a transaction or a history has a `request` (saying what to do: `method` and `url`,
+    /// both required in it), every entry of their responses and of a history a `response`.
+    /// The other halves (no `request` or `response` in other Bundles) are not checked.
+    fn bundle_invariants(&mut self, obj: &Map<String, Value>) {
+        let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
+        let needed: &[(&str, &str)] = match kind {
+            "batch" | "transaction" => &[("request", "bdl-3")],
+            "batch-response" | "transaction-response" => &[("response", "bdl-4")],
+            "history" => &[("request", "bdl-3"), ("response", "bdl-4")],
+            _ => return,
+        };
+        // An `entry` that is not an array, or an entry that is not an object, is reported
+        // where the walk meets it.
+        let Some(entries) = obj.get("entry").and_then(Value::as_array) else {
+            return;
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            let Some(entry) = entry.as_object() else {
+                continue;
+            };
+            for &(name, invariant) in needed {
+                if !entry.contains_key(name) {
+                    let what = if name == "request" {
+                        "what to do with it: request.method and request.url"
+                    } else {
+                        "the outcome: response.status"
+                    };
+                    let message = format!(
+                        "Missing '{name}': every entry of a {kind} Bundle needs {what} ({invariant})"
+                    );
+                    self.path.extend([Step::Name("entry"), Step::Index(i)]);
+                    self.error_at(name, IssueCode::Required, message);
+                    self.path.truncate(self.path.len() - 2);
+                }
+            }
+        }
+    }
+
     /// The properties of one JSON object against the node defining its children.
     fn object(&mut self, obj: &'a Map<String, Value>, node_id: NodeId, resource_root: bool) {
+        if self.enter() {
+            self.properties(obj, node_id, resource_root);
+            self.leave();
+        }
+    }
+
+    /// The properties of one JSON object (entered) against the node defining its children.
+    fn properties(&mut self, obj: &'a Map<String, Value>, node_id: NodeId, resource_root: bool) {
         let defs = self.defs;
         let node = defs.node(node_id);
         if obj.is_empty() {
@@ -255,6 +333,9 @@ impl<'a> Walker<'a> {
                 );
             }
             Value::Array(items) if element.array => {
+                if !self.enter() {
+                    return self.pop_element(element);
+                }
                 if items.is_empty() {
                     let message =
                         format!("Empty array '{key}'; arrays must have at least one item");
@@ -283,6 +364,7 @@ impl<'a> Walker<'a> {
                     }
                     self.path.pop();
                 }
+                self.leave();
             }
             Value::Array(_) => {
                 let message =
@@ -442,6 +524,9 @@ impl<'a> Walker<'a> {
         match sibling {
             Value::Object(obj) if !element.array => self.object(obj, element_node, false),
             Value::Array(items) if element.array => {
+                if !self.enter() {
+                    return self.pop_element(element);
+                }
                 let values = values.and_then(Value::as_array);
                 if let Some(values) = values.filter(|v| v.len() != items.len()) {
                     let message = format!(
@@ -471,6 +556,7 @@ impl<'a> Walker<'a> {
                     }
                     self.path.pop();
                 }
+                self.leave();
             }
             _ => {
                 let shape = if element.array {

@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::{is_mandatory, is_summary, resource_types, validate, Issue, Severity};
+use super::{
+    is_mandatory, is_summary, resource_types, validate, Issue, IssueCode, Severity, MAX_DEPTH,
+};
 
 fn render(issues: &[Issue]) -> String {
     issues
@@ -145,6 +147,102 @@ fn resource_type_list() {
     assert!(types.windows(2).all(|w| w[0] < w[1]));
     assert!(super::is_resource_type("Patient") && super::is_resource_type("Observation"));
     assert!(!super::is_resource_type("DomainResource") && !super::is_resource_type("Quantity"));
+}
+
+/// JSON nesting depth of a value: objects and arrays, the outermost being 1.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A valid Patient nested exactly `levels` deep: extensions within extensions, the last
+/// with a CodeableConcept (one level more) when `levels` is even.
+fn nested_patient(levels: usize) -> Value {
+    // Patient (1), extension array (2), extension (3), ...: an extension at level 2k + 1.
+    let extensions = (levels - 1) / 2;
+    let mut ext = if levels.is_multiple_of(2) {
+        json!({"url": "inner", "valueCodeableConcept": {"text": "deep"}})
+    } else {
+        json!({"url": "inner", "valueString": "deep"})
+    };
+    for _ in 1..extensions {
+        ext = json!({"url": "outer", "extension": [ext]});
+    }
+    ext["url"] = json!("https://tend.example.org/fhir/StructureDefinition/nested");
+    let patient = json!({"resourceType": "Patient", "extension": [ext]});
+    assert_eq!(depth(&patient), levels);
+    patient
+}
+
+/// A resource nested [`MAX_DEPTH`] levels deep is valid; one level more is refused with one
+/// issue at the first element past the limit, whatever the path to it (extensions,
+/// `_` siblings, contained resources, Bundle entries).
+#[test]
+fn nesting_depth_is_bounded() {
+    for levels in [MAX_DEPTH - 1, MAX_DEPTH] {
+        assert_eq!(validate(&nested_patient(levels)), vec![], "{levels} levels");
+    }
+    // Objects are at odd levels here: the innermost extension is the first too deep.
+    let issues = validate(&nested_patient(MAX_DEPTH + 1));
+    let extensions = |n: usize| ".extension[0]".repeat(n);
+    assert_eq!(
+        issues,
+        vec![Issue {
+            severity: Severity::Error,
+            code: IssueCode::Structure,
+            expression: format!("Patient{}", extensions(MAX_DEPTH / 2)),
+            message: "JSON nested deeper than 40 levels (objects and arrays) is not accepted"
+                .into(),
+        }]
+    );
+    // An array can be the first too deep: `coding` one level past a CodeableConcept at
+    // the limit.
+    let mut patient = nested_patient(MAX_DEPTH);
+    let mut ext = &mut patient["extension"][0];
+    while ext.get("extension").is_some() {
+        ext = &mut ext["extension"][0];
+    }
+    ext["valueCodeableConcept"] = json!({"coding": [{"code": "deep"}]});
+    let issues = validate(&patient);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(
+        issues[0].expression,
+        format!(
+            "Patient{}.value.ofType(CodeableConcept).coding",
+            extensions(MAX_DEPTH / 2 - 1)
+        )
+    );
+
+    // A resource at the limit is too deep one level down in a Bundle entry.
+    let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": nested_patient(MAX_DEPTH - 2)}]});
+    assert_eq!(depth(&bundle), MAX_DEPTH + 1);
+    let issues = validate(&bundle);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        issues[0]
+            .expression
+            .starts_with("Bundle.entry[0].resource.ofType(Patient).extension[0]"),
+        "{issues:?}"
+    );
+    // Deep `_` siblings count too.
+    let mut sibling =
+        json!({"extension": [{"url": "https://tend.example.org/x", "valueString": "x"}]});
+    for _ in 0..MAX_DEPTH {
+        sibling = json!({"extension": [{"url": "https://tend.example.org/x", "extension": [sibling["extension"][0].clone()]}]});
+    }
+    let patient =
+        json!({"resourceType": "Patient", "birthDate": "2000-01-01", "_birthDate": sibling});
+    let issues = validate(&patient);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        issues[0]
+            .expression
+            .starts_with("Patient.birthDate.extension[0]"),
+        "{issues:?}"
+    );
 }
 
 /// Prints the time per validation: `cargo test -p fhir --release speed -- --nocapture`.
