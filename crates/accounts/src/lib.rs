@@ -4,10 +4,12 @@
 //!   `Practitioner`, wards; Argon2id password hashes (PHC strings with their own salt);
 //!   password rules ([`access::password_problems`]); disabling an account ends its sessions
 //!   and revokes its tokens.
-//! - **Sign-in** with lockout (5 consecutive failures lock the account for 15 minutes) and a
-//!   rate limit per client address (20 attempts a minute); every success and failure is an
-//!   `AuditEvent` (DICOM "User Authentication", login/logout), recorded with the change it
-//!   caused in one commit.
+//! - **Sign-in** with a backoff per user name and client address (after 5 failures from one
+//!   address, that address waits 1 minute before trying that name again, doubling with each
+//!   further failure up to 15 minutes; people signing in from elsewhere are not affected)
+//!   and a rate limit per client address (20 attempts a minute). Every refusal looks the
+//!   same whether or not the user name exists (same answer, same work); every success and
+//!   failure is an `AuditEvent` (DICOM "User Authentication", login/logout) that says why.
 //! - **Sessions** that survive restarts: the token lives only in the browser's cookie; the
 //!   store keeps its SHA-256 digest with the user and the session's CSRF token.
 //! - **API tokens** for people's scripts (`tend users token`): bearer tokens acting with the
@@ -40,10 +42,19 @@ const ACCOUNT: &str = "account";
 const SESSION: &str = "session";
 const API_TOKEN: &str = "api-token";
 
-/// Consecutive failed sign-ins that lock an account.
-pub const LOCK_AFTER: u32 = 5;
-/// How long a locked account stays locked.
-pub const LOCK_MS: i64 = 15 * 60 * 1000;
+/// Failed sign-ins for one user name from one client address before that address must wait
+/// to try the name again. A success from the address starts the count again.
+pub const BACKOFF_AFTER: u32 = 5;
+/// The first wait, after [`BACKOFF_AFTER`] failures; each further failure doubles it.
+pub const BACKOFF_FIRST_MS: i64 = 60 * 1000;
+/// The longest wait (reached at the fifth doubling).
+pub const BACKOFF_MAX_MS: i64 = 15 * 60 * 1000;
+/// Failures of a (user name, address) pair are forgotten this long after the last one.
+/// Longer than [`BACKOFF_MAX_MS`], so a guesser cannot start afresh by waiting out a wait.
+const FORGET_MS: i64 = 24 * 3600 * 1000;
+/// Pairs kept in memory before forgotten ones are dropped (and, past ten times as many,
+/// all but those waiting): many addresses must not exhaust memory.
+const PAIRS_KEPT: usize = 10_000;
 /// Sign-in attempts allowed per client address per minute.
 pub const ATTEMPTS_PER_MINUTE: usize = 20;
 /// A session ends after this long without use.
@@ -65,10 +76,6 @@ pub struct Account {
     pub disabled: bool,
     #[serde(skip_serializing_if = "String::is_empty", default)]
     hash: String,
-    #[serde(default)]
-    pub failed: u32,
-    #[serde(default)]
-    pub locked_until: i64,
     pub created: i64,
 }
 
@@ -86,9 +93,12 @@ impl Account {
         }
     }
 
-    /// Whether the account is locked at `now`.
-    pub fn locked(&self, now: i64) -> bool {
-        self.locked_until > now
+    /// Always false: accounts are no longer locked by failed sign-ins (an attacker could
+    /// lock anyone out); the address that failed waits instead ([`Accounts::backed_off`]
+    /// tells whether some address is waiting for this user name). Kept for the callers that
+    /// list accounts; records of earlier versions may hold a lock, which is ignored.
+    pub fn locked(&self, _now: i64) -> bool {
+        false
     }
 }
 
@@ -134,17 +144,39 @@ pub struct ApiToken {
     pub scopes: Option<String>,
 }
 
-/// Why a sign-in failed (the person sees one message for all but the last two).
+/// Why a sign-in failed. None of them tells whether the user name exists: an unknown name
+/// gets exactly what a known one with a wrong password gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignInFailure {
-    /// Unknown user or wrong password.
+    /// Unknown user name or wrong password.
     Invalid,
+    /// The right password, for a disabled account: only who knows the password learns it.
     Disabled,
-    Locked {
-        until: i64,
-    },
-    /// Too many attempts from this address.
+    /// Too many failures for this user name from this address: try again after `wait_ms`
+    /// (the password was not checked).
+    BackedOff { wait_ms: i64 },
+    /// Too many attempts from this address, whatever the user name.
     RateLimited,
+}
+
+/// Failed sign-ins of one (user name, client address) pair.
+#[derive(Debug, Clone, Copy, Default)]
+struct Failures {
+    count: u32,
+    last: i64,
+    /// No attempt for this pair before this time.
+    wait_until: i64,
+}
+
+/// The wait after `count` failures: none below [`BACKOFF_AFTER`], then
+/// [`BACKOFF_FIRST_MS`] doubling up to [`BACKOFF_MAX_MS`].
+fn backoff_ms(count: u32) -> i64 {
+    match count.checked_sub(BACKOFF_AFTER) {
+        None => 0,
+        Some(doublings) => BACKOFF_FIRST_MS
+            .saturating_mul(1 << doublings.min(20))
+            .min(BACKOFF_MAX_MS),
+    }
 }
 
 /// The accounts of one store.
@@ -153,6 +185,9 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     /// Sign-in attempts per client address (times, ms), for the rate limit.
     attempts: Mutex<HashMap<String, Vec<i64>>>,
+    /// Failed sign-ins per (user name, client address), known names or not. In memory: a
+    /// restart forgets them, like the rate limit.
+    failures: Mutex<HashMap<(String, String), Failures>>,
 }
 
 /// A random token: 256 bits from the OS generator, URL-safe.
@@ -211,6 +246,7 @@ impl Accounts {
             store,
             clock,
             attempts: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -295,8 +331,6 @@ impl Accounts {
             wards: new.wards,
             disabled: false,
             hash: hash_password(&new.password)?,
-            failed: 0,
-            locked_until: 0,
             created: self.now(),
         };
         let event = audit::admin_event(self.now(), by, "account added", &account.username);
@@ -316,19 +350,20 @@ impl Accounts {
         self.save(&a, gone, vec![event])
     }
 
-    /// Enable a disabled account (and unlock it).
+    /// Enable a disabled account, and let every address that is waiting to try it again
+    /// try at once.
     pub fn enable(&self, username: &str, by: &str) -> Result<(), AccountError> {
         let mut a = self
             .get(username)?
             .ok_or_else(|| AccountError::NotFound(username.into()))?;
         a.disabled = false;
-        a.failed = 0;
-        a.locked_until = 0;
+        self.forget_failures(username);
         let event = audit::admin_event(self.now(), by, "account enabled", username);
         self.save(&a, vec![], vec![event])
     }
 
-    /// Set a new password (and unlock the account); the account's sessions end.
+    /// Set a new password (addresses waiting to try the account may try at once); the
+    /// account's sessions end.
     pub fn reset_password(
         &self,
         username: &str,
@@ -343,8 +378,7 @@ impl Accounts {
             return Err(AccountError::WeakPassword(problems.join("; ")));
         }
         a.hash = hash_password(password)?;
-        a.failed = 0;
-        a.locked_until = 0;
+        self.forget_failures(username);
         let gone = self.sessions_of(username)?;
         let event = audit::admin_event(self.now(), by, "password reset", username);
         self.save(&a, gone, vec![event])
@@ -405,8 +439,74 @@ impl Accounts {
         true
     }
 
+    /// The key of a (user name, address) pair; user names are at most 64 characters, so
+    /// longer ones (unknown by construction) cannot take more memory.
+    fn pair(username: &str, from: &str) -> (String, String) {
+        (username.chars().take(64).collect(), from.to_string())
+    }
+
+    /// How long the pair must still wait before its next attempt (0: it may try now).
+    fn waiting(&self, username: &str, from: &str, now: i64) -> i64 {
+        let Ok(m) = self.failures.lock() else {
+            return 0;
+        };
+        m.get(&Self::pair(username, from))
+            .map_or(0, |f| (f.wait_until - now).max(0))
+    }
+
+    /// Count a failure of the pair; returns the wait it must now keep (0 for none).
+    fn failed(&self, username: &str, from: &str, now: i64) -> i64 {
+        let Ok(mut m) = self.failures.lock() else {
+            return 0;
+        };
+        if m.len() > PAIRS_KEPT {
+            m.retain(|_, f| now - f.last < FORGET_MS);
+            if m.len() > 10 * PAIRS_KEPT {
+                m.retain(|_, f| f.wait_until > now);
+            }
+        }
+        let f = m.entry(Self::pair(username, from)).or_default();
+        if now - f.last >= FORGET_MS {
+            *f = Failures::default();
+        }
+        f.count = f.count.saturating_add(1);
+        f.last = now;
+        let wait = backoff_ms(f.count);
+        f.wait_until = now + wait;
+        wait
+    }
+
+    /// A success from an address: its failures for this name are forgotten.
+    fn succeeded(&self, username: &str, from: &str) {
+        if let Ok(mut m) = self.failures.lock() {
+            m.remove(&Self::pair(username, from));
+        }
+    }
+
+    /// An administrator's unlock: every address may try this name again at once.
+    fn forget_failures(&self, username: &str) {
+        if let Ok(mut m) = self.failures.lock() {
+            m.retain(|(name, _), _| name != username);
+        }
+    }
+
+    /// Whether some address must wait before trying this user name again (for the list of
+    /// accounts; an administrator's [`Accounts::enable`] or password reset ends the waits).
+    pub fn backed_off(&self, username: &str) -> bool {
+        let now = self.now();
+        self.failures.lock().is_ok_and(|m| {
+            m.iter()
+                .any(|((name, _), f)| name == username && f.wait_until > now)
+        })
+    }
+
     /// Sign in with a password from client address `from`. On success, a new session
     /// (a fresh token every time: an old or planted token never becomes signed in).
+    ///
+    /// Refusals do not tell whether the user name exists: an unknown name costs the same
+    /// password check, counts failures and backs off exactly like a wrong password, and
+    /// gets the same answers. Only the right password of a disabled account gets
+    /// [`SignInFailure::Disabled`].
     pub fn sign_in(
         &self,
         username: &str,
@@ -418,42 +518,48 @@ impl Accounts {
             self.refused(username, None, from, "rate limited")?;
             return Ok(Err(SignInFailure::RateLimited));
         }
-        let Some(mut a) = self.get(username)? else {
-            verify_password(password, unknown_user_hash());
-            self.refused(username, None, from, "unknown user")?;
-            return Ok(Err(SignInFailure::Invalid));
+        let account = self.get(username)?;
+        let role = account.as_ref().map(|a| a.role);
+        let wait_ms = self.waiting(username, from, now);
+        if wait_ms > 0 {
+            let why = if account.is_some() {
+                "backed off: too many failures from this address"
+            } else {
+                "unknown user; backed off: too many failures from this address"
+            };
+            self.refused(username, role, from, why)?;
+            return Ok(Err(SignInFailure::BackedOff { wait_ms }));
+        }
+        let right = verify_password(
+            password,
+            account.as_ref().map_or(unknown_user_hash(), |a| &a.hash),
+        );
+        let Some(a) = account.filter(|_| right) else {
+            let wait_ms = self.failed(username, from, now);
+            let mut why = if role.is_some() {
+                "wrong password"
+            } else {
+                "unknown user"
+            }
+            .to_string();
+            if wait_ms > 0 {
+                why.push_str(&format!(
+                    "; this address waits {} s before trying this name again",
+                    wait_ms / 1000
+                ));
+            }
+            self.refused(username, role, from, &why)?;
+            return Ok(Err(if wait_ms > 0 {
+                SignInFailure::BackedOff { wait_ms }
+            } else {
+                SignInFailure::Invalid
+            }));
         };
         if a.disabled {
             self.refused(username, Some(a.role), from, "account disabled")?;
             return Ok(Err(SignInFailure::Disabled));
         }
-        if a.locked(now) {
-            self.refused(username, Some(a.role), from, "account locked")?;
-            return Ok(Err(SignInFailure::Locked {
-                until: a.locked_until,
-            }));
-        }
-        if !verify_password(password, &a.hash) {
-            a.failed += 1;
-            let why = if a.failed >= LOCK_AFTER {
-                a.locked_until = now + LOCK_MS;
-                a.failed = 0;
-                "wrong password; account locked"
-            } else {
-                "wrong password"
-            };
-            let event = audit::authentication_event(now, username, Some(a.role), from, false, why);
-            self.save(&a, vec![], vec![event])?;
-            return Ok(Err(if a.locked(now) {
-                SignInFailure::Locked {
-                    until: a.locked_until,
-                }
-            } else {
-                SignInFailure::Invalid
-            }));
-        }
-        a.failed = 0;
-        a.locked_until = 0;
+        self.succeeded(username, from);
         self.open_session(a, from, "signed in").map(Ok)
     }
 

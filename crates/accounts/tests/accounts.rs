@@ -1,5 +1,6 @@
 //! Accounts over a real SQLite store: the first administrator, password rules, sign-in with
-//! lockout and rate limit, sessions that survive a restart, disabling, API tokens, and SMART
+//! backoff per user name and address and a rate limit per address (refusals the same for
+//! unknown and known names), sessions that survive a restart, disabling, API tokens, and SMART
 //! backend-services tokens (assertions signed at test time with a fresh ES384 key).
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -134,42 +135,22 @@ fn accounts_sign_in_sessions_and_tokens() {
     let accounts = Accounts::new(store.clone(), clock.clone());
     assert!(accounts.session(&token).unwrap().is_some());
 
-    // Wrong passwords and unknown users look the same; five in a row lock the account, even
-    // against the right password, until the lock expires.
+    // Wrong passwords and unknown users look the same (more in `refusals_...` below).
     assert_eq!(
         accounts.sign_in("nobody", PW, "10.0.0.6").unwrap(),
         Err(SignInFailure::Invalid)
     );
-    for _ in 0..4 {
-        assert_eq!(
-            accounts
-                .sign_in("nurse.jones", "wrong password!", "10.0.0.6")
-                .unwrap(),
-            Err(SignInFailure::Invalid)
-        );
-    }
-    assert!(matches!(
+    assert_eq!(
         accounts
             .sign_in("nurse.jones", "wrong password!", "10.0.0.6")
             .unwrap(),
-        Err(SignInFailure::Locked { .. })
-    ));
-    assert!(matches!(
-        accounts.sign_in("nurse.jones", PW, "10.0.0.6").unwrap(),
-        Err(SignInFailure::Locked { .. })
-    ));
-    clock.0.fetch_add(accounts::LOCK_MS + 1, Ordering::SeqCst);
-    assert!(accounts
-        .sign_in("nurse.jones", PW, "10.0.0.6")
-        .unwrap()
-        .is_ok());
+        Err(SignInFailure::Invalid)
+    );
 
     // Rate limit per address: the 21st attempt in a minute is refused without checking.
     clock.0.fetch_add(61_000, Ordering::SeqCst);
     for _ in 0..accounts::ATTEMPTS_PER_MINUTE {
         let _ = accounts.sign_in("admin", "wrong password!", "10.0.0.7");
-        // Stay under the lockout: unlock by signing in correctly every few attempts.
-        let _ = accounts.enable("admin", "test");
     }
     assert_eq!(
         accounts.sign_in("admin", PW, "10.0.0.7").unwrap(),
@@ -249,9 +230,8 @@ fn accounts_sign_in_sessions_and_tokens() {
     assert!(logins
         .iter()
         .any(|e| e["outcome"] == "4" && e["outcomeDesc"] == "unknown user"));
-    assert!(logins
-        .iter()
-        .any(|e| e["outcomeDesc"] == "wrong password; account locked"));
+    assert!(logins.iter().any(|e| e["outcomeDesc"]
+        == "wrong password; this address waits 60 s before trying this name again"));
     assert!(logins.iter().any(|e| e["outcomeDesc"] == "rate limited"));
     assert!(logins.iter().any(|e| e["outcome"] == "0"));
     assert!(events
@@ -266,6 +246,158 @@ fn accounts_sign_in_sessions_and_tokens() {
         report.broken.is_none() && report.linked == hits.len(),
         "{report:?}"
     );
+}
+
+/// What a sign-in attempt got, without the session.
+fn attempt(
+    accounts: &Accounts,
+    username: &str,
+    password: &str,
+    from: &str,
+) -> Result<(), SignInFailure> {
+    accounts
+        .sign_in(username, password, from)
+        .unwrap()
+        .map(|_| ())
+}
+
+/// Failures back off per (user name, address): the address that failed waits (1 minute after
+/// five failures, doubling up to 15), everyone else signs in. Unknown and known names get
+/// identical answers at every step, the "try again later" ones included.
+#[test]
+fn refusals_back_off_per_address_and_do_not_tell_whether_a_name_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(Hand::default());
+    let store = open(&dir.path().join("a.db"), clock.clone());
+    let accounts = Accounts::new(store.clone(), clock.clone());
+    accounts
+        .add(new("admin", Role::Administrator, PW), "console")
+        .unwrap();
+    accounts
+        .add(new("nurse.jones", Role::Nurse, PW), "admin")
+        .unwrap();
+    let wait = |ms: i64| {
+        clock.0.fetch_add(ms, Ordering::SeqCst);
+    };
+    let backed_off = |ms: i64| Err(SignInFailure::BackedOff { wait_ms: ms });
+    const WRONG: &str = "wrong password!";
+    const MINUTE: i64 = 60_000;
+
+    // The same ladder for a known and an unknown name, each from its own address.
+    let ladder = |name: &str, from: &str| {
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.push(attempt(&accounts, name, WRONG, from));
+        }
+        // While waiting, even the right password is not checked.
+        got.push(attempt(&accounts, name, PW, from));
+        wait(MINUTE / 2);
+        got.push(attempt(&accounts, name, PW, from));
+        // Each failure after a wait doubles the next one.
+        let mut remaining = MINUTE / 2;
+        for _ in 0..5 {
+            wait(remaining);
+            got.push(attempt(&accounts, name, WRONG, from));
+            got.push(attempt(&accounts, name, WRONG, from));
+            let Err(SignInFailure::BackedOff { wait_ms }) = got[got.len() - 1] else {
+                break;
+            };
+            remaining = wait_ms;
+        }
+        got
+    };
+    let expected = vec![
+        Err(SignInFailure::Invalid),
+        Err(SignInFailure::Invalid),
+        Err(SignInFailure::Invalid),
+        Err(SignInFailure::Invalid),
+        backed_off(MINUTE),
+        backed_off(MINUTE),
+        backed_off(MINUTE / 2),
+        backed_off(2 * MINUTE),
+        backed_off(2 * MINUTE),
+        backed_off(4 * MINUTE),
+        backed_off(4 * MINUTE),
+        backed_off(8 * MINUTE),
+        backed_off(8 * MINUTE),
+        backed_off(accounts::BACKOFF_MAX_MS),
+        backed_off(accounts::BACKOFF_MAX_MS),
+        backed_off(accounts::BACKOFF_MAX_MS),
+        backed_off(accounts::BACKOFF_MAX_MS),
+    ];
+    let known = ladder("nurse.jones", "10.1.0.1");
+    // Meanwhile the nurse signs in from the ward; nothing is locked.
+    assert!(accounts.backed_off("nurse.jones"));
+    assert!(attempt(&accounts, "nurse.jones", PW, "10.2.0.1").is_ok());
+    let unknown = ladder("nobody", "10.1.0.2");
+    assert_eq!(known, expected);
+    assert_eq!(unknown, expected);
+    // The other address's failures never touched the ward's.
+    assert!(attempt(&accounts, "nurse.jones", PW, "10.2.0.1").is_ok());
+
+    // Once the wait is over, the right password signs in, and the count starts again.
+    wait(accounts::BACKOFF_MAX_MS);
+    assert!(!accounts.backed_off("nurse.jones"));
+    assert!(attempt(&accounts, "nurse.jones", PW, "10.1.0.1").is_ok());
+    assert_eq!(
+        attempt(&accounts, "nurse.jones", WRONG, "10.1.0.1"),
+        Err(SignInFailure::Invalid)
+    );
+    // An administrator's unlock (enable) ends the waits of every address.
+    for _ in 0..4 {
+        let _ = attempt(&accounts, "nurse.jones", WRONG, "10.1.0.1");
+    }
+    assert_eq!(
+        attempt(&accounts, "nurse.jones", PW, "10.1.0.1"),
+        backed_off(MINUTE)
+    );
+    accounts.enable("nurse.jones", "admin").unwrap();
+    assert!(attempt(&accounts, "nurse.jones", PW, "10.1.0.1").is_ok());
+
+    // The rate limit per address: the same for both names too.
+    wait(MINUTE);
+    let mut pairs = Vec::new();
+    for _ in 0..=accounts::ATTEMPTS_PER_MINUTE / 2 {
+        pairs.push((
+            attempt(&accounts, "nurse.jones", WRONG, "10.3.0.1"),
+            attempt(&accounts, "nobody", WRONG, "10.3.0.1"),
+        ));
+    }
+    assert!(pairs.iter().all(|(k, u)| k == u), "{pairs:?}");
+    assert_eq!(pairs.last().unwrap().0, Err(SignInFailure::RateLimited));
+
+    // A disabled account says so only to who has its password.
+    accounts.disable("nurse.jones", "admin").unwrap();
+    assert_eq!(
+        attempt(&accounts, "nurse.jones", WRONG, "10.4.0.1"),
+        attempt(&accounts, "nobody", WRONG, "10.4.0.1")
+    );
+    assert_eq!(
+        attempt(&accounts, "nurse.jones", PW, "10.4.0.1"),
+        Err(SignInFailure::Disabled)
+    );
+
+    // Each refusal is audited with its internal reason.
+    let events = audit_events(&*store);
+    let why = |who: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["subtype"][0]["code"] == "110122" && e["agent"][0]["altId"] == who)
+            .filter_map(|e| e["outcomeDesc"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (nurse, nobody) = (why("nurse.jones"), why("nobody"));
+    for (reasons, first) in [(&nurse, "wrong password"), (&nobody, "unknown user")] {
+        assert!(reasons.iter().any(|r| r == first), "{reasons:?}");
+        assert!(reasons.iter().any(
+            |r| r == &format!("{first}; this address waits 60 s before trying this name again")
+        ));
+        assert!(reasons
+            .iter()
+            .any(|r| r.ends_with("backed off: too many failures from this address")));
+        assert!(reasons.iter().any(|r| r == "rate limited"));
+    }
+    assert!(nurse.iter().any(|r| r == "account disabled"));
 }
 
 const TOKEN_URL: &str = "https://tend.example.org/auth/token";

@@ -1,5 +1,6 @@
-//! Sign-in with a user name and password (accounts with Argon2id hashes, lockout and a rate
-//! limit per address: `accounts`), and sign-out.
+//! Sign-in with a user name and password (accounts with Argon2id hashes, a backoff per user
+//! name and address and a rate limit per address: `accounts`), and sign-out. The page says
+//! the same whether or not the user name exists.
 //!
 //! Login CSRF: the form carries a random token that must match a short-lived cookie set with
 //! the page, so another site cannot sign a browser in as someone else. Session fixation: a
@@ -224,10 +225,13 @@ pub(crate) async fn submit(
         Ok(Ok(Err(accounts::SignInFailure::Disabled))) => {
             "This account is disabled. Ask an administrator.".to_string()
         }
-        Ok(Ok(Err(accounts::SignInFailure::Locked { .. }))) => format!(
-            "Too many wrong passwords: this account is locked for {} minutes. An administrator can unlock it.",
-            accounts::LOCK_MS / 60_000
-        ),
+        Ok(Ok(Err(accounts::SignInFailure::BackedOff { wait_ms }))) => {
+            let minutes = (wait_ms + 59_999) / 60_000;
+            format!(
+                "Too many failed sign-ins with this user name from this device. Try again in {minutes} minute{}, or ask an administrator.",
+                if minutes == 1 { "" } else { "s" }
+            )
+        }
         Ok(Ok(Err(accounts::SignInFailure::RateLimited))) => {
             "Too many sign-in attempts from this device. Wait a minute and try again.".to_string()
         }

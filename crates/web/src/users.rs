@@ -48,7 +48,6 @@ fn render(
     token: Option<String>,
 ) -> Result<Response, PageError> {
     let gate = accounts(web)?;
-    let now = chrono::Utc::now().timestamp_millis();
     let list = gate
         .accounts
         .list()
@@ -64,8 +63,8 @@ fn render(
                 .collect(),
             state: if a.disabled {
                 "disabled"
-            } else if a.locked(now) {
-                "locked"
+            } else if gate.accounts.backed_off(&a.username) {
+                "backed off"
             } else {
                 "active"
             },

@@ -934,6 +934,27 @@ async fn glass_sensitivity_tokens_csrf_and_fixation() {
         .filter(|e| e["type"]["code"] == "110114" && e["outcome"] == "4")
         .count();
     assert!(failed >= 1);
+    // The page says the same whether or not the user name exists, up to and including
+    // "try again later" once this address has failed too often for the name.
+    let mut said = Vec::new();
+    for _ in 0..accounts::BACKOFF_AFTER {
+        let known = support::refusal(app, "physician", "wrong password here").await;
+        let unknown = support::refusal(app, "dr.nobody", "wrong password here").await;
+        assert_eq!(known, unknown);
+        said.push(known);
+    }
+    assert_eq!(said[0].0, StatusCode::UNAUTHORIZED);
+    assert!(said[0].1.contains("not right"), "{}", said[0].1);
+    assert!(
+        said[accounts::BACKOFF_AFTER as usize - 1]
+            .1
+            .contains("Try again in 1 minute,"),
+        "{said:?}"
+    );
+    // Other people still sign in from elsewhere; here, the same address tries another name.
+    assert!(support::sign_in_with(app, "nurse", support::PASSWORD, None)
+        .await
+        .is_some());
 }
 
 /// A stand-in for the hospital's OpenID Connect provider, on loopback: discovery, keys and

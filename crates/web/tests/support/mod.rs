@@ -94,6 +94,33 @@ pub(crate) async fn sign_in(app: &axum::Router, username: &str) -> String {
         .expect("signed in")
 }
 
+/// A refused sign-in through the form: the status and the message the page shows.
+pub(crate) async fn refusal(
+    app: &axum::Router,
+    username: &str,
+    password: &str,
+) -> (StatusCode, String) {
+    let (_, cookies, page) = send(app, Request::get("/sign-in").body(Body::empty()).unwrap()).await;
+    let form_cookie = cookies
+        .into_iter()
+        .find(|c| c.starts_with("tend_signin="))
+        .unwrap();
+    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let (s, _, page) = send(
+        app,
+        Request::post("/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, form_cookie)
+            .body(Body::from(format!(
+                "csrf={csrf}&username={username}&password={}",
+                password.replace(' ', "+")
+            )))
+            .unwrap(),
+    )
+    .await;
+    (s, between(&page, "role=\"alert\">", "</p>").to_string())
+}
+
 /// Sign in, optionally presenting a cookie already in the browser; `None` if refused.
 pub(crate) async fn sign_in_with(
     app: &axum::Router,
