@@ -92,14 +92,6 @@ impl Account {
             via,
         }
     }
-
-    /// Always false: accounts are no longer locked by failed sign-ins (an attacker could
-    /// lock anyone out); the address that failed waits instead ([`Accounts::backed_off`]
-    /// tells whether some address is waiting for this user name). Kept for the callers that
-    /// list accounts; records of earlier versions may hold a lock, which is ignored.
-    pub fn locked(&self, _now: i64) -> bool {
-        false
-    }
 }
 
 /// A new account.

@@ -19,7 +19,7 @@ pub(crate) enum UsersCommand {
     List(DbOnly),
     /// Disable an account: its sessions end and its API tokens are revoked.
     Disable(NameArgs),
-    /// Enable a disabled or locked account.
+    /// Enable a disabled account.
     Enable(NameArgs),
     /// Set a new password (read from standard input with --password-stdin, or generated and
     /// printed once); the account's sessions end.
@@ -174,15 +174,8 @@ pub(crate) fn run(cmd: UsersCommand) -> anyhow::Result<()> {
             }
         }
         UsersCommand::List(a) => {
-            let now = chrono::Utc::now().timestamp_millis();
             for u in accounts(&a.db)?.list()? {
-                let state = if u.disabled {
-                    "disabled"
-                } else if u.locked(now) {
-                    "locked"
-                } else {
-                    "active"
-                };
+                let state = if u.disabled { "disabled" } else { "active" };
                 println!(
                     "{:<20} {:<20} {:<8} {:<28} {}",
                     u.username,
