@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use crate::role::category_of;
-use crate::{Category, Permission, Principal, Role};
+use crate::{Category, Permission, Principal};
 
 /// The patients a caller may reach now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,17 +208,12 @@ impl Access {
             }
         }
     }
-
-    /// Whether this caller is a person whose role may never reach patients by relationship.
-    pub fn role(&self) -> Option<Role> {
-        self.principal().map(|p| p.role)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Via;
+    use crate::{Role, Via};
 
     fn person(role: Role) -> Principal {
         Principal {

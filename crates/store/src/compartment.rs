@@ -35,16 +35,6 @@ fn members() -> &'static HashMap<String, Vec<String>> {
     })
 }
 
-/// The (type, parameter) pairs of the compartment definition.
-pub fn member_params() -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = members()
-        .iter()
-        .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), p.clone())))
-        .collect();
-    v.sort();
-    v
-}
-
 /// The ids of the patients whose compartments hold this version of `rtype/id`, sorted.
 pub(crate) fn patients_of(rtype: &str, id: &str, index: &[IndexEntry]) -> Vec<String> {
     let mut out = Vec::new();

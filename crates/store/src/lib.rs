@@ -40,7 +40,6 @@ use search::SearchQuery;
 pub mod audit;
 
 pub use access::{Access, Reach};
-pub use compartment::member_params;
 pub use engine::{Commits, Keyed, Mode, Progress, WriteResult};
 pub use error::StoreError;
 pub use model::{
