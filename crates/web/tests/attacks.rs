@@ -20,10 +20,14 @@ use support::send;
 
 fn hospital() -> Vec<Value> {
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // The single readings were taken an hour ago (sets written later are the latest).
+    let earlier = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let obs = |id: &str, patient: &str, value: f64| {
         json!({"resourceType": "Observation", "id": id, "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-            "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": now,
+            "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": earlier,
             "valueQuantity": {"value": value, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}})
     };
     let encounter = |id: &str, patient: &str, ward: &str| {
@@ -54,6 +58,50 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(false)
+}
+
+/// A full set of high-scoring vital signs (NEWS2 15) for a patient during an encounter.
+fn high_set(patient: &str, encounter: &str) -> Vec<Value> {
+    let at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let reading = |kind: &str, code: &str, value: Value, unit: &str| {
+        let mut o = json!({"resourceType": "Observation", "id": format!("{patient}-{kind}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": format!("Patient/{patient}")},
+            "encounter": {"reference": format!("Encounter/{encounter}")}, "effectiveDateTime": at});
+        if code == "67775-7" {
+            o["valueCodeableConcept"] =
+                json!({"coding": [{"system": "http://snomed.info/sct", "code": value}]});
+        } else {
+            o["valueQuantity"] =
+                json!({"value": value, "system": "http://unitsofmeasure.org", "code": unit});
+        }
+        o
+    };
+    let mut v = vec![
+        reading("rr", "9279-1", json!(30), "/min"),
+        reading("spo2", "59408-5", json!(88), "%"),
+        reading("o2", "3151-8", json!(2), "L/min"),
+        reading("sbp", "8480-6", json!(85), "mm[Hg]"),
+        reading("hr", "8867-4", json!(135), "/min"),
+        reading("avpu", "67775-7", json!("248234008"), ""),
+        reading("temp", "8310-5", json!(39.5), "Cel"),
+    ];
+    let members: Vec<Value> = v
+        .iter()
+        .map(|o| json!({"reference": format!("Observation/{}", o["id"].as_str().unwrap())}))
+        .collect();
+    v.push(
+        json!({"resourceType": "Observation", "id": format!("{patient}-panel"), "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85353-1"}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "encounter": {"reference": format!("Encounter/{encounter}")}, "effectiveDateTime": at,
+        "hasMember": members}),
+    );
+    v
+}
+
+fn world_with(early_warning: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = store::open(
         &format!("sqlite://{}", dir.path().join("attacks.db").display()),
@@ -79,7 +127,34 @@ fn world() -> World {
     store
         .write(&Access::system(), entries, Mode::Atomic)
         .unwrap();
-    let (state, gate) = support::gated(server::AppState::new(store.clone()));
+    let mut state = server::AppState::new(store.clone());
+    if early_warning {
+        let sets = [high_set("p1", "e1"), high_set("p2", "e2")].concat();
+        let entries = sets
+            .into_iter()
+            .map(|v| Entry {
+                full_url: None,
+                op: WriteOp::Update {
+                    rtype: "Observation".into(),
+                    id: v["id"].as_str().unwrap().into(),
+                    resource: v,
+                    if_match: None,
+                },
+            })
+            .collect();
+        store
+            .write(&Access::system(), entries, Mode::Atomic)
+            .unwrap();
+        let ew = early_warning::EarlyWarning::new(
+            store.clone(),
+            early_warning::Config::default(),
+            Arc::new(store::SystemClock),
+        );
+        ew.catch_up().unwrap();
+        let hub = early_warning::Hub::start(ew.clone());
+        state = state.with_early_warning(ew, hub);
+    }
+    let (state, gate) = support::gated(state);
     let ward = ["Location/ward-t"];
     support::account(&gate, "nurse", Role::Nurse, Some("Practitioner/n1"), &ward);
     support::account(&gate, "quality", Role::QualityOfficer, None, &[]);
@@ -406,4 +481,83 @@ async fn random_requests_never_reach_past_the_model() {
         answered > 150,
         "{answered} answered: the requests tested too little"
     );
+}
+
+/// Alert actions: who acts is the signed-in person (a `by` in the body changes nothing), and
+/// acting on (or reading) an alert needs the patient's care relationship, as the chart does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_actions_act_as_the_signed_in_person_and_need_the_patient() {
+    let w = world_with(true);
+    let ew = w.store.clone();
+    let t = w
+        .gate
+        .accounts
+        .issue_token("nurse", "alerts", None, "test")
+        .unwrap();
+    let alert_of = |patient: &str| {
+        let q = search::SearchQuery::parse(
+            search::Registry::r4(),
+            "Task",
+            &[("patient".to_string(), format!("Patient/{patient}"))],
+        )
+        .unwrap();
+        let page = ew.search(&Access::system(), &q).unwrap();
+        assert_eq!(page.matches.len(), 1, "one alert for {patient}");
+        page.matches[0].id.clone()
+    };
+    let (mine, theirs) = (alert_of("p1"), alert_of("p2"));
+    let call = |method: &str, path: String, body: Option<Value>| {
+        let r = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {t}"));
+        match body {
+            Some(b) => r
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => r.body(Body::empty()).unwrap(),
+        }
+    };
+    // Another ward's high alert: not readable, not resolvable, whoever the body names.
+    let (s, _, body) = send(&w.app, call("GET", format!("/api/alerts/{theirs}"), None)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    let (s, _, body) = send(
+        &w.app,
+        call(
+            "POST",
+            format!("/api/alerts/{theirs}/resolve"),
+            Some(json!({"by": "Practitioner/r1", "note": "resolved"})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    let e = last_audit(&*w.store);
+    assert!(e.to_string().contains("Patient/p2"), "{e}");
+    let task: Value = serde_json::from_str(
+        &w.store
+            .read(&Access::system(), "Task", &theirs)
+            .unwrap()
+            .unwrap()
+            .body
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        task["status"], "requested",
+        "the alert is still open: {task}"
+    );
+    // Her own patient's alert: acknowledged in her name, not the one the body gives.
+    let (s, _, body) = send(
+        &w.app,
+        call(
+            "POST",
+            format!("/api/alerts/{mine}/acknowledge"),
+            Some(json!({"by": "Practitioner/r1"})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["acknowledged_by"], "Practitioner/n1", "{view}");
 }
