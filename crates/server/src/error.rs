@@ -58,6 +58,9 @@ pub enum ApiError {
     /// The request body is larger than Tend accepts.
     #[error("{0}")]
     TooLarge(String),
+    /// The request asked for more work than Tend does for one request.
+    #[error("{0}")]
+    TooCostly(String),
     #[error("the server could not complete the request")]
     Internal(String),
     #[error("the service is shutting down")]
@@ -108,6 +111,7 @@ impl ApiError {
                 (StatusCode::FORBIDDEN, one("forbidden", None))
             }
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, one("too-costly", None)),
+            ApiError::TooCostly(_) => (StatusCode::BAD_REQUEST, one("too-costly", None)),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, one("exception", None)),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, one("transient", None)),
         }
@@ -153,6 +157,7 @@ impl From<StoreError> for ApiError {
                 ApiError::BadRequest(e.to_string())
             }
             StoreError::Forbidden { message, patient } => ApiError::Refused { message, patient },
+            StoreError::TooCostly(_) => ApiError::TooCostly(e.to_string()),
             StoreError::Database(detail) => ApiError::Internal(detail),
             StoreError::Unavailable => ApiError::Unavailable,
         }

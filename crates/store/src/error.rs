@@ -51,6 +51,9 @@ pub enum StoreError {
         message: String,
         patient: Option<String>,
     },
+    /// A read ran past the store's time limit and was stopped.
+    #[error("the request took longer than {} s and was stopped: narrow it (fewer parameters or values, a smaller page)", .0.as_secs())]
+    TooCostly(std::time::Duration),
     #[error("database error: {0}")]
     Database(String),
     #[error("the store is shutting down")]
@@ -66,6 +69,8 @@ impl From<rusqlite::Error> for StoreError {
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
         match e.as_db_error() {
+            // query_canceled: the reader's statement_timeout.
+            Some(db) if db.code().code() == "57014" => StoreError::TooCostly(crate::QUERY_LIMIT),
             Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
             None => StoreError::Database(e.to_string()),
         }

@@ -143,6 +143,10 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// The longest a read may run before the store stops it (below the HTTP layer's 120 s, so a
+/// request that gave up does not leave its query burning CPU).
+pub const QUERY_LIMIT: std::time::Duration = std::time::Duration::from_secs(100);
+
 /// What a store needs besides its URL.
 #[derive(Clone)]
 pub struct Options {
@@ -200,7 +204,7 @@ pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
             commits.clone(),
         );
         let u = url.to_string();
-        let pool = Pool::new(Box::new(move || postgres::PgConn::open(&u)));
+        let pool = Pool::new(Box::new(move || postgres::PgConn::open_reader(&u)));
         Ok(Arc::new(SqlStore {
             kind: "postgres",
             indexer: options.indexer,

@@ -30,6 +30,16 @@ impl PgConn {
         })
     }
 
+    /// A reader: its statements stop after [`crate::QUERY_LIMIT`].
+    pub(crate) fn open_reader(url: &str) -> Result<PgConn, StoreError> {
+        let mut c = PgConn::open(url)?;
+        c.client.batch_execute(&format!(
+            "SET statement_timeout = {}",
+            crate::QUERY_LIMIT.as_millis()
+        ))?;
+        Ok(c)
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(s) = self.cache.get(sql) {
             return Ok(s.clone());
