@@ -49,19 +49,20 @@ struct AlertsPage {
 fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: i64) -> InboxAlert {
     let store = ew.store();
     let pid = a.patient.trim_start_matches("Patient/").to_string();
-    let patient = view::read(&**store, "Patient", &pid).unwrap_or_default();
+    let patient =
+        view::read(&**store, &store::Access::system(), "Patient", &pid).unwrap_or_default();
     let ward = a
         .ward
         .as_deref()
         .and_then(|w| w.strip_prefix("Location/"))
-        .and_then(|w| view::read(&**store, "Location", w))
+        .and_then(|w| view::read(&**store, &store::Access::system(), "Location", w))
         .and_then(|l| l["name"].as_str().map(str::to_string))
         .unwrap_or_default();
     let bed = a
         .encounter
         .as_deref()
         .and_then(|e| e.strip_prefix("Encounter/"))
-        .and_then(|e| view::read(&**store, "Encounter", e))
+        .and_then(|e| view::read(&**store, &store::Access::system(), "Encounter", e))
         .and_then(|e| early_warning::bed_of(&e).1)
         .unwrap_or_default();
     InboxAlert {
@@ -76,7 +77,7 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: i64) -> InboxAlert
             .score
             .as_deref()
             .and_then(|s| s.strip_prefix("Observation/"))
-            .and_then(|s| view::read(&**store, "Observation", s))
+            .and_then(|s| view::read(&**store, &store::Access::system(), "Observation", s))
             .and_then(|o| early_warning::news2_summary(&o))
             .and_then(|s| s.total)
             .map(|t| format!("NEWS2 {t}"))

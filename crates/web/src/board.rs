@@ -85,6 +85,7 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
     let store = ew.store();
     let patient = view::read(
         &**store,
+        &store::Access::system(),
         "Patient",
         s.patient.strip_prefix("Patient/").unwrap_or(&s.patient),
     )
@@ -201,6 +202,7 @@ fn board(ew: &EarlyWarning, ward: &str, allowed: Option<&[String]>) -> Result<Bo
         if ward != "all" {
             let beds = view::search(
                 &**ew.store(),
+                &store::Access::system(),
                 "Location",
                 &[("partof", reference.clone()), ("_count", "500".into())],
             )?;

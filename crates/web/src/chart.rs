@@ -257,9 +257,15 @@ fn observation_chart(scores: &[Value], now: i64) -> (Vec<Column>, Vec<ChartRow>,
     (columns, rows, line)
 }
 
-fn labs(store: &dyn store::Store, subject: &str, now: i64) -> Result<Vec<Lab>, PageError> {
+fn labs(
+    store: &dyn store::Store,
+    access: &store::Access,
+    subject: &str,
+    now: i64,
+) -> Result<Vec<Lab>, PageError> {
     Ok(view::search(
         store,
+        access,
         "Observation",
         &[
             ("subject", subject.to_string()),
@@ -294,7 +300,7 @@ fn alerts(ew: &EarlyWarning, subject: &str, now: i64) -> Result<Vec<AlertLine>, 
     let who = |r: &Option<String>| -> String {
         r.as_deref()
             .and_then(|r| r.strip_prefix("Practitioner/"))
-            .and_then(|id| view::read(&**store, "Practitioner", id))
+            .and_then(|id| view::read(&**store, &store::Access::system(), "Practitioner", id))
             .map(|p| view::name(&p))
             .unwrap_or_default()
     };
@@ -332,13 +338,15 @@ type Loaded = (
     Vec<AlertLine>,
 );
 
-fn load(ew: &EarlyWarning, id: &str) -> Result<Loaded, PageError> {
+/// The chart's record, read as the signed-in user (`access`): the store decides.
+fn load(ew: &EarlyWarning, access: &store::Access, id: &str) -> Result<Loaded, PageError> {
     let store = ew.store();
     let now = ew.now_ms();
-    let patient = view::patient(&**store, id)?;
+    let patient = view::patient(&**store, access, id)?;
     let subject = format!("Patient/{id}");
     let stay = view::search(
         &**store,
+        access,
         "Encounter",
         &[
             ("subject", subject.clone()),
@@ -348,10 +356,11 @@ fn load(ew: &EarlyWarning, id: &str) -> Result<Loaded, PageError> {
     )?
     .first()
     .map(|e| stay(e, now));
-    let mut scores = view::news2_scores(&**store, &subject, COLUMNS)?;
+    let mut scores = view::news2_scores(&**store, access, &subject, COLUMNS)?;
     scores.reverse();
     let problems = view::search(
         &**store,
+        access,
         "Condition",
         &[
             ("subject", subject.clone()),
@@ -366,7 +375,7 @@ fn load(ew: &EarlyWarning, id: &str) -> Result<Loaded, PageError> {
         demographics(&patient, now),
         stay,
         observation_chart(&scores, now),
-        labs(&**store, &subject, now)?,
+        labs(&**store, access, &subject, now)?,
         problems,
         alerts(ew, &subject, now)?,
     ))
@@ -382,8 +391,10 @@ pub(crate) async fn page(
     let ew = web.ew()?;
     let pid = id.clone();
     let gaps = web.app.care_gaps.clone();
+    let (w, reader) = (web.clone(), user.clone());
     let ((who, stay, (columns, rows, line), labs, problems, alerts), gaps) = blocking(move || {
-        let loaded = load(&ew, &pid)?;
+        let access = w.access(&reader)?;
+        let loaded = load(&ew, &access, &pid)?;
         let gaps = gaps
             .map(|g| crate::care_gaps::chart_gaps(&g, &pid))
             .transpose()?;
@@ -473,7 +484,7 @@ pub(crate) async fn break_glass(
     let store = web.app.store.clone();
     let (p, pid) = (user.principal.clone(), id.clone());
     blocking(move || {
-        let exists = view::read(&*store, "Patient", &pid).is_some();
+        let exists = view::read(&*store, &store::Access::system(), "Patient", &pid).is_some();
         if !exists {
             return Err(view::error_page(
                 axum::http::StatusCode::NOT_FOUND,

@@ -164,7 +164,12 @@ fn search(web: &Web, f: &Filters) -> Result<(Vec<Line>, bool), PageError> {
     if !f.to.is_empty() {
         params.push(("date", format!("le{}", f.to)));
     }
-    let events = view::search(&*web.app.store, "AuditEvent", &params)?;
+    let events = view::search(
+        &*web.app.store,
+        &store::Access::system(),
+        "AuditEvent",
+        &params,
+    )?;
     let mut lines: Vec<Line> = events
         .iter()
         .filter(|e| !glass || glass_reason(e).is_some())

@@ -107,8 +107,10 @@ pub(crate) fn store_error(e: impl std::fmt::Display) -> PageError {
     )
 }
 
+/// A search as `access` (the signed-in user's, or Tend's own for directory lookups).
 pub(crate) fn search(
     store: &dyn Store,
+    access: &store::Access,
     rtype: &str,
     params: &[(&str, String)],
 ) -> Result<Vec<Value>, PageError> {
@@ -119,7 +121,7 @@ pub(crate) fn search(
     let q =
         search::SearchQuery::parse(search::Registry::r4(), rtype, &params).map_err(store_error)?;
     Ok(store
-        .search(&store::Access::system(), &q)
+        .search(access, &q)
         .map_err(store_error)?
         .matches
         .into_iter()
@@ -127,9 +129,14 @@ pub(crate) fn search(
         .collect())
 }
 
-pub(crate) fn read(store: &dyn Store, rtype: &str, id: &str) -> Option<Value> {
+pub(crate) fn read(
+    store: &dyn Store,
+    access: &store::Access,
+    rtype: &str,
+    id: &str,
+) -> Option<Value> {
     store
-        .read(&store::Access::system(), rtype, id)
+        .read(access, rtype, id)
         .ok()
         .flatten()
         .and_then(|v| v.body)
@@ -137,19 +144,25 @@ pub(crate) fn read(store: &dyn Store, rtype: &str, id: &str) -> Option<Value> {
 }
 
 /// A patient, or the page saying there is none.
-pub(crate) fn patient(store: &dyn Store, id: &str) -> Result<Value, PageError> {
-    read(store, "Patient", id)
+pub(crate) fn patient(
+    store: &dyn Store,
+    access: &store::Access,
+    id: &str,
+) -> Result<Value, PageError> {
+    read(store, access, "Patient", id)
         .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "There is no patient with this id."))
 }
 
 /// A patient's NEWS2 scores, newest first.
 pub(crate) fn news2_scores(
     store: &dyn Store,
+    access: &store::Access,
     subject: &str,
     count: usize,
 ) -> Result<Vec<Value>, PageError> {
     search(
         store,
+        access,
         "Observation",
         &[
             ("subject", subject.to_string()),

@@ -331,10 +331,11 @@ fn context(
     id: &str,
 ) -> Result<(String, String, u32, Option<String>), PageError> {
     let store = ew.store();
-    let patient = view::patient(&**store, id)?;
+    let patient = view::patient(&**store, &store::Access::system(), id)?;
     let subject = format!("Patient/{id}");
     let enc = view::search(
         &**store,
+        &store::Access::system(),
         "Encounter",
         &[
             ("subject", subject.clone()),
@@ -350,7 +351,7 @@ fn context(
         .first()
         .and_then(|e| early_warning::bed_of(e).1)
         .unwrap_or_default();
-    let scale = view::news2_scores(&**store, &subject, 1)?
+    let scale = view::news2_scores(&**store, &store::Access::system(), &subject, 1)?
         .first()
         .and_then(early_warning::news2_summary)
         .map_or(1, |s| s.scale);
@@ -438,7 +439,12 @@ pub(crate) async fn submit(
             ScoreKind::News2.prefix(),
             &format!("panel:Observation/{panel}"),
         );
-        let score = view::read(&**ew.store(), "Observation", &score_id);
+        let score = view::read(
+            &**ew.store(),
+            &store::Access::system(),
+            "Observation",
+            &score_id,
+        );
         let now = ew.now_ms();
         let result = score
             .as_ref()
