@@ -13,7 +13,7 @@ use access::Role;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
-use store::{Access, Entry, Mode, Store, WriteOp};
+use store::{Access, Store};
 
 mod support;
 use support::send;
@@ -103,48 +103,14 @@ fn high_set(patient: &str, encounter: &str) -> Vec<Value> {
 
 fn world_with(early_warning: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = store::open(
-        &format!("sqlite://{}", dir.path().join("attacks.db").display()),
-        store::Options {
-            clock: Arc::new(store::SystemClock),
-            indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
-            readers: 2,
-        },
-    )
-    .unwrap();
-    let entries = hospital()
-        .into_iter()
-        .map(|v| Entry {
-            full_url: None,
-            op: WriteOp::Update {
-                rtype: v["resourceType"].as_str().unwrap().into(),
-                id: v["id"].as_str().unwrap().into(),
-                resource: v,
-                if_match: None,
-            },
-        })
-        .collect();
-    store
-        .write(&Access::system(), entries, Mode::Atomic)
-        .unwrap();
+    let store = support::sqlite_store(dir.path());
+    support::put_all(&*store, hospital());
     let mut state = server::AppState::new(store.clone());
     if early_warning {
-        let sets = [high_set("p1", "e1"), high_set("p2", "e2")].concat();
-        let entries = sets
-            .into_iter()
-            .map(|v| Entry {
-                full_url: None,
-                op: WriteOp::Update {
-                    rtype: "Observation".into(),
-                    id: v["id"].as_str().unwrap().into(),
-                    resource: v,
-                    if_match: None,
-                },
-            })
-            .collect();
-        store
-            .write(&Access::system(), entries, Mode::Atomic)
-            .unwrap();
+        support::put_all(
+            &*store,
+            [high_set("p1", "e1"), high_set("p2", "e2")].concat(),
+        );
         let ew = early_warning::EarlyWarning::new(
             store.clone(),
             early_warning::Config::default(),
@@ -352,21 +318,7 @@ async fn random_requests_never_reach_past_the_model() {
         json!({"resourceType": "Task", "id": "t1", "status": "requested", "intent": "order",
             "for": {"reference": "Patient/p1"}}),
     ];
-    for r in more {
-        let op = WriteOp::Update {
-            rtype: r["resourceType"].as_str().unwrap().into(),
-            id: r["id"].as_str().unwrap().into(),
-            resource: r,
-            if_match: None,
-        };
-        w.store
-            .write(
-                &Access::system(),
-                vec![Entry { full_url: None, op }],
-                Mode::Atomic,
-            )
-            .unwrap();
-    }
+    support::put_all(&*w.store, more.to_vec());
     // (caller, role, patients it reaches)
     let callers = [
         ("nurse", Role::Nurse, vec!["p1"]),

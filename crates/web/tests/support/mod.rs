@@ -10,6 +10,38 @@ use tower::ServiceExt;
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
+/// A SQLite store in `dir`.
+pub(crate) fn sqlite_store(dir: &std::path::Path) -> Arc<dyn store::Store> {
+    store::open(
+        &format!("sqlite://{}", dir.join("tend.db").display()),
+        store::Options {
+            clock: Arc::new(store::SystemClock),
+            indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
+            readers: 2,
+        },
+    )
+    .unwrap()
+}
+
+/// Store resources as they are (each at its id), in one transaction, as Tend itself.
+pub(crate) fn put_all(store: &dyn store::Store, resources: Vec<serde_json::Value>) {
+    let entries = resources
+        .into_iter()
+        .map(|v| store::Entry {
+            full_url: None,
+            op: store::WriteOp::Update {
+                rtype: v["resourceType"].as_str().unwrap().into(),
+                id: v["id"].as_str().unwrap().into(),
+                resource: v,
+                if_match: None,
+            },
+        })
+        .collect();
+    store
+        .write(&store::Access::system(), entries, store::Mode::Atomic)
+        .unwrap();
+}
+
 /// The state with a gate whose accounts live in the same store.
 pub(crate) fn gated(state: server::AppState) -> (server::AppState, Arc<server::Gate>) {
     let accounts = accounts::Accounts::new(state.store.clone(), Arc::new(store::SystemClock));
