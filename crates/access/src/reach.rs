@@ -78,8 +78,9 @@ impl Access {
     /// patient their scopes allow; people reach `reach`, or everyone when they broke the
     /// glass (`break_glass`, a reason) and their role may.
     pub fn caller(p: Principal, reach: Reach, break_glass: Option<String>) -> Access {
+        let all = Access::reaches_everyone(&p, break_glass.as_deref());
         let glass = break_glass.filter(|_| p.may(Permission::BreakGlass));
-        let reach = if !p.needs_relationship() || glass.is_some() {
+        let reach = if all {
             Reach::All
         } else if p.may(Permission::ChartRead) || p.may(Permission::SafetyEvents) {
             reach
@@ -91,6 +92,12 @@ impl Access {
             reach,
             break_glass: glass,
         }
+    }
+
+    /// Whether `p` reaches every patient whatever its relationships: an integration
+    /// service, or a clinician who broke the glass (then no relationship need be looked up).
+    pub fn reaches_everyone(p: &Principal, break_glass: Option<&str>) -> bool {
+        !p.needs_relationship() || (break_glass.is_some() && p.may(Permission::BreakGlass))
     }
 
     /// The caller, unless this is Tend itself.

@@ -133,7 +133,7 @@ impl Gate {
         p: &Principal,
         break_glass: Option<String>,
     ) -> Result<Access, ApiError> {
-        let reach = if break_glass.is_some() && p.may(Permission::BreakGlass) {
+        let reach = if Access::reaches_everyone(p, break_glass.as_deref()) {
             Reach::All
         } else {
             self.relationships.reach(state, p)?

@@ -5,7 +5,7 @@
 //! [`access::Access`], with which the store decides every read and write.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use access::{Permission, Principal, Reach, Relationship, Role};
@@ -24,13 +24,13 @@ const PAGE: usize = 1000;
 /// Who reaches which patients, as last found, and web break-the-glass grants.
 #[derive(Default)]
 pub(crate) struct Relationships {
-    found: Mutex<HashMap<String, (Relations, Instant)>>,
+    found: Mutex<HashMap<String, (Arc<Relations>, Instant)>>,
     /// (user, patient id) → (reason, when).
     glass: Mutex<HashMap<(String, String), (String, Instant)>>,
 }
 
 /// One person's care relationships: patient id → why.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Relations(HashMap<String, Relationship>);
 
 impl Relationships {
@@ -57,14 +57,15 @@ impl Relationships {
             .unwrap_or_default()
     }
 
-    /// The person's relations, found again when older than the TTL. Blocking.
-    pub(crate) fn of(&self, state: &AppState, p: &Principal) -> Result<Relations, ApiError> {
+    /// The person's relations, found again when older than the TTL (shared, not copied:
+    /// a navigator's outreach list holds thousands). Blocking.
+    pub(crate) fn of(&self, state: &AppState, p: &Principal) -> Result<Arc<Relations>, ApiError> {
         if let Some((r, at)) = self.found.lock().ok().and_then(|m| m.get(&p.id).cloned()) {
             if at.elapsed() < TTL {
                 return Ok(r);
             }
         }
-        let r = find(state, p)?;
+        let r = Arc::new(find(state, p)?);
         if let Ok(mut m) = self.found.lock() {
             if m.len() > 10_000 {
                 m.clear();
@@ -88,15 +89,13 @@ impl Relationships {
         Ok(self.of(state, p)?.0.get(id).cloned())
     }
 
-    /// The patients `p` reaches now. Blocking.
+    /// The patients `p` reaches now through care relationships (roles that never read
+    /// charts: none, without looking). Blocking.
     pub(crate) fn reach(&self, state: &AppState, p: &Principal) -> Result<Reach, ApiError> {
-        if !p.needs_relationship() {
-            return Ok(Reach::All);
-        }
         if !p.may(Permission::ChartRead) {
             return Ok(Reach::none());
         }
-        let mut set: BTreeSet<String> = self.of(state, p)?.0.into_keys().collect();
+        let mut set: BTreeSet<String> = self.of(state, p)?.0.keys().cloned().collect();
         set.extend(self.glass_of(&p.id).into_iter().map(|(id, _)| id));
         Ok(Reach::Patients(set))
     }

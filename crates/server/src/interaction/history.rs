@@ -53,6 +53,8 @@ pub(crate) async fn instance(
 ) -> Result<Response, ApiError> {
     check_type(&rtype)?;
     let store = state.store.clone();
+    // The resource as it is now decides first: unknown is 404, out of reach a refusal
+    // naming its patient; the history then holds the versions the caller reaches.
     let (t, i, a) = (rtype.clone(), id.clone(), access.clone());
     if blocking(move || Ok(store.read(&a, &t, &i)?))
         .await?

@@ -132,24 +132,7 @@ pub(crate) async fn refusal(
     username: &str,
     password: &str,
 ) -> (StatusCode, String) {
-    let (_, cookies, page) = send(app, Request::get("/sign-in").body(Body::empty()).unwrap()).await;
-    let form_cookie = cookies
-        .into_iter()
-        .find(|c| c.starts_with("tend_signin="))
-        .unwrap();
-    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_string();
-    let (s, _, page) = send(
-        app,
-        Request::post("/sign-in")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, form_cookie)
-            .body(Body::from(format!(
-                "csrf={csrf}&username={username}&password={}",
-                password.replace(' ', "+")
-            )))
-            .unwrap(),
-    )
-    .await;
+    let (s, _, page) = post_sign_in(app, username, password, None).await;
     (s, between(&page, "role=\"alert\">", "</p>").to_string())
 }
 
@@ -160,17 +143,30 @@ pub(crate) async fn sign_in_with(
     password: &str,
     presented: Option<&str>,
 ) -> Option<String> {
+    let (s, cookies, _) = post_sign_in(app, username, password, presented).await;
+    if s != StatusCode::SEE_OTHER {
+        return None;
+    }
+    cookies.into_iter().find(|c| c.starts_with("tend_session="))
+}
+
+/// The sign-in form, fetched and posted as a browser does (its login-CSRF cookie and token).
+async fn post_sign_in(
+    app: &axum::Router,
+    username: &str,
+    password: &str,
+    presented: Option<&str>,
+) -> (StatusCode, Vec<String>, String) {
     let (_, cookies, page) = send(app, Request::get("/sign-in").body(Body::empty()).unwrap()).await;
-    let form_cookie = cookies
+    let mut cookie = cookies
         .into_iter()
         .find(|c| c.starts_with("tend_signin="))
         .unwrap();
     let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_string();
-    let mut cookie = form_cookie;
     if let Some(p) = presented {
         cookie = format!("{cookie}; {p}");
     }
-    let (s, cookies, _) = send(
+    send(
         app,
         Request::post("/sign-in")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -181,9 +177,5 @@ pub(crate) async fn sign_in_with(
             )))
             .unwrap(),
     )
-    .await;
-    if s != StatusCode::SEE_OTHER {
-        return None;
-    }
-    cookies.into_iter().find(|c| c.starts_with("tend_session="))
+    .await
 }
