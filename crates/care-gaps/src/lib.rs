@@ -17,8 +17,7 @@ mod resources;
 mod worklist;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -163,7 +162,8 @@ pub struct CareGaps {
     worklist: RwLock<worklist::Worklist>,
     /// One population run or incremental step at a time.
     stepping: Mutex<()>,
-    stop: AtomicBool,
+    /// The change-log runner, once started.
+    runner: OnceLock<store::Runner>,
     processed: store::Progress,
     last_run: Mutex<Option<RunReport>>,
 }
@@ -184,7 +184,7 @@ impl CareGaps {
             clock,
             worklist: RwLock::new(worklist::Worklist::default()),
             stepping: Mutex::new(()),
-            stop: AtomicBool::new(false),
+            runner: OnceLock::new(),
             processed: store::Progress::default(),
             last_run: Mutex::new(None),
         })
@@ -212,49 +212,35 @@ impl CareGaps {
         self.last_run.lock().ok().and_then(|g| g.clone())
     }
 
-    /// Start the background thread: a population run now and whenever the date changes,
-    /// incremental steps in between.
+    /// Start following the record (on the store's change-log runner: one process per
+    /// database runs it): a population run now and whenever the date changes, incremental
+    /// steps in between.
     pub fn start(self: &Arc<Self>) {
-        let me = self.clone();
-        std::thread::Builder::new()
-            .name("tend-care-gaps".into())
-            .spawn(move || me.run())
-            .expect("spawn care-gaps thread");
+        let runner = store::Runner::start(self.store.clone(), self.clone());
+        let _ = self.runner.set(runner);
     }
 
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        if let Some(r) = self.runner.get() {
+            r.stop();
+        }
     }
 
-    fn run(&self) {
-        let commits = self.store.commits();
-        while !self.stop.load(Ordering::Relaxed) {
-            let stale = self.last_run().is_none_or(|r| r.on != self.today());
-            let result = if stale {
-                self.run_population().map(|r| {
-                    tracing::info!(
-                        patients = r.patients,
-                        open = r.open,
-                        written = r.written,
-                        ms = r.millis,
-                        "care-gap population run"
-                    );
-                    1
-                })
-            } else {
-                self.step()
-            };
-            match result {
-                Ok(0) => {
-                    commits.wait_after(self.processed(), Duration::from_millis(1000));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "care-gap evaluation failed; retrying");
-                    std::thread::sleep(Duration::from_secs(2));
-                }
-            }
+    /// A population run when none ran today, else an incremental step.
+    fn follow(&self) -> Result<usize, Error> {
+        let stale = self.last_run().is_none_or(|r| r.on != self.today());
+        if !stale {
+            return self.step();
         }
+        let r = self.run_population()?;
+        tracing::info!(
+            patients = r.patients,
+            open = r.open,
+            written = r.written,
+            ms = r.millis,
+            "care-gap population run"
+        );
+        Ok(1)
     }
 
     /// The change-log position evaluated so far.
@@ -284,24 +270,10 @@ impl CareGaps {
         patient: &str,
         out: &mut Vec<String>,
     ) -> Result<(), Error> {
-        let mut offset = 0usize;
-        loop {
-            let q = query(
-                kind.as_str(),
-                &[
-                    ("patient", format!("Patient/{patient}")),
-                    ("_count", "1000".into()),
-                    ("_offset", offset.to_string()),
-                ],
-            )?;
-            let page = self.store.search(&store::Access::system(), &q)?;
-            let n = page.matches.len();
-            out.extend(page.matches.into_iter().map(|h| h.body));
-            if !page.has_more || n == 0 {
-                return Ok(());
-            }
-            offset += n;
-        }
+        let q = query(kind.as_str(), &[("patient", format!("Patient/{patient}"))])?;
+        let hits = store::search_all(&*self.store, &store::Access::system(), q)?;
+        out.extend(hits.into_iter().map(|h| h.body));
+        Ok(())
     }
 
     /// A patient's Patient resource and the records the rules read, from the store.
@@ -596,4 +568,19 @@ pub(crate) fn outreach_of(task: &Value) -> Option<Outreach> {
             .to_string(),
         note: task["note"][0]["text"].as_str().map(str::to_string),
     })
+}
+
+impl store::Consumer for CareGaps {
+    fn name(&self) -> &str {
+        CONSUMER
+    }
+    fn step(&self) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.follow()?)
+    }
+    fn progress(&self) -> &store::Progress {
+        &self.processed
+    }
+    fn idle_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
 }

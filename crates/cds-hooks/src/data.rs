@@ -126,27 +126,13 @@ async fn from_store(cds: &Cds, query: &str) -> Result<Vec<Value>, CdsError> {
                 .collect());
         }
         let (rtype, params) = query.split_once('?').unwrap_or((&query, ""));
-        let base: Vec<(String, String)> = form_pairs(params);
-        let mut out = Vec::new();
-        let mut offset = 0;
-        loop {
-            let mut p = base.clone();
-            p.push(("_count".into(), "1000".into()));
-            p.push(("_offset".into(), offset.to_string()));
-            let q = SearchQuery::parse(Registry::r4(), rtype, &p)
-                .map_err(|e| CdsError::Data(e.to_string()))?;
-            let page = store.search(&store::Access::system(), &q).map_err(data)?;
-            let n = page.matches.len();
-            out.extend(
-                page.matches
-                    .into_iter()
-                    .filter_map(|h| serde_json::from_str(&h.body).ok()),
-            );
-            if !page.has_more || n == 0 {
-                return Ok(out);
-            }
-            offset += n;
-        }
+        let q = SearchQuery::parse(Registry::r4(), rtype, &form_pairs(params))
+            .map_err(|e| CdsError::Data(e.to_string()))?;
+        store::search_all(&*store, &store::Access::system(), q)
+            .map_err(data)?
+            .into_iter()
+            .map(|h| serde_json::from_str(&h.body).map_err(|e| CdsError::Data(e.to_string())))
+            .collect()
     })
     .await
     .map_err(|e| CdsError::Data(e.to_string()))?

@@ -24,9 +24,10 @@ use crate::score::SetRef;
 use crate::Error;
 
 /// An alert's place in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Lifecycle {
+    #[default]
     Raised,
     Acknowledged,
     Responded,
@@ -63,7 +64,7 @@ pub struct Response {
 }
 
 /// An alert as the web app and the JSON API show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct AlertView {
     pub id: String,
     pub version: Option<String>,

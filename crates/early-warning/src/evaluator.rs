@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rules::observation::{self, Parsed};
@@ -38,6 +38,8 @@ pub struct EarlyWarning {
     /// One batch at a time (the thread, or a test calling [`EarlyWarning::step`]).
     stepping: Mutex<()>,
     stop: AtomicBool,
+    /// The evaluator's runner, once started.
+    runner: OnceLock<store::Runner>,
     wards: Mutex<HashMap<String, Option<String>>>,
     /// SpO2 scale per patient, dropped when one of the patient's Goals changes.
     scales: Mutex<HashMap<String, Scale>>,
@@ -132,6 +134,7 @@ impl EarlyWarning {
             processed: store::Progress::default(),
             stepping: Mutex::new(()),
             stop: AtomicBool::new(false),
+            runner: OnceLock::new(),
             wards: Mutex::new(HashMap::new()),
             scales: Mutex::new(HashMap::new()),
             no_labs: Mutex::new(HashSet::new()),
@@ -151,21 +154,25 @@ impl EarlyWarning {
         self.clock.now_ms()
     }
 
-    /// Start the evaluator and escalation threads; they run until [`EarlyWarning::stop`].
+    /// Start the evaluator (on the store's change-log runner: one process per database
+    /// evaluates) and the escalation thread; they run until [`EarlyWarning::stop`].
     pub fn start(self: &Arc<Self>) {
-        let me = self.clone();
-        std::thread::Builder::new()
-            .name("tend-early-warning".into())
-            .spawn(move || me.run())
-            .expect("spawn early-warning thread");
+        let runner = store::Runner::start(self.store.clone(), self.clone());
+        if self.runner.set(runner).is_err() {
+            return; // already started
+        }
         let me = self.clone();
         std::thread::Builder::new()
             .name("tend-escalation".into())
             .spawn(move || {
                 let every = Duration::from_secs(me.config.escalation_check_secs.max(1));
                 while !me.stop.load(Ordering::Relaxed) {
-                    if let Err(e) = me.escalate_due() {
-                        tracing::warn!(error = %e, "escalation check failed");
+                    // Escalation writes too: only where the evaluator runs.
+                    let here = me.runner.get().is_some_and(|r| r.holds());
+                    if here {
+                        if let Err(e) = me.escalate_due() {
+                            tracing::warn!(error = %e, "escalation check failed");
+                        }
                     }
                     std::thread::sleep(every);
                 }
@@ -175,26 +182,13 @@ impl EarlyWarning {
 
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
-    }
-
-    fn run(&self) {
-        let commits = self.store.commits();
-        while !self.stop.load(Ordering::Relaxed) {
-            match self.step() {
-                Ok(0) => {
-                    let at = self.processed();
-                    commits.wait_after(at, Duration::from_millis(500));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "early-warning evaluation failed; retrying");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            }
+        if let Some(r) = self.runner.get() {
+            r.stop();
         }
     }
 
-    /// The change-log position evaluated so far (in this process).
+    /// The change-log position evaluated so far (here, or by the process that runs the
+    /// evaluator for this database).
     pub fn processed(&self) -> i64 {
         self.processed.get()
     }
@@ -255,19 +249,23 @@ impl EarlyWarning {
         Ok(n)
     }
 
+    /// Resources matching a search, as Tend (the system): every match, page by page,
+    /// unless `_count` asks for only the first N (the newest N with a `_sort`).
     pub(crate) fn search(
         &self,
         rtype: &str,
         params: &[(&str, String)],
     ) -> Result<Vec<Value>, Error> {
         let q = query(rtype, params)?;
-        Ok(self
-            .store
-            .search(&store::Access::system(), &q)?
-            .matches
-            .into_iter()
-            .filter_map(|h| serde_json::from_str(&h.body).ok())
-            .collect())
+        let system = store::Access::system();
+        let hits = if params.iter().any(|(k, _)| *k == "_count") {
+            self.store.search(&system, &q)?.matches
+        } else {
+            store::search_all(&*self.store, &system, q)?
+        };
+        hits.into_iter()
+            .map(|h| serde_json::from_str(&h.body).map_err(|e| Error::Invalid(e.to_string())))
+            .collect()
     }
 
     fn read(&self, rtype: &str, id: &str) -> Result<Option<Value>, Error> {
@@ -397,7 +395,6 @@ impl EarlyWarning {
             &[
                 ("code", format!("{EW}|news2-response")),
                 ("status", "requested".into()),
-                ("_count", "1000".into()),
             ],
         )?;
         let policy = &self.config.policy;
@@ -450,7 +447,6 @@ impl EarlyWarning {
         let mut params = vec![
             ("code", format!("{EW}|news2-response")),
             ("_sort", "-authored-on".into()),
-            ("_count", "1000".into()),
         ];
         if !all {
             params.push(("status", "requested,accepted,in-progress".into()));
@@ -465,12 +461,7 @@ impl EarlyWarning {
             .filter_map(|t| alert::view(t, &self.config.policy, now))
             .filter(|v| ward.is_none_or(|w| v.ward.as_deref() == Some(w)))
             .collect();
-        // Escalated and overdue first, then by band, then by time left.
-        out.sort_by(|a, b| {
-            (b.open, b.overdue, b.escalation_level, Band::parse(&b.band))
-                .cmp(&(a.open, a.overdue, a.escalation_level, Band::parse(&a.band)))
-                .then(a.ms_to_deadline.cmp(&b.ms_to_deadline))
-        });
+        out.sort_by(crate::ranking::most_urgent_alert_first);
         Ok(out)
     }
 
@@ -1326,4 +1317,16 @@ fn plan_of_score(obs: &Value) -> Option<Plan> {
         source: None,
         new: false,
     })
+}
+
+impl store::Consumer for EarlyWarning {
+    fn name(&self) -> &str {
+        CONSUMER
+    }
+    fn step(&self) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(EarlyWarning::step(self)?)
+    }
+    fn progress(&self) -> &store::Progress {
+        &self.processed
+    }
 }

@@ -5,13 +5,11 @@
 //! id is its change-log position, so a client that reconnects with `Last-Event-ID` gets
 //! every event it missed, across restarts ([`Hub::replay`]).
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use store::Version;
+use store::{Progress, Version};
 use tokio::sync::broadcast;
 
 use crate::codes::{self, ScoreKind};
@@ -34,65 +32,40 @@ pub struct Event {
 pub struct Hub {
     ew: Arc<EarlyWarning>,
     tx: broadcast::Sender<Arc<Event>>,
-    position: AtomicI64,
-    stop: AtomicBool,
+    /// The change-log position published so far.
+    position: Progress,
+    runner: OnceLock<store::Runner>,
 }
 
 impl Hub {
-    /// Start publishing from the store's newest position.
+    /// Start publishing from the store's newest position (on the store's change-log runner;
+    /// every process publishes to its own subscribers).
     pub fn start(ew: Arc<EarlyWarning>) -> Arc<Hub> {
         let (tx, _) = broadcast::channel(4096);
+        let position = Progress::default();
+        position.mark(ew.store().commits().latest());
         let hub = Arc::new(Hub {
-            position: AtomicI64::new(ew.store().commits().latest()),
             ew,
             tx,
-            stop: AtomicBool::new(false),
+            position,
+            runner: OnceLock::new(),
         });
-        let h = hub.clone();
-        std::thread::Builder::new()
-            .name("tend-events".into())
-            .spawn(move || h.run())
-            .expect("spawn event hub thread");
+        let runner = store::Runner::start(hub.ew.store().clone(), hub.clone());
+        let _ = hub.runner.set(runner);
         hub
     }
 
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        if let Some(r) = self.runner.get() {
+            r.stop();
+        }
     }
 
     /// Subscribe to live events; also returns the position published so far (replay up to
     /// it, then skip live events at or before it).
     pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, i64) {
         let rx = self.tx.subscribe();
-        (rx, self.position.load(Ordering::SeqCst))
-    }
-
-    fn run(&self) {
-        let commits = self.ew.store().commits();
-        while !self.stop.load(Ordering::Relaxed) {
-            let at = self.position.load(Ordering::SeqCst);
-            match self.ew.store().log(at, 1000) {
-                Ok(log) if log.is_empty() => {
-                    commits.wait_after(at, Duration::from_millis(500));
-                }
-                Ok(log) => {
-                    let last = log.last().map(|v| v.seq).unwrap_or(at);
-                    for v in &log {
-                        // Position first, then send: a subscriber that reads a position
-                        // replays up to it and receives everything after it live.
-                        self.position.store(v.seq, Ordering::SeqCst);
-                        if let Some(e) = self.event(v) {
-                            let _ = self.tx.send(Arc::new(e));
-                        }
-                    }
-                    self.position.store(last, Ordering::SeqCst);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "event hub cannot read the change log");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            }
-        }
+        (rx, self.position.get())
     }
 
     /// Events after `after` up to `upto`, read back from the change log.
@@ -171,5 +144,30 @@ impl Hub {
             }
             _ => None,
         }
+    }
+}
+
+impl store::Consumer for Hub {
+    fn name(&self) -> &str {
+        "events"
+    }
+    fn exclusive(&self) -> bool {
+        false
+    }
+    fn step(&self) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        let at = self.position.get();
+        let log = self.ew.store().log(at, 1000)?;
+        for v in &log {
+            // Position first, then send: a subscriber that reads a position replays up to
+            // it and receives everything after it live.
+            self.position.mark(v.seq);
+            if let Some(e) = self.event(v) {
+                let _ = self.tx.send(Arc::new(e));
+            }
+        }
+        Ok(log.len())
+    }
+    fn progress(&self) -> &Progress {
+        &self.position
     }
 }

@@ -15,6 +15,7 @@ pub mod codes;
 mod config;
 mod evaluator;
 mod events;
+pub mod ranking;
 pub mod score;
 mod ward;
 

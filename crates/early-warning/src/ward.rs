@@ -65,11 +65,7 @@ impl EarlyWarning {
         for param in ["location", "location.partof"] {
             let found = self.search(
                 "Encounter",
-                &[
-                    ("status", "in-progress".into()),
-                    (param, ward.to_string()),
-                    ("_count", "1000".into()),
-                ],
+                &[("status", "in-progress".into()), (param, ward.to_string())],
             )?;
             for e in found {
                 if !out.iter().any(|o| o["id"] == e["id"]) {
@@ -137,31 +133,14 @@ impl EarlyWarning {
                 alert: alerts.remove(patient),
             });
         }
-        let rank = |p: &PatientStatus| {
-            let band = p
-                .news2
-                .as_ref()
-                .and_then(|n| rules::Band::parse(&n.band))
-                .unwrap_or(rules::Band::Zero);
-            let total = p
-                .news2
-                .as_ref()
-                .map(|n| n.total.unwrap_or(n.partial_total))
-                .unwrap_or(0);
-            (p.alert.is_some(), band, total, p.overdue)
-        };
-        out.sort_by(|a, b| {
-            rank(b)
-                .cmp(&rank(a))
-                .then(a.bed_display.cmp(&b.bed_display))
-        });
+        out.sort_by(crate::ranking::most_at_risk_first);
         Ok(out)
     }
 
     /// Every ward (Locations of physical type ward) with its counts.
     pub fn wards(&self) -> Result<Vec<WardSummary>, Error> {
         // R4 has no search parameter for Location.physicalType: filter here.
-        let wards = self.search("Location", &[("_count", "1000".into())])?;
+        let wards = self.search("Location", &[])?;
         let mut out = Vec::new();
         for w in wards.into_iter().filter(|l| {
             l["physicalType"]["coding"]

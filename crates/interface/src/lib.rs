@@ -381,48 +381,57 @@ impl Feed {
         })
     }
 
-    fn search(&self, rtype: &str, params: Vec<(String, String)>) -> Vec<Value> {
-        let Ok(q) = search::SearchQuery::parse(search::Registry::r4(), rtype, &params) else {
-            return Vec::new();
-        };
-        self.store
-            .search(&store::Access::system(), &q)
-            .map(|p| {
-                p.matches
-                    .into_iter()
-                    .filter_map(|h| serde_json::from_str(&h.body).ok())
-                    .collect()
+    /// Every resource matching a search, page by page; a store failure is an error, never
+    /// "nothing found" (an ADT merge must move every record or none).
+    fn search(
+        &self,
+        rtype: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<Vec<Value>, store::StoreError> {
+        let q = search::SearchQuery::parse(search::Registry::r4(), rtype, &params)?;
+        store::search_all(&*self.store, &store::Access::system(), q)?
+            .into_iter()
+            .map(|h| {
+                serde_json::from_str(&h.body)
+                    .map_err(|e| store::StoreError::Database(e.to_string()))
             })
-            .unwrap_or_default()
+            .collect()
     }
 
-    fn by_condition(&self, rtype: &str, condition: &str) -> Option<Value> {
+    fn by_condition(
+        &self,
+        rtype: &str,
+        condition: &str,
+    ) -> Result<Option<Value>, store::StoreError> {
         let params = condition
             .split('&')
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        self.search(rtype, params).into_iter().next()
+        Ok(self.search(rtype, params)?.into_iter().next())
     }
 
-    fn read_json(&self, rtype: &str, id: &str) -> Option<Value> {
-        self.store
-            .read(&store::Access::system(), rtype, id)
-            .ok()
-            .flatten()
+    /// A resource as stored, if any; a store failure is an error.
+    fn stored(&self, rtype: &str, id: &str) -> Result<Option<Value>, store::StoreError> {
+        Ok(self
+            .store
+            .read(&store::Access::system(), rtype, id)?
             .and_then(|v| v.body)
-            .and_then(|b| serde_json::from_str(&b).ok())
+            .and_then(|b| serde_json::from_str(&b).ok()))
     }
 
-    fn adt(&self, m: &Inbound, mode: AckMode, now: &str) -> Handled {
-        let adt = match hl7v2::map_adt(m, &self.config.mapping) {
-            Ok(a) => a,
-            Err(errors) => return self.refused(m, mode, Outcome::Error, errors, now),
-        };
+    /// A stored message record for the operator's views (a failure reads as not found).
+    fn read_json(&self, rtype: &str, id: &str) -> Option<Value> {
+        self.stored(rtype, id).ok().flatten()
+    }
+
+    /// What an ADT message changes: the patient first, then (for a merge) every record of
+    /// the merged patient repointed, the places it names, its encounter.
+    fn adt_changes(&self, adt: &hl7v2::Adt) -> Result<Vec<Value>, store::StoreError> {
         let mut resources: Vec<Value> = Vec::new();
         // The patient: found by identifier (created when unknown); demographics in the
         // message replace those stored, the rest is kept.
-        let existing = self.by_condition("Patient", &adt.patient_condition);
+        let existing = self.by_condition("Patient", &adt.patient_condition)?;
         let patient_id = existing
             .as_ref()
             .and_then(|p| p["id"].as_str().map(str::to_string))
@@ -438,18 +447,12 @@ impl Feed {
         }
         let patient_ref = format!("Patient/{patient_id}");
         if let Some(cond) = &adt.merge_from {
-            if let Some(mut prior) = self.by_condition("Patient", cond) {
+            if let Some(mut prior) = self.by_condition("Patient", cond)? {
                 let prior_id = prior["id"].as_str().unwrap_or_default().to_string();
                 if prior_id != patient_id {
                     let from = format!("Patient/{prior_id}");
                     for (rtype, param) in PATIENT_LINKS {
-                        for mut r in self.search(
-                            rtype,
-                            vec![
-                                (param.to_string(), from.clone()),
-                                ("_count".into(), "1000".into()),
-                            ],
-                        ) {
+                        for mut r in self.search(rtype, vec![(param.to_string(), from.clone())])? {
                             if repoint(&mut r, &from, &patient_ref) {
                                 if let Some(o) = r.as_object_mut() {
                                     o.remove("meta");
@@ -473,7 +476,7 @@ impl Feed {
         if let Some(place) = &adt.place {
             for l in std::iter::once(&place.ward).chain(place.bed.iter()) {
                 if self
-                    .read_json("Location", l["id"].as_str().unwrap_or_default())
+                    .stored("Location", l["id"].as_str().unwrap_or_default())?
                     .is_none()
                 {
                     resources.push(l.clone());
@@ -481,11 +484,33 @@ impl Feed {
             }
         }
         if let Some(id) = &adt.encounter_id {
-            let stored = self.read_json("Encounter", id);
-            if let Some(e) = hl7v2::apply_adt(stored.as_ref(), &adt, &patient_ref) {
+            let stored = self.stored("Encounter", id)?;
+            if let Some(e) = hl7v2::apply_adt(stored.as_ref(), adt, &patient_ref) {
                 resources.push(e);
             }
         }
+        Ok(resources)
+    }
+
+    fn adt(&self, m: &Inbound, mode: AckMode, now: &str) -> Handled {
+        let adt = match hl7v2::map_adt(m, &self.config.mapping) {
+            Ok(a) => a,
+            Err(errors) => return self.refused(m, mode, Outcome::Error, errors, now),
+        };
+        let resources = match self.adt_changes(&adt) {
+            Ok(r) => r,
+            Err(e) => {
+                let d = Diagnostic::new(
+                    "MSH",
+                    1,
+                    0,
+                    0,
+                    ErrorCode::ApplicationError,
+                    format!("the record could not be read: {e}"),
+                );
+                return self.refused(m, mode, Outcome::Error, vec![d], now);
+            }
+        };
         // Nothing invalid is stored.
         if let Some(d) = Self::invalid(resources.iter()) {
             return self.refused(m, mode, Outcome::Error, vec![d], now);

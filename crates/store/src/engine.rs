@@ -52,9 +52,21 @@ pub(crate) struct Job {
     pub(crate) audit: Vec<(Value, Option<Vec<IndexEntry>>)>,
     /// Keyed records set (`Some`) or removed (`None`) in this job's transaction.
     pub(crate) keyed: Vec<Keyed>,
+    /// A lease to take, renew or give up in this job's transaction (see [`Lease`]).
+    pub(crate) lease: Option<Lease>,
     /// Whose write this is: every entry is decided with it, in the writer.
     pub(crate) access: Arc<Access>,
     pub(crate) reply: SyncSender<WriteResult>,
+}
+
+/// A request for a named lease: one holder at a time across every process on the database.
+/// Decided inside the writer's transaction, which holds the database's write lock (SQLite's
+/// `BEGIN IMMEDIATE`, PostgreSQL's advisory lock), so two processes cannot both take it.
+pub(crate) struct Lease {
+    pub(crate) name: String,
+    pub(crate) holder: String,
+    /// How long from now the lease lasts; 0 gives it up (it is free at once).
+    pub(crate) ttl_ms: i64,
 }
 
 /// The newest committed change-log position, for consumers that wait for new commits
@@ -983,6 +995,13 @@ fn run_group(
                 )?,
             };
         }
+        if let Some(lease) = job.lease.take() {
+            if !take_lease(conn, now, &lease)? {
+                if let Some(Ok(r)) = results.last_mut() {
+                    r.push(Err(StoreError::Unavailable));
+                }
+            }
+        }
         pending.append(&mut job.audit);
     }
     if !pending.is_empty() {
@@ -1130,6 +1149,7 @@ pub(crate) fn submit(
             checkpoint,
             audit: Vec::new(),
             keyed: Vec::new(),
+            lease: None,
             access: Arc::new(access.clone()),
             reply,
         })
@@ -1163,6 +1183,7 @@ pub(crate) fn submit_audit(
             checkpoint: None,
             audit,
             keyed,
+            lease: None,
             access: Arc::new(Access::system()),
             reply,
         })
@@ -1171,6 +1192,59 @@ pub(crate) fn submit_audit(
         rx.recv().map_err(|_| StoreError::Unavailable)??;
     }
     Ok(())
+}
+
+/// Where leases are kept: one keyed record per lease, `EXPIRES_MS HOLDER`.
+const LEASES: &str = "lease";
+
+/// Take or renew `lease` if it is free, expired or already its holder's; false when another
+/// holder has it.
+fn take_lease(conn: &mut dyn Conn, now: i64, lease: &Lease) -> Result<bool, StoreError> {
+    if let Some(kept) = keyed_get(conn, LEASES, &lease.name)? {
+        let (expires, holder) = kept.split_once(' ').unwrap_or(("0", ""));
+        let expires: i64 = expires.parse().unwrap_or(0);
+        if holder != lease.holder && expires > now {
+            return Ok(false);
+        }
+    }
+    conn.exec(
+        "INSERT INTO keyed (space, k, value) VALUES (?, ?, ?) ON CONFLICT (space, k) DO UPDATE SET value = excluded.value",
+        &[
+            Arg::Text(LEASES.into()),
+            Arg::Text(lease.name.clone()),
+            Arg::Text(format!("{} {}", now + lease.ttl_ms.max(0), lease.holder)),
+        ],
+    )?;
+    Ok(true)
+}
+
+/// Ask the writer for a lease; true when `holder` has it now.
+pub(crate) fn submit_lease(
+    queue: &SyncSender<Job>,
+    name: &str,
+    holder: &str,
+    ttl_ms: i64,
+) -> Result<bool, StoreError> {
+    let (reply, rx) = mpsc::sync_channel(1);
+    queue
+        .send(Job {
+            entries: Vec::new(),
+            index: Vec::new(),
+            mode: Mode::Independent,
+            checkpoint: None,
+            audit: Vec::new(),
+            keyed: Vec::new(),
+            lease: Some(Lease {
+                name: name.into(),
+                holder: holder.into(),
+                ttl_ms,
+            }),
+            access: Arc::new(Access::system()),
+            reply,
+        })
+        .map_err(|_| StoreError::Unavailable)?;
+    let outcomes = rx.recv().map_err(|_| StoreError::Unavailable)??;
+    Ok(outcomes.is_empty())
 }
 
 /// One keyed record.

@@ -26,6 +26,8 @@ mod interaction;
 mod model;
 mod postgres;
 mod reach_sql;
+mod runner;
+mod search_all;
 mod sql;
 mod sqlite;
 mod temp_postgres;
@@ -45,6 +47,8 @@ pub use error::StoreError;
 pub use model::{
     Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
 };
+pub use runner::{Consumer, Runner, LEASE_TTL};
+pub use search_all::search_all;
 pub use temp_postgres::TempPostgres;
 
 use conn::Conn;
@@ -115,6 +119,10 @@ pub trait Store: Send + Sync {
     fn checkpoint(&self, consumer: &str) -> Result<i64, StoreError>;
     /// Save a consumer's change-log position.
     fn save_checkpoint(&self, consumer: &str, seq: i64) -> Result<(), StoreError>;
+    /// Take or renew the lease `name` for `holder` for `ttl_ms` from now, if it is free,
+    /// expired or already `holder`'s; true when `holder` has it. Decided under the database's
+    /// write lock, so one holder at a time across every process; `ttl_ms` 0 gives it up.
+    fn lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError>;
     /// The resources of a patient's compartment (the patient itself excluded) and the
     /// resources they reference, as far as `access` reaches.
     fn compartment(&self, access: &Access, patient: &str) -> Result<Vec<Hit>, StoreError>;
@@ -303,6 +311,9 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
             cp,
         )?;
         Ok(())
+    }
+    fn lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+        engine::submit_lease(&self.queue, name, holder, ttl_ms)
     }
     fn compartment(&self, access: &Access, patient: &str) -> Result<Vec<Hit>, StoreError> {
         self.pool.with(|c| engine::compartment(c, access, patient))
