@@ -40,6 +40,30 @@ pub(crate) struct ServeArgs {
     pub(crate) smart_clients: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub(crate) oidc: OidcArgs,
+    #[command(flatten)]
+    pub(crate) site: SiteArgs,
+}
+
+/// The hospital's settings the pages follow.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct SiteArgs {
+    /// The hospital's time zone (IANA name, e.g. America/New_York): every page shows local
+    /// times in it. Default: the machine's zone.
+    #[arg(long = "time-zone", env = "TEND_TIME_ZONE", value_parser = parse_zone)]
+    pub(crate) time_zone: Option<web::Zone>,
+}
+
+impl SiteArgs {
+    pub(crate) fn web(&self, secure_cookies: bool) -> web::WebConfig {
+        web::WebConfig {
+            secure_cookies,
+            zone: self.time_zone.unwrap_or_else(web::Zone::machine),
+        }
+    }
+}
+
+fn parse_zone(s: &str) -> Result<web::Zone, String> {
+    web::Zone::parse(s)
 }
 
 /// Single sign-on with the hospital's OpenID Connect provider (optional).
@@ -257,6 +281,9 @@ pub(crate) struct EarlyWarningArgs {
     pub(crate) trend_sets: usize,
     #[arg(long, env = "TEND_TREND_RISE", default_value_t = 2)]
     pub(crate) trend_rise: u32,
+    /// Only sets taken within this many hours raise alerts (older ones are scored only).
+    #[arg(long, env = "TEND_ALERT_RECENCY_HOURS", default_value_t = 24)]
+    pub(crate) alert_recency_hours: u32,
 }
 
 impl EarlyWarningArgs {
@@ -293,6 +320,7 @@ impl EarlyWarningArgs {
         c.policy.high.deadline_minutes = self.alert_high_minutes.max(1);
         c.trend_sets = self.trend_sets;
         c.trend_rise = self.trend_rise;
+        c.alert_recency_ms = i64::from(self.alert_recency_hours.max(1)) * 3_600_000;
         Ok(c)
     }
 }

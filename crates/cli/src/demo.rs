@@ -37,6 +37,8 @@ pub(crate) struct DemoArgs {
         value_name = "FILE"
     )]
     smart_clients: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    site: crate::config::SiteArgs,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -123,7 +125,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     crate::serve_app(
         state,
         &args.listen,
-        web::WebConfig::default(),
+        args.site.web(false),
         args.prevention.cds(true)?,
     )
     .await

@@ -175,7 +175,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    serve_app(state, &args.listen, web::WebConfig { secure_cookies }, cds).await?;
+    serve_app(state, &args.listen, args.site.web(secure_cookies), cds).await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
         let _ = task.await;

@@ -170,7 +170,14 @@ pub fn raise(
 ) -> Option<(Value, Value)> {
     let bp = policy.band(band)?;
     let id = codes::stable_id("alert", &format!("{}#{}", set.key, band.code()));
-    let deadline = set.effective_ms + i64::from(bp.deadline_minutes) * 60_000;
+    // The response clock starts when the set was taken; a set recorded so late that its
+    // deadline has already passed gets the full time from when Tend learnt of it (anyone
+    // could know of it only then): an alert is never born past its deadline.
+    let allowed = i64::from(bp.deadline_minutes) * 60_000;
+    let deadline = match set.effective_ms + allowed {
+        d if d > now_ms => d,
+        _ => now_ms + allowed,
+    };
     let role = *bp.ladder.first()?;
     let band_concept = json!({"coding": [{"system": codes::BAND, "code": band.code(), "display": band.display()}]});
     let tag = json!({"tag": [{"system": codes::TAG, "code": codes::TAG_CODE}]});

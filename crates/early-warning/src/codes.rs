@@ -104,3 +104,15 @@ pub fn stable_id(prefix: &str, key: &str) -> String {
     }
     format!("{prefix}-{h:016x}")
 }
+
+/// Encounter classes (HL7 v3 ActCode) whose patients early warning watches: inpatient
+/// (`IMP`, `ACUTE`, `NONAC`), emergency (`EMER`) and observation (`OBSENC`).
+pub const WATCHED_CLASSES: [&str; 5] = ["IMP", "ACUTE", "NONAC", "EMER", "OBSENC"];
+
+/// Whether an Encounter is one early warning watches: in progress, of a watched class.
+pub fn is_watched_encounter(encounter: &serde_json::Value) -> bool {
+    encounter["status"] == "in-progress"
+        && encounter["class"]["code"]
+            .as_str()
+            .is_some_and(|c| WATCHED_CLASSES.contains(&c))
+}

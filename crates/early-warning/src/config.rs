@@ -25,6 +25,10 @@ pub struct Config {
     pub trend_rise: u32,
     /// Seconds between checks for alerts to escalate.
     pub escalation_check_secs: u64,
+    /// How recent a set must be to raise an alert, in milliseconds before now (24 h by
+    /// default). Older sets (an imported history, a late back-entry) are scored for the
+    /// chart and never alert: nobody can answer an alert about a patient's state last year.
+    pub alert_recency_ms: i64,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             trend_sets: 3,
             trend_rise: 2,
             escalation_check_secs: 15,
+            alert_recency_ms: 24 * 3_600_000,
         }
     }
 }

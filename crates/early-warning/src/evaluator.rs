@@ -791,7 +791,11 @@ impl<'a> Batch<'a> {
             ));
             self.store_scores(p, &totals)?;
             let band = p.news2.band;
-            if latest.get(&p.set.subject) == Some(&i) && band.alerts() && self.is_latest(&p.set)? {
+            if latest.get(&p.set.subject) == Some(&i)
+                && band.alerts()
+                && self.is_latest(&p.set)?
+                && self.under_watch(&p.set)?
+            {
                 self.decide_alert(&p.set, band)?;
             }
         }
@@ -1205,6 +1209,23 @@ impl<'a> Batch<'a> {
             ],
         )?;
         Ok(newer.is_empty())
+    }
+
+    /// Whether a set may raise an alert: taken within the recency window, of a patient in
+    /// an in-progress inpatient, emergency or observation encounter (someone is there to
+    /// answer). Other sets are scored for the chart only.
+    fn under_watch(&self, set: &SetRef) -> Result<bool, Error> {
+        if self.now - set.effective_ms > self.ew.config.alert_recency_ms {
+            return Ok(false);
+        }
+        let encounters = self.ew.search(
+            "Encounter",
+            &[
+                ("subject", set.subject.clone()),
+                ("status", "in-progress".into()),
+            ],
+        )?;
+        Ok(encounters.iter().any(codes::is_watched_encounter))
     }
 
     fn open_alert(&mut self, subject: &str) -> Result<Option<(Value, Band)>, Error> {

@@ -96,7 +96,7 @@ fn the_inbox_answers_the_higher_band_first_however_late_the_lower_one_is() {
         ms_to_deadline: ms,
         ..AlertView::default()
     };
-    let mut v = vec![
+    let mut v = [
         alert("low-medium", true, -600_000),
         alert("high", false, 300_000),
         alert("medium", false, 1_200_000),
@@ -107,7 +107,10 @@ fn the_inbox_answers_the_higher_band_first_however_late_the_lower_one_is() {
         },
     ];
     v.sort_by(early_warning::ranking::most_urgent_alert_first);
-    let got: Vec<(String, bool, bool)> = v.iter().map(|a| (a.band.clone(), a.overdue, a.open)).collect();
+    let got: Vec<(String, bool, bool)> = v
+        .iter()
+        .map(|a| (a.band.clone(), a.overdue, a.open))
+        .collect();
     assert_eq!(
         got,
         [

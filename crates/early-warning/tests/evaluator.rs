@@ -700,3 +700,83 @@ fn a_feed_can_mean_air_when_no_oxygen_is_recorded() {
         "other sources leave oxygen missing"
     );
 }
+
+#[test]
+fn only_recent_sets_of_watched_patients_raise_alerts() {
+    let w = world(Config::default());
+    // A high set from three days ago (an imported history): scored, never an alert.
+    w.put_all(panel(
+        "old",
+        T0 - 3 * 24 * 60 * MIN,
+        25,
+        91,
+        Some(2.0),
+        90,
+        131,
+        "422768004",
+        35.0,
+    ));
+    w.ew.catch_up().unwrap();
+    assert_eq!(w.news2().len(), 1, "the old set is scored for the chart");
+    assert_eq!(band(&w.news2()[0]), "high");
+    assert!(open_alerts(&w).is_empty(), "an old set never alerts");
+
+    // A high set 23 h old, entered late: an alert, but not born overdue.
+    w.put_all(panel(
+        "late",
+        T0 - 23 * 60 * MIN,
+        25,
+        91,
+        Some(2.0),
+        90,
+        131,
+        "422768004",
+        35.0,
+    ));
+    w.ew.catch_up().unwrap();
+    let alerts = open_alerts(&w);
+    assert_eq!(alerts.len(), 1, "a set within 24 h alerts");
+    assert!(!alerts[0].overdue, "not born overdue");
+    assert_eq!(alerts[0].deadline, instant(T0 + 30 * MIN));
+
+    // The same set for a patient who went home, or is seen as an outpatient: no alert.
+    for (patient, class, status) in [("p2", "IMP", "finished"), ("p3", "AMB", "in-progress")] {
+        w.put_all(vec![
+            json!({"resourceType": "Patient", "id": patient}),
+            json!({"resourceType": "Encounter", "id": format!("e-{patient}"), "status": status,
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class},
+                "subject": {"reference": format!("Patient/{patient}")}}),
+        ]);
+        let set: Vec<Value> = panel(
+            &format!("vs-{patient}"),
+            T0 - 5 * MIN,
+            25,
+            91,
+            Some(2.0),
+            90,
+            131,
+            "422768004",
+            35.0,
+        )
+        .into_iter()
+        .map(|mut o| {
+            o["subject"]["reference"] = json!(format!("Patient/{patient}"));
+            o["encounter"]["reference"] = json!(format!("Encounter/e-{patient}"));
+            o
+        })
+        .collect();
+        w.put_all(set);
+        w.ew.catch_up().unwrap();
+        let scored = w.search(
+            "Observation",
+            &format!("code=http://snomed.info/sct|1104051000000101&subject=Patient/{patient}"),
+        );
+        assert_eq!(scored.len(), 1, "{patient} is scored");
+        assert!(
+            w.ew.alerts(None, Some(&format!("Patient/{patient}")), true)
+                .unwrap()
+                .is_empty(),
+            "{patient} ({class}, {status}) raises no alert"
+        );
+    }
+}

@@ -59,10 +59,17 @@ fn open_store(dir: &tempfile::TempDir) -> Arc<dyn store::Store> {
 async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&dir);
+    // Early warning's now: minutes after the monitor's set (only recent sets alert).
+    struct MinutesAfter;
+    impl store::Clock for MinutesAfter {
+        fn now_ms(&self) -> i64 {
+            1_795_509_300_000 // 2026-11-24T08:35:00Z
+        }
+    }
     let ew = EarlyWarning::new(
         store.clone(),
         early_warning::Config::default(),
-        Arc::new(store::SystemClock),
+        Arc::new(MinutesAfter),
     );
     ew.start();
     let feed = Arc::new(Feed::new(
@@ -84,6 +91,13 @@ async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
         .await
         .unwrap();
 
+    // The patient was admitted (visit V0001 in progress on 3 East): early warning watches.
+    let admit =
+        "MSH|^~\\&|ADT|RIVERBEND|TEND|RIVERBEND|20261124080000||ADT^A01^ADT_A01|ADM-000001|P|2.6\r\
+        PID|1||MRN001234^^^RIVERBEND&2.16.840.1.113883.3.9999&ISO^MR||Okafor^Grace^A||19480312|F\r\
+        PV1|1|I|3EAST^07^A|||||||||||||||V0001|||||||||||||||||||||||||202611240800\r";
+    let (code, ack) = msa(&client.send(admit.as_bytes()).await.unwrap());
+    assert_eq!(code, "AA", "{ack}");
     let oru = message("oru-vitals-monitor.hl7");
     let (code, ack) = msa(&client.send(&oru).await.unwrap());
     assert_eq!(code, "CA", "MSH-15 AL asks for enhanced mode: {ack}");
@@ -154,14 +168,14 @@ async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
     assert_eq!(code, "AR", "{ack}");
     assert!(ack.contains("200^Unsupported message type"));
 
-    // Every message is on record, searchable by outcome.
+    // Every message is on record, searchable by outcome (the admission and two ORUs).
     assert_eq!(
         count(
             &*store,
             "MessageHeader",
             "_tag=https://tend.example.org/fhir/CodeSystem/hl7v2-outcome|accepted"
         ),
-        2
+        3
     );
     assert_eq!(
         count(
@@ -184,7 +198,7 @@ async fn oru_over_mllp_is_scored_before_it_is_acknowledged() {
         .iter()
         .map(|h| serde_json::from_str(&h.body).unwrap())
         .collect();
-    assert_eq!(events.len(), 8, "one per message sent");
+    assert_eq!(events.len(), 9, "one per message sent");
     let patient = format!(
         "Patient/{}",
         store

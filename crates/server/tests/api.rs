@@ -30,10 +30,17 @@ fn fresh_state(dir: &Path, early_warning: bool) -> server::AppState {
     let mut state = server::AppState::new(store.clone());
     state.base_url = Some("http://tend.test/fhir".into());
     if early_warning {
+        // Early warning's now: minutes after the scenarios' sets (only recent sets alert).
+        struct MinutesAfter;
+        impl store::Clock for MinutesAfter {
+            fn now_ms(&self) -> i64 {
+                1_795_514_700_000 // 2026-11-24T10:05:00Z
+            }
+        }
         let ew = early_warning::EarlyWarning::new(
             store,
             early_warning::Config::default(),
-            Arc::new(store::SystemClock),
+            Arc::new(MinutesAfter),
         );
         ew.start();
         let hub = early_warning::Hub::start(ew.clone());

@@ -1,6 +1,7 @@
 //! The alert inbox: open alerts of the user's wards (all wards when the user has none),
 //! escalated and overdue first; acknowledge, record the response, resolve.
 
+use crate::local::Now;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -46,7 +47,7 @@ struct AlertsPage {
     notice: Option<String>,
 }
 
-fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: i64) -> InboxAlert {
+fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: Now) -> InboxAlert {
     let store = ew.store();
     let pid = a.patient.trim_start_matches("Patient/").to_string();
     let patient =
@@ -92,7 +93,7 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: i64) -> InboxAlert
             format!("{} left", view::duration(a.ms_to_deadline))
         },
         response: a.required_response.clone(),
-        raised: view::clock(&a.raised, now),
+        raised: now.clock(&a.raised),
         can_acknowledge: a.lifecycle == Lifecycle::Raised,
         can_respond: matches!(
             a.lifecycle,
@@ -111,8 +112,9 @@ async fn inbox(
     let ew = web.ew()?;
     let wards = user.wards.clone();
     let everywhere = user.hospital_wide();
+    let zone = web.config.zone;
     let loaded = blocking(move || {
-        let now = ew.now_ms();
+        let now = Now::new(ew.now_ms(), zone);
         let mut all = Vec::new();
         if everywhere {
             all = ew.alerts(None, None, false).map_err(view::store_error)?;
@@ -121,12 +123,7 @@ async fn inbox(
                 all.extend(ew.alerts(Some(w), None, false).map_err(view::store_error)?);
             }
         }
-        all.sort_by(|a, b| {
-            (b.escalation_level > 0 || b.overdue)
-                .cmp(&(a.escalation_level > 0 || a.overdue))
-                .then(view::band_rank(&b.band).cmp(&view::band_rank(&a.band)))
-                .then(a.ms_to_deadline.cmp(&b.ms_to_deadline))
-        });
+        all.sort_by(early_warning::ranking::most_urgent_alert_first);
         Ok(all.iter().map(|a| line(&ew, a, now)).collect::<Vec<_>>())
     })
     .await?;
@@ -138,7 +135,7 @@ async fn inbox(
     );
     Ok(view::with_seen(
         view::render(&AlertsPage {
-            nav: Nav::new(user, "alerts"),
+            nav: Nav::new(user, "alerts", web.config.zone),
             alerts: loaded,
             scope: if user.hospital_wide() {
                 "all wards".into()

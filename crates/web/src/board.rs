@@ -9,7 +9,7 @@ use axum::response::Response;
 use early_warning::{EarlyWarning, PatientStatus};
 use serde::Deserialize;
 
-use crate::view::{self, band_label, band_rank, Nav};
+use crate::view::{self, band_label, Nav};
 use crate::{blocking, Web};
 
 /// One bed's line on the board.
@@ -35,7 +35,8 @@ pub(crate) struct Row {
     pub(crate) interpreter: bool,
     pub(crate) qsofa: bool,
     pub(crate) sirs: bool,
-    rank: (u32, u32, u32, u32),
+    /// The board's order (`early_warning::ranking`): band, score, trend, overdue.
+    risk: early_warning::ranking::Risk,
 }
 
 #[derive(Debug, Clone)]
@@ -123,14 +124,6 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
         overdue: a.overdue,
         escalated: a.escalation_level > 0,
     });
-    let rank = (
-        u32::from(s.alert.as_ref().is_some_and(|a| a.overdue)),
-        band_rank(&band).max(s.alert.as_ref().map_or(0, |a| band_rank(&a.band))),
-        s.news2
-            .as_ref()
-            .map_or(0, |n| n.total.unwrap_or(n.partial_total)),
-        u32::from(s.overdue),
-    );
     Row {
         patient: s
             .patient
@@ -162,7 +155,7 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
         interpreter,
         qsofa: s.qsofa.as_deref() == Some("POS"),
         sirs: s.sirs.as_deref() == Some("POS"),
-        rank,
+        risk: early_warning::ranking::Risk::of(s),
     }
 }
 
@@ -214,7 +207,12 @@ fn board(ew: &EarlyWarning, ward: &str, allowed: Option<&[String]>) -> Result<Bo
             }
         }
     }
-    rows.sort_by(|a, b| b.rank.cmp(&a.rank).then_with(|| a.bed.cmp(&b.bed)));
+    // Most at risk first, across wards too; ties in bed order.
+    rows.sort_by(|a, b| {
+        b.risk.cmp(&a.risk).then_with(|| {
+            early_warning::ranking::bed_order(Some(a.bed.as_str()), Some(b.bed.as_str()))
+        })
+    });
     empty.sort();
     let title = if ward == "all" {
         "All wards".to_string()
@@ -275,7 +273,7 @@ pub(crate) async fn page(
     );
     Ok(view::with_seen(
         view::render(&BoardPage {
-            nav: Nav::new(&user, "board"),
+            nav: Nav::new(&user, "board", web.config.zone),
             all: ward == "all",
             wards,
             ward,

@@ -103,6 +103,7 @@ fn worklist(
     f: &Filters,
     user: &crate::session::User,
     notice: Option<String>,
+    zone: crate::Zone,
 ) -> WorklistPage {
     let today = gaps.today();
     let q = care_gaps::Query {
@@ -191,7 +192,7 @@ fn worklist(
         })
         .unwrap_or_else(|| "The first evaluation is running.".into());
     WorklistPage {
-        nav: Nav::new(user, "care-gaps"),
+        nav: Nav::new(user, "care-gaps", zone),
         lines,
         total: page.total,
         open: total_open,
@@ -226,7 +227,8 @@ pub(crate) async fn page(
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::Outreach)?;
     let gaps = web.gaps()?;
-    let page = blocking(move || Ok(worklist(&gaps, &f, &user, None))).await?;
+    let zone = web.config.zone;
+    let page = blocking(move || Ok(worklist(&gaps, &f, &user, None, zone))).await?;
     let seen = server::Seen(
         page.lines
             .iter()
@@ -271,8 +273,10 @@ pub(crate) async fn outreach(
         Err(e) => {
             let f = Filters::default();
             let msg = e.to_string();
-            let mut resp =
-                view::render(&blocking(move || Ok(worklist(&gaps, &f, &user, Some(msg)))).await?);
+            let zone = web.config.zone;
+            let mut resp = view::render(
+                &blocking(move || Ok(worklist(&gaps, &f, &user, Some(msg), zone))).await?,
+            );
             *resp.status_mut() = StatusCode::CONFLICT;
             Ok(resp)
         }

@@ -3,6 +3,7 @@
 //! scored, the total with its band and a line of totals), recent labs, problems and the
 //! alerts with who acknowledged and responded.
 
+use crate::local::{Now, Zone};
 use crate::view::PageError;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -124,12 +125,15 @@ fn text_of(concept: &Value) -> String {
         .to_string()
 }
 
-fn demographics(p: &Value, now: i64) -> Demographics {
+fn demographics(p: &Value, now: Now) -> Demographics {
     let (language, interpreter) = view::language(p);
     Demographics {
         name: view::name(p),
-        born: p["birthDate"].as_str().unwrap_or("unknown").to_string(),
-        age: view::age(p["birthDate"].as_str(), now)
+        born: p["birthDate"]
+            .as_str()
+            .map(|d| now.date(d))
+            .unwrap_or_else(|| "unknown".into()),
+        age: view::age(p["birthDate"].as_str(), now.ms)
             .map(|a| a.to_string())
             .unwrap_or_else(|| "?".into()),
         sex: p["gender"].as_str().unwrap_or("unknown").to_string(),
@@ -149,7 +153,7 @@ fn demographics(p: &Value, now: i64) -> Demographics {
     }
 }
 
-fn stay(enc: &Value, now: i64) -> Stay {
+fn stay(enc: &Value, now: Now) -> Stay {
     let places = enc["location"]
         .as_array()
         .into_iter()
@@ -167,11 +171,11 @@ fn stay(enc: &Value, now: i64) -> Stay {
                 current: l["status"].as_str().is_none_or(|s| s == "active"),
                 from: l["period"]["start"]
                     .as_str()
-                    .map(|t| view::clock(t, now))
+                    .map(|t| now.clock(t))
                     .unwrap_or_default(),
                 to: l["period"]["end"]
                     .as_str()
-                    .map(|t| view::clock(t, now))
+                    .map(|t| now.clock(t))
                     .unwrap_or_default(),
             }
         })
@@ -187,13 +191,13 @@ fn stay(enc: &Value, now: i64) -> Stay {
         status: enc["status"].as_str().unwrap_or("").to_string(),
         since: enc["period"]["start"]
             .as_str()
-            .map(|t| view::clock(t, now))
+            .map(|t| now.clock(t))
             .unwrap_or_default(),
         places,
     }
 }
 
-fn observation_chart(scores: &[Value], now: i64) -> (Vec<Column>, Vec<ChartRow>, Line) {
+fn observation_chart(scores: &[Value], now: Now) -> (Vec<Column>, Vec<ChartRow>, Line) {
     let columns: Vec<Column> = scores
         .iter()
         .map(|s| {
@@ -202,7 +206,7 @@ fn observation_chart(scores: &[Value], now: i64) -> (Vec<Column>, Vec<ChartRow>,
             Column {
                 time: s["effectiveDateTime"]
                     .as_str()
-                    .map(|t| view::clock(t, now))
+                    .map(|t| now.clock(t))
                     .unwrap_or_default(),
                 total: sum
                     .as_ref()
@@ -261,7 +265,7 @@ fn labs(
     store: &dyn store::Store,
     access: &store::Access,
     subject: &str,
-    now: i64,
+    now: Now,
 ) -> Result<Vec<Lab>, PageError> {
     Ok(view::search(
         store,
@@ -289,13 +293,13 @@ fn labs(
         flag: text_of(&o["interpretation"][0]),
         when: o["effectiveDateTime"]
             .as_str()
-            .map(|t| view::clock(t, now))
+            .map(|t| now.clock(t))
             .unwrap_or_default(),
     })
     .collect())
 }
 
-fn alerts(ew: &EarlyWarning, subject: &str, now: i64) -> Result<Vec<AlertLine>, PageError> {
+fn alerts(ew: &EarlyWarning, subject: &str, now: Now) -> Result<Vec<AlertLine>, PageError> {
     let store = ew.store();
     let who = |r: &Option<String>| -> String {
         r.as_deref()
@@ -311,19 +315,19 @@ fn alerts(ew: &EarlyWarning, subject: &str, now: i64) -> Result<Vec<AlertLine>, 
         .map(|a| AlertLine {
             band_label: band_label(&a.band),
             band: a.band.clone(),
-            raised: view::clock(&a.raised, now),
+            raised: now.clock(&a.raised),
             state: format!("{:?}", a.lifecycle),
             response: a.required_response.clone(),
             acknowledged: match (&a.acknowledged_at, who(&a.acknowledged_by)) {
-                (Some(at), by) if !by.is_empty() => format!("{} by {by}", view::clock(at, now)),
-                (Some(at), _) => view::clock(at, now),
+                (Some(at), by) if !by.is_empty() => format!("{} by {by}", now.clock(at)),
+                (Some(at), _) => now.clock(at),
                 _ => String::new(),
             },
             responses: view::responses(&a),
             resolved: a
                 .resolved_at
                 .as_deref()
-                .map(|t| view::clock(t, now))
+                .map(|t| now.clock(t))
                 .unwrap_or_default(),
         })
         .collect())
@@ -339,9 +343,14 @@ type Loaded = (
 );
 
 /// The chart's record, read as the signed-in user (`access`): the store decides.
-fn load(ew: &EarlyWarning, access: &store::Access, id: &str) -> Result<Loaded, PageError> {
+fn load(
+    ew: &EarlyWarning,
+    access: &store::Access,
+    id: &str,
+    zone: Zone,
+) -> Result<Loaded, PageError> {
     let store = ew.store();
-    let now = ew.now_ms();
+    let now = Now::new(ew.now_ms(), zone);
     let patient = view::patient(&**store, access, id)?;
     let subject = format!("Patient/{id}");
     let stay = view::search(
@@ -394,7 +403,7 @@ pub(crate) async fn page(
     let (w, reader) = (web.clone(), user.clone());
     let ((who, stay, (columns, rows, line), labs, problems, alerts), gaps) = blocking(move || {
         let access = w.access(&reader)?;
-        let loaded = load(&ew, &access, &pid)?;
+        let loaded = load(&ew, &access, &pid, w.config.zone)?;
         let gaps = gaps
             .map(|g| crate::care_gaps::chart_gaps(&g, &pid))
             .transpose()?;
@@ -402,7 +411,7 @@ pub(crate) async fn page(
     })
     .await?;
     Ok(view::render(&ChartPage {
-        nav: Nav::new(&user, "chart"),
+        nav: Nav::new(&user, "chart", web.config.zone),
         id,
         who,
         stay,
@@ -433,17 +442,28 @@ pub(crate) async fn reach(web: &Web, user: &crate::User, id: &str) -> Result<(),
         return Err(PageError::SignIn);
     };
     let (app, p, pid) = (web.app.clone(), user.principal.clone(), id.to_string());
-    let related = blocking(move || Ok(gate.relationship(&app, &p, &pid))).await?;
-    if related.is_some() {
-        return Ok(());
+    let related = blocking(move || {
+        let related = gate.relationship(&app, &p, &pid).is_some();
+        // Break the glass only into a record that exists.
+        let exists =
+            related || view::read(&*app.store, &store::Access::system(), "Patient", &pid).is_some();
+        Ok((related, exists))
+    })
+    .await?;
+    match related {
+        (true, _) => Ok(()),
+        (false, false) => Err(view::error_page(
+            axum::http::StatusCode::NOT_FOUND,
+            "There is no patient with this record. Check the link, or find the patient from your board.",
+        )),
+        (false, true) => Err(glass_page(web, user, id, None)),
     }
-    Err(glass_page(user, id, None))
 }
 
-fn glass_page(user: &crate::User, id: &str, error: Option<String>) -> PageError {
+fn glass_page(web: &Web, user: &crate::User, id: &str, error: Option<String>) -> PageError {
     let may = user.may(access::Permission::BreakGlass);
     let page = BreakGlassPage {
-        nav: Nav::new(user, "chart"),
+        nav: Nav::new(user, "chart", web.config.zone),
         id: id.to_string(),
         error,
         may,
@@ -476,7 +496,7 @@ pub(crate) async fn break_glass(
     let user = crate::session::poster(&auth, &form.csrf, access::Permission::BreakGlass)?;
     let reason = match access::BreakGlass::new(&form.reason) {
         Ok(r) => r,
-        Err(why) => return Err(glass_page(&user, &id, Some(why))),
+        Err(why) => return Err(glass_page(&web, &user, &id, Some(why))),
     };
     let Some(gate) = web.app.gate.clone() else {
         return Err(PageError::SignIn);

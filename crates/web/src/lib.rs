@@ -21,6 +21,7 @@ mod alerts;
 mod board;
 mod care_gaps;
 mod chart;
+mod local;
 mod privacy;
 mod session;
 mod signin;
@@ -38,6 +39,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use server::AppState;
 
+pub use local::Zone;
 pub use session::User;
 
 /// How the web app serves its pages.
@@ -45,6 +47,8 @@ pub use session::User;
 pub struct WebConfig {
     /// Mark cookies `Secure` (Tend is reached over HTTPS).
     pub secure_cookies: bool,
+    /// The hospital's time zone: every page shows local times in it.
+    pub zone: Zone,
 }
 
 /// What the pages share.
@@ -105,8 +109,64 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/care-gaps/{gap}/outreach", post(care_gaps::outreach))
         .route("/alerts/{id}/{action}", post(alerts::act))
         .route("/assets/{file}", get(asset))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            frame_errors,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)
+}
+
+/// An address with no page.
+async fn not_found() -> PageError {
+    view::error_page(
+        StatusCode::NOT_FOUND,
+        "There is no page at this address. It may have been mistyped, or the link is out of date.",
+    )
+}
+
+/// Every failure as a page in the app's frame, with the signed-in user's navigation: the
+/// pages' own refusals, and the framework's rejections (an address whose query cannot be
+/// read, a method a page does not take), which would otherwise show raw parser messages.
+async fn frame_errors(
+    axum::extract::State(web): axum::extract::State<Web>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let auth: session::AuthExt = req
+        .extensions()
+        .get::<server::Auth>()
+        .cloned()
+        .map(axum::Extension);
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let message = match resp.extensions().get::<view::Failure>() {
+        Some(f) => f.0.clone(),
+        None if status.is_client_error() && plain_text(&resp) => match status {
+            StatusCode::NOT_FOUND => "There is no page at this address.".into(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                "This address cannot be used that way. Go back and use the page's buttons.".into()
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => "What was sent is too large.".into(),
+            _ => "Part of this address or form could not be read. Go back and try again from the page.".into(),
+        },
+        None => return resp,
+    };
+    view::failure_page(
+        status,
+        &message,
+        session::anyone(&auth).ok(),
+        web.config.zone,
+    )
+}
+
+/// Whether a response is the framework's plain-text rejection (pages answer in HTML).
+fn plain_text(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"))
 }
 
 /// The first page of the signed-in user's role.
@@ -139,15 +199,18 @@ struct AccountPage {
 }
 
 /// Who is signed in, and what their role includes.
-async fn account(auth: session::AuthExt) -> Result<Response, PageError> {
+async fn account(
+    axum::extract::State(web): axum::extract::State<Web>,
+    auth: session::AuthExt,
+) -> Result<Response, PageError> {
     let u = session::anyone(&auth)?;
     let permissions = access::Permission::ALL
         .into_iter()
         .filter(|p| u.may(*p))
-        .map(|p| format!("{p:?}"))
+        .map(|p| p.describe().to_string())
         .collect();
     Ok(view::render(&AccountPage {
-        nav: view::Nav::new(&u, "account"),
+        nav: view::Nav::new(&u, "account", web.config.zone),
         username: u.principal.id.clone(),
         wards: u
             .wards

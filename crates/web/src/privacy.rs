@@ -81,7 +81,7 @@ fn glass_reason(e: &Value) -> Option<String> {
     })
 }
 
-fn line(e: &Value) -> Line {
+fn line(e: &Value, zone: crate::Zone) -> Line {
     let agent = &e["agent"][0];
     let who = agent["who"]["display"]
         .as_str()
@@ -96,13 +96,7 @@ fn line(e: &Value) -> Line {
         .or_else(|| e["outcomeDesc"].as_str().map(str::to_string))
         .unwrap_or_else(|| e["type"]["display"].as_str().unwrap_or("").to_string());
     Line {
-        when: e["recorded"]
-            .as_str()
-            .unwrap_or("")
-            .replace('T', " ")
-            .chars()
-            .take(19)
-            .collect(),
+        when: zone.full(e["recorded"].as_str().unwrap_or("")),
         who: if user.is_empty() || who == user {
             who
         } else {
@@ -171,7 +165,7 @@ fn search(web: &Web, user: &crate::User, f: &Filters) -> Result<(Vec<Line>, bool
     let mut lines: Vec<Line> = events
         .iter()
         .filter(|e| !glass || glass_reason(e).is_some())
-        .map(line)
+        .map(|e| line(e, web.config.zone))
         .collect();
     let more = lines.len() > LIMIT;
     lines.truncate(LIMIT);
@@ -231,7 +225,7 @@ pub(crate) async fn page(
         view::render(&PrivacyPage {
             newer,
             older,
-            nav: Nav::new(&user, "privacy"),
+            nav: Nav::new(&user, "privacy", web.config.zone),
             lines,
             user: f.user,
             patient: f.patient,

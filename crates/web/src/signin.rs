@@ -46,6 +46,7 @@ fn page_with(web: &Web, status: StatusCode, username: &str, error: Option<String
         nav: Nav {
             user: None,
             current: "sign-in",
+            zone: None,
         },
         csrf: csrf.clone(),
         username: username.to_string(),

@@ -81,7 +81,7 @@ fn render(
         })
         .collect();
     let mut resp = view::render(&UsersPage {
-        nav: Nav::new(user, "users"),
+        nav: Nav::new(user, "users", web.config.zone),
         lines,
         roles: access::Role::ALL
             .into_iter()

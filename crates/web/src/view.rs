@@ -13,14 +13,33 @@ use crate::User;
 pub(crate) struct Nav {
     pub(crate) user: Option<User>,
     pub(crate) current: &'static str,
+    /// The hospital's time zone, named in the footer: every time on the page is in it.
+    pub(crate) zone: Option<crate::Zone>,
 }
 
 impl Nav {
-    pub(crate) fn new(user: &User, current: &'static str) -> Nav {
+    pub(crate) fn new(user: &User, current: &'static str, zone: crate::Zone) -> Nav {
         Nav {
             user: Some(user.clone()),
             current,
+            zone: Some(zone),
         }
+    }
+
+    /// "Times are Eastern (America/New_York, EST)" for the footer.
+    pub(crate) fn zone_note(&self) -> String {
+        let Some(z) = self.zone else {
+            return String::new();
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        format!(
+            "Times are hospital time: {} ({})",
+            z.name().replace('_', " "),
+            z.abbreviation(now)
+        )
     }
 
     /// `aria-current` for the nav link of `page`.
@@ -37,6 +56,7 @@ impl Nav {
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
     nav: Nav,
+    signed_in: bool,
     title: &'a str,
     message: &'a str,
 }
@@ -51,25 +71,55 @@ pub(crate) enum PageError {
     SignIn,
 }
 
+/// A failure's message, carried on the response to the layer that frames it with the
+/// signed-in user's navigation ([`crate::frame_errors`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Failure(pub(crate) String);
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (status, message) = match self {
-            PageError::SignIn => return axum::response::Redirect::to("/sign-in").into_response(),
-            PageError::Page(s, html) => return (s, Html(html)).into_response(),
-            PageError::Status(s, m) => (s, m),
-        };
-        let page = ErrorPage {
-            nav: Nav {
-                user: None,
-                current: "",
-            },
-            title: status.canonical_reason().unwrap_or("Error"),
-            message: &message,
-        };
-        match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (status, message).into_response(),
+        match self {
+            PageError::SignIn => axum::response::Redirect::to("/sign-in").into_response(),
+            PageError::Page(s, html) => (s, Html(html)).into_response(),
+            PageError::Status(s, m) => {
+                let mut r = s.into_response();
+                r.extensions_mut().insert(Failure(m));
+                r
+            }
         }
+    }
+}
+
+/// The page for a failure, in the app's frame: what happened in plain words and the way
+/// back to the user's start page (or to sign in).
+pub(crate) fn failure_page(
+    status: StatusCode,
+    message: &str,
+    user: Option<User>,
+    zone: crate::Zone,
+) -> Response {
+    let title = match status {
+        StatusCode::FORBIDDEN => "Not available to you",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "Cannot use this address",
+        StatusCode::METHOD_NOT_ALLOWED => "Not something this page does",
+        StatusCode::SERVICE_UNAVAILABLE => "Not available right now",
+        s if s.is_server_error() => "Something went wrong",
+        _ => "Cannot show this page",
+    };
+    let page = ErrorPage {
+        signed_in: user.is_some(),
+        nav: Nav {
+            user,
+            current: "",
+            zone: Some(zone),
+        },
+        title,
+        message,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, message.to_string()).into_response(),
     }
 }
 
@@ -298,19 +348,6 @@ pub(crate) fn duration(ms: i64) -> String {
     }
 }
 
-/// A local wall-clock time for an instant: `14:05` today, else `24 Nov 14:05`.
-pub(crate) fn clock(instant: &str, now_ms: i64) -> String {
-    let Ok(t) = chrono::DateTime::parse_from_rfc3339(instant) else {
-        return instant.to_string();
-    };
-    let now = chrono::DateTime::from_timestamp_millis(now_ms).map(|d| d.with_timezone(t.offset()));
-    if now.is_some_and(|n| n.date_naive() == t.date_naive()) {
-        t.format("%H:%M").to_string()
-    } else {
-        t.format("%-d %b %H:%M").to_string()
-    }
-}
-
 /// The band's name as the chart prints it.
 pub(crate) fn band_label(code: &str) -> &'static str {
     match code {
@@ -320,17 +357,6 @@ pub(crate) fn band_label(code: &str) -> &'static str {
         "low" => "Low",
         "zero" => "Zero",
         _ => "No score",
-    }
-}
-
-/// Sort rank of a band (higher: more at risk).
-pub(crate) fn band_rank(code: &str) -> u32 {
-    match code {
-        "high" => 4,
-        "medium" => 3,
-        "low-medium" => 2,
-        "low" => 1,
-        _ => 0,
     }
 }
 

@@ -395,7 +395,7 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
         input.send_keys(value).await.unwrap();
     }
     driver
-        .find(By::Css("input[name=oxygen][value=oxygen]"))
+        .find(By::Css("select#device option[value=nasal-cannula]"))
         .await
         .unwrap()
         .click()

@@ -54,8 +54,12 @@ pub(crate) fn gated(state: server::AppState) -> (server::AppState, Arc<server::G
 
 /// The whole application as `tend serve` layers it: API, pages, gate, audit.
 pub(crate) fn app(state: server::AppState) -> axum::Router {
-    let app =
-        server::app(state.clone()).merge(web::router(state.clone(), web::WebConfig::default()));
+    app_with(state, web::WebConfig::default())
+}
+
+/// [`app`] with the web app's settings.
+pub(crate) fn app_with(state: server::AppState, config: web::WebConfig) -> axum::Router {
+    let app = server::app(state.clone()).merge(web::router(state.clone(), config));
     server::audited(server::guarded(app, state.clone()), state.store.clone())
 }
 

@@ -1,0 +1,423 @@
+//! The ward's pages as a charge nurse meets them: the board puts the riskiest patient on
+//! top (an overdue alert never lifts a lower band above a higher one), times are the
+//! hospital's local time, and every failure keeps the app's frame with the way back.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::{json, Value};
+
+mod support;
+use support::send;
+
+/// 2026-12-06T15:00:00Z: 10:00 in New York.
+const T0: i64 = 1_796_569_200_000;
+const MIN: i64 = 60_000;
+
+struct TestClock(AtomicI64);
+impl store::Clock for TestClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn reading(patient: &str, id: &str, code: &str, value: Value, unit: &str, at: i64) -> Value {
+    let mut o = json!({"resourceType": "Observation", "id": id, "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "encounter": {"reference": format!("Encounter/e-{patient}")},
+        "effectiveDateTime": search::format_instant(at)});
+    if code == "67775-7" {
+        o["valueCodeableConcept"] =
+            json!({"coding": [{"system": "http://snomed.info/sct", "code": value}]});
+    } else {
+        o["valueQuantity"] =
+            json!({"value": value, "system": "http://unitsofmeasure.org", "code": unit});
+    }
+    o
+}
+
+/// A full set: respiration, SpO2, oxygen flow (0: air), systolic, pulse, temperature; alert.
+#[allow(clippy::too_many_arguments)]
+fn set(
+    patient: &str,
+    at: i64,
+    rr: i64,
+    spo2: i64,
+    o2: f64,
+    sbp: i64,
+    hr: i64,
+    temp: f64,
+) -> Vec<Value> {
+    let id = |k: &str| format!("{patient}-{k}");
+    let mut v = vec![
+        reading(patient, &id("rr"), "9279-1", json!(rr), "/min", at),
+        reading(patient, &id("spo2"), "59408-5", json!(spo2), "%", at),
+        reading(patient, &id("sbp"), "8480-6", json!(sbp), "mm[Hg]", at),
+        reading(patient, &id("hr"), "8867-4", json!(hr), "/min", at),
+        reading(patient, &id("avpu"), "67775-7", json!("248234008"), "", at),
+        reading(patient, &id("temp"), "8310-5", json!(temp), "Cel", at),
+    ];
+    if o2 > 0.0 {
+        v.push(reading(
+            patient,
+            &id("o2"),
+            "3151-8",
+            json!(o2),
+            "L/min",
+            at,
+        ));
+    } else {
+        let mut air = reading(patient, &id("o2"), "3151-8", json!(0), "L/min", at);
+        air["valueQuantity"]["value"] = json!(0);
+        v.push(air);
+    }
+    let members: Vec<Value> = v
+        .iter()
+        .map(|o| json!({"reference": format!("Observation/{}", o["id"].as_str().unwrap())}))
+        .collect();
+    v.push(
+        json!({"resourceType": "Observation", "id": id("panel"), "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85353-1"}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "encounter": {"reference": format!("Encounter/e-{patient}")},
+        "effectiveDateTime": search::format_instant(at), "hasMember": members}),
+    );
+    v
+}
+
+fn ward() -> Vec<Value> {
+    let mut out = vec![
+        json!({"resourceType": "Location", "id": "ward-9n", "name": "Ward 9 North", "status": "active",
+            "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "wa"}]}}),
+        json!({"resourceType": "Practitioner", "id": "n1", "name": [{"given": ["Nia"], "family": "Okafor"}]}),
+    ];
+    for (i, p) in ["pa", "pb", "pc"].iter().enumerate() {
+        out.push(json!({"resourceType": "Location", "id": format!("bed-{}", i + 1), "name": format!("Bed {}", i + 1),
+            "status": "active", "partOf": {"reference": "Location/ward-9n"},
+            "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "bd"}]}}));
+        out.push(json!({"resourceType": "Patient", "id": p, "name": [{"given": [format!("Patient {}", p.to_uppercase())], "family": "Test"}],
+            "birthDate": "1950-01-01", "gender": "female"}));
+        out.push(json!({"resourceType": "Encounter", "id": format!("e-{p}"), "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": format!("Patient/{p}")},
+            "period": {"start": search::format_instant(T0 - 2 * 24 * 60 * MIN)},
+            "location": [
+                {"location": {"reference": "Location/ward-9n", "display": "Ward 9 North"}, "status": "active",
+                 "physicalType": {"coding": [{"code": "wa"}]}},
+                {"location": {"reference": format!("Location/bed-{}", i + 1), "display": format!("Bed {}", i + 1)}, "status": "active",
+                 "physicalType": {"coding": [{"code": "bd"}]}}]}));
+    }
+    out
+}
+
+struct World {
+    app: axum::Router,
+    clock: Arc<TestClock>,
+    ew: Arc<early_warning::EarlyWarning>,
+    _dir: tempfile::TempDir,
+}
+
+fn world(zone: &str) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock(AtomicI64::new(T0)));
+    let store = store::open(
+        &format!("sqlite://{}", dir.path().join("ward.db").display()),
+        store::Options {
+            clock: clock.clone(),
+            indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
+            readers: 2,
+        },
+    )
+    .unwrap();
+    support::put_all(&*store, ward());
+    // Bed 1: NEWS2 13 (high). Bed 2: 15 (high). Bed 3: 4 with a single 3 (low-medium).
+    support::put_all(
+        &*store,
+        set("pa", T0 - 10 * MIN, 25, 91, 0.0, 95, 135, 39.5),
+    );
+    support::put_all(
+        &*store,
+        set("pb", T0 - 10 * MIN, 25, 91, 2.0, 95, 135, 39.5),
+    );
+    support::put_all(
+        &*store,
+        set("pc", T0 - 10 * MIN, 25, 97, 0.0, 120, 95, 37.0),
+    );
+    let ew = early_warning::EarlyWarning::new(
+        store.clone(),
+        early_warning::Config::default(),
+        clock.clone(),
+    );
+    ew.catch_up().unwrap();
+    ew.start();
+    let hub = early_warning::Hub::start(ew.clone());
+    let state = server::AppState::new(store.clone()).with_early_warning(ew.clone(), hub);
+    let (state, gate) = support::gated(state);
+    support::account(
+        &gate,
+        "nurse",
+        access::Role::Nurse,
+        Some("Practitioner/n1"),
+        &["Location/ward-9n"],
+    );
+    let config = web::WebConfig {
+        secure_cookies: false,
+        zone: web::Zone::parse(zone).unwrap(),
+    };
+    World {
+        app: support::app_with(state, config),
+        clock,
+        ew,
+        _dir: dir,
+    }
+}
+
+fn position(page: &str, needle: &str) -> usize {
+    page.find(needle)
+        .unwrap_or_else(|| panic!("{needle} not on the page"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_riskiest_patient_is_on_top_whatever_alert_is_overdue() {
+    let w = world("America/New_York");
+    let scores: Vec<(String, Option<u32>, String)> =
+        w.ew.ward_status("Location/ward-9n")
+            .unwrap()
+            .into_iter()
+            .map(|s| {
+                let n = s.news2.unwrap();
+                (s.patient, n.total, n.band)
+            })
+            .collect();
+    assert!(
+        scores.contains(&("Patient/pa".into(), Some(13), "high".into())),
+        "{scores:?}"
+    );
+    assert!(
+        scores.contains(&("Patient/pb".into(), Some(15), "high".into())),
+        "{scores:?}"
+    );
+    assert!(
+        scores.contains(&("Patient/pc".into(), Some(4), "low-medium".into())),
+        "{scores:?}"
+    );
+    // The high alerts are acknowledged; the low-medium one is left past its deadline.
+    for a in w.ew.alerts(None, None, false).unwrap() {
+        if a.band == "high" {
+            w.ew.acknowledge(&a.id, "Practitioner/n1").unwrap();
+        }
+    }
+    w.clock.0.store(T0 + 90 * MIN, Ordering::SeqCst);
+    let overdue: Vec<_> =
+        w.ew.alerts(None, None, false)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.overdue)
+            .map(|a| a.patient)
+            .collect();
+    assert_eq!(overdue, ["Patient/pc"]);
+
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (s, _, page) = send(&w.app, get("/board", &cookie)).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let (b, a, c) = (
+        position(&page, "id=\"row-pb\""),
+        position(&page, "id=\"row-pa\""),
+        position(&page, "id=\"row-pc\""),
+    );
+    assert!(
+        b < a && a < c,
+        "15, then 13, then the overdue 4: {b} {a} {c}"
+    );
+    // The overdue alert is shown as what it is.
+    let row_c = &page[c..c + page[c..].find("</tr>").unwrap()];
+    assert!(row_c.contains("past deadline"), "{row_c}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_are_the_hospitals_local_time() {
+    let w = world("America/New_York");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (s, _, chart) = send(&w.app, get("/patients/pa", &cookie)).await;
+    assert_eq!(s, StatusCode::OK, "{chart}");
+    // The set at 14:50 UTC is 09:50 in New York; the admission two days ago shows its date.
+    assert!(chart.contains("09:50"), "local set time");
+    assert!(!chart.contains("14:50"), "no UTC time");
+    assert!(chart.contains("4 Dec 10:00"), "admission in local time");
+    assert!(chart.contains("Times are hospital time: America/New York (EST)"));
+    assert!(
+        chart.contains("1 Jan 1950"),
+        "a date of another year shows its year"
+    );
+
+    let w = world("Europe/London");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (_, _, chart) = send(&w.app, get("/patients/pa", &cookie)).await;
+    assert!(chart.contains("14:50"), "London is on UTC in December");
+    assert!(chart.contains("Europe/London (GMT)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_keeps_the_frame_and_the_way_back() {
+    let w = world("UTC");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let framed = |page: &str| {
+        assert!(page.contains("Sign out"), "sign-out in the frame: {page}");
+        assert!(
+            page.contains("href=\"/\""),
+            "the way back to the start page: {page}"
+        );
+        assert!(page.contains("Ward board"), "the role's navigation: {page}");
+    };
+    // A page the role does not have.
+    let (s, _, page) = send(&w.app, get("/privacy", &cookie)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    framed(&page);
+    assert!(page.contains("not part of the Nurse role"));
+    // An address with no page.
+    let (s, _, page) = send(&w.app, get("/no/such/page", &cookie)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    framed(&page);
+    assert!(page.contains("There is no page at this address"));
+    // A query the page cannot read: plain words, not the parser's.
+    let (s, _, page) = send(&w.app, get("/privacy?page=lots", &cookie)).await;
+    assert!(s.is_client_error(), "{s}");
+    framed(&page);
+    let (s, _, page) = send(&w.app, get("/care-gaps?page=-1", &cookie)).await;
+    assert!(s.is_client_error(), "{s}");
+    assert!(!page.contains("deserialize"), "{page}");
+    framed(&page);
+    // An unknown patient: no break-the-glass offer, a plain 404 in the frame.
+    let (s, _, page) = send(&w.app, get("/patients/nobody", &cookie)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    framed(&page);
+    assert!(!page.contains("Break the glass"));
+    assert!(page.contains("There is no patient with this record"));
+    // Signed out: the way is to sign in.
+    let (s, _, page) = send(
+        &w.app,
+        Request::get("/no/such/page")
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(page.contains("href=\"/sign-in\""), "{page}");
+}
+
+fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_string()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bedside_form_records_what_a_set_really_holds() {
+    let w = world("America/New_York");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (s, _, page) = send(&w.app, get("/patients/pc/vitals", &cookie)).await;
+    assert_eq!(s, StatusCode::OK);
+    // Now, in hospital time, by default; back 24 h at most; the previous set beside the form.
+    assert!(
+        page.contains("value=\"2026-12-06T10:00\""),
+        "default time taken"
+    );
+    assert!(page.contains("min=\"2026-12-05T10:00\""));
+    assert!(page.contains("Previous set"));
+    assert!(page.contains("Venturi mask"));
+    let csrf = support::between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+
+    // Taken in the future: refused, nothing saved.
+    let (s, _, page) = send(
+        &w.app,
+        post(
+            "/patients/pc/vitals",
+            &cookie,
+            &format!("csrf={csrf}&taken=2026-12-06T10:30&rr=18"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Time taken cannot be in the future"));
+
+    // Taken 40 minutes ago on a Venturi mask at 28 %, temperature refused: saved, the
+    // post redirects (a reload records nothing twice), the set scores as incomplete.
+    let form = format!(
+        "csrf={csrf}&taken=2026-12-06T09:20&rr=22&spo2=94&device=venturi&fio2=28&sbp=118&pulse=96&acvpu=A&temp=&temp_absent=refused&pain=3"
+    );
+    let resp =
+        tower::ServiceExt::oneshot(w.app.clone(), post("/patients/pc/vitals", &cookie, &form))
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(to.starts_with("/patients/pc/vitals?saved=vs-"), "{to}");
+    let (s, _, page) = send(&w.app, get(&to, &cookie)).await;
+    assert_eq!(s, StatusCode::OK);
+    let result = support::between(&page, "id=\"result\"", "</section>");
+    assert!(result.contains("incomplete"), "{result}");
+    // Any device but air scores as oxygen: RR 22 (2) + SpO2 94 (1) + oxygen (2) + pulse 96 (1).
+    assert!(result.contains("at least 6"), "{result}");
+    // The stored readings: the time taken, the device, the reason for the gap.
+    let panel = to
+        .split("saved=")
+        .nth(1)
+        .unwrap()
+        .split('#')
+        .next()
+        .unwrap();
+    let store = w.ew.store();
+    let read = |id: &str| -> Value {
+        serde_json::from_str(
+            &store
+                .read(&store::Access::system(), "Observation", id)
+                .unwrap()
+                .unwrap()
+                .body
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let o2 = read(&format!("{panel}-o2"));
+    assert_eq!(o2["effectiveDateTime"], "2026-12-06T14:20:00.000Z");
+    assert_eq!(o2["code"]["coding"][0]["code"], "3150-0");
+    assert_eq!(o2["method"]["text"], "Venturi mask");
+    let temp = read(&format!("{panel}-temp"));
+    assert_eq!(
+        temp["dataAbsentReason"]["coding"][0]["code"],
+        "asked-declined"
+    );
+    assert_eq!(read(&format!("{panel}-pain"))["valueQuantity"]["value"], 3);
+    // A set back-dated before the patient's newest set does not replace it on the board.
+    let latest =
+        w.ew.ward_status("Location/ward-9n")
+            .unwrap()
+            .into_iter()
+            .find(|s| s.patient == "Patient/pc")
+            .and_then(|s| s.news2)
+            .unwrap();
+    assert_eq!(latest.effective, "2026-12-06T14:50:00.000Z");
+    let ids_before = store.commits().latest();
+    // Reloading the result records nothing.
+    let (s, _, _) = send(&w.app, get(&to, &cookie)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(store.commits().latest(), ids_before);
+}
