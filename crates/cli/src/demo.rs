@@ -59,7 +59,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let started = std::time::Instant::now();
+    println!("Building the synthetic hospital (seed {})…", args.seed);
     let hospital = synth::generate(&cfg);
+    println!(
+        "  {} resources generated in {:.1} s; loading them…",
+        hospital.resources.len(),
+        started.elapsed().as_secs_f64()
+    );
     let total = hospital.resources.len();
     let s2 = store.clone();
     let resources = hospital.resources.clone();
@@ -71,6 +77,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for (t, n) in synth::summary(&hospital) {
         println!("  {t:<22} {n}");
     }
+    println!("Scoring every vital-sign set…");
     let state = crate::with_early_warning(store.clone(), &args.early_warning)?;
     if let Some(ew) = state.early_warning.clone() {
         let started = std::time::Instant::now();
@@ -88,6 +95,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             open.iter().filter(|a| a.band == "low-medium").count(),
         );
     }
+    println!("Finding preventive-care gaps…");
     let gaps = crate::care_gaps_service(&state, &args.prevention)?;
     let g = gaps.clone();
     let run = tokio::task::spawn_blocking(move || g.run_population()).await??;
@@ -112,14 +120,14 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let state = crate::with_gate(state, args.smart_clients.as_deref())?;
     let gate = state.gate.clone().expect("set above");
     let resources = hospital.resources.clone();
-    let (password, token) =
+    let (password, token, nurse_token) =
         tokio::task::spawn_blocking(move || demo_accounts(&gate.accounts, &resources)).await??;
     let stream = hospital.vitals_stream();
     tokio::spawn(stream_vitals(store.clone(), stream, args.tick));
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let (state, _listener) = crate::hl7::start(state, &args.hl7, stopped).await?;
     println!(
-        "Open http://{0}/ in a browser and sign in with one of the accounts above (password: {password}).\nThe administrator's API token: {token}\nTry: curl -H 'Authorization: Bearer {token}' 'http://{0}/fhir/Location?_count=5'\n     curl -H 'Authorization: Bearer {token}' 'http://{0}/fhir/MeasureReport?_count=5'\n     curl 'http://{0}/cds-services'\n     curl -X POST 'http://{0}/cds-services/tend-patient-view' -H 'Content-Type: application/json' -d '{{\"hook\":\"patient-view\",\"hookInstance\":\"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\",\"context\":{{\"userId\":\"Practitioner/demo\",\"patientId\":\"pat-000200\"}}}}'",
+        "Open http://{0}/ in a browser and sign in with one of the accounts above (password: {password}).\nThe administrator's API token: {token}\nThe Ward 3 East charge nurse's API token: {nurse_token}\nTry: curl -H 'Authorization: Bearer {token}' 'http://{0}/fhir/Location?_count=5'\n     curl -H 'Authorization: Bearer {nurse_token}' 'http://{0}/fhir/Observation?category=vital-signs&_count=5'\n     curl -H 'Authorization: Bearer {nurse_token}' 'http://{0}/api/alerts'\n     curl 'http://{0}/cds-services'\n     curl -X POST 'http://{0}/cds-services/tend-patient-view' -H 'Content-Type: application/json' -d '{{\"hook\":\"patient-view\",\"hookInstance\":\"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\",\"context\":{{\"userId\":\"Practitioner/demo\",\"patientId\":\"pat-000200\"}}}}'",
         args.listen
     );
     crate::serve_app(
@@ -132,11 +140,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// One account per role (people linked to the demo hospital's staff where it has them), all
-/// with one generated password, and an API token for the administrator. Printed.
+/// with one generated password, and API tokens for the administrator and the charge nurse.
+/// Printed.
 fn demo_accounts(
     accounts: &accounts::Accounts,
     resources: &[serde_json::Value],
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<(String, String, String)> {
     use access::Role;
     let password = crate::users::generated_password();
     // The practitioner of the first PractitionerRole titled `title` (at `ward`, if given).
@@ -242,7 +251,8 @@ fn demo_accounts(
         println!("  {username:<10} {}", role.title());
     }
     let token = accounts.issue_token("admin", "demo", None, "tend demo")?;
-    Ok((password, token))
+    let nurse = accounts.issue_token("nurse", "demo", None, "tend demo")?;
+    Ok((password, token, nurse))
 }
 
 /// PUT every resource at its own id, in batches of independent entries.

@@ -93,7 +93,7 @@ impl fmt::Display for Why<'_> {
                 "Recommendation is for sex assigned at birth {}",
                 s.as_str()
             ),
-            Why::Factor(x) => write!(f, "Applies only to people who: {}", x.describe()),
+            Why::Factor(x) => write!(f, "Applies only to people who {}", x.describe()),
             Why::PackYears {
                 min,
                 recorded: None,
@@ -386,12 +386,16 @@ impl RuleSet {
         if let Some((evidence, expires)) = best {
             return Status::Satisfied { evidence, expires };
         }
+        // Open since the patient became eligible or their last evidence ran out, and never
+        // before the recommendation itself took effect (its year: a gap cannot be older than
+        // the advice that defines it).
         let entered = birth.checked_add_months(Months::new(p.min_age * 12));
-        let since = match (&last, entered) {
-            (Some((_, l)), Some(e)) => Some((*l).max(e)),
-            (Some((_, l)), None) => Some(*l),
-            (None, e) => e,
-        };
+        let effective = NaiveDate::from_ymd_opt(i32::from(rule.source.year), 1, 1);
+        let since = [last.as_ref().map(|(_, l)| *l), entered, effective]
+            .into_iter()
+            .flatten()
+            .max()
+            .filter(|_| last.is_some() || entered.is_some());
         Status::Due {
             since,
             last: last.map(|(f, _)| f),

@@ -159,12 +159,12 @@ pub enum Factor {
 impl Factor {
     pub fn describe(self) -> &'static str {
         match self {
-            Factor::EverSmoker => "has ever smoked",
-            Factor::CurrentSmoker => "smokes now",
-            Factor::Black => "Black or African American",
-            Factor::Asian => "Asian",
-            Factor::Overweight => "BMI 25 or more",
-            Factor::ElevatedBloodPressure => "blood pressure 130/85 or more",
+            Factor::EverSmoker => "have ever smoked",
+            Factor::CurrentSmoker => "smoke now",
+            Factor::Black => "are Black or African American",
+            Factor::Asian => "are Asian",
+            Factor::Overweight => "have a BMI of 25 or more",
+            Factor::ElevatedBloodPressure => "have a blood pressure of 130/85 or more",
         }
     }
 }

@@ -72,6 +72,15 @@
     window.setInterval(soon, 60000);
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // Charts open on the newest set: scrolled to their right-hand end.
+  function newest() {
+    document.querySelectorAll('[data-newest="right"]').forEach(function (el) {
+      el.scrollLeft = el.scrollWidth;
+    });
+  }
+
+  function ready() { newest(); start(); }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();

@@ -180,6 +180,17 @@ pub(crate) async fn act(
     Form(form): Form<ActForm>,
 ) -> Result<Response, PageError> {
     let user = crate::session::poster(&auth, &form.csrf, access::Permission::AlertRespond)?;
+    if action == "respond" && form.response.is_empty() {
+        // Nothing is chosen for the nurse: the response is what was actually done.
+        let mut resp = inbox(
+            &web,
+            &user,
+            Some("Choose the response you gave before recording it.".into()),
+        )
+        .await?;
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
     let ew = web.ew()?;
     // Acting on an alert needs the same relationship as opening the patient's chart.
     let (e, alert_id) = (ew.clone(), id.clone());

@@ -109,6 +109,7 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
     };
     let due = match s.minutes_to_due {
         Some(m) if m < 0 => format!("overdue {}", view::duration(-m * 60_000)),
+        Some(0) => "due now".into(),
         Some(m) => format!("in {}", view::duration(m * 60_000)),
         None => "now".into(),
     };

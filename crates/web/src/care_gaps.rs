@@ -138,11 +138,7 @@ fn worklist(
                 age: r.age.map(|a| a.to_string()).unwrap_or_default(),
                 title: r.rule_title.clone(),
                 action: r.action.clone(),
-                since: r
-                    .gap
-                    .since
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "—".into()),
+                since: r.gap.since.map(day).unwrap_or_else(|| "—".into()),
                 overdue: r
                     .gap
                     .since
@@ -258,6 +254,14 @@ pub(crate) async fn outreach(
 ) -> Result<Response, PageError> {
     let user = crate::session::poster(&auth, &form.csrf, access::Permission::Outreach)?;
     let gaps = web.gaps()?;
+    if form.outcome.is_empty() {
+        let (f, zone) = (Filters::default(), web.config.zone);
+        let msg = "Choose what happened before recording the outreach.".to_string();
+        let mut resp =
+            view::render(&blocking(move || Ok(worklist(&gaps, &f, &user, Some(msg), zone))).await?);
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
     let by = user.name.clone();
     let note = form.note.chars().take(500).collect::<String>();
     let outcome = form.outcome.clone();
@@ -317,13 +321,16 @@ fn line(g: &GapView) -> ChartGap {
         g.evidence
             .as_ref()
             .map(|e| {
-                let when = e.date.map(|d| format!(" on {d}")).unwrap_or_default();
+                let when = e
+                    .date
+                    .map(|d| format!(" on {}", day(d)))
+                    .unwrap_or_default();
                 let reported = if e.patient_reported {
                     ", patient-reported"
                 } else {
                     ""
                 };
-                format!("{prefix}{}{when}{reported} ({})", e.name, e.reference)
+                format!("{prefix}{}{when}{reported}", e.name)
             })
             .unwrap_or_default()
     };
@@ -332,7 +339,9 @@ fn line(g: &GapView) -> ChartGap {
             "Due",
             format!(
                 "Due{}. {}{}",
-                g.since.map(|d| format!(" since {d}")).unwrap_or_default(),
+                g.since
+                    .map(|d| format!(" since {}", day(d)))
+                    .unwrap_or_default(),
                 g.action,
                 evidence(" Last: ")
             ),
@@ -365,4 +374,9 @@ fn line(g: &GapView) -> ChartGap {
         source: g.source.clone(),
         url: g.url.clone(),
     }
+}
+
+/// A calendar day as people read it, with its year (care-gap dates span decades).
+fn day(d: chrono::NaiveDate) -> String {
+    d.format("%-d %b %Y").to_string()
 }

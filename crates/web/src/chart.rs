@@ -114,6 +114,9 @@ struct ChartPage {
     alerts: Vec<AlertLine>,
     /// Every care-gap rule's verdict, when care gaps run.
     gaps: Option<Vec<crate::care_gaps::ChartGap>>,
+    /// Which page of sets (0: the newest), and whether earlier ones exist.
+    page: usize,
+    earlier: bool,
 }
 
 fn text_of(concept: &Value) -> String {
@@ -336,7 +339,7 @@ fn alerts(ew: &EarlyWarning, subject: &str, now: Now) -> Result<Vec<AlertLine>, 
 type Loaded = (
     Demographics,
     Option<Stay>,
-    (Vec<Column>, Vec<ChartRow>, Line),
+    ((Vec<Column>, Vec<ChartRow>, Line), bool),
     Vec<Lab>,
     Vec<String>,
     Vec<AlertLine>,
@@ -348,6 +351,7 @@ fn load(
     access: &store::Access,
     id: &str,
     zone: Zone,
+    page: usize,
 ) -> Result<Loaded, PageError> {
     let store = ew.store();
     let now = Now::new(ew.now_ms(), zone);
@@ -365,7 +369,10 @@ fn load(
     )?
     .first()
     .map(|e| stay(e, now));
-    let mut scores = view::news2_scores(&**store, access, &subject, COLUMNS)?;
+    // One more than a page: whether earlier sets exist.
+    let mut scores = view::news2_scores(&**store, access, &subject, COLUMNS + 1, page * COLUMNS)?;
+    let earlier = scores.len() > COLUMNS;
+    scores.truncate(COLUMNS);
     scores.reverse();
     let problems = view::search(
         &**store,
@@ -383,7 +390,7 @@ fn load(
     Ok((
         demographics(&patient, now),
         stay,
-        observation_chart(&scores, now),
+        (observation_chart(&scores, now), earlier),
         labs(&**store, access, &subject, now)?,
         problems,
         alerts(ew, &subject, now)?,
@@ -394,22 +401,25 @@ pub(crate) async fn page(
     State(web): State<Web>,
     auth: crate::session::AuthExt,
     Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ChartQuery>,
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::ChartRead)?;
+    let page = q.earlier.unwrap_or(0).min(1000);
     reach(&web, &user, &id).await?;
     let ew = web.ew()?;
     let pid = id.clone();
     let gaps = web.app.care_gaps.clone();
     let (w, reader) = (web.clone(), user.clone());
-    let ((who, stay, (columns, rows, line), labs, problems, alerts), gaps) = blocking(move || {
-        let access = w.access(&reader)?;
-        let loaded = load(&ew, &access, &pid, w.config.zone)?;
-        let gaps = gaps
-            .map(|g| crate::care_gaps::chart_gaps(&g, &pid))
-            .transpose()?;
-        Ok((loaded, gaps))
-    })
-    .await?;
+    let ((who, stay, ((columns, rows, line), earlier), labs, problems, alerts), gaps) =
+        blocking(move || {
+            let access = w.access(&reader)?;
+            let loaded = load(&ew, &access, &pid, w.config.zone, page)?;
+            let gaps = gaps
+                .map(|g| crate::care_gaps::chart_gaps(&g, &pid))
+                .transpose()?;
+            Ok((loaded, gaps))
+        })
+        .await?;
     Ok(view::render(&ChartPage {
         nav: Nav::new(&user, "chart", web.config.zone),
         id,
@@ -422,7 +432,15 @@ pub(crate) async fn page(
         problems,
         alerts,
         gaps,
+        page,
+        earlier,
     }))
+}
+
+/// `?earlier=N`: the chart's Nth page of earlier sets (0: the newest).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ChartQuery {
+    earlier: Option<usize>,
 }
 
 #[derive(Template)]

@@ -204,11 +204,13 @@ pub(crate) fn patient(
 }
 
 /// A patient's NEWS2 scores, newest first.
+/// A patient's NEWS2 scores, newest first: `count` of them, skipping the newest `skip`.
 pub(crate) fn news2_scores(
     store: &dyn Store,
     access: &store::Access,
     subject: &str,
     count: usize,
+    skip: usize,
 ) -> Result<Vec<Value>, PageError> {
     search(
         store,
@@ -226,6 +228,7 @@ pub(crate) fn news2_scores(
             ),
             ("_sort", "-date".into()),
             ("_count", count.to_string()),
+            ("_offset", skip.to_string()),
         ],
     )
 }

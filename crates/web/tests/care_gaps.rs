@@ -210,4 +210,16 @@ async fn a_navigator_works_the_care_gap_worklist() {
         "{section}"
     );
     assert!(section.contains("uspreventiveservicestaskforce.org"));
+    // Plain words: no raw references, dates with their year, nothing older than the advice.
+    assert!(!section.contains("Observation/"), "{section}");
+    assert!(!section.contains("Condition/"), "{section}");
+    assert!(!section.contains("people who:"), "{section}");
+    for since in section.split("since ").skip(1) {
+        let date = &since[..since.find('.').unwrap_or(since.len())];
+        let year: i32 = date.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(
+            year >= 2018,
+            "a gap older than its recommendation: since {date}"
+        );
+    }
 }
