@@ -36,7 +36,11 @@
       if (inflight) { pending = window.setTimeout(refresh, 200); return; }
       inflight = true;
       var before = bands(tbody);
-      fetch("/board/rows?ward=" + encodeURIComponent(ward), { credentials: "same-origin" })
+      var q = "ward=" + encodeURIComponent(ward) +
+        "&view=" + encodeURIComponent(table.dataset.view || "standard") +
+        "&show=" + encodeURIComponent(table.dataset.show || "all") +
+        "&sort=" + encodeURIComponent(table.dataset.sort || "risk");
+      fetch("/board/rows?" + q, { credentials: "same-origin" })
         .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
         .then(function (html) {
           tbody.innerHTML = html;
@@ -67,9 +71,31 @@
     source.addEventListener("open", function () { if (state) state.textContent = "live"; });
     source.addEventListener("error", function () { if (state) state.textContent = "reconnecting…"; });
     source.addEventListener("score", soon);
-    source.addEventListener("alert", soon);
+    source.addEventListener("alert", function (e) { soon(); if (table.dataset.sound === "on") chime(e); });
     // Times since the last set and to deadlines move on even without events.
     window.setInterval(soon, 60000);
+  }
+
+  // A new high alert, when the user turned sound on: a short tone (no sound file), and a
+  // notification if the browser allows them.
+  var audio = null;
+  function chime(e) {
+    var a;
+    try { a = JSON.parse(e.data); } catch (err) { return; }
+    var alert = a.data || a;
+    if (alert.band !== "high" || alert.lifecycle !== "raised") return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      [0, 0.35].forEach(function (at) {
+        var o = audio.createOscillator(), g = audio.createGain();
+        o.frequency.value = 880; g.gain.value = 0.15;
+        o.connect(g); g.connect(audio.destination);
+        o.start(audio.currentTime + at); o.stop(audio.currentTime + at + 0.2);
+      });
+    } catch (err) { /* no audio on this device */ }
+    if (window.Notification && Notification.permission === "granted") {
+      new Notification("New high alert", { body: "NEWS2 high: open the alert inbox" });
+    }
   }
 
   // Charts open on the newest set: scrolled to their right-hand end.
@@ -79,7 +105,16 @@
     });
   }
 
-  function ready() { newest(); start(); }
+  // Turning sound on is the moment to ask for notifications (the browser needs a click).
+  function askNotify() {
+    document.querySelectorAll("a[data-ask-notify]").forEach(function (a) {
+      a.addEventListener("click", function () {
+        if (window.Notification && Notification.permission === "default") Notification.requestPermission();
+      });
+    });
+  }
+
+  function ready() { newest(); askNotify(); start(); }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
   else ready();

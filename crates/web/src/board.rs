@@ -9,6 +9,7 @@ use axum::response::Response;
 use early_warning::{EarlyWarning, PatientStatus};
 use serde::Deserialize;
 
+use crate::settings::{Settings, View};
 use crate::view::{self, band_label, Nav};
 use crate::{blocking, Web};
 
@@ -17,6 +18,8 @@ use crate::{blocking, Web};
 pub(crate) struct Row {
     pub(crate) patient: String,
     pub(crate) name: String,
+    /// Initials, for the wall display (no names on a screen visitors can read).
+    pub(crate) initials: String,
     pub(crate) age: String,
     pub(crate) sex: String,
     pub(crate) bed: String,
@@ -68,6 +71,33 @@ struct BoardPage {
     rows: Vec<Row>,
     empty_beds: Vec<String>,
     all: bool,
+    /// The view, order and filter shown, and the counts behind the filter links.
+    view: &'static str,
+    by_bed: bool,
+    show: &'static str,
+    counts: Counts,
+    /// A sound for each new high alert (the user's setting).
+    sound: bool,
+}
+
+impl BoardPage {
+    /// This board's address with one choice changed.
+    fn with(&self, key: &str, value: &str) -> String {
+        let mut q = [
+            ("ward", self.ward.as_str()),
+            ("view", self.view),
+            ("sort", if self.by_bed { "bed" } else { "risk" }),
+            ("show", self.show),
+            ("sound", if self.sound { "on" } else { "off" }),
+        ];
+        for p in q.iter_mut() {
+            if p.0 == key {
+                p.1 = value;
+            }
+        }
+        let q: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("/board?{}", q.join("&amp;"))
+    }
 }
 
 #[derive(Template)]
@@ -75,11 +105,57 @@ struct BoardPage {
 struct BoardRows {
     rows: Vec<Row>,
     all: bool,
+    view: &'static str,
+}
+
+/// How many rows each filter would show.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counts {
+    all: usize,
+    urgent: usize,
+    alerts: usize,
+    overdue: usize,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct BoardQuery {
     ward: Option<String>,
+    /// `standard`, `compact` or `wall`; kept as the user's choice.
+    view: Option<String>,
+    /// `risk` or `bed`; kept as the user's choice.
+    sort: Option<String>,
+    /// `all`, `urgent` (medium or high), `alerts` (an open alert) or `overdue`.
+    show: Option<String>,
+    /// `on` or `off`: a sound for each new high alert; kept as the user's choice.
+    sound: Option<String>,
+}
+
+/// The filter asked for (all when unknown).
+fn show(q: &BoardQuery) -> &'static str {
+    match q.show.as_deref() {
+        Some("urgent") => "urgent",
+        Some("alerts") => "alerts",
+        Some("overdue") => "overdue",
+        _ => "all",
+    }
+}
+
+fn keep(show: &str, r: &Row) -> bool {
+    match show {
+        "urgent" => matches!(r.band.as_str(), "medium" | "high"),
+        "alerts" => r.alert.is_some(),
+        "overdue" => r.overdue,
+        _ => true,
+    }
+}
+
+/// "Marilou Rowena Mercado" → "M. R. M."
+fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .map(|c| format!("{c}."))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
@@ -132,6 +208,7 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
             .unwrap_or(&s.patient)
             .to_string(),
         name: view::name(&patient),
+        initials: initials(&view::name(&patient)),
         age: view::age(patient["birthDate"].as_str(), now)
             .map(|a| a.to_string())
             .unwrap_or_else(|| "?".into()),
@@ -163,7 +240,12 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
 /// Tabs, rows and empty beds of the board for `ward` (`all` or a Location id).
 type Board = (Vec<WardTab>, String, Vec<Row>, Vec<String>);
 
-fn board(ew: &EarlyWarning, ward: &str, allowed: Option<&[String]>) -> Result<Board, PageError> {
+fn board(
+    ew: &EarlyWarning,
+    ward: &str,
+    allowed: Option<&[String]>,
+    by_bed: bool,
+) -> Result<Board, PageError> {
     let now = ew.now_ms();
     let mut wards = ew.wards().map_err(view::store_error)?;
     if let Some(mine) = allowed {
@@ -208,12 +290,15 @@ fn board(ew: &EarlyWarning, ward: &str, allowed: Option<&[String]>) -> Result<Bo
             }
         }
     }
-    // Most at risk first, across wards too; ties in bed order.
-    rows.sort_by(|a, b| {
-        b.risk.cmp(&a.risk).then_with(|| {
-            early_warning::ranking::bed_order(Some(a.bed.as_str()), Some(b.bed.as_str()))
-        })
-    });
+    // Most at risk first, across wards too; ties in bed order. Or walking the ward: by bed.
+    let beds = |a: &Row, b: &Row| {
+        early_warning::ranking::bed_order(Some(a.bed.as_str()), Some(b.bed.as_str()))
+    };
+    if by_bed {
+        rows.sort_by(|a, b| a.ward.cmp(&b.ward).then_with(|| beds(a, b)));
+    } else {
+        rows.sort_by(|a, b| b.risk.cmp(&a.risk).then_with(|| beds(a, b)));
+    }
     empty.sort();
     let title = if ward == "all" {
         "All wards".to_string()
@@ -226,10 +311,11 @@ fn board(ew: &EarlyWarning, ward: &str, allowed: Option<&[String]>) -> Result<Bo
     Ok((tabs, title, rows, empty))
 }
 
-fn chosen_ward(q: &BoardQuery, user: &crate::User) -> String {
+fn chosen_ward(q: &BoardQuery, user: &crate::User, kept: &Settings) -> String {
     q.ward
         .clone()
         .filter(|w| !w.is_empty())
+        .or_else(|| kept.ward.clone())
         .or_else(|| {
             user.wards
                 .first()
@@ -238,15 +324,27 @@ fn chosen_ward(q: &BoardQuery, user: &crate::User) -> String {
         .unwrap_or_else(|| "all".into())
 }
 
+/// What a board request shows: the user, the ward, their settings (the query's choices,
+/// kept for next time), and the board.
+struct Loaded {
+    user: crate::User,
+    ward: String,
+    settings: Settings,
+    board: Board,
+}
+
 /// The signed-in user, the ward shown and its board.
 async fn load(
     web: &Web,
     auth: &crate::session::AuthExt,
     q: &BoardQuery,
-) -> Result<(crate::User, String, Board), PageError> {
+) -> Result<Loaded, PageError> {
     let user = crate::session::user(auth, access::Permission::Board)?;
     let ew = web.ew()?;
-    let ward = chosen_ward(q, &user);
+    let store = web.app.store.clone();
+    let username = user.principal.id.clone();
+    let kept = blocking(move || Ok(Settings::load(&*store, &username))).await?;
+    let ward = chosen_ward(q, &user, &kept);
     let allowed = (!user.hospital_wide()).then(|| user.wards.clone());
     if let Some(mine) = &allowed {
         if ward != "all" && !mine.contains(&format!("Location/{ward}")) {
@@ -256,9 +354,40 @@ async fn load(
             ));
         }
     }
-    let w = ward.clone();
-    let board = blocking(move || board(&ew, &w, allowed.as_deref())).await?;
-    Ok((user, ward, board))
+    // The query's choices become the user's settings.
+    let mut settings = kept.clone();
+    settings.ward = Some(ward.clone());
+    if let Some(v) = q.view.as_deref().and_then(View::parse) {
+        settings.view = Some(v.code().into());
+    }
+    if let Some(s) = q.sort.as_deref().filter(|s| *s == "bed" || *s == "risk") {
+        settings.sort = Some(s.into());
+    }
+    match q.sound.as_deref() {
+        Some("on") => settings.sound = true,
+        Some("off") => settings.sound = false,
+        _ => {}
+    }
+    if settings != kept {
+        let (store, username, s) = (
+            web.app.store.clone(),
+            user.principal.id.clone(),
+            settings.clone(),
+        );
+        blocking(move || {
+            s.save(&*store, &username);
+            Ok(())
+        })
+        .await?;
+    }
+    let (w, by_bed) = (ward.clone(), settings.by_bed());
+    let board = blocking(move || board(&ew, &w, allowed.as_deref(), by_bed)).await?;
+    Ok(Loaded {
+        user,
+        ward,
+        settings,
+        board,
+    })
 }
 
 pub(crate) async fn page(
@@ -266,7 +395,20 @@ pub(crate) async fn page(
     auth: crate::session::AuthExt,
     Query(q): Query<BoardQuery>,
 ) -> Result<Response, PageError> {
-    let (user, ward, (wards, title, rows, empty_beds)) = load(&web, &auth, &q).await?;
+    let Loaded {
+        user,
+        ward,
+        settings,
+        board: (wards, title, rows, empty_beds),
+    } = load(&web, &auth, &q).await?;
+    let show = show(&q);
+    let counts = Counts {
+        all: rows.len(),
+        urgent: rows.iter().filter(|r| keep("urgent", r)).count(),
+        alerts: rows.iter().filter(|r| keep("alerts", r)).count(),
+        overdue: rows.iter().filter(|r| keep("overdue", r)).count(),
+    };
+    let rows: Vec<Row> = rows.into_iter().filter(|r| keep(show, r)).collect();
     let seen = server::Seen(
         rows.iter()
             .map(|r| format!("Patient/{}", r.patient))
@@ -281,6 +423,11 @@ pub(crate) async fn page(
             title,
             rows,
             empty_beds,
+            view: settings.view().code(),
+            by_bed: settings.by_bed(),
+            show,
+            counts,
+            sound: settings.sound,
         }),
         seen,
     ))
@@ -292,7 +439,14 @@ pub(crate) async fn rows(
     auth: crate::session::AuthExt,
     Query(q): Query<BoardQuery>,
 ) -> Result<Response, PageError> {
-    let (_, ward, (_, _, rows, _)) = load(&web, &auth, &q).await?;
+    let Loaded {
+        ward,
+        settings,
+        board: (_, _, rows, _),
+        ..
+    } = load(&web, &auth, &q).await?;
+    let show = show(&q);
+    let rows: Vec<Row> = rows.into_iter().filter(|r| keep(show, r)).collect();
     let seen = server::Seen(
         rows.iter()
             .map(|r| format!("Patient/{}", r.patient))
@@ -302,6 +456,7 @@ pub(crate) async fn rows(
         view::render(&BoardRows {
             rows,
             all: ward == "all",
+            view: settings.view().code(),
         }),
         seen,
     ))

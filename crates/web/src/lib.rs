@@ -24,6 +24,7 @@ mod chart;
 mod local;
 mod privacy;
 mod session;
+mod settings;
 mod signin;
 mod users;
 mod view;

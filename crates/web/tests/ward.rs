@@ -421,3 +421,54 @@ async fn the_bedside_form_records_what_a_set_really_holds() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(store.commits().latest(), ids_before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_has_views_filters_and_orders_that_the_user_keeps() {
+    let w = world("UTC");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let order = |page: &str| -> Vec<usize> {
+        ["pa", "pb", "pc"]
+            .iter()
+            .map(|p| position(page, &format!("id=\"row-{p}\"")))
+            .collect()
+    };
+    // By bed, compact: bed 1, 2, 3 in order, one line each.
+    let (s, _, page) = send(&w.app, get("/board?view=compact&sort=bed", &cookie)).await;
+    assert_eq!(s, StatusCode::OK);
+    let o = order(&page);
+    assert!(o[0] < o[1] && o[1] < o[2], "by bed: {o:?}");
+    assert!(page.contains("class=\"board compact\""));
+    // Kept: the next visit, on any device, opens the same way.
+    let (_, _, page) = send(&w.app, get("/board", &cookie)).await;
+    assert!(page.contains("class=\"board compact\""), "the view is kept");
+    let o = order(&page);
+    assert!(o[0] < o[1] && o[1] < o[2], "the order is kept: {o:?}");
+    // Most at risk first again.
+    let (_, _, page) = send(&w.app, get("/board?sort=risk", &cookie)).await;
+    let o = order(&page);
+    assert!(o[1] < o[0] && o[0] < o[2], "15, 13, 4: {o:?}");
+    // Filters: medium or high only.
+    let (_, _, page) = send(&w.app, get("/board?show=urgent", &cookie)).await;
+    assert!(page.contains("id=\"row-pa\"") && page.contains("id=\"row-pb\""));
+    assert!(
+        !page.contains("id=\"row-pc\""),
+        "a low-medium patient is filtered out"
+    );
+    assert!(page.contains("Medium or high 2"));
+    // The live rows follow the same choices.
+    let (_, _, rows) = send(
+        &w.app,
+        get("/board/rows?ward=ward-9n&show=urgent&view=compact", &cookie),
+    )
+    .await;
+    assert!(!rows.contains("id=\"row-pc\""));
+    // The wall display shows no names.
+    let (_, _, page) = send(&w.app, get("/board?view=wall&show=all", &cookie)).await;
+    assert!(!page.contains("Patient PA Test"), "no names on the wall");
+    assert!(page.contains("P. P. T."), "initials instead");
+    // Sound for new high alerts is off until the user turns it on, then kept.
+    assert!(page.contains("data-sound=\"off\""));
+    send(&w.app, get("/board?sound=on", &cookie)).await;
+    let (_, _, page) = send(&w.app, get("/board", &cookie)).await;
+    assert!(page.contains("data-sound=\"on\""));
+}
