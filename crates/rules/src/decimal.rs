@@ -148,6 +148,21 @@ impl Decimal {
         i64::try_from(rounded).ok()
     }
 
+    /// Compares two decimals by value (`2.50` equals `2.5`), exactly.
+    pub fn cmp_value(&self, other: &Decimal) -> std::cmp::Ordering {
+        let scale = self.scale.max(other.scale);
+        let widen = |d: &Decimal| {
+            10i128
+                .checked_pow(scale - d.scale)
+                .and_then(|m| d.units.checked_mul(m))
+        };
+        match (widen(self), widen(other)) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            // Beyond i128 only at absurd magnitudes: compare the nearest floats.
+            _ => self.as_f64().total_cmp(&other.as_f64()),
+        }
+    }
+
     pub fn as_f64(&self) -> f64 {
         self.units as f64 / 10f64.powi(self.scale as i32)
     }
@@ -220,6 +235,16 @@ mod tests {
         assert_eq!(c, Some(351));
         assert_eq!(d("98.6").convert(d("-32"), 5, 9, 1), Some(370));
         assert_eq!(d("95").convert(d("-32"), 5, 9, 1), Some(350));
+    }
+
+    #[test]
+    fn compares_by_value() {
+        use std::cmp::Ordering::*;
+        assert_eq!(d("2.50").cmp_value(&d("2.5")), Equal);
+        assert_eq!(d("19.99").cmp_value(&d("20")), Less);
+        assert_eq!(d("91.005").cmp_value(&d("91.01")), Less);
+        assert_eq!(d("-1").cmp_value(&d("0")), Less);
+        assert_eq!(d("1e2").cmp_value(&d("99.999")), Greater);
     }
 
     #[test]
