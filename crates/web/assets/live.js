@@ -114,7 +114,51 @@
     });
   }
 
-  function ready() { newest(); askNotify(); start(); }
+  // The alert inbox: refetched when a score or alert event arrives, unless the user is
+  // typing a response or note (then a notice offers the refresh instead).
+  function inbox() {
+    var list = document.querySelector('ul.inbox[data-live="alerts"]');
+    if (!list || !window.EventSource) return;
+    var state = document.getElementById("inbox-state");
+    var pending = null;
+    function busy() {
+      return Array.prototype.some.call(list.querySelectorAll("input[name=note], select"), function (f) {
+        return f.value !== "" || f === document.activeElement;
+      });
+    }
+    function refresh() {
+      pending = null;
+      if (busy()) {
+        if (state) state.innerHTML = 'Alerts changed. <a href="/alerts">Show the latest</a>';
+        return;
+      }
+      fetch("/alerts", { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+        .then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var fresh = doc.querySelector('ul.inbox[data-live="alerts"]');
+          if (!fresh || busy()) return;
+          var before = {};
+          list.querySelectorAll("li[id]").forEach(function (li) { before[li.id] = true; });
+          list.innerHTML = fresh.innerHTML;
+          var added = [];
+          list.querySelectorAll("li[id]").forEach(function (li) {
+            if (!before[li.id]) { li.classList.add("changed"); added.push(li.querySelector(".alert-head").textContent.replace(/\s+/g, " ").trim()); }
+          });
+          if (added.length) announce("New alert: " + added.join(". "));
+          document.body.dataset.updated = String(Date.now());
+        })
+        .catch(function () { if (state) state.textContent = "could not refresh; retrying"; });
+    }
+    function soon() { if (pending === null) pending = window.setTimeout(refresh, 150); }
+    var source = new EventSource("/api/events");
+    source.addEventListener("open", function () { if (state) state.textContent = "live"; });
+    source.addEventListener("error", function () { if (state) state.textContent = "reconnecting…"; });
+    source.addEventListener("alert", soon);
+    window.setInterval(soon, 60000);
+  }
+
+  function ready() { newest(); askNotify(); start(); inbox(); }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
   else ready();

@@ -34,6 +34,10 @@ pub(crate) struct InboxAlert {
     pub(crate) can_respond: bool,
     pub(crate) can_resolve: bool,
     pub(crate) responses: Vec<String>,
+    /// The readings that scored, as charted: "Respiration rate 26 /min +3".
+    pub(crate) readings: Vec<String>,
+    /// "11:52 by Nia Okafor" once acknowledged (the deadline then stops counting).
+    pub(crate) acknowledged: Option<String>,
 }
 
 #[derive(Template)]
@@ -66,6 +70,48 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: Now) -> InboxAlert
         .and_then(|e| view::read(&**store, &store::Access::system(), "Encounter", e))
         .and_then(|e| early_warning::bed_of(&e).1)
         .unwrap_or_default();
+    let score = a
+        .score
+        .as_deref()
+        .and_then(|s| s.strip_prefix("Observation/"))
+        .and_then(|s| view::read(&**store, &store::Access::system(), "Observation", s));
+    let readings = score
+        .as_ref()
+        .map(|o| {
+            early_warning::news2_cells(o)
+                .into_iter()
+                .filter(|c| c.points.is_some_and(|p| p > 0))
+                .map(|c| match c.param {
+                    rules::Param::AirOrOxygen => {
+                        format!(
+                            "On {} +{}",
+                            c.value.unwrap_or_default(),
+                            c.points.unwrap_or_default()
+                        )
+                    }
+                    p => format!(
+                        "{} {} +{}",
+                        p.display(),
+                        c.value.unwrap_or_default(),
+                        c.points.unwrap_or_default()
+                    ),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let acknowledged = a.acknowledged_at.as_deref().map(|at| {
+        let by = a
+            .acknowledged_by
+            .as_deref()
+            .and_then(|r| r.strip_prefix("Practitioner/"))
+            .and_then(|id| view::read(&**store, &store::Access::system(), "Practitioner", id))
+            .map(|p| view::name(&p))
+            .filter(|n| !n.is_empty());
+        match by {
+            Some(by) => format!("{} by {by}", now.clock(at)),
+            None => now.clock(at),
+        }
+    });
     InboxAlert {
         id: a.id.clone(),
         patient: pid,
@@ -74,12 +120,9 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: Now) -> InboxAlert
         ward,
         band: a.band.clone(),
         band_label: band_label(&a.band),
-        score: a
-            .score
-            .as_deref()
-            .and_then(|s| s.strip_prefix("Observation/"))
-            .and_then(|s| view::read(&**store, &store::Access::system(), "Observation", s))
-            .and_then(|o| early_warning::news2_summary(&o))
+        score: score
+            .as_ref()
+            .and_then(early_warning::news2_summary)
             .and_then(|s| s.total)
             .map(|t| format!("NEWS2 {t}"))
             .unwrap_or_default(),
@@ -101,6 +144,8 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: Now) -> InboxAlert
         ),
         can_resolve: a.lifecycle == Lifecycle::Responded,
         responses: view::responses(a),
+        readings,
+        acknowledged,
     }
 }
 

@@ -472,3 +472,77 @@ async fn the_board_has_views_filters_and_orders_that_the_user_keeps() {
     let (_, _, page) = send(&w.app, get("/board", &cookie)).await;
     assert!(page.contains("data-sound=\"on\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_cards_say_what_triggered_them_and_who_answered() {
+    let w = world("UTC");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (s, _, page) = send(&w.app, get("/alerts", &cookie)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("data-live=\"alerts\""), "the inbox is live");
+    let pc =
+        w.ew.alerts(None, Some("Patient/pc"), false)
+            .unwrap()
+            .pop()
+            .unwrap();
+    let card = support::between(&page, &format!("id=\"alert-{}\"", pc.id), "</li>");
+    // The reading that triggered it: a respiration rate of 25 scores 3.
+    assert!(card.contains("Respiration rate 25 /min +3"), "{card}");
+    assert!(card.contains("Not acknowledged: 50 min left"), "{card}");
+    // No response is chosen for the nurse.
+    assert!(card.contains("<option value=\"\">Choose the response given…</option>"));
+    let csrf = support::between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            &format!("/alerts/{}/acknowledge", pc.id),
+            &cookie,
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    // Acknowledged: by whom and when; the deadline no longer counts down.
+    w.clock.0.store(T0 + 90 * MIN, Ordering::SeqCst);
+    let (_, _, page) = send(&w.app, get("/alerts", &cookie)).await;
+    let card = support::between(&page, &format!("id=\"alert-{}\"", pc.id), "</li>");
+    assert!(card.contains("Acknowledged 15:00 by Nia Okafor"), "{card}");
+    assert!(!card.contains("past deadline"), "{card}");
+    // A response without a choice is refused in plain words; then responded and resolved
+    // with an outcome note.
+    let (s, _, page) = send(
+        &w.app,
+        post(
+            &format!("/alerts/{}/respond", pc.id),
+            &cookie,
+            &format!("csrf={csrf}&response="),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Choose the response you gave"));
+    let action = rules::Action::ALL[0].code();
+    send(
+        &w.app,
+        post(
+            &format!("/alerts/{}/respond", pc.id),
+            &cookie,
+            &format!("csrf={csrf}&response={action}&note=seen"),
+        ),
+    )
+    .await;
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            &format!("/alerts/{}/resolve", pc.id),
+            &cookie,
+            &format!("csrf={csrf}&note=Reviewed+by+the+registrar"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let done = w.ew.alert(&pc.id).unwrap();
+    assert!(!done.open);
+    let timeline = serde_json::to_string(&done.timeline).unwrap();
+    assert!(timeline.contains("Reviewed by the registrar"), "{timeline}");
+}
