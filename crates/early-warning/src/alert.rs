@@ -168,7 +168,7 @@ pub fn raise(
     supersedes: Option<&str>,
 ) -> Option<(Value, Value)> {
     let bp = policy.band(band)?;
-    let id = codes::stable_id("alert", &format!("{}#{}", set.key, band.code()));
+    let id = fhir::stable_id("alert", &format!("{}#{}", set.key, band.code()));
     let deadline = set.effective_ms + i64::from(bp.deadline_minutes) * 60_000;
     let role = *bp.ladder.first()?;
     let band_concept = json!({"coding": [{"system": codes::BAND, "code": band.code(), "display": band.display()}]});

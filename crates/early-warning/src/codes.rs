@@ -94,13 +94,3 @@ pub fn is_derived(resource: &serde_json::Value) -> bool {
             .any(|c| c["system"] == TAG && c["code"] == TAG_CODE)
     })
 }
-
-/// A stable id from a key: `prefix-` and 16 hex digits of a 64-bit FNV-1a hash.
-pub fn stable_id(prefix: &str, key: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{prefix}-{h:016x}")
-}

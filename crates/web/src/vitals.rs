@@ -435,7 +435,7 @@ pub(crate) async fn submit(
         if !ew.wait_processed(seq, Duration::from_secs(10)) {
             tracing::warn!("early warning did not score the bedside set within 10 s");
         }
-        let score_id = early_warning::codes::stable_id(
+        let score_id = fhir::stable_id(
             ScoreKind::News2.prefix(),
             &format!("panel:Observation/{panel}"),
         );

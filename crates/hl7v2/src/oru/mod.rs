@@ -29,6 +29,7 @@ mod report;
 mod value;
 mod vitals;
 
+use fhir::stable_id;
 use hl7kit::Segment;
 use serde_json::{json, Value};
 
@@ -36,7 +37,7 @@ pub use config::MappingConfig;
 pub(crate) use patient::{identifier_system, patient};
 
 use crate::message::{use_encoding, Diagnostic, ErrorCode, Inbound};
-use crate::{stable_id, to_fhir_datetime};
+use crate::to_fhir_datetime;
 use report::Report;
 use vitals::Panel;
 
@@ -280,17 +281,23 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// A Bundle-local `urn:uuid:` URL derived from a key.
+/// A Bundle-local `urn:uuid:` URL derived from a key: the key's 128-bit digest
+/// ([`fhir::id::digest`]) with the version and variant bits of a random UUID.
 fn uuid_from(key: &str) -> String {
-    let a = crate::fnv(key.as_bytes());
-    let b = crate::fnv(format!("{key}#2").as_bytes());
+    let mut d = fhir::id::digest(key);
+    d[6] = (d[6] & 0x0f) | 0x40;
+    d[8] = (d[8] & 0x3f) | 0x80;
+    let mut hex = String::with_capacity(32);
+    for b in d {
+        hex.push_str(&format!("{b:02x}"));
+    }
     format!(
-        "urn:uuid:{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        (b >> 48) & 0xfff,
-        b & 0xffff_ffff_ffff
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
     )
 }
 
