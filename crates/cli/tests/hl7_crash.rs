@@ -477,7 +477,7 @@ fn killed_server_loses_and_duplicates_no_hl7_message() {
     }
     for d in &deliveries {
         let key = format!("{SENDER_KEY}|{}", control_id(d.index));
-        let id = hl7v2::stable_id("msg", &key);
+        let id = fhir::stable_id("msg", &key);
         let version = store
             .read(&store::Access::system(), "MessageHeader", &id)
             .unwrap()

@@ -169,7 +169,7 @@ pub fn raise(
     supersedes: Option<&str>,
 ) -> Option<(Value, Value)> {
     let bp = policy.band(band)?;
-    let id = codes::stable_id("alert", &format!("{}#{}", set.key, band.code()));
+    let id = fhir::stable_id("alert", &format!("{}#{}", set.key, band.code()));
     // The response clock starts when the set was taken; a set recorded so late that its
     // deadline has already passed gets the full time from when Tend learnt of it (anyone
     // could know of it only then): an alert is never born past its deadline.

@@ -95,16 +95,6 @@ pub fn is_derived(resource: &serde_json::Value) -> bool {
     })
 }
 
-/// A stable id from a key: `prefix-` and 16 hex digits of a 64-bit FNV-1a hash.
-pub fn stable_id(prefix: &str, key: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{prefix}-{h:016x}")
-}
-
 /// Encounter classes (HL7 v3 ActCode) whose patients early warning watches: inpatient
 /// (`IMP`, `ACUTE`, `NONAC`), emergency (`EMER`) and observation (`OBSENC`).
 pub const WATCHED_CLASSES: [&str; 5] = ["IMP", "ACUTE", "NONAC", "EMER", "OBSENC"];

@@ -897,12 +897,12 @@ impl<'a> Batch<'a> {
     fn retire(&mut self, p: &Plan) {
         if let Ok(mut m) = self.ew.recent.lock() {
             if let Some(r) = m.get_mut(&p.subject) {
-                let id = codes::stable_id(ScoreKind::News2.prefix(), &p.key);
+                let id = fhir::stable_id(ScoreKind::News2.prefix(), &p.key);
                 r.items.retain(|(_, _, i)| *i != id);
             }
         }
         for kind in ScoreKind::ALL {
-            let id = codes::stable_id(kind.prefix(), &p.key);
+            let id = fhir::stable_id(kind.prefix(), &p.key);
             self.out.remove(&format!("Observation/{id}"));
         }
         // Deletions go through the store directly: the batch writes updates only.
@@ -912,7 +912,7 @@ impl<'a> Batch<'a> {
                 full_url: None,
                 op: WriteOp::Delete {
                     rtype: "Observation".into(),
-                    id: codes::stable_id(k.prefix(), &p.key),
+                    id: fhir::stable_id(k.prefix(), &p.key),
                 },
             })
             .collect();

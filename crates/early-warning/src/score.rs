@@ -36,7 +36,7 @@ pub struct SetRef {
 impl SetRef {
     /// The stable id of the set's score of a kind.
     pub fn score_id(&self, kind: ScoreKind) -> String {
-        codes::stable_id(kind.prefix(), &self.key)
+        fhir::stable_id(kind.prefix(), &self.key)
     }
 }
 

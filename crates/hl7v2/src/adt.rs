@@ -19,11 +19,12 @@
 //! Pure: [`map_adt`] reads the message; [`apply`] computes the Encounter from its stored
 //! version and the event, so the order messages arrive in does not lose history.
 
+use fhir::stable_id;
 use serde_json::{json, Value};
 
 use crate::message::{comp, use_encoding, Diagnostic, ErrorCode, Inbound, Text};
 use crate::oru::{identifier_system, patient};
-use crate::{stable_id, to_fhir_datetime, MappingConfig};
+use crate::{to_fhir_datetime, MappingConfig};
 
 /// What an ADT message does to the visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

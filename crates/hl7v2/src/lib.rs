@@ -20,18 +20,3 @@ pub use datetime::to_fhir_datetime;
 pub use message::{unescape, Diagnostic, ErrorCode, Inbound, Rejection};
 pub use oru::{map_oru, source_uri, Mapped, MappingConfig, Write, MAX_OBX};
 pub use units::to_ucum;
-
-/// A stable id from a key: `prefix-` and 16 hex digits of a 64-bit FNV-1a hash.
-pub fn stable_id(prefix: &str, key: &str) -> String {
-    format!("{prefix}-{:016x}", fnv(key.as_bytes()))
-}
-
-/// 64-bit FNV-1a.
-pub fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}

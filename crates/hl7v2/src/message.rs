@@ -358,7 +358,7 @@ impl Inbound {
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()
             .join("\r");
-        format!("{:016x}", crate::fnv(norm.as_bytes()))
+        fhir::id::digest_hex(&norm)
     }
 
     /// Whether the sender asked for enhanced-mode acknowledgements (MSH-15 valued).

@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use hl7v2::{apply_adt, map_adt, map_oru, stable_id, Inbound, MappingConfig};
+use fhir::stable_id;
+use hl7v2::{apply_adt, map_adt, map_oru, Inbound, MappingConfig};
 use serde_json::{json, Value};
 
 fn config() -> MappingConfig {

@@ -141,7 +141,7 @@ impl Feed {
         let h = &m.header;
         let mut r = json!({
             "resourceType": "MessageHeader",
-            "id": hl7v2::stable_id("msg", &m.key()),
+            "id": fhir::stable_id("msg", &m.key()),
             "meta": {"tag": [{"system": OUTCOME_SYSTEM, "code": code}],
                 "source": hl7v2::source_uri(&h.sending_application, &h.sending_facility)},
             "eventCoding": {"system": "http://terminology.hl7.org/CodeSystem/v2-0003", "code": h.trigger, "display": format!("{}^{}", h.message_code, h.trigger)},
@@ -245,7 +245,7 @@ impl Feed {
         } else {
             AckMode::Original
         };
-        let record_id = hl7v2::stable_id("msg", &m.key());
+        let record_id = fhir::stable_id("msg", &m.key());
         let _claim = self.claim(m.key());
         // Idempotency.
         if let Some(v) = (!fresh)
@@ -435,7 +435,7 @@ impl Feed {
         let patient_id = existing
             .as_ref()
             .and_then(|p| p["id"].as_str().map(str::to_string))
-            .unwrap_or_else(|| hl7v2::stable_id("pat", &adt.patient_condition));
+            .unwrap_or_else(|| fhir::stable_id("pat", &adt.patient_condition));
         let mut patient = existing.unwrap_or_else(|| json!({"resourceType": "Patient"}));
         if let (Some(p), Some(new)) = (patient.as_object_mut(), adt.patient.as_object()) {
             for (k, v) in new {
@@ -595,7 +595,7 @@ impl Feed {
                             return self.refused(m, mode, Outcome::Error, vec![d], now);
                         }
                     };
-                let id = hl7v2::stable_id("pat", cond);
+                let id = fhir::stable_id("pat", cond);
                 entries.push(Entry {
                     full_url: w.full_url.clone(),
                     op: WriteOp::Create {

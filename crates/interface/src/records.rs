@@ -183,7 +183,7 @@ impl Feed {
     /// Search the message log, newest first.
     pub fn messages(&self, q: &MessageQuery) -> Result<MessagePage, LogError> {
         if let Some(key) = &q.key {
-            let id = hl7v2::stable_id("msg", key);
+            let id = fhir::stable_id("msg", key);
             let found: Vec<MessageView> = self
                 .read_json("MessageHeader", &id)
                 .map(|r| view(&r, false))

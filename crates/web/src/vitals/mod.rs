@@ -165,7 +165,7 @@ fn previous(score: &Value, now: Now) -> Option<Previous> {
 
 /// The score early warning stored for a panel, as the result card shows it.
 fn result(ew: &early_warning::EarlyWarning, panel: &str, now: Now) -> Option<ScoreResult> {
-    let score_id = early_warning::codes::stable_id(
+    let score_id = fhir::stable_id(
         ScoreKind::News2.prefix(),
         &format!("panel:Observation/{panel}"),
     );
