@@ -167,7 +167,7 @@ fn main() {
             store.clone(),
             Arc::new(store::SystemClock),
         ));
-        let password = "a long bench password for the ward nurse";
+        let password = "a long bench passphrase for ward duty";
         for (username, role, wards) in [
             ("admin", access::Role::Administrator, vec![]),
             (
@@ -202,8 +202,9 @@ fn main() {
         let state = state.with_gate(gate);
         let app = server::guarded(web::router(state.clone(), web::WebConfig::default()), state);
         for (name, url) in [
-            ("board page", "/board?ward=bward"),
-            ("board rows (live update)", "/board/rows?ward=bward"),
+            ("board page", "/board?ward=bward&view=standard"),
+            ("board rows (live update)", "/board/rows?ward=bward&view=standard"),
+            ("compact board page", "/board?ward=bward&view=compact"),
         ] {
             let mut times = Vec::new();
             let mut bytes = 0;
