@@ -96,7 +96,7 @@ impl BoardPage {
             }
         }
         let q: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("/board?{}", q.join("&amp;"))
+        format!("/board?{}", q.join("&"))
     }
 }
 

@@ -466,6 +466,27 @@ async fn the_board_has_views_filters_and_orders_that_the_user_keeps() {
     let (_, _, page) = send(&w.app, get("/board?view=wall&show=all", &cookie)).await;
     assert!(!page.contains("Patient PA Test"), "no names on the wall");
     assert!(page.contains("P. P. T."), "initials instead");
+    // The chips are links a browser follows: the "By bed" one keeps the wall view.
+    let hrefs: Vec<String> = page
+        .split("<a href=\"")
+        .skip(1)
+        // One pass of HTML decoding, as a browser does.
+        .map(|h| h.split('"').next().unwrap().replace("&#38;", "&"))
+        .filter(|h| h.starts_with("/board?"))
+        .collect();
+    assert!(
+        hrefs.iter().all(|h| h.contains("&view=wall&") || h.contains("view=")),
+        "{hrefs:?}"
+    );
+    assert!(hrefs.iter().all(|h| !h.contains("amp;")), "{hrefs:?}");
+    let by_bed = page
+        .split("<a href=\"")
+        .map(|h| h.split('"').next().unwrap().replace("&#38;", "&"))
+        .find(|h| h.contains("sort=bed"))
+        .unwrap();
+    let (s, _, followed) = send(&w.app, get(&by_bed, &cookie)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(followed.contains("class=\"board wall\""), "{by_bed}");
     // Sound for new high alerts is off until the user turns it on, then kept.
     assert!(page.contains("data-sound=\"off\""));
     send(&w.app, get("/board?sound=on", &cookie)).await;
