@@ -203,7 +203,10 @@ fn main() {
         let app = server::guarded(web::router(state.clone(), web::WebConfig::default()), state);
         for (name, url) in [
             ("board page", "/board?ward=bward&view=standard"),
-            ("board rows (live update)", "/board/rows?ward=bward&view=standard"),
+            (
+                "board rows (live update)",
+                "/board/rows?ward=bward&view=standard",
+            ),
             ("compact board page", "/board?ward=bward&view=compact"),
         ] {
             let mut times = Vec::new();

@@ -9,6 +9,7 @@
 //! | `GET`/`POST /admin/users`, `POST /admin/users/{name}/{action}` | accounts: add, disable, enable, set password, issue and revoke API tokens (administrator) |
 //! | `GET /privacy` | the audit trail by user, patient, date, break-the-glass (privacy officer) |
 //! | `GET /board?ward=` | every bed of a ward (or all wards), most at risk first; live |
+//! | `GET /board/handover?ward=` | the handover sheet: each bed's NEWS2 trend, last set, alert, problems; made to print |
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
@@ -21,6 +22,7 @@ mod alerts;
 mod board;
 mod care_gaps;
 mod chart;
+mod handover;
 mod local;
 mod privacy;
 mod session;
@@ -100,6 +102,7 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/sign-in/sso/callback", get(signin::sso_callback))
         .route("/board", get(board::page))
         .route("/board/rows", get(board::rows))
+        .route("/board/handover", get(handover::page))
         .route("/patients/{id}", get(chart::page))
         .route(
             "/patients/{id}/vitals",

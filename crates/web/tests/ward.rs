@@ -475,7 +475,9 @@ async fn the_board_has_views_filters_and_orders_that_the_user_keeps() {
         .filter(|h| h.starts_with("/board?"))
         .collect();
     assert!(
-        hrefs.iter().all(|h| h.contains("&view=wall&") || h.contains("view=")),
+        hrefs
+            .iter()
+            .all(|h| h.contains("&view=wall&") || h.contains("view=")),
         "{hrefs:?}"
     );
     assert!(hrefs.iter().all(|h| !h.contains("amp;")), "{hrefs:?}");
@@ -566,4 +568,29 @@ async fn alert_cards_say_what_triggered_them_and_who_answered() {
     assert!(!done.open);
     let timeline = serde_json::to_string(&done.timeline).unwrap();
     assert!(timeline.contains("Reviewed by the registrar"), "{timeline}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handover_sheet_lists_every_bed_with_what_the_next_shift_needs() {
+    let w = world("UTC");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (s, _, page) = send(&w.app, get("/board/handover?ward=ward-9n", &cookie)).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(page.contains("Handover · Ward 9 North"));
+    let (b1, b2, b3) = (
+        position(&page, ">Bed 1</th>"),
+        position(&page, ">Bed 2</th>"),
+        position(&page, ">Bed 3</th>"),
+    );
+    assert!(b1 < b2 && b2 < b3, "by bed");
+    let row = |from: usize| &page[from..from + page[from..].find("</tr>").unwrap()];
+    assert!(row(b2).contains("15"), "{}", row(b2));
+    assert!(
+        row(b3).contains("Low-medium alert, not acknowledged"),
+        "{}",
+        row(b3)
+    );
+    // Another ward's sheet is not this nurse's.
+    let (s, _, _) = send(&w.app, get("/board/handover?ward=ward-elsewhere", &cookie)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }
