@@ -22,6 +22,7 @@ mod alerts;
 mod board;
 mod care_gaps;
 mod chart;
+mod flash;
 mod handover;
 mod local;
 mod privacy;
@@ -59,6 +60,9 @@ pub struct WebConfig {
 pub(crate) struct Web {
     pub(crate) app: AppState,
     pub(crate) config: WebConfig,
+    /// What a form post has to tell the page it redirects to, shown once (post, redirect,
+    /// get: a reload repeats nothing).
+    pub(crate) flash: Arc<flash::Flash>,
 }
 
 impl Web {
@@ -88,7 +92,11 @@ impl Web {
 
 /// The pages, to merge with the API router.
 pub fn router(app: AppState, config: WebConfig) -> Router {
-    let web = Web { app, config };
+    let web = Web {
+        app,
+        config,
+        flash: Arc::new(flash::Flash::default()),
+    };
     Router::new()
         .route("/", get(home))
         .route("/account", get(account))

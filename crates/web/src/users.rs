@@ -4,9 +4,9 @@
 //! administrator (written by `accounts`).
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
@@ -99,9 +99,61 @@ fn render(
 pub(crate) async fn page(
     State(web): State<Web>,
     auth: crate::session::AuthExt,
+    Query(q): Query<Shown>,
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::ManageUsers)?;
-    blocking(move || render(&web, &user, StatusCode::OK, None, None, None)).await
+    let message = q.done.and_then(|k| web.flash.take(&user.principal.id, &k));
+    let (notice, token) = match message {
+        Some(m) => (Some(m.notice), m.secret),
+        None => (None, None),
+    };
+    blocking(move || render(&web, &user, StatusCode::OK, notice, None, token)).await
+}
+
+/// `?done=KEY`: the outcome of the post that redirected here, shown once.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Shown {
+    done: Option<String>,
+}
+
+/// After a change: back to the page with its outcome, so a reload changes nothing.
+fn redirect_done(
+    web: &Web,
+    user: &crate::User,
+    notice: String,
+    secret: Option<String>,
+) -> Response {
+    let key = web
+        .flash
+        .put(&user.principal.id, crate::flash::Message { notice, secret });
+    Redirect::to(&format!("/admin/users?done={key}")).into_response()
+}
+
+/// Wards and the practitioner of a new account must exist: a typo would leave a nurse with
+/// no patients (or someone else's name on every alert answered).
+fn check_links(web: &Web, new: &accounts::NewAccount) -> Result<(), String> {
+    let store = &*web.app.store;
+    for w in &new.wards {
+        let id = w.trim_start_matches("Location/");
+        let ward = view::read(store, &store::Access::system(), "Location", id);
+        let is_ward = ward.as_ref().is_some_and(|l| {
+            l["physicalType"]["coding"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|x| x["code"] == "wa"))
+        });
+        if !is_ward {
+            return Err(format!(
+                "'{id}' is not a ward Tend knows: use a ward's id, as the board shows it."
+            ));
+        }
+    }
+    if let Some(p) = &new.practitioner {
+        let id = p.trim_start_matches("Practitioner/");
+        if view::read(store, &store::Access::system(), "Practitioner", id).is_none() {
+            return Err(format!("There is no practitioner '{id}' in the record."));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,15 +212,23 @@ pub(crate) async fn add(
                 .collect(),
             password: f.password.clone(),
         };
-        match gate.accounts.add(new, &user.principal.id) {
-            Ok(a) => render(
+        if let Err(why) = check_links(&web, &new) {
+            return render(
                 &web,
                 &user,
-                StatusCode::OK,
-                Some(format!("Added {} ({}).", a.username, a.role.title())),
+                StatusCode::UNPROCESSABLE_ENTITY,
                 None,
+                Some(why),
                 None,
-            ),
+            );
+        }
+        match gate.accounts.add(new, &user.principal.id) {
+            Ok(a) => Ok(redirect_done(
+                &web,
+                &user,
+                format!("Added {} ({}).", a.username, a.role.title()),
+                None,
+            )),
             Err(e) => render(
                 &web,
                 &user,
@@ -219,7 +279,7 @@ pub(crate) async fn act(
             _ => return Err(view::error_page(StatusCode::NOT_FOUND, "No such action.")),
         };
         match done {
-            Ok((notice, token)) => render(&web, &user, StatusCode::OK, Some(notice), None, token),
+            Ok((notice, token)) => Ok(redirect_done(&web, &user, notice, token)),
             Err(e) => render(&web, &user, StatusCode::UNPROCESSABLE_ENTITY, None, Some(e.to_string()), None),
         }
     })

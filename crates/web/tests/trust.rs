@@ -1199,9 +1199,18 @@ async fn an_administrator_manages_accounts_in_the_web_app() {
     let (s, _, page) = send(app, post("/admin/users", format!("csrf={csrf}&username=ward.clerk&name=Wanda+Clerk&role=nurse&wards=ward-t&password=short"))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("at least 12 characters"), "{page}");
-    let (s, _, page) = send(app, post("/admin/users", format!("csrf={csrf}&username=ward.clerk&name=Wanda+Clerk&role=nurse&wards=ward-t&password=a+long+enough+passphrase"))).await;
+    // A ward or practitioner that does not exist is refused before anything is added.
+    let (s, _, page) = send(app, post("/admin/users", format!("csrf={csrf}&username=ward.clerk&name=Wanda+Clerk&role=nurse&wards=ward-tt&password=a+long+enough+passphrase"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("is not a ward Tend knows"), "{page}");
+    let (s, _, page) = send(app, post("/admin/users", format!("csrf={csrf}&username=ward.clerk&name=Wanda+Clerk&role=nurse&wards=ward-t&practitioner=nobody&password=a+long+enough+passphrase"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("no practitioner"), "{page}");
+    // Post, redirect, get: the outcome is shown once; a reload repeats nothing.
+    let (s, page, again) = follow(app, &admin, post("/admin/users", format!("csrf={csrf}&username=ward.clerk&name=Wanda+Clerk&role=nurse&wards=ward-t&password=a+long+enough+passphrase"))).await;
     assert_eq!(s, StatusCode::OK, "{page}");
     assert!(page.contains("Added ward.clerk"));
+    assert!(!again.contains("Added ward.clerk"), "shown once");
     assert!(
         support::sign_in_with(app, "ward.clerk", "a long enough passphrase", None)
             .await
@@ -1215,14 +1224,29 @@ async fn an_administrator_manages_accounts_in_the_web_app() {
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Issue a token (shown once, works), revoke it (stops working), disable an account.
-    let (_, _, page) = send(
+    let (_, page, again) = follow(
         app,
+        &admin,
         post(
             "/admin/users/nurse/token",
             format!("csrf={csrf}&label=night+script"),
         ),
     )
     .await;
+    assert!(
+        !again.contains("id=\"new-token\""),
+        "a reload issues nothing and shows nothing"
+    );
+    assert_eq!(
+        w.gate
+            .accounts
+            .tokens(Some("nurse"))
+            .unwrap()
+            .iter()
+            .filter(|t| t.label == "night script")
+            .count(),
+        1
+    );
     let token = page
         .split("id=\"new-token\" readonly value=\"")
         .nth(1)
@@ -1255,11 +1279,12 @@ async fn an_administrator_manages_accounts_in_the_web_app() {
         ),
     )
     .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::SEE_OTHER);
     assert_eq!(send(app, read(&token)).await.0, StatusCode::UNAUTHORIZED);
     let nurse = support::sign_in(app, "nurse").await;
-    let (_, _, page) = send(
+    let (_, page, _) = follow(
         app,
+        &admin,
         post("/admin/users/nurse/disable", format!("csrf={csrf}")),
     )
     .await;
@@ -1309,4 +1334,28 @@ async fn an_administrator_manages_accounts_in_the_web_app() {
     ] {
         assert!(changes.iter().any(|e| e["outcomeDesc"] == what), "{what}");
     }
+}
+
+/// Send a form post and follow its redirect as a browser does: the page it lands on, and the
+/// same page loaded again.
+async fn follow(
+    app: &axum::Router,
+    cookie: &str,
+    req: Request<Body>,
+) -> (StatusCode, String, String) {
+    let resp = tower::ServiceExt::oneshot(app.clone(), req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "a post redirects");
+    let to = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let get = || {
+        Request::get(&to)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (s, _, page) = send(app, get()).await;
+    let (_, _, again) = send(app, get()).await;
+    (s, page, again)
 }
