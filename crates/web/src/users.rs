@@ -69,10 +69,16 @@ fn render(
                 "active"
             },
             disabled: a.disabled,
+            // Wards by name, as the board shows them (the id when the ward is gone).
             wards: a
                 .wards
                 .iter()
-                .map(|w| w.trim_start_matches("Location/"))
+                .map(|w| {
+                    let id = w.trim_start_matches("Location/");
+                    view::read(&*web.app.store, &store::Access::system(), "Location", id)
+                        .and_then(|l| l["name"].as_str().map(str::to_string))
+                        .unwrap_or_else(|| id.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             role: a.role.title().to_string(),
