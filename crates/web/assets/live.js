@@ -41,7 +41,13 @@
         "&show=" + encodeURIComponent(table.dataset.show || "all") +
         "&sort=" + encodeURIComponent(table.dataset.sort || "risk");
       fetch("/board/rows?" + q, { credentials: "same-origin" })
-        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+        .then(function (r) {
+          if (!r.ok) throw new Error(r.status);
+          var counts = r.headers.get("x-tend-counts");
+          var tab = document.getElementById("ward-counts");
+          if (counts && tab) tab.textContent = counts.replace(", 0 alerts", "");
+          return r.text();
+        })
         .then(function (html) {
           tbody.innerHTML = html;
           var news = [];

@@ -446,18 +446,28 @@ pub(crate) async fn rows(
         ..
     } = load(&web, &auth, &q).await?;
     let show = show(&q);
+    // The ward tab's counts move with the rows (read by the board's script).
+    let counts = format!(
+        "{} pts, {} alerts",
+        rows.len(),
+        rows.iter().filter(|r| r.alert.is_some()).count()
+    );
     let rows: Vec<Row> = rows.into_iter().filter(|r| keep(show, r)).collect();
     let seen = server::Seen(
         rows.iter()
             .map(|r| format!("Patient/{}", r.patient))
             .collect(),
     );
-    Ok(view::with_seen(
+    let mut resp = view::with_seen(
         view::render(&BoardRows {
             rows,
             all: ward == "all",
             view: settings.view().code(),
         }),
         seen,
-    ))
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&counts) {
+        resp.headers_mut().insert("x-tend-counts", v);
+    }
+    Ok(resp)
 }
