@@ -337,6 +337,14 @@ impl RuleSet {
 
         let mut best: Option<(Found<'a>, Option<NaiveDate>)> = None;
         let mut last: Option<(Found<'a>, NaiveDate)> = None;
+        // The patient's hospital stays, for evidence that must come from outside them.
+        let stays: Vec<&str> = f
+            .items
+            .iter()
+            .filter(|i| i.is_stay())
+            .map(|i| &*i.id)
+            .collect();
+        let in_stay = |i: &Item| i.encounter.as_deref().is_some_and(|e| stays.contains(&e));
         for (e, bit) in rule.evidence.iter().zip(&c.evidence) {
             let interval = match &e.low_risk {
                 Some(lr)
@@ -348,6 +356,9 @@ impl RuleSet {
             };
             for item in &f.items {
                 if !item.has(*bit) || !e.resources.contains(&item.kind) {
+                    continue;
+                }
+                if e.setting == crate::rule::Setting::Outpatient && in_stay(item) {
                     continue;
                 }
                 let Some(date) = item.date.filter(|dt| *dt <= on) else {

@@ -36,6 +36,8 @@ pub(crate) const CURRENT_SMOKER: u8 = 9;
 pub(crate) const FORMER_SMOKER: u8 = 10;
 pub(crate) const PRESENT: u8 = 11;
 pub(crate) const ABSENT: u8 = 12;
+/// Set on Encounter items that are hospital stays (not a code set: read from the class).
+pub(crate) const STAY: u8 = 13;
 
 /// The code sets behind the facts, in bit order. Smoking status: LOINC 72166-2 with the
 /// SNOMED values of the US Core smoking-status value set; pack-years SNOMED 401201003 (as in
@@ -103,6 +105,9 @@ pub enum Kind {
     DiagnosticReport,
     Condition,
     ImagingStudy,
+    /// Hospital stays (inpatient, emergency, observation), read only to tell a ward's
+    /// readings from an office's (see [`Item::encounter`]).
+    Encounter,
 }
 
 impl Kind {
@@ -113,6 +118,7 @@ impl Kind {
             "DiagnosticReport" => Kind::DiagnosticReport,
             "Condition" => Kind::Condition,
             "ImagingStudy" => Kind::ImagingStudy,
+            "Encounter" => Kind::Encounter,
             _ => return None,
         })
     }
@@ -124,16 +130,18 @@ impl Kind {
             Kind::DiagnosticReport => "DiagnosticReport",
             Kind::Condition => "Condition",
             Kind::ImagingStudy => "ImagingStudy",
+            Kind::Encounter => "Encounter",
         }
     }
 
     /// Every kind, for reading a patient's record.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Observation,
         Kind::Procedure,
         Kind::DiagnosticReport,
         Kind::Condition,
         Kind::ImagingStudy,
+        Kind::Encounter,
     ];
 }
 
@@ -187,6 +195,8 @@ pub struct Item {
     pub active: bool,
     /// Recorded as reported by the patient (or a related person) rather than performed here.
     pub patient_reported: bool,
+    /// The Encounter (id) the record was made in, when it names one.
+    pub encounter: Option<Box<str>>,
 }
 
 impl Item {
@@ -201,7 +211,16 @@ impl Item {
     pub(crate) fn value_is(&self, bit: u8) -> bool {
         self.values & (1 << bit) != 0
     }
+
+    /// A hospital stay (an Encounter of class inpatient, acute, non-acute, emergency or
+    /// observation): readings made in it are a ward's, not an office's.
+    pub(crate) fn is_stay(&self) -> bool {
+        self.kind == Kind::Encounter && self.has(STAY)
+    }
 }
+
+/// Encounter classes (HL7 v3 ActCode) that are hospital stays.
+const STAY_CLASSES: [&str; 5] = ["IMP", "ACUTE", "NONAC", "EMER", "OBSENC"];
 
 /// A patient's facts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -302,6 +321,12 @@ struct RawComponent<'a> {
 }
 
 #[derive(Deserialize)]
+struct RawClass<'a> {
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
 struct RawResource<'a> {
     #[serde(rename = "resourceType", borrow)]
     resource_type: Cow<'a, str>,
@@ -315,6 +340,11 @@ struct RawResource<'a> {
     subject: Option<RawReference<'a>>,
     #[serde(borrow)]
     patient: Option<RawReference<'a>>,
+    #[serde(borrow)]
+    encounter: Option<RawReference<'a>>,
+    /// Encounter.class (a Coding in R4).
+    #[serde(borrow)]
+    class: Option<RawClass<'a>>,
     #[serde(rename = "valueCodeableConcept", borrow)]
     value_concept: Option<RawConcept<'a>>,
     #[serde(rename = "valueQuantity")]
@@ -471,11 +501,20 @@ impl RuleSet {
             Kind::Procedure => status == "completed",
             Kind::ImagingStudy => status == "available",
             Kind::Condition => !has_code(&r.verification_status, &["refuted", "entered-in-error"]),
+            Kind::Encounter => status != "entered-in-error" && status != "cancelled",
         };
         if !counts || r.data_absent_reason.is_some() {
             return Ok(None);
         }
         let mut mask: Mask = 0;
+        if kind == Kind::Encounter
+            && r.class
+                .as_ref()
+                .and_then(|c| c.code.as_deref())
+                .is_some_and(|c| STAY_CLASSES.contains(&c))
+        {
+            mask |= 1 << STAY;
+        }
         for c in r.code.iter().flat_map(|c| &c.coding) {
             if let (Some(s), Some(k)) = (c.system.as_deref(), c.code.as_deref()) {
                 mask |= self.fact_mask(s, k);
@@ -531,6 +570,11 @@ impl RuleSet {
             flag: r.value_boolean,
             active,
             patient_reported,
+            encounter: r
+                .encounter
+                .as_ref()
+                .and_then(|e| e.reference.as_deref())
+                .and_then(|e| e.rsplit_once("Encounter/").map(|(_, id)| id.into())),
         };
         let mut items = Vec::new();
         for comp in &r.component {

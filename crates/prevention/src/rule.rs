@@ -143,7 +143,21 @@ pub struct Evidence {
     /// The evidence counts only if the patient was at least this old when it was done.
     #[serde(default)]
     pub min_age_at_test: Option<u32>,
+    /// Where the evidence must have been made: `any` (default) or `outpatient` (not during
+    /// a hospital stay: a ward's readings of an acutely ill patient are not a screening).
+    #[serde(default)]
+    pub setting: Setting,
     pub codes: Codes,
+}
+
+/// Where evidence must have been made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Setting {
+    #[default]
+    Any,
+    /// Not in an inpatient, emergency or observation encounter.
+    Outpatient,
 }
 
 /// When a longer interval applies: at most `max_age`, and none of `unless`.

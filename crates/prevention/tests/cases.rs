@@ -60,7 +60,13 @@ struct Case {
 struct Record {
     #[serde(rename = "type")]
     rtype: String,
+    /// `system|code`; none for an Encounter.
+    #[serde(default)]
     code: String,
+    /// The Encounter's id an Observation was made in; an Encounter's own id.
+    encounter: Option<String>,
+    /// An Encounter's class (v3 ActCode: IMP, AMB, EMER…).
+    class: Option<String>,
     date: Option<String>,
     status: Option<String>,
     value: Option<f64>,
@@ -136,7 +142,20 @@ fn patient(p: &Person) -> Value {
 }
 
 fn resource(n: usize, r: &Record) -> Value {
+    if r.rtype == "Encounter" {
+        let mut v = json!({"resourceType": "Encounter", "id": r.encounter.clone().unwrap_or(format!("r{n}")),
+            "status": r.status.as_deref().unwrap_or("finished"),
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": r.class.as_deref().unwrap_or("AMB")},
+            "subject": {"reference": "Patient/p"}});
+        if let Some(d) = &r.date {
+            v["period"] = json!({"start": d});
+        }
+        return v;
+    }
     let mut v = json!({"resourceType": r.rtype, "id": format!("r{n}"), "code": coding(&r.code), "subject": {"reference": "Patient/p"}});
+    if let Some(e) = &r.encounter {
+        v["encounter"] = json!({"reference": format!("Encounter/{e}")});
+    }
     let (status, date_field) = match r.rtype.as_str() {
         "Observation" => ("final", "effectiveDateTime"),
         "DiagnosticReport" => ("final", "effectiveDateTime"),
