@@ -183,12 +183,7 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
         ),
         None => ("none".into(), "–".into(), false, false, "no set yet".into()),
     };
-    let due = match s.minutes_to_due {
-        Some(m) if m < 0 => format!("overdue {}", view::duration(-m * 60_000)),
-        Some(0) => "due now".into(),
-        Some(m) => format!("in {}", view::duration(m * 60_000)),
-        None => "now".into(),
-    };
+    let due = view::next_due(s.minutes_to_due);
     let alert = s.alert.as_ref().map(|a| AlertCell {
         band: a.band.clone(),
         band_label: band_label(&a.band),
@@ -212,12 +207,7 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
         age: view::age(patient["birthDate"].as_str(), now)
             .map(|a| a.to_string())
             .unwrap_or_else(|| "?".into()),
-        sex: match patient["gender"].as_str() {
-            Some("female") => "F",
-            Some("male") => "M",
-            _ => "",
-        }
-        .into(),
+        sex: view::sex_letter(&patient).into(),
         bed: s.bed_display.clone().unwrap_or_else(|| "no bed".into()),
         ward: ward.to_string(),
         band_label: band_label(&band),

@@ -196,11 +196,7 @@ fn line(
             view::age(patient["birthDate"].as_str(), now.ms)
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
-            match patient["gender"].as_str() {
-                Some("female") => "F",
-                Some("male") => "M",
-                _ => "",
-            }
+            view::sex_letter(&patient)
         ),
         band_label: band_label(&band),
         band,
@@ -208,12 +204,7 @@ fn line(
         trend: totals.join(" → "),
         rising,
         last_set,
-        due: match s.minutes_to_due {
-            Some(m) if m < 0 => format!("overdue {}", view::duration(-m * 60_000)),
-            Some(0) => "due now".into(),
-            Some(m) => format!("in {}", view::duration(m * 60_000)),
-            None => "now".into(),
-        },
+        due: view::next_due(s.minutes_to_due),
         overdue: s.overdue,
         alert,
         problems,

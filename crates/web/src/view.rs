@@ -335,6 +335,26 @@ pub(crate) fn ms(instant: &str) -> Option<i64> {
         .map(|d| d.timestamp_millis())
 }
 
+/// When the next set is due, from the minutes left (negative: overdue): "in 40 min",
+/// "due now", "overdue 1 h 5 min"; "now" when no set has been scored.
+pub(crate) fn next_due(minutes_to_due: Option<i64>) -> String {
+    match minutes_to_due {
+        Some(m) if m < 0 => format!("overdue {}", duration(-m * 60_000)),
+        Some(0) => "due now".into(),
+        Some(m) => format!("in {}", duration(m * 60_000)),
+        None => "now".into(),
+    }
+}
+
+/// Sex as a board shows it: `F`, `M`, or nothing.
+pub(crate) fn sex_letter(patient: &Value) -> &'static str {
+    match patient["gender"].as_str() {
+        Some("female") => "F",
+        Some("male") => "M",
+        _ => "",
+    }
+}
+
 /// "12 min", "3 h 5 min", "2 d".
 pub(crate) fn duration(ms: i64) -> String {
     let m = ms.abs() / 60_000;
