@@ -142,8 +142,11 @@ fn context(ew: &early_warning::EarlyWarning, id: &str) -> Result<Context, PageEr
 
 fn previous(score: &Value, now: Now) -> Option<Previous> {
     let s = early_warning::news2_summary(score)?;
+    let ago = view::ms(&s.effective)
+        .map(|t| format!(", {} ago", view::duration(now.ms - t)))
+        .unwrap_or_default();
     Some(Previous {
-        when: now.clock(&s.effective),
+        when: format!("{}{ago}", now.clock(&s.effective)),
         total: s
             .total
             .map(|t| t.to_string())
