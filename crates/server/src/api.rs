@@ -23,9 +23,10 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use early_warning::{AlertView, EarlyWarning, Event, Hub, PatientStatus, WardSummary};
+use early_warning::{EarlyWarning, Event, Hub, PatientStatus, WardSummary};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -74,13 +75,23 @@ async fn wards(State(state): State<AppState>) -> Result<Json<Vec<WardSummary>>, 
     Ok(Json(blocking(move || ew.wards()).await?))
 }
 
+/// A JSON answer naming the patients it shows, for its audit record (from what the handler
+/// read, not from the body).
+fn shown<T: serde::Serialize>(value: T, patients: Vec<String>) -> Response {
+    let mut resp = Json(value).into_response();
+    crate::caller::seen(&mut resp, &patients);
+    resp
+}
+
 async fn ward_patients(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Vec<PatientStatus>>, ApiError> {
+) -> Result<Response, ApiError> {
     let ew = service(&state)?;
     let ward = reference("Location", &id);
-    Ok(Json(blocking(move || ew.ward_status(&ward)).await?))
+    let found: Vec<PatientStatus> = blocking(move || ew.ward_status(&ward)).await?;
+    let patients = found.iter().map(|s| s.patient.clone()).collect();
+    Ok(shown(found, patients))
 }
 
 #[derive(Deserialize)]
@@ -94,7 +105,7 @@ async fn alerts(
     State(state): State<AppState>,
     auth: Option<axum::Extension<crate::gate::Auth>>,
     Query(f): Query<AlertFilter>,
-) -> Result<Json<Vec<AlertView>>, ApiError> {
+) -> Result<Response, ApiError> {
     let mine: Option<Vec<String>> = auth
         .and_then(|a| a.0.principal)
         .filter(|p| p.role != access::Role::RapidResponse)
@@ -117,18 +128,20 @@ async fn alerts(
     if let Some(m) = mine {
         found.retain(|a| a.ward.as_ref().is_some_and(|w| m.contains(w)));
     }
-    Ok(Json(found))
+    let patients = found.iter().map(|a| a.patient.clone()).collect();
+    Ok(shown(found, patients))
 }
 
 async fn alert(
     State(state): State<AppState>,
     auth: Option<axum::Extension<crate::gate::Auth>>,
     Path(id): Path<String>,
-) -> Result<Json<AlertView>, ApiError> {
+) -> Result<Response, ApiError> {
     let ew = service(&state)?;
     let view = blocking(move || ew.alert(&id)).await?;
     related(&state, auth.as_ref().map(|a| &a.0), &view.patient).await?;
-    Ok(Json(view))
+    let patient = view.patient.clone();
+    Ok(shown(view, vec![patient]))
 }
 
 /// The signed-in person must reach the alert's patient (ward, care team, the
@@ -174,7 +187,7 @@ async fn act(
     auth: Option<axum::Extension<crate::gate::Auth>>,
     Path((id, action)): Path<(String, String)>,
     body: Result<Json<Act>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<AlertView>, ApiError> {
+) -> Result<Response, ApiError> {
     let ew = service(&state)?;
     let Json(body) = body.map_err(|e| ApiError::Parse {
         message: format!("the body must be JSON (with 'action' and 'note' where they apply): {e}"),
@@ -215,7 +228,8 @@ async fn act(
             )))
         }
     };
-    Ok(Json(view))
+    let patient = view.patient.clone();
+    Ok(shown(view, vec![patient]))
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
@@ -31,8 +30,6 @@ const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-ty
 const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
 /// Tend's own interaction kinds: CDS Hooks calls, web pages and web actions.
 const TEND_SUBTYPE: &str = "https://tend.example.org/fhir/CodeSystem/audit-subtype";
-/// Largest response inspected for the patients it holds.
-const MAX_INSPECT: usize = 64 * 1024 * 1024;
 
 /// Record an AuditEvent for every request that can touch patient data.
 pub fn audited(app: Router, store: Arc<dyn Store>) -> Router {
@@ -105,32 +102,9 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
         .get::<crate::gate::Seen>()
         .map(|s| s.0.clone())
         .unwrap_or_default();
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    // A live event stream is recorded when it opens; its body never ends.
-    let streaming = content_type.starts_with("text/event-stream");
-    let (body, bytes) = if streaming {
-        (Some(body), axum::body::Bytes::new())
-    } else {
-        match axum::body::to_bytes(body, MAX_INSPECT).await {
-            Ok(b) => (None, b),
-            Err(_) => {
-                tracing::error!(%path, "a response could not be read for its audit record");
-                return Response::from_parts(parts, Body::empty());
-            }
-        }
-    };
-    // FHIR responses name their patients from the store's compartment facts (the handlers
-    // put them in `Seen`); the JSON API's responses are read for them.
-    if !fhir && content_type.contains("json") {
-        if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-            patients_in(&v, &mut seen);
-        }
-    }
+    // The patients come from what the handlers read (the store's compartment facts, or the
+    // records a page or the JSON API showed), put in `Seen`: no body is read for them. The
+    // body is held, not sent, until the record is durable.
     if let Some(rest) = path.strip_prefix("/patients/") {
         if let Some(id) = rest.split('/').next().filter(|id| !id.is_empty()) {
             seen.push(format!("Patient/{id}"));
@@ -233,45 +207,7 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
         tracing::error!(%path, "an audit record could not be written; the response is withheld");
         return ApiError::Unavailable.into_response();
     }
-    match body {
-        Some(stream) => Response::from_parts(parts, stream),
-        None => Response::from_parts(parts, Body::from(bytes)),
-    }
-}
-
-/// Every patient a JSON value is or names: Patient resources by id, and every reference to
-/// `Patient/ID` anywhere in it.
-fn patients_in(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            if m.get("resourceType").and_then(Value::as_str) == Some("Patient") {
-                if let Some(id) = m.get("id").and_then(Value::as_str) {
-                    out.push(format!("Patient/{id}"));
-                }
-            }
-            for (k, x) in m {
-                if k == "fullUrl" || k == "url" || k == "link" {
-                    continue;
-                }
-                patients_in(x, out);
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| patients_in(x, out)),
-        Value::String(s) => {
-            if let Some((_, id)) = s.rsplit_once("Patient/") {
-                let ok = (s.starts_with("Patient/") || s.contains("/Patient/"))
-                    && !id.is_empty()
-                    && id.len() <= 64
-                    && id
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-                if ok {
-                    out.push(format!("Patient/{id}"));
-                }
-            }
-        }
-        _ => {}
-    }
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ struct LogParams {
 async fn messages(
     State(state): State<AppState>,
     params: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<interface::MessagePage>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let feed = feed(&state)?;
     let q = interface::MessageQuery {
@@ -104,35 +104,55 @@ async fn messages(
     let page = tokio::task::spawn_blocking(move || feed.messages(&q))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(Json(page))
+    let patients = patients_of(page.messages.iter());
+    let mut resp = Json(page).into_response();
+    crate::caller::seen(&mut resp, &patients);
+    Ok(resp)
+}
+
+/// The patients message records name: the Patient resources each message wrote.
+fn patients_of<'a>(records: impl Iterator<Item = &'a interface::MessageView>) -> Vec<String> {
+    records
+        .flat_map(|m| m.resources.iter())
+        .filter(|r| r.starts_with("Patient/"))
+        .cloned()
+        .collect()
 }
 
 async fn message(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<interface::MessageView>, ApiError> {
+) -> Result<Response, ApiError> {
     let feed = feed(&state)?;
-    tokio::task::spawn_blocking(move || feed.message(&id))
+    let view = tokio::task::spawn_blocking(move || feed.message(&id))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound("no HL7 v2 message record with this id".into()))
+        .ok_or_else(|| ApiError::NotFound("no HL7 v2 message record with this id".into()))?;
+    let patients = patients_of(std::iter::once(&view));
+    let mut resp = Json(view).into_response();
+    crate::caller::seen(&mut resp, &patients);
+    Ok(resp)
 }
 
 async fn replay(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let feed = feed(&state)?;
     let handled =
         tokio::task::spawn_blocking(move || feed.replay(&id).map(|h| (h, feed.message(&id))))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
     let (h, record) = handled;
-    Ok(Json(serde_json::json!({
+    let mut patients = patients_of(record.iter());
+    patients.extend(h.patients.iter().cloned());
+    let mut resp = Json(serde_json::json!({
         "ackCode": h.code,
         "answeredFromRecord": h.duplicate,
         "ack": h.ack,
         "record": record,
-    })))
+    }))
+    .into_response();
+    crate::caller::seen(&mut resp, &patients);
+    Ok(resp)
 }

@@ -566,6 +566,24 @@ async fn alert_cards_say_what_triggered_them_and_who_answered() {
     assert_eq!(s, StatusCode::SEE_OTHER);
     let done = w.ew.alert(&pc.id).unwrap();
     assert!(!done.open);
+    // The JSON API's answers are audited with the patients they showed, from what the
+    // handler read (no body is read back).
+    let (s, _, _) = send(&w.app, get("/api/wards/ward-9n/patients", &cookie)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (hits, _) = w.ew.store().scan("AuditEvent", 0, 10_000).unwrap();
+    let audit: Value = hits
+        .iter()
+        .map(|h| serde_json::from_str::<Value>(&h.body).unwrap())
+        .find(|e| {
+            e["entity"]
+                .to_string()
+                .contains("GET /api/wards/ward-9n/patients")
+        })
+        .expect("the JSON API call is audited");
+    let named = audit["entity"].to_string();
+    for p in ["Patient/pa", "Patient/pb", "Patient/pc"] {
+        assert!(named.contains(p), "{p} in {named}");
+    }
     let timeline = serde_json::to_string(&done.timeline).unwrap();
     assert!(timeline.contains("Reviewed by the registrar"), "{timeline}");
 }
