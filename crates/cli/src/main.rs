@@ -267,9 +267,7 @@ pub(crate) async fn serve_app(
             cds,
         )));
     }
-    // The gate decides who may do what; the audit record, outside it, sees its decision.
-    let app = server::guarded(app, state.clone());
-    let app = server::harden(server::audited(app, state.store.clone()), hsts);
+    let app = server::compose(app, &state, hsts);
     server::serve(listener, app, shutdown_signal()).await?;
     Ok(())
 }

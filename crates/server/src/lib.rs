@@ -166,6 +166,14 @@ pub async fn serve(
     .await
 }
 
+/// The layers every served application has, in their one order, for `tend serve`, `tend
+/// demo` and the tests alike: outermost the hardening (security headers, time limit), then
+/// the audit record (it sees the gate's decision), then the gate (who is asking).
+pub fn compose(app: Router, state: &AppState, hsts: bool) -> Router {
+    let app = gate::guarded(app, state.clone());
+    harden(audit::audited(app, state.store.clone()), hsts)
+}
+
 /// Security headers on every response that does not set its own: no MIME sniffing, no
 /// framing, no referrer, nothing stored by caches (responses carry patient data), a CSP that
 /// allows nothing for API responses (pages set their own); and HSTS when Tend is reached over

@@ -60,7 +60,7 @@ pub(crate) fn app(state: server::AppState) -> axum::Router {
 /// [`app`] with the web app's settings.
 pub(crate) fn app_with(state: server::AppState, config: web::WebConfig) -> axum::Router {
     let app = server::app(state.clone()).merge(web::router(state.clone(), config));
-    server::audited(server::guarded(app, state.clone()), state.store.clone())
+    server::compose(app, &state, false)
 }
 
 /// Add an account (the first must be the administrator).
