@@ -1025,12 +1025,19 @@ impl<'a> Batch<'a> {
                     written = Some((t, e.to_string()));
                 }
             }
-            let vitals: Vec<_> = parsed
+            let mut vitals: Vec<_> = parsed
                 .readings
                 .iter()
                 .filter(|(k, _)| k.is_vital_sign())
                 .map(|(k, r)| (t, *k, *r))
                 .collect();
+            if let Some(d) = parsed.device {
+                vitals.push((
+                    t,
+                    observation::Kind::OxygenDevice,
+                    observation::Reading::Device(d),
+                ));
+            }
             if vitals.is_empty() && !parsed.is_panel {
                 continue;
             }

@@ -23,8 +23,8 @@
 //!
 //! Respiratory distress has no LOINC answer list that matches the PEWS chart's four
 //! categories (table P3 of the national PEWS), so it is Tend's own code with the chart's
-//! categories as answers. The oxygen device is an attribute of the oxygen reading, read as a
-//! reading of its own ([`Kind::OxygenDevice`]).
+//! categories as answers. The oxygen device is an attribute of the oxygen reading
+//! ([`Parsed::device`]); a set carries it as a reading of its own ([`Kind::OxygenDevice`]).
 //!
 //! Only readings with status `final`, `amended`, `corrected` or `preliminary` count.
 //! A value in an unknown unit is not guessed: it is reported as a problem and left out.
@@ -203,6 +203,8 @@ pub struct Parsed {
     pub encounter: Option<String>,
     /// `effectiveDateTime`, `effectiveInstant` or `effectivePeriod.start`, as written.
     pub effective: Option<String>,
+    /// The device of an oxygen reading (its `method`), if coded.
+    pub device: Option<OxygenDevice>,
     /// Readings left out, and why (no patient values in these texts).
     pub problems: Vec<String>,
 }
@@ -283,7 +285,7 @@ fn read_device(obs: &Value, p: &mut Parsed) {
         return;
     }
     match coded.find_map(|(_, c)| OxygenDevice::parse(c)) {
-        Some(d) => p.readings.push((Kind::OxygenDevice, Reading::Device(d))),
+        Some(d) => p.device = Some(d),
         None => p.problems.push("oxygen device code not known".into()),
     }
 }
@@ -448,10 +450,8 @@ mod tests {
             "valueQuantity": {"value": 30, "code": "L/min"},
             "method": {"coding": [{"system": OXYGEN_DEVICE, "code": "high-flow"}]}});
         let p = read(&o2);
-        assert_eq!(
-            p.readings[1],
-            (Kind::OxygenDevice, Reading::Device(OxygenDevice::HighFlow))
-        );
+        assert_eq!(p.readings.len(), 1);
+        assert_eq!(p.device, Some(OxygenDevice::HighFlow));
         assert_eq!(
             OxygenDevice::CpapNiv.pews_device(),
             Some(pews::Device::Cpap)
