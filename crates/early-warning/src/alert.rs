@@ -13,9 +13,13 @@
 //! | resolved | completed | resolved | inactive |
 //! | superseded by a higher band | cancelled | superseded | inactive |
 //!
+//! A NEWS2 alert (Task code `news2-response`) carries its band in `reasonCode` (system
+//! [`codes::BAND`]); a PEWS alert (`pews-response`, for a child) carries its escalation level
+//! (system [`codes::PEWS_LEVEL`]). Both go through the same lifecycle.
+//!
 //! Functions here are pure: they take the current JSON and a time and return the next.
 
-use rules::{Action, Band, Policy, Role};
+use rules::{Action, Band, Policy, Role, Trigger};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -71,7 +75,10 @@ pub struct AlertView {
     pub patient: String,
     pub encounter: Option<String>,
     pub ward: Option<String>,
+    /// The NEWS2 band, or the PEWS level, that raised it.
     pub band: String,
+    /// The score that raised it: `NEWS2` or `PEWS`.
+    pub score_name: String,
     pub lifecycle: Lifecycle,
     pub open: bool,
     pub required_response: String,
@@ -114,12 +121,33 @@ pub fn band_of(task: &Value) -> Option<Band> {
         .and_then(|c| Band::parse(c["code"].as_str()?))
 }
 
+/// What raised an alert: its NEWS2 band or PEWS level.
+pub fn trigger_of(task: &Value) -> Option<Trigger> {
+    task["reasonCode"]["coding"]
+        .as_array()?
+        .iter()
+        .find_map(|c| {
+            let code = c["code"].as_str()?;
+            if c["system"] == codes::BAND {
+                Band::parse(code).map(Trigger::News2)
+            } else if c["system"] == codes::PEWS_LEVEL {
+                rules::pews::Level::parse(code).map(Trigger::Pews)
+            } else {
+                None
+            }
+        })
+}
+
 /// Whether a Task is an early-warning alert.
 pub fn is_alert(task: &Value) -> bool {
     task["resourceType"] == "Task"
         && task["code"]["coding"].as_array().is_some_and(|c| {
-            c.iter()
-                .any(|x| x["system"] == EW && x["code"] == "news2-response")
+            c.iter().any(|x| {
+                x["system"] == EW
+                    && x["code"]
+                        .as_str()
+                        .is_some_and(|code| codes::ALERT_TASK_CODES.contains(&code))
+            })
         })
 }
 
@@ -168,8 +196,75 @@ pub fn raise(
     now_ms: i64,
     supersedes: Option<&str>,
 ) -> Option<(Value, Value)> {
-    let bp = policy.band(band)?;
-    let id = fhir::stable_id("alert", &format!("{}#{}", set.key, band.code()));
+    raise_for(set, Trigger::News2(band), policy, ward, now_ms, supersedes)
+}
+
+/// What an alert's resources say, per score.
+struct Wording {
+    task_code: &'static str,
+    task_display: &'static str,
+    flag_code: &'static str,
+    flag_display: &'static str,
+    reason: Value,
+    /// The required response (the Task's description).
+    response: &'static str,
+    /// A short code of the response (the Flag's text).
+    response_code: &'static str,
+    score: codes::ScoreKind,
+    /// The id's suffix after the set key.
+    id_suffix: String,
+    priority: &'static str,
+}
+
+fn wording(t: Trigger) -> Wording {
+    match t {
+        Trigger::News2(band) => Wording {
+            task_code: "news2-response",
+            task_display: "Respond to NEWS2 alert",
+            flag_code: "news2-alert",
+            flag_display: "NEWS2 alert",
+            reason: json!({"coding": [{"system": codes::BAND, "code": band.code(), "display": band.display()}]}),
+            response: band.response(),
+            response_code: band.response_code(),
+            score: codes::ScoreKind::News2,
+            id_suffix: band.code().to_string(),
+            priority: match band {
+                Band::High => "stat",
+                Band::Medium => "urgent",
+                _ => "asap",
+            },
+        },
+        Trigger::Pews(level) => Wording {
+            task_code: "pews-response",
+            task_display: "Respond to PEWS escalation",
+            flag_code: "pews-alert",
+            flag_display: "PEWS alert",
+            reason: json!({"coding": [{"system": codes::PEWS_LEVEL, "code": level.code(), "display": level.display()}]}),
+            response: level.response().unwrap_or_default(),
+            response_code: level.medical_review().unwrap_or_default(),
+            score: codes::ScoreKind::Pews,
+            id_suffix: format!("pews-{}", level.code()),
+            priority: match level {
+                rules::pews::Level::High | rules::pews::Level::Emergency => "stat",
+                _ => "urgent",
+            },
+        },
+    }
+}
+
+/// A new alert for what a set's score asks (a NEWS2 band or a PEWS level): (Task, Flag).
+/// `supersedes` is the open alert it replaces.
+pub fn raise_for(
+    set: &SetRef,
+    trigger: Trigger,
+    policy: &Policy,
+    ward: Option<&str>,
+    now_ms: i64,
+    supersedes: Option<&str>,
+) -> Option<(Value, Value)> {
+    let bp = policy.trigger(trigger)?;
+    let w = wording(trigger);
+    let id = fhir::stable_id("alert", &format!("{}#{}", set.key, w.id_suffix));
     // The response clock starts when the set was taken; a set recorded so late that its
     // deadline has already passed gets the full time from when Tend learnt of it (anyone
     // could know of it only then): an alert is never born past its deadline.
@@ -179,7 +274,6 @@ pub fn raise(
         _ => now_ms + allowed,
     };
     let role = *bp.ladder.first()?;
-    let band_concept = json!({"coding": [{"system": codes::BAND, "code": band.code(), "display": band.display()}]});
     let tag = json!({"tag": [{"system": codes::TAG, "code": codes::TAG_CODE}]});
     let mut task = json!({
         "resourceType": "Task",
@@ -188,16 +282,16 @@ pub fn raise(
         "status": "requested",
         "businessStatus": status_concept("raised", "Raised"),
         "intent": "order",
-        "priority": match band { Band::High => "stat", Band::Medium => "urgent", _ => "asap" },
-        "code": {"coding": [{"system": EW, "code": "news2-response", "display": "Respond to NEWS2 alert"}]},
-        "description": band.response(),
-        "focus": {"reference": format!("Observation/{}", set.score_id(codes::ScoreKind::News2))},
+        "priority": w.priority,
+        "code": {"coding": [{"system": EW, "code": w.task_code, "display": w.task_display}]},
+        "description": w.response,
+        "focus": {"reference": format!("Observation/{}", set.score_id(w.score))},
         "for": {"reference": set.subject},
         "authoredOn": now_text(now_ms),
         "lastModified": now_text(now_ms),
         "restriction": {"period": {"end": now_text(deadline)}},
         "performerType": [role_concept(role)],
-        "reasonCode": band_concept,
+        "reasonCode": w.reason,
         "reasonReference": {"reference": format!("Flag/{id}")},
         "input": [
             {"type": ew("escalation-level"), "valueInteger": 0},
@@ -220,8 +314,9 @@ pub fn raise(
         None,
         now_ms,
         format!(
-            "Raised: NEWS2 {}; {} to respond by {}",
-            band.code(),
+            "Raised: {} {}; {} to respond by {}",
+            trigger.score_name(),
+            trigger.level_code(),
             role.display(),
             now_text(deadline)
         ),
@@ -232,8 +327,8 @@ pub fn raise(
         "meta": tag,
         "status": "active",
         "category": [{"coding": [{"system": codes::FLAG_CATEGORY, "code": "clinical", "display": "Clinical"}]}],
-        "code": {"coding": [{"system": EW, "code": "news2-alert", "display": "NEWS2 alert"}],
-            "text": format!("NEWS2 {}: {}", band.code(), band.response_code())},
+        "code": {"coding": [{"system": EW, "code": w.flag_code, "display": w.flag_display}],
+            "text": format!("{} {}: {}", trigger.score_name(), trigger.level_code(), w.response_code)},
         "subject": {"reference": set.subject},
         "period": {"start": now_text(set.effective_ms)},
     });
@@ -253,17 +348,25 @@ pub fn close_flag(flag: &mut Value, now_ms: i64) {
 pub fn supersede(task: &mut Value, by: &str, now_ms: i64) {
     task["status"] = json!("cancelled");
     task["businessStatus"] = status_concept("superseded", "Superseded");
-    task["statusReason"] = json!({"text": format!("Superseded by Task/{by} (higher NEWS2 band)")});
+    let why = match trigger_of(task) {
+        Some(Trigger::Pews(_)) => "higher PEWS level",
+        _ => "higher NEWS2 band",
+    };
+    task["statusReason"] = json!({"text": format!("Superseded by Task/{by} ({why})")});
     task["lastModified"] = json!(now_text(now_ms));
     note(task, None, now_ms, format!("Superseded by Task/{by}"));
 }
 
 /// Escalate an unacknowledged alert to `level` on its band's ladder.
 pub fn escalate(task: &mut Value, policy: &Policy, level: usize, now_ms: i64) -> bool {
-    let Some(band) = band_of(task) else {
+    let Some(trigger) = trigger_of(task) else {
         return false;
     };
-    let Some(role) = policy.band(band).and_then(|b| b.ladder.get(level)).copied() else {
+    let Some(role) = policy
+        .trigger(trigger)
+        .and_then(|b| b.ladder.get(level))
+        .copied()
+    else {
         return false;
     };
     if escalation_level(task) as usize >= level || Lifecycle::of(task) != Lifecycle::Raised {
@@ -371,7 +474,7 @@ pub fn view(task: &Value, policy: &Policy, now_ms: i64) -> Option<AlertView> {
     if !is_alert(task) {
         return None;
     }
-    let band = band_of(task)?;
+    let trigger = trigger_of(task)?;
     let lifecycle = Lifecycle::of(task);
     let deadline = deadline_ms(task).unwrap_or(now_ms);
     let role_code = task["performerType"][0]["coding"][0]["code"]
@@ -402,7 +505,8 @@ pub fn view(task: &Value, policy: &Policy, now_ms: i64) -> Option<AlertView> {
         patient: text(&task["for"]["reference"])?,
         encounter: text(&task["encounter"]["reference"]),
         ward: text(&task["location"]["reference"]),
-        band: band.code().to_string(),
+        band: trigger.level_code().to_string(),
+        score_name: trigger.score_name().to_string(),
         open: lifecycle.is_open(),
         lifecycle,
         required_response: text(&task["description"]).unwrap_or_default(),
@@ -479,6 +583,35 @@ mod tests {
         assert_eq!(v.responses.len(), 1);
         assert_eq!(v.acknowledged_by.as_deref(), Some("Practitioner/x"));
         assert_eq!(v.timeline.len(), 5);
+    }
+
+    #[test]
+    fn a_pews_level_raises_an_alert_due_by_the_charts_review_time() {
+        let p = Policy::default();
+        let (task, flag) = raise_for(
+            &set(),
+            Trigger::Pews(rules::pews::Level::High),
+            &p,
+            None,
+            1_000_000,
+            None,
+        )
+        .unwrap();
+        assert!(is_alert(&task));
+        assert_eq!(flag["code"]["coding"][0]["code"], "pews-alert");
+        let v = view(&task, &p, 1_000_000).unwrap();
+        assert_eq!((v.score_name.as_str(), v.band.as_str()), ("PEWS", "high"));
+        assert_eq!(v.ms_to_deadline, 15 * 60_000);
+        assert!(v.required_response.contains("Rapid Review"));
+        assert!(raise_for(
+            &set(),
+            Trigger::Pews(rules::pews::Level::Low),
+            &p,
+            None,
+            0,
+            None
+        )
+        .is_none());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Per batch of the change log: vital-sign readings and panels are grouped into sets
 //! (panel members form one set; readings posted one by one join the patient's set whose
 //! first reading is at most the window earlier, or start a new one); every touched set is
-//! (re)scored from its current readings; the patient's latest set decides the alert; labs
+//! (re)scored from its current readings, with NEWS2, qSOFA and SIRS for an adult or the
+//! national PEWS for a child (see [`Age`]); the patient's latest set decides the alert; labs
 //! re-score the latest set (SIRS); alert Tasks closed through the FHIR API close their
 //! Flag. All writes of a batch commit together with the consumer's checkpoint.
 
@@ -13,14 +14,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rules::observation::{self, Parsed};
-use rules::{Action, Band, Scale, Timed};
+use rules::pews::{self, AgeBand, CivilDate};
+use rules::{Action, Scale, Timed, Trigger};
 use search::{Registry, SearchQuery};
 use serde_json::Value;
 use store::{Clock, Entry, Mode, Op, Store, Version, WriteOp};
 
 use crate::alert::{self, AlertView, Lifecycle};
-use crate::codes::{self, ScoreKind, EW};
-use crate::score::{self, News2Extras, SetRef};
+use crate::codes::{self, ScoreKind};
+use crate::score::{self, News2Extras, PewsExtras, SetRef};
 use crate::{Config, Error};
 
 /// The evaluator's name in the change-log checkpoints.
@@ -43,6 +45,8 @@ pub struct EarlyWarning {
     wards: Mutex<HashMap<String, Option<String>>>,
     /// SpO2 scale per patient, dropped when one of the patient's Goals changes.
     scales: Mutex<HashMap<String, Scale>>,
+    /// Birth dates per patient (None: not known), dropped when the Patient changes.
+    births: Mutex<HashMap<String, Option<CivilDate>>>,
     /// Patients known to have no labs for SIRS, dropped when a lab arrives.
     no_labs: Mutex<HashSet<String>>,
     /// The latest stored NEWS2 totals per patient, for trends.
@@ -137,6 +141,7 @@ impl EarlyWarning {
             runner: OnceLock::new(),
             wards: Mutex::new(HashMap::new()),
             scales: Mutex::new(HashMap::new()),
+            births: Mutex::new(HashMap::new()),
             no_labs: Mutex::new(HashSet::new()),
             recent: Mutex::new(HashMap::new()),
         })
@@ -347,6 +352,37 @@ impl EarlyWarning {
         }
     }
 
+    /// The patient's birth date (`Patient.birthDate`, a full date), cached.
+    fn birth_date(&self, subject: &str) -> Result<Option<CivilDate>, Error> {
+        if let Some(b) = self
+            .births
+            .lock()
+            .ok()
+            .and_then(|m| m.get(subject).copied())
+        {
+            return Ok(b);
+        }
+        let birth = match subject.split_once('/') {
+            Some(("Patient", id)) => self
+                .read("Patient", id)?
+                .and_then(|p| p["birthDate"].as_str().and_then(CivilDate::parse)),
+            _ => None,
+        };
+        if let Ok(mut m) = self.births.lock() {
+            if m.len() > 100_000 {
+                m.clear();
+            }
+            m.insert(subject.to_string(), birth);
+        }
+        Ok(birth)
+    }
+
+    fn forget_patient(&self, subject: &str) {
+        if let Ok(mut m) = self.births.lock() {
+            m.remove(subject);
+        }
+    }
+
     fn forget_encounter(&self, encounter: &str) {
         if let Ok(mut m) = self.wards.lock() {
             m.remove(encounter);
@@ -393,18 +429,19 @@ impl EarlyWarning {
         let open = self.search(
             "Task",
             &[
-                ("code", format!("{EW}|news2-response")),
+                ("code", codes::alert_task_tokens()),
                 ("status", "requested".into()),
             ],
         )?;
         let policy = &self.config.policy;
         let mut entries = Vec::new();
         for mut task in open {
-            let (Some(band), Some(deadline)) = (alert::band_of(&task), alert::deadline_ms(&task))
+            let (Some(trigger), Some(deadline)) =
+                (alert::trigger_of(&task), alert::deadline_ms(&task))
             else {
                 continue;
             };
-            let level = policy.escalation_level(band, deadline, now);
+            let level = policy.escalation_level_of(trigger, deadline, now);
             if level > alert::escalation_level(&task) as usize {
                 let version = task["meta"]["versionId"].as_str().map(str::to_string);
                 if alert::escalate(&mut task, policy, level, now) {
@@ -445,7 +482,7 @@ impl EarlyWarning {
         all: bool,
     ) -> Result<Vec<AlertView>, Error> {
         let mut params = vec![
-            ("code", format!("{EW}|news2-response")),
+            ("code", codes::alert_task_tokens()),
             ("_sort", "-authored-on".into()),
         ];
         if !all {
@@ -554,8 +591,8 @@ struct Batch<'a> {
     fresh: HashMap<String, Arc<Value>>,
     /// Score and alert resources to write, by `Type/ID` (the last wins).
     out: BTreeMap<String, (Value, Option<String>)>,
-    /// Open alert per patient as this batch leaves it: (task id, band).
-    open_alerts: HashMap<String, Option<(Value, Band)>>,
+    /// Open alert per patient as this batch leaves it: (task, what raised it).
+    open_alerts: HashMap<String, Option<(Value, Trigger)>>,
     /// `Observation/ID`s whose first version is in this batch.
     created: HashSet<String>,
     /// Sets whose scores are stored without comparing with a stored version.
@@ -620,6 +657,7 @@ impl<'a> Batch<'a> {
         for v in self.log {
             match v.rtype.as_str() {
                 "Encounter" => ew.forget_encounter(&format!("Encounter/{}", v.id)),
+                "Patient" => ew.forget_patient(&format!("Patient/{}", v.id)),
                 "Goal" => {
                     let subject = body(v)
                         .and_then(|g| g["subject"]["reference"].as_str().map(str::to_string));
@@ -772,14 +810,49 @@ impl<'a> Batch<'a> {
         });
         let in_batch: HashSet<String> = scored
             .iter()
-            .map(|p| p.set.score_id(ScoreKind::News2))
+            .flat_map(|p| {
+                [
+                    p.set.score_id(ScoreKind::News2),
+                    p.set.score_id(ScoreKind::Pews),
+                ]
+            })
             .collect();
+        // The last known AVPU per child, as this batch leaves it (for PEWS "change to").
+        let mut last_avpu: HashMap<String, Option<pews::Avpu>> = HashMap::new();
         let mut earlier: HashMap<String, Vec<(i64, u32)>> = HashMap::new();
         let mut latest: HashMap<String, usize> = HashMap::new();
         for (i, p) in scored.iter().enumerate() {
             latest.insert(p.set.subject.clone(), i);
         }
         for (i, p) in scored.iter().enumerate() {
+            let decides = latest.get(&p.set.subject) == Some(&i);
+            let adult = match &p.scores {
+                Scores::Adult(a) => a,
+                Scores::Child { inputs, band } => {
+                    let known = match last_avpu.get(&p.set.subject) {
+                        Some(a) => *a,
+                        None => self.previous_avpu(&p.set, &in_batch)?,
+                    };
+                    let mut inputs = inputs.clone();
+                    inputs.triggers.previous_avpu = known;
+                    let s = pews::score(&inputs, *band);
+                    if inputs.triggers.avpu.is_some() {
+                        last_avpu.insert(p.set.subject.clone(), inputs.triggers.avpu);
+                    } else {
+                        last_avpu.insert(p.set.subject.clone(), known);
+                    }
+                    self.store_pews(p, &s, inputs.triggers.avpu)?;
+                    let level = s.level();
+                    if decides
+                        && level >= pews::Level::Medium
+                        && self.is_latest(&p.set)?
+                        && self.under_watch(&p.set)?
+                    {
+                        self.decide_alert(&p.set, Trigger::Pews(level))?;
+                    }
+                    continue;
+                }
+            };
             let mut before = self.previous_totals(&p.set, &in_batch)?;
             let mine = earlier.entry(p.set.subject.clone()).or_default();
             before.extend(mine.iter().copied());
@@ -787,16 +860,12 @@ impl<'a> Batch<'a> {
             let totals: Vec<u32> = before.iter().map(|(_, v)| *v).collect();
             mine.push((
                 p.set.effective_ms,
-                p.news2.total.unwrap_or(p.news2.partial_total),
+                adult.news2.total.unwrap_or(adult.news2.partial_total),
             ));
-            self.store_scores(p, &totals)?;
-            let band = p.news2.band;
-            if latest.get(&p.set.subject) == Some(&i)
-                && band.alerts()
-                && self.is_latest(&p.set)?
-                && self.under_watch(&p.set)?
-            {
-                self.decide_alert(&p.set, band)?;
+            self.store_scores(&p.set, adult, p.oxygen_basis, &totals)?;
+            let band = adult.news2.band;
+            if decides && band.alerts() && self.is_latest(&p.set)? && self.under_watch(&p.set)? {
+                self.decide_alert(&p.set, Trigger::News2(band))?;
             }
         }
         Ok(std::mem::take(&mut self.out)
@@ -834,12 +903,12 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Stored NEWS2 scores whose set includes `reference`, as plans.
+    /// Stored NEWS2 or PEWS scores whose set includes `reference`, as plans.
     fn sets_containing(&self, reference: &str) -> Result<Vec<Plan>, Error> {
         let found = self.ew.search(
             "Observation",
             &[
-                ("code", ScoreKind::News2.token()),
+                ("code", ScoreKind::set_score_tokens()),
                 ("derived-from", reference.to_string()),
             ],
         )?;
@@ -867,7 +936,7 @@ impl<'a> Batch<'a> {
         let found = self.ew.search(
             "Observation",
             &[
-                ("code", ScoreKind::News2.token()),
+                ("code", ScoreKind::set_score_tokens()),
                 ("subject", subject.to_string()),
                 ("date", format!("ge{}", search::format_instant(t - window))),
                 ("_count", "50".into()),
@@ -884,7 +953,7 @@ impl<'a> Batch<'a> {
         let found = self.ew.search(
             "Observation",
             &[
-                ("code", ScoreKind::News2.token()),
+                ("code", ScoreKind::set_score_tokens()),
                 ("subject", subject.to_string()),
                 ("_sort", "-date".into()),
                 ("_count", "1".into()),
@@ -933,6 +1002,9 @@ impl<'a> Batch<'a> {
         let mut encounter = p.encounter.clone();
         let mut source = p.source.clone();
         let mut panel_time = None;
+        // The latest reading's time as written: its date is the set's date (in the offset
+        // the reading was charted in), for the patient's age.
+        let mut written: Option<(i64, String)> = None;
         for m in &p.members {
             let Some(b) = self.reading_body(m)? else {
                 continue;
@@ -948,12 +1020,24 @@ impl<'a> Batch<'a> {
             encounter = encounter.or(parsed.encounter.clone());
             source = source.or(b["meta"]["source"].as_str().map(str::to_string));
             let Some(t) = t.or(panel_time) else { continue };
-            let vitals: Vec<_> = parsed
+            if let Some(e) = parsed.effective.as_deref() {
+                if written.as_ref().is_none_or(|(w, _)| t > *w) {
+                    written = Some((t, e.to_string()));
+                }
+            }
+            let mut vitals: Vec<_> = parsed
                 .readings
                 .iter()
                 .filter(|(k, _)| k.is_vital_sign())
                 .map(|(k, r)| (t, *k, *r))
                 .collect();
+            if let Some(d) = parsed.device {
+                vitals.push((
+                    t,
+                    observation::Kind::OxygenDevice,
+                    observation::Reading::Device(d),
+                ));
+            }
             if vitals.is_empty() && !parsed.is_panel {
                 continue;
             }
@@ -985,43 +1069,156 @@ impl<'a> Batch<'a> {
             || source
                 .as_deref()
                 .is_some_and(|s| air.sources.iter().any(|x| s.starts_with(x.as_str())));
-        let labs = self.labs(&p.subject, effective)?;
-        let inputs = rules::assemble(&readings, &labs, air_when_absent);
+        let date = written
+            .as_ref()
+            .and_then(|(_, e)| e.get(..10))
+            .and_then(CivilDate::parse)
+            .or_else(|| {
+                search::format_instant(effective)
+                    .get(..10)
+                    .and_then(CivilDate::parse)
+            });
+        let age = Age::of(ew.birth_date(&p.subject)?, date);
+        let scores = match age {
+            Age::Child(band) => {
+                let (inputs, basis) = rules::assemble_pews(&readings, air_when_absent);
+                self.drop_scores(p, &[ScoreKind::News2, ScoreKind::Qsofa, ScoreKind::Sirs])?;
+                return Ok(Some(Prepared {
+                    scores: Scores::Child { inputs, band },
+                    oxygen_basis: basis,
+                    set,
+                }));
+            }
+            Age::Adult => {
+                self.drop_scores(p, &[ScoreKind::Pews])?;
+                let labs = self.labs(&p.subject, effective)?;
+                let inputs = rules::assemble(&readings, &labs, air_when_absent);
+                (
+                    Adult {
+                        news2: rules::news2::score(&inputs.vitals, scale),
+                        qsofa: rules::sepsis::qsofa(&inputs.qsofa),
+                        sirs: rules::sepsis::sirs(&inputs.sirs),
+                    },
+                    inputs.oxygen_basis,
+                )
+            }
+        };
         Ok(Some(Prepared {
-            news2: rules::news2::score(&inputs.vitals, scale),
-            qsofa: rules::sepsis::qsofa(&inputs.qsofa),
-            sirs: rules::sepsis::sirs(&inputs.sirs),
-            oxygen_basis: inputs.oxygen_basis,
+            scores: Scores::Adult(scores.0),
+            oxygen_basis: scores.1,
             set,
         }))
     }
 
-    /// Store a prepared set's scores, with its trend over `earlier` totals (oldest first).
-    fn store_scores(&mut self, p: &Prepared, earlier: &[u32]) -> Result<(), Error> {
+    /// Delete a stored set's scores of other kinds (its patient's age, or birth date, now
+    /// asks for the other score). A set first seen in this batch has none.
+    fn drop_scores(&mut self, p: &Plan, kinds: &[ScoreKind]) -> Result<(), Error> {
+        if p.new {
+            return Ok(());
+        }
+        let mut entries = Vec::new();
+        for kind in kinds {
+            let id = fhir::stable_id(kind.prefix(), &p.key);
+            self.out.remove(&format!("Observation/{id}"));
+            if self.ew.read("Observation", &id)?.is_some() {
+                entries.push(Entry {
+                    full_url: None,
+                    op: WriteOp::Delete {
+                        rtype: "Observation".into(),
+                        id,
+                    },
+                });
+            }
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // Deletions go through the store directly: the batch writes updates only.
+        if let Err(e) = self
+            .ew
+            .store
+            .write(&store::Access::system(), entries, Mode::Independent)
+        {
+            tracing::warn!(error = %e, "deleting a set's scores of another kind failed");
+        }
+        Ok(())
+    }
+
+    /// Store an adult set's scores, with its trend over `earlier` totals (oldest first).
+    fn store_scores(
+        &mut self,
+        set: &SetRef,
+        a: &Adult,
+        oxygen_basis: rules::OxygenBasis,
+        earlier: &[u32],
+    ) -> Result<(), Error> {
         let ew = self.ew;
         let mut totals = earlier.to_vec();
-        totals.push(p.news2.total.unwrap_or(p.news2.partial_total));
+        totals.push(a.news2.total.unwrap_or(a.news2.partial_total));
         let rising = rules::news2::rising(&totals, ew.config.trend_sets, ew.config.trend_rise);
-        let next_due = p.set.effective_ms
-            + i64::from(ew.config.policy.next_set_minutes(p.news2.band)) * 60_000;
+        let next_due =
+            set.effective_ms + i64::from(ew.config.policy.next_set_minutes(a.news2.band)) * 60_000;
         let extras = News2Extras {
-            oxygen_basis: p.oxygen_basis,
+            oxygen_basis,
             next_due_ms: next_due,
             rising,
         };
         if let Ok(mut m) = ew.recent.lock() {
-            if let Some(r) = m.get_mut(&p.set.subject) {
+            if let Some(r) = m.get_mut(&set.subject) {
                 r.put(
-                    p.set.effective_ms,
-                    p.news2.total.unwrap_or(p.news2.partial_total),
-                    p.set.score_id(ScoreKind::News2),
+                    set.effective_ms,
+                    a.news2.total.unwrap_or(a.news2.partial_total),
+                    set.score_id(ScoreKind::News2),
                 );
             }
         }
-        self.emit(score::news2(&p.set, &p.news2, &extras, self.now))?;
-        self.emit(score::screen(ScoreKind::Qsofa, &p.set, &p.qsofa, self.now))?;
-        self.emit(score::screen(ScoreKind::Sirs, &p.set, &p.sirs, self.now))?;
+        self.emit(score::news2(set, &a.news2, &extras, self.now))?;
+        self.emit(score::screen(ScoreKind::Qsofa, set, &a.qsofa, self.now))?;
+        self.emit(score::screen(ScoreKind::Sirs, set, &a.sirs, self.now))?;
         Ok(())
+    }
+
+    /// Store a child's PEWS. The next set is due by the level's minimal observations.
+    fn store_pews(
+        &mut self,
+        p: &Prepared,
+        s: &pews::Score,
+        avpu: Option<pews::Avpu>,
+    ) -> Result<(), Error> {
+        let extras = PewsExtras {
+            oxygen_basis: p.oxygen_basis,
+            next_due_ms: s
+                .next_observation_minutes()
+                .map(|m| p.set.effective_ms + i64::from(m) * 60_000),
+            avpu,
+        };
+        self.emit(score::pews(&p.set, s, &extras, self.now))
+    }
+
+    /// The last AVPU recorded on the child's stored sets before this one (leaving out the
+    /// sets re-scored in this batch): what a "change to V, P or U" is measured against.
+    fn previous_avpu(
+        &self,
+        set: &SetRef,
+        in_batch: &HashSet<String>,
+    ) -> Result<Option<pews::Avpu>, Error> {
+        let found = self.ew.search(
+            "Observation",
+            &[
+                ("code", ScoreKind::Pews.token()),
+                ("subject", set.subject.clone()),
+                (
+                    "date",
+                    format!("lt{}", search::format_instant(set.effective_ms)),
+                ),
+                ("_sort", "-date".into()),
+                ("_count", (10 + in_batch.len().min(50)).to_string()),
+            ],
+        )?;
+        Ok(found
+            .iter()
+            .filter(|o| o["id"].as_str().is_some_and(|id| !in_batch.contains(id)))
+            .find_map(score::pews_avpu))
     }
 
     /// Queue a derived resource unless the stored one already says the same.
@@ -1194,6 +1391,12 @@ impl<'a> Batch<'a> {
             .filter(|c| observation::kind_of(c).is_some_and(|k| k.is_vital_sign()))
             .map(|c| format!("{}|{c}", observation::LOINC))
             .collect();
+        let mut codes = codes;
+        codes.push(format!(
+            "{}|{}",
+            observation::EARLY_WARNING,
+            observation::RESPIRATORY_DISTRESS
+        ));
         let newer = self.ew.search(
             "Observation",
             &[
@@ -1228,14 +1431,14 @@ impl<'a> Batch<'a> {
         Ok(encounters.iter().any(codes::is_watched_encounter))
     }
 
-    fn open_alert(&mut self, subject: &str) -> Result<Option<(Value, Band)>, Error> {
+    fn open_alert(&mut self, subject: &str) -> Result<Option<(Value, Trigger)>, Error> {
         if let Some(a) = self.open_alerts.get(subject) {
             return Ok(a.clone());
         }
         let found = self.ew.search(
             "Task",
             &[
-                ("code", format!("{EW}|news2-response")),
+                ("code", codes::alert_task_tokens()),
                 ("patient", subject.to_string()),
                 ("status", "requested,accepted,in-progress".into()),
                 ("_sort", "-authored-on".into()),
@@ -1244,19 +1447,23 @@ impl<'a> Batch<'a> {
         )?;
         let open = found
             .into_iter()
-            .filter_map(|t| alert::band_of(&t).map(|b| (t, b)))
-            .max_by_key(|(_, b)| *b);
+            .filter_map(|t| alert::trigger_of(&t).map(|b| (t, b)))
+            .max_by_key(|(_, b)| b.urgency());
         self.open_alerts.insert(subject.to_string(), open.clone());
         Ok(open)
     }
 
-    /// The latest set's band decides: no open alert → raise; an open alert of a lower
-    /// band → supersede it; an open alert of the same or a higher band → keep it.
-    fn decide_alert(&mut self, set: &SetRef, band: Band) -> Result<(), Error> {
+    /// The latest set's band (or a child's PEWS level) decides: no open alert → raise; an
+    /// open alert of a lower band → supersede it; an open alert of the same or a higher band
+    /// → keep it. An open alert of the other score (a child's PEWS alert when the patient
+    /// has turned 16) is superseded: the patient's score has changed.
+    fn decide_alert(&mut self, set: &SetRef, trigger: Trigger) -> Result<(), Error> {
         let policy = &self.ew.config.policy;
         let open = self.open_alert(&set.subject)?;
-        if let Some((_, open_band)) = &open {
-            if *open_band >= band {
+        if let Some((_, open_trigger)) = &open {
+            if open_trigger.score_code() == trigger.score_code()
+                && open_trigger.urgency() >= trigger.urgency()
+            {
                 return Ok(());
             }
         }
@@ -1264,9 +1471,9 @@ impl<'a> Batch<'a> {
         let supersedes = open
             .as_ref()
             .and_then(|(t, _)| t["id"].as_str().map(str::to_string));
-        let Some((task, flag)) = alert::raise(
+        let Some((task, flag)) = alert::raise_for(
             set,
-            band,
+            trigger,
             policy,
             ward.as_deref(),
             self.now,
@@ -1290,7 +1497,7 @@ impl<'a> Batch<'a> {
             }
         }
         self.open_alerts
-            .insert(set.subject.clone(), Some((task.clone(), band)));
+            .insert(set.subject.clone(), Some((task.clone(), trigger)));
         self.out.insert(format!("Task/{id}"), (task, None));
         self.out.insert(format!("Flag/{id}"), (flag, None));
         Ok(())
@@ -1300,16 +1507,58 @@ impl<'a> Batch<'a> {
 /// A reading posted on its own: (subject, time, reference, encounter, source).
 type Loose = (String, i64, String, Option<String>, Option<String>);
 
-/// A set scored, before its trend is known.
-struct Prepared {
-    set: SetRef,
+/// Which score a set gets, by the patient's age on the set's date.
+///
+/// NEWS2 is validated for adults of 16 and over (RCP 2017; NICE NG51); a child under 16 is
+/// scored on the national PEWS chart of their age band (NHS England SPOT 2023), and qSOFA
+/// and SIRS, adult sepsis screens (Sepsis-3; ACCP/SCCM 1992), are not computed. A patient
+/// whose birth date is not known (none, a partial date, or after the set) is scored with
+/// NEWS2: most patients are adults, and an unknown age must never silence scoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Age {
+    Child(AgeBand),
+    Adult,
+}
+
+/// Age in completed months from which NEWS2 applies (16 years).
+const ADULT_MONTHS: u32 = 16 * 12;
+
+impl Age {
+    fn of(birth: Option<CivilDate>, on: Option<CivilDate>) -> Age {
+        match (birth, on) {
+            (Some(b), Some(d)) => match pews::completed_months(b, d) {
+                Some(m) if m < ADULT_MONTHS => Age::Child(AgeBand::of_months(m)),
+                _ => Age::Adult,
+            },
+            _ => Age::Adult,
+        }
+    }
+}
+
+/// An adult set's scores.
+struct Adult {
     news2: rules::Score,
     qsofa: rules::sepsis::Result,
     sirs: rules::sepsis::Result,
+}
+
+enum Scores {
+    Adult(Adult),
+    /// A child's PEWS inputs and chart, scored once the previous set's AVPU is known.
+    Child {
+        inputs: pews::Inputs,
+        band: AgeBand,
+    },
+}
+
+/// A set scored, before its trend is known.
+struct Prepared {
+    set: SetRef,
+    scores: Scores,
     oxygen_basis: rules::OxygenBasis,
 }
 
-/// A stored NEWS2 score back as a plan for its set.
+/// A stored NEWS2 or PEWS score back as a plan for its set.
 fn plan_of_score(obs: &Value) -> Option<Plan> {
     let key = obs["identifier"]
         .as_array()?

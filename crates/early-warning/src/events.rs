@@ -92,7 +92,7 @@ impl Hub {
     /// The event a committed version means, if any.
     pub fn event(&self, v: &Version) -> Option<Event> {
         // Cheap pre-filter: the service gives what it writes these ids (the tag decides).
-        let derived_id = ["news2-", "qsofa-", "sirs-", "alert-"]
+        let derived_id = ["news2-", "qsofa-", "sirs-", "pews-", "alert-"]
             .iter()
             .any(|p| v.id.starts_with(p));
         if !derived_id && v.rtype != "Task" {
@@ -110,6 +110,12 @@ impl Hub {
                     ScoreKind::News2 => {
                         let mut d = serde_json::to_value(score::news2_summary(&body)?).ok()?;
                         d["score"] = json!("news2");
+                        d
+                    }
+                    ScoreKind::Pews => {
+                        // The board's shape (band = the level), named.
+                        let mut d = serde_json::to_value(score::summary(&body)?).ok()?;
+                        d["score"] = json!("pews");
                         d
                     }
                     _ => json!({

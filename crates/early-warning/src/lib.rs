@@ -1,5 +1,6 @@
-//! Early warning as a service: every new set of vital signs scored (NEWS2, qSOFA, SIRS),
-//! alerts raised, escalated and answered, ward status, and live events.
+//! Early warning as a service: every new set of vital signs scored (NEWS2, qSOFA and SIRS
+//! for adults; the national PEWS for children under 16), alerts raised, escalated and
+//! answered, ward status, and live events.
 //!
 //! It runs beside the store as a change-log consumer (see ARCHITECTURE.md, "Early
 //! warning"): a vitals write is acknowledged once the readings are durable; the scores and
@@ -23,7 +24,9 @@ pub use alert::{AlertView, Lifecycle};
 pub use config::{AirWhenAbsent, Config};
 pub use evaluator::{EarlyWarning, CONSUMER};
 pub use events::{Event, Hub};
-pub use score::{news2_cells, news2_summary, ChartCell, News2Summary};
+pub use score::{
+    news2_cells, news2_summary, pews_summary, summary, ChartCell, News2Summary, PewsSummary,
+};
 pub use ward::{bed_of, PatientStatus, WardSummary};
 
 /// What can go wrong in the early-warning service.

@@ -8,17 +8,24 @@
 //! sick patient with a missing reading is never buried. An open alert or an overdue set is
 //! shown as what it is, on the row; it never lifts a patient above a higher band (a NEWS2
 //! of 4 with an overdue alert stays below a 13). Ties keep bed order.
+//!
+//! A child's PEWS is placed by its escalation level beside the NEWS2 band that asks for a
+//! response as fast: low beside low, medium beside medium, high beside high, and emergency
+//! (an immediate emergency call) above everything.
 
 use std::cmp::Ordering;
 
-use rules::Band;
+use rules::{pews, Band, Trigger};
+
+use crate::codes::ScoreKind;
 
 use crate::PatientStatus;
 
 /// What the order looks at, per patient (highest first, field by field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Risk {
-    /// 0: no set implying any risk; then zero, low, low-medium, medium, high (1–5).
+    /// 0: no set implying any risk; then zero, low, low-medium, medium, high (1–5); a PEWS
+    /// emergency 6.
     pub tier: u8,
     /// The total, or the partial total of an incomplete set.
     pub score: u32,
@@ -51,9 +58,33 @@ impl Risk {
         }
     }
 
+    /// The risk of a child's latest PEWS (`level` as stored, e.g. `medium`).
+    pub fn of_pews(level: Option<&str>, complete: bool, score: u32, overdue: bool) -> Risk {
+        let tier = match level.and_then(pews::Level::parse) {
+            Some(pews::Level::Emergency) => 6,
+            Some(pews::Level::High) => 5,
+            Some(pews::Level::Medium) => 4,
+            Some(pews::Level::Low) => 2,
+            Some(pews::Level::None) if complete => 1,
+            _ => 0,
+        };
+        Risk {
+            tier,
+            score,
+            rising: false,
+            overdue,
+        }
+    }
+
     /// The risk shown by a board row.
     pub fn of(p: &PatientStatus) -> Risk {
         match &p.news2 {
+            Some(n) if n.kind() == ScoreKind::Pews => Risk::of_pews(
+                Some(&n.band),
+                n.complete,
+                n.total.unwrap_or(n.partial_total),
+                p.overdue,
+            ),
             Some(n) => Risk::new(
                 Some(&n.band),
                 n.complete,
@@ -107,13 +138,19 @@ fn natural(s: &str) -> Vec<(String, u64)> {
 }
 
 /// The alert inbox's order: open before closed, then the higher band (a medium alert is
-/// answered before a low-medium one, however late that one is), then escalated or past its
-/// deadline, then the least time left.
+/// answered before a low-medium one, however late that one is; a child's PEWS level beside
+/// the NEWS2 band as urgent, [`Trigger::urgency`]), then escalated or past its deadline, then
+/// the least time left.
 pub fn most_urgent_alert_first(a: &crate::AlertView, b: &crate::AlertView) -> Ordering {
     let key = |v: &crate::AlertView| {
+        let score = if v.score_name == "PEWS" {
+            "pews"
+        } else {
+            "news2"
+        };
         (
             v.open,
-            Band::parse(&v.band),
+            Trigger::parse(score, &v.band).map_or(0, Trigger::urgency),
             v.escalation_level > 0 || v.overdue,
         )
     };

@@ -19,6 +19,8 @@ pub struct PatientStatus {
     /// Bed or room (`Location/ID`) and its display.
     pub bed: Option<String>,
     pub bed_display: Option<String>,
+    /// The latest early-warning score: NEWS2, or PEWS for a child
+    /// ([`News2Summary::score_name`]).
     pub news2: Option<News2Summary>,
     /// qSOFA and SIRS screens: `POS`, `NEG` or `IND`.
     pub qsofa: Option<String>,
@@ -77,11 +79,15 @@ impl EarlyWarning {
     }
 
     fn latest_score(&self, kind: ScoreKind, subject: &str) -> Result<Option<Value>, Error> {
+        self.latest_of(kind.token(), subject)
+    }
+
+    fn latest_of(&self, tokens: String, subject: &str) -> Result<Option<Value>, Error> {
         Ok(self
             .search(
                 "Observation",
                 &[
-                    ("code", kind.token()),
+                    ("code", tokens),
                     ("subject", subject.to_string()),
                     ("_sort", "-date".into()),
                     ("_count", "1".into()),
@@ -104,9 +110,9 @@ impl EarlyWarning {
                 continue;
             };
             let news2 = self
-                .latest_score(ScoreKind::News2, patient)?
+                .latest_of(ScoreKind::set_score_tokens(), patient)?
                 .as_ref()
-                .and_then(score::news2_summary);
+                .and_then(score::summary);
             let screen = |k| -> Result<Option<String>, Error> {
                 Ok(self.latest_score(k, patient)?.and_then(|o| {
                     o["interpretation"][0]["coding"][0]["code"]

@@ -780,3 +780,239 @@ fn only_recent_sets_of_watched_patients_raise_alerts() {
         );
     }
 }
+
+// ---- children: the national PEWS ----
+
+const EW: &str = "https://tend.example.org/fhir/CodeSystem/early-warning";
+
+/// A child's panel: rr, distress, spo2, oxygen (device, flow L/min), hr, sbp, capillary
+/// refill (s), ACVPU SNOMED.
+struct ChildSet<'a> {
+    rr: i64,
+    distress: &'a str,
+    spo2: i64,
+    device: &'a str,
+    flow: f64,
+    hr: i64,
+    sbp: i64,
+    crt: f64,
+    acvpu: &'a str,
+}
+
+fn child_panel(id: &str, at: i64, c: &ChildSet) -> Vec<Value> {
+    let mut o2 = reading(&format!("{id}-o2"), "3151-8", json!(c.flow), "L/min", at);
+    o2["method"] = json!({"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/oxygen-device", "code": c.device}]});
+    let mut distress = reading(&format!("{id}-rd"), "x", json!(0), "", at);
+    distress["code"] = json!({"coding": [{"system": EW, "code": "respiratory-distress"}]});
+    distress.as_object_mut().unwrap().remove("valueQuantity");
+    distress["valueCodeableConcept"] = json!({"coding": [{"system": EW, "code": c.distress}]});
+    let mut v = vec![
+        reading(&format!("{id}-rr"), "9279-1", json!(c.rr), "/min", at),
+        distress,
+        reading(&format!("{id}-spo2"), "59408-5", json!(c.spo2), "%", at),
+        o2,
+        reading(&format!("{id}-hr"), "8867-4", json!(c.hr), "/min", at),
+        reading(&format!("{id}-sbp"), "8480-6", json!(c.sbp), "mm[Hg]", at),
+        reading(&format!("{id}-crt"), "44963-7", json!(c.crt), "s", at),
+        reading(&format!("{id}-avpu"), "67775-7", json!(c.acvpu), "", at),
+        reading(&format!("{id}-temp"), "8310-5", json!(37.0), "Cel", at),
+    ];
+    let members: Vec<Value> = v
+        .iter()
+        .map(|o| json!({"reference": format!("Observation/{}", o["id"].as_str().unwrap())}))
+        .collect();
+    v.push(
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85353-1"}]},
+        "subject": {"reference": "Patient/p1"}, "encounter": {"reference": "Encounter/e1"},
+        "effectiveDateTime": instant(at), "hasMember": members}),
+    );
+    v
+}
+
+fn born(w: &World, date: Option<&str>) {
+    let mut p = json!({"resourceType": "Patient", "id": "p1"});
+    if let Some(d) = date {
+        p["birthDate"] = json!(d);
+    }
+    w.put_all(vec![p]);
+}
+
+impl World {
+    fn pews(&self) -> Vec<Value> {
+        self.search(
+            "Observation",
+            &format!("code={EW}|pews&subject=Patient/p1&_sort=date"),
+        )
+    }
+
+    fn screens(&self) -> usize {
+        self.search("Observation", &format!("code={EW}|qsofa,{EW}|sirs"))
+            .len()
+    }
+}
+
+fn component<'a>(o: &'a Value, code: &str) -> &'a Value {
+    o["component"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"]["coding"][0]["code"] == code)
+        .unwrap_or_else(|| panic!("no component {code}"))
+}
+
+/// A 3-year-old on nasal cannula, 1–4 years chart. Expected points from the national PEWS
+/// tables (P2–P8): RR 45 → 1 (40–49.99); moderate distress → 2; SpO2 93 % → 1
+/// (91.01–94.99); 1 L/min → 1 (0.01–1.99); HR 155 → 2 (150–169.99); SBP 95 → 0
+/// (80–99.99); CRT 2 s → 0 (≤ 2). Total 7: medium (5–8).
+const TODDLER: ChildSet = ChildSet {
+    rr: 45,
+    distress: "moderate",
+    spo2: 93,
+    device: "nasal-cannula",
+    flow: 1.0,
+    hr: 155,
+    sbp: 95,
+    crt: 2.0,
+    acvpu: "248234008",
+};
+
+#[test]
+fn a_child_is_scored_with_pews_and_alerts_by_its_level() {
+    let w = world(Config::default());
+    born(&w, Some("2023-06-15"));
+    w.put_all(child_panel("c1", T0 - 20 * MIN, &TODDLER));
+    w.ew.catch_up().unwrap();
+    assert!(w.news2().is_empty(), "no NEWS2 for a child");
+    assert_eq!(w.screens(), 0, "qSOFA and SIRS are adult screens");
+    let scores = w.pews();
+    assert_eq!(scores.len(), 1);
+    let s = &scores[0];
+    assert_eq!(s["status"], "final");
+    assert_eq!(s["valueInteger"], 7);
+    assert_eq!(band(s), "medium");
+    assert_eq!(
+        component(s, "age-band")["valueCodeableConcept"]["coding"][0]["code"],
+        "1-4y"
+    );
+    let expected = [
+        ("respiratory-rate", 1),
+        ("respiratory-distress", 2),
+        ("spo2", 1),
+        ("oxygen-delivery", 1),
+        ("heart-rate", 2),
+        ("systolic-bp", 0),
+        ("capillary-refill", 0),
+    ];
+    for (code, points) in expected {
+        assert_eq!(component(s, code)["valueInteger"], points, "{code}");
+    }
+    assert_eq!(
+        component(s, "next-observations-due")["valueDateTime"],
+        instant(T0 + 10 * MIN),
+        "medium: reassess within 30 minutes"
+    );
+    // Medium: an alert, medical review within 30 minutes.
+    let alerts = open_alerts(&w);
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    assert_eq!(
+        (a.score_name.as_str(), a.band.as_str(), a.role.as_str()),
+        ("PEWS", "medium", "specialist-registrar")
+    );
+    assert_eq!(a.deadline, instant(T0 + 10 * MIN));
+    assert!(a.required_response.contains("Request Medical Review"));
+    // The board shows PEWS with its level.
+    let ward = w.ew.ward_status("Location/ward-a").unwrap();
+    let n = ward[0].news2.as_ref().unwrap();
+    assert_eq!(
+        (n.score_name(), n.total, n.band.as_str()),
+        ("PEWS", Some(7), "medium")
+    );
+
+    // Next set: the same readings, now responsive only to voice: a change to V is high
+    // whatever the score (specific concern), and supersedes the medium alert.
+    w.put_all(child_panel(
+        "c2",
+        T0 - 10 * MIN,
+        &ChildSet {
+            acvpu: "300202002",
+            ..TODDLER
+        },
+    ));
+    w.ew.catch_up().unwrap();
+    let s = &w.pews()[1];
+    assert_eq!((s["valueInteger"].as_u64(), band(s)), (Some(7), "high"));
+    let alerts = open_alerts(&w);
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    assert_eq!(
+        (a.band.as_str(), a.role.as_str()),
+        ("high", "rapid-response-team")
+    );
+    assert_eq!(
+        a.deadline,
+        instant(T0 + 5 * MIN),
+        "rapid review within 15 min"
+    );
+
+    // Then on high flow with a capillary refill of 3 s: HF scores 4 over the flow, CRT ≥ 3 s
+    // scores 2: 1 + 2 + 1 + 4 + 2 + 0 + 2 = 12, high (9–12). Still V: no change, no new
+    // specific concern; the open high alert stands.
+    w.put_all(child_panel(
+        "c3",
+        T0 - 5 * MIN,
+        &ChildSet {
+            device: "high-flow",
+            flow: 20.0,
+            crt: 3.0,
+            acvpu: "300202002",
+            ..TODDLER
+        },
+    ));
+    w.ew.catch_up().unwrap();
+    let s = &w.pews()[2];
+    assert_eq!((s["valueInteger"].as_u64(), band(s)), (Some(12), "high"));
+    assert_eq!(component(s, "oxygen-delivery")["valueInteger"], 4);
+    assert_eq!(
+        component(s, "escalation-criteria")["valueCodeableConcept"]["coding"][0]["code"],
+        "pews-reason-P"
+    );
+    let alerts = open_alerts(&w);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].id, a.id);
+    // Through the same lifecycle: escalates past its deadline, then is answered.
+    w.at(T0 + 6 * MIN);
+    assert_eq!(w.ew.escalate_due().unwrap(), 1);
+    assert_eq!(w.ew.alert(&a.id).unwrap().role, "critical-care-outreach");
+    w.ew.respond(&a.id, "rapid-response-call", None, "Practitioner/doc")
+        .unwrap();
+    let a = w.ew.resolve(&a.id, None, "Practitioner/doc").unwrap();
+    assert!(!a.open);
+    assert_eq!(w.read("Flag", &a.id).unwrap()["status"], "inactive");
+}
+
+#[test]
+fn adults_and_unknown_ages_get_news2() {
+    for birth in [Some("2009-06-01"), None] {
+        let w = world(Config::default());
+        born(&w, birth);
+        w.put_all(panel(
+            "vs1",
+            T0 - 5 * MIN,
+            25,
+            91,
+            Some(2.0),
+            90,
+            131,
+            "422768004",
+            35.0,
+        ));
+        w.ew.catch_up().unwrap();
+        assert!(w.pews().is_empty(), "{birth:?}");
+        let scores = w.news2();
+        assert_eq!(scores[0]["valueInteger"], 20, "{birth:?}");
+        assert_eq!(w.screens(), 2, "{birth:?}");
+        assert_eq!(open_alerts(&w)[0].score_name, "NEWS2");
+    }
+}

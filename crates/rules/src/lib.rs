@@ -6,7 +6,8 @@
 //!   2023): age bands, seven items scored 0/1/2/4, escalation levels and their triggers;
 //! - [`sepsis`]: qSOFA (Sepsis-3) and SIRS (ACCP/SCCM 1992);
 //! - [`observation`]: FHIR Observations read into typed readings;
-//! - [`set`]: one observation set's inputs for the three scores;
+//! - [`set`]: one observation set's inputs for the scores (NEWS2, qSOFA and SIRS for
+//!   adults, PEWS for children);
 //! - [`alert`]: the alert policy (deadlines, roles, escalation);
 //! - [`decimal`]: exact decimals and the one rounding rule (round half up).
 
@@ -18,10 +19,10 @@ pub mod pews;
 pub mod sepsis;
 pub mod set;
 
-pub use alert::{Action, BandPolicy, Policy, Role};
+pub use alert::{Action, BandPolicy, Policy, Role, Trigger};
 pub use decimal::Decimal;
 pub use news2::{Acvpu, Band, Monitoring, Param, Scale, Score, Vitals};
-pub use observation::{Kind, Parsed, Reading};
+pub use observation::{Kind, OxygenDevice, Parsed, Reading};
 pub use pews::{AgeBand, CivilDate};
 pub use sepsis::{Criterion, Screen};
-pub use set::{assemble, OxygenBasis, SetInputs, SetWindow, Timed};
+pub use set::{assemble, assemble_pews, OxygenBasis, SetInputs, SetWindow, Timed};

@@ -16,7 +16,15 @@
 //! | White cells | 6690-2, 26464-8 | `10*3/uL`, `10*9/L`; `/uL` divided by 1000 |
 //! | PaCO2 | 2019-8 | `mm[Hg]`; `kPa` × 7.50062 |
 //! | Band neutrophils | 764-1, 26508-2 | `%` |
+//! | Capillary refill time | 44963-7 | `s` |
+//! | Respiratory distress (PEWS) | Tend's `https://tend.example.org/fhir/CodeSystem/early-warning` `respiratory-distress`, coded in the same system `none`, `mild`, `moderate`, `severe` | |
+//! | Oxygen device | the `method` of an oxygen reading (3151-8, 3150-0), coded in `https://tend.example.org/fhir/CodeSystem/oxygen-device` | |
 //! | Vital-signs panel | 85353-1, its `hasMember` form one observation set | |
+//!
+//! Respiratory distress has no LOINC answer list that matches the PEWS chart's four
+//! categories (table P3 of the national PEWS), so it is Tend's own code with the chart's
+//! categories as answers. The oxygen device is an attribute of the oxygen reading
+//! ([`Parsed::device`]); a set carries it as a reading of its own ([`Kind::OxygenDevice`]).
 //!
 //! Only readings with status `final`, `amended`, `corrected` or `preliminary` count.
 //! A value in an unknown unit is not guessed: it is reported as a problem and left out.
@@ -25,10 +33,18 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::news2::Acvpu;
+use crate::pews::{self, Distress};
 use crate::Decimal;
 
 pub const LOINC: &str = "http://loinc.org";
 pub const SNOMED: &str = "http://snomed.info/sct";
+/// Tend's early-warning code system (scores, components, and the respiratory distress
+/// reading and its answers).
+pub const EARLY_WARNING: &str = "https://tend.example.org/fhir/CodeSystem/early-warning";
+/// The code of a respiratory distress reading in [`EARLY_WARNING`].
+pub const RESPIRATORY_DISTRESS: &str = "respiratory-distress";
+/// Tend's oxygen delivery devices (an oxygen reading's `method`).
+pub const OXYGEN_DEVICE: &str = "https://tend.example.org/fhir/CodeSystem/oxygen-device";
 /// The LOINC vital-signs panel whose members form one observation set.
 pub const VITALS_PANEL: &str = "85353-1";
 
@@ -48,6 +64,12 @@ pub enum Kind {
     WhiteCells,
     PaCO2,
     BandForms,
+    /// Capillary refill time, seconds (PEWS).
+    CapillaryRefill,
+    /// Respiratory distress (PEWS), Tend's code.
+    RespiratoryDistress,
+    /// The device of an oxygen reading (its `method`).
+    OxygenDevice,
 }
 
 impl Kind {
@@ -76,6 +98,7 @@ const CODES: &[(&str, Kind)] = &[
     ("2019-8", Kind::PaCO2),
     ("764-1", Kind::BandForms),
     ("26508-2", Kind::BandForms),
+    ("44963-7", Kind::CapillaryRefill),
 ];
 
 /// Every LOINC code that can feed a score (for searches).
@@ -88,12 +111,69 @@ pub fn kind_of(code: &str) -> Option<Kind> {
     CODES.iter().find(|(c, _)| *c == code).map(|(_, k)| *k)
 }
 
+/// An oxygen delivery device as Tend's bedside form records it (system [`OXYGEN_DEVICE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OxygenDevice {
+    Air,
+    NasalCannula,
+    SimpleMask,
+    Venturi,
+    NonRebreather,
+    HighFlow,
+    CpapNiv,
+}
+
+impl OxygenDevice {
+    pub const ALL: [OxygenDevice; 7] = [
+        OxygenDevice::Air,
+        OxygenDevice::NasalCannula,
+        OxygenDevice::SimpleMask,
+        OxygenDevice::Venturi,
+        OxygenDevice::NonRebreather,
+        OxygenDevice::HighFlow,
+        OxygenDevice::CpapNiv,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            OxygenDevice::Air => "air",
+            OxygenDevice::NasalCannula => "nasal-cannula",
+            OxygenDevice::SimpleMask => "simple-mask",
+            OxygenDevice::Venturi => "venturi",
+            OxygenDevice::NonRebreather => "non-rebreather",
+            OxygenDevice::HighFlow => "high-flow",
+            OxygenDevice::CpapNiv => "cpap-niv",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<OxygenDevice> {
+        OxygenDevice::ALL.into_iter().find(|d| d.code() == code)
+    }
+
+    /// The PEWS chart's device (table P5a): high flow and CPAP/NIV are the scoring devices
+    /// HF and CP (BiPAP scores the same as CPAP); the cannula and the masks score by their
+    /// oxygen level (a Venturi mask is a face mask). Air is no device.
+    pub fn pews_device(self) -> Option<pews::Device> {
+        match self {
+            OxygenDevice::Air => None,
+            OxygenDevice::NasalCannula => Some(pews::Device::NasalProngs),
+            OxygenDevice::SimpleMask | OxygenDevice::Venturi => Some(pews::Device::FaceMask),
+            OxygenDevice::NonRebreather => Some(pews::Device::NonRebreather),
+            OxygenDevice::HighFlow => Some(pews::Device::HighFlow),
+            OxygenDevice::CpapNiv => Some(pews::Device::Cpap),
+        }
+    }
+}
+
 /// A reading's value, normalised to the unit the rules use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Reading {
     Number(#[serde(serialize_with = "ser_decimal")] Decimal),
     Acvpu(Acvpu),
+    Distress(Distress),
+    Device(OxygenDevice),
 }
 
 fn ser_decimal<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
@@ -104,7 +184,7 @@ impl Reading {
     pub fn number(&self) -> Option<Decimal> {
         match self {
             Reading::Number(d) => Some(*d),
-            Reading::Acvpu(_) => None,
+            _ => None,
         }
     }
 }
@@ -123,6 +203,8 @@ pub struct Parsed {
     pub encounter: Option<String>,
     /// `effectiveDateTime`, `effectiveInstant` or `effectivePeriod.start`, as written.
     pub effective: Option<String>,
+    /// The device of an oxygen reading (its `method`), if coded.
+    pub device: Option<OxygenDevice>,
     /// Readings left out, and why (no patient values in these texts).
     pub problems: Vec<String>,
 }
@@ -170,6 +252,21 @@ pub fn read(obs: &Value) -> Parsed {
     }
     if let Some(kind) = loinc_kind(&obs["code"]) {
         read_value(kind, obs, &mut p);
+        if matches!(kind, Kind::OxygenFlow | Kind::InspiredOxygen) {
+            read_device(obs, &mut p);
+        }
+    } else if codings(&obs["code"]).any(|(s, c)| s == EARLY_WARNING && c == RESPIRATORY_DISTRESS) {
+        let answer = codings(&obs["valueCodeableConcept"])
+            .filter(|(s, _)| *s == EARLY_WARNING)
+            .find_map(|(_, c)| Distress::parse(c));
+        match answer {
+            Some(d) => p
+                .readings
+                .push((Kind::RespiratoryDistress, Reading::Distress(d))),
+            None => p
+                .problems
+                .push("respiratory distress not coded none, mild, moderate or severe".into()),
+        }
     }
     for c in obs["component"].as_array().into_iter().flatten() {
         if let Some(kind @ Kind::SystolicBp) = loinc_kind(&c["code"]) {
@@ -177,6 +274,20 @@ pub fn read(obs: &Value) -> Parsed {
         }
     }
     p
+}
+
+/// The device of an oxygen reading, from its `method`; an unknown device is reported.
+fn read_device(obs: &Value, p: &mut Parsed) {
+    let mut coded = codings(&obs["method"])
+        .filter(|(s, _)| *s == OXYGEN_DEVICE)
+        .peekable();
+    if coded.peek().is_none() {
+        return;
+    }
+    match coded.find_map(|(_, c)| OxygenDevice::parse(c)) {
+        Some(d) => p.device = Some(d),
+        None => p.problems.push("oxygen device code not known".into()),
+    }
 }
 
 fn read_value(kind: Kind, holder: &Value, p: &mut Parsed) {
@@ -236,6 +347,7 @@ fn normalise_unit(kind: Kind, v: Decimal, unit: &str) -> Option<Decimal> {
             Decimal::parse(&format!("{c}e-4"))
         }
         (Kind::Gcs, "{score}" | "1" | "") => Some(v),
+        (Kind::CapillaryRefill, "s" | "sec") => Some(v),
         (Kind::WhiteCells, "10*3/uL" | "10*9/L" | "10^9/L" | "10*3/mm3" | "K/uL") => Some(v),
         (Kind::WhiteCells, "/uL" | "/mm3") => scaled(1, 1000, 3),
         _ => None,
@@ -308,6 +420,43 @@ mod tests {
             "valueQuantity": {"value": 12500, "code": "/uL"}});
         let p = read(&w);
         assert_eq!(p.readings[0].1.number().unwrap().to_tenths(), Some(125));
+    }
+
+    #[test]
+    fn reads_the_pews_readings() {
+        let crt = json!({"status": "final", "code": {"coding": [{"system": LOINC, "code": "44963-7"}]},
+            "valueQuantity": {"value": 3, "code": "s"}});
+        assert_eq!(
+            read(&crt).readings,
+            vec![(Kind::CapillaryRefill, Reading::Number(Decimal::from_int(3)))]
+        );
+        let distress = json!({"status": "final",
+            "code": {"coding": [{"system": EARLY_WARNING, "code": RESPIRATORY_DISTRESS}]},
+            "valueCodeableConcept": {"coding": [{"system": EARLY_WARNING, "code": "moderate"}]}});
+        assert_eq!(
+            read(&distress).readings,
+            vec![(
+                Kind::RespiratoryDistress,
+                Reading::Distress(Distress::Moderate)
+            )]
+        );
+        let unknown = json!({"status": "final",
+            "code": {"coding": [{"system": EARLY_WARNING, "code": RESPIRATORY_DISTRESS}]},
+            "valueCodeableConcept": {"coding": [{"system": EARLY_WARNING, "code": "a-bit"}]}});
+        let p = read(&unknown);
+        assert!(p.readings.is_empty());
+        assert_eq!(p.problems.len(), 1);
+        let o2 = json!({"status": "final", "code": {"coding": [{"system": LOINC, "code": "3151-8"}]},
+            "valueQuantity": {"value": 30, "code": "L/min"},
+            "method": {"coding": [{"system": OXYGEN_DEVICE, "code": "high-flow"}]}});
+        let p = read(&o2);
+        assert_eq!(p.readings.len(), 1);
+        assert_eq!(p.device, Some(OxygenDevice::HighFlow));
+        assert_eq!(
+            OxygenDevice::CpapNiv.pews_device(),
+            Some(pews::Device::Cpap)
+        );
+        assert_eq!(OxygenDevice::Air.pews_device(), None);
     }
 
     #[test]

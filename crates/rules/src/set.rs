@@ -6,11 +6,15 @@
 //! window anchored at the set's first reading (the grouping itself is the evaluator's; see
 //! [`SetWindow`]). Within a set the latest reading of each kind counts. Labs for SIRS
 //! (white cells, PaCO2, band forms) are the latest within their own, longer window.
+//!
+//! A child's set is scored with the national PEWS instead ([`assemble_pews`]): the same
+//! readings plus capillary refill time, respiratory distress and the oxygen device.
 
 use serde::Serialize;
 
 use crate::news2::Vitals;
 use crate::observation::{on_oxygen, Kind, Reading};
+use crate::pews;
 use crate::sepsis::{QsofaInputs, SirsInputs};
 
 /// How readings posted one by one are grouped, and how far back labs are looked up.
@@ -119,5 +123,108 @@ pub fn assemble(set: &[Timed], labs: &[Timed], air_when_absent: bool) -> SetInpu
         },
         vitals,
         oxygen_basis,
+    }
+}
+
+/// Build a child's PEWS inputs from a set's readings. `air_when_absent`: the source means
+/// "no oxygen reading = air". The previous set's AVPU (for the "change to" triggers) is the
+/// caller's to fill in.
+///
+/// Oxygen: the latest flow or inspired-oxygen reading. A flow of 0 L/min, or an inspired
+/// fraction of 21 % or less (room air), is air; otherwise the level scores by table P5b (%)
+/// or P5c (L/min). The device is the latest oxygen reading's `method`; the device "air" with
+/// no level reading is air.
+pub fn assemble_pews(set: &[Timed], air_when_absent: bool) -> (pews::Inputs, OxygenBasis) {
+    let num = |k: Kind| latest(set, k).and_then(|r| r.number());
+    let device = match latest(set, Kind::OxygenDevice) {
+        Some(Reading::Device(d)) => Some(d),
+        _ => None,
+    };
+    let level = set
+        .iter()
+        .filter(|(_, k, _)| matches!(k, Kind::OxygenFlow | Kind::InspiredOxygen))
+        .max_by_key(|(t, ..)| *t)
+        .and_then(|(_, k, r)| {
+            let v = r.number()?;
+            let air = !on_oxygen(*k, r)?;
+            Some(match (k, air) {
+                (_, true) => pews::Oxygen::Air,
+                (Kind::OxygenFlow, false) => pews::Oxygen::LitresPerMinute(v),
+                _ => pews::Oxygen::Percent(v),
+            })
+        });
+    let (oxygen, basis) = match (level, device, air_when_absent) {
+        (Some(o), ..) => (Some(o), OxygenBasis::Recorded),
+        (None, Some(crate::observation::OxygenDevice::Air), _) => {
+            (Some(pews::Oxygen::Air), OxygenBasis::Recorded)
+        }
+        (None, _, true) => (Some(pews::Oxygen::Air), OxygenBasis::AssumedAir),
+        (None, _, false) => (None, OxygenBasis::Missing),
+    };
+    let avpu = match latest(set, Kind::Consciousness) {
+        Some(Reading::Acvpu(a)) => pews::Avpu::from_acvpu(a),
+        _ => None,
+    };
+    let distress = match latest(set, Kind::RespiratoryDistress) {
+        Some(Reading::Distress(d)) => Some(d),
+        _ => None,
+    };
+    let inputs = pews::Inputs {
+        respiratory_rate: num(Kind::RespirationRate),
+        respiratory_distress: distress,
+        spo2: num(Kind::SpO2),
+        device: device.and_then(|d| d.pews_device()),
+        oxygen,
+        heart_rate: num(Kind::Pulse),
+        systolic_bp: num(Kind::SystolicBp),
+        bp_not_obtained: None,
+        capillary_refill: num(Kind::CapillaryRefill),
+        triggers: pews::Triggers {
+            avpu,
+            ..pews::Triggers::default()
+        },
+    };
+    (inputs, basis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::OxygenDevice;
+    use crate::Decimal;
+
+    fn n(s: &str) -> Reading {
+        Reading::Number(Decimal::parse(s).unwrap())
+    }
+
+    #[test]
+    fn pews_oxygen_from_level_device_or_assumption() {
+        let flow0 = [(1, Kind::OxygenFlow, n("0"))];
+        assert_eq!(
+            assemble_pews(&flow0, false).0.oxygen,
+            Some(pews::Oxygen::Air)
+        );
+        let hf = [
+            (1, Kind::OxygenFlow, n("20")),
+            (
+                1,
+                Kind::OxygenDevice,
+                Reading::Device(OxygenDevice::HighFlow),
+            ),
+        ];
+        let (i, basis) = assemble_pews(&hf, false);
+        assert_eq!(i.device, Some(pews::Device::HighFlow));
+        assert_eq!(
+            i.oxygen,
+            Some(pews::Oxygen::LitresPerMinute(Decimal::from_int(20)))
+        );
+        assert_eq!(basis, OxygenBasis::Recorded);
+        let venturi = [(1, Kind::InspiredOxygen, n("28"))];
+        assert_eq!(
+            assemble_pews(&venturi, false).0.oxygen,
+            Some(pews::Oxygen::Percent(Decimal::from_int(28)))
+        );
+        assert_eq!(assemble_pews(&[], false).1, OxygenBasis::Missing);
+        assert_eq!(assemble_pews(&[], true).1, OxygenBasis::AssumedAir);
     }
 }

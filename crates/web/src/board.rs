@@ -26,6 +26,8 @@ pub(crate) struct Row {
     pub(crate) ward: String,
     pub(crate) band: String,
     pub(crate) band_label: &'static str,
+    /// `NEWS2`, or `PEWS` for a child.
+    pub(crate) score_name: &'static str,
     /// "7", or "≥ 4" for an incomplete set, or "–".
     pub(crate) score: String,
     pub(crate) complete: bool,
@@ -168,9 +170,14 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
     )
     .unwrap_or_default();
     let (language, interpreter) = view::language(&patient);
+    let (band_class, label) = match &s.news2 {
+        Some(n) => view::score_band(n),
+        None => ("none".into(), band_label("none")),
+    };
+    let score_name = s.news2.as_ref().map_or("NEWS2", |n| n.score_name());
     let (band, score, complete, rising, last_set) = match &s.news2 {
         Some(n) => (
-            n.band.clone(),
+            band_class,
             match n.total {
                 Some(t) => t.to_string(),
                 None => format!("≥ {}", n.partial_total),
@@ -185,7 +192,7 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
     };
     let due = view::next_due(s.minutes_to_due);
     let alert = s.alert.as_ref().map(|a| AlertCell {
-        band: a.band.clone(),
+        band: view::alert_band_class(&a.band),
         band_label: band_label(&a.band),
         state: format!("{:?}", a.lifecycle).to_lowercase(),
         left: if a.ms_to_deadline < 0 {
@@ -210,8 +217,9 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
         sex: view::sex_letter(&patient).into(),
         bed: s.bed_display.clone().unwrap_or_else(|| "no bed".into()),
         ward: ward.to_string(),
-        band_label: band_label(&band),
+        band_label: label,
         band,
+        score_name,
         score,
         complete,
         rising,

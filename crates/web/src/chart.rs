@@ -69,6 +69,8 @@ pub(crate) struct Column {
     pub(crate) band: String,
     pub(crate) band_label: &'static str,
     pub(crate) scale: u32,
+    /// `NEWS2`, or `PEWS` for a child's set.
+    pub(crate) score_name: &'static str,
 }
 
 /// The line of totals: an SVG polyline over the columns.
@@ -204,8 +206,11 @@ fn observation_chart(scores: &[Value], now: Now) -> (Vec<Column>, Vec<ChartRow>,
     let columns: Vec<Column> = scores
         .iter()
         .map(|s| {
-            let sum = early_warning::news2_summary(s);
-            let band = sum.as_ref().map_or("none".to_string(), |x| x.band.clone());
+            let sum = early_warning::summary(s);
+            let (band, band_label) = match &sum {
+                Some(x) => view::score_band(x),
+                None => ("none".to_string(), band_label("none")),
+            };
             Column {
                 time: s["effectiveDateTime"]
                     .as_str()
@@ -218,8 +223,9 @@ fn observation_chart(scores: &[Value], now: Now) -> (Vec<Column>, Vec<ChartRow>,
                         None => format!("≥{}", x.partial_total),
                     })
                     .unwrap_or_default(),
-                band_label: band_label(&band),
+                band_label,
                 band,
+                score_name: sum.as_ref().map_or("NEWS2", |x| x.score_name()),
                 scale: sum.map_or(1, |x| x.scale),
             }
         })
@@ -317,7 +323,7 @@ fn alerts(ew: &EarlyWarning, subject: &str, now: Now) -> Result<Vec<AlertLine>, 
         .into_iter()
         .map(|a| AlertLine {
             band_label: band_label(&a.band),
-            band: a.band.clone(),
+            band: view::alert_band_class(&a.band),
             raised: now.clock(&a.raised),
             state: format!("{:?}", a.lifecycle),
             response: a.required_response.clone(),
@@ -370,7 +376,8 @@ fn load(
     .first()
     .map(|e| stay(e, now));
     // One more than a page: whether earlier sets exist.
-    let mut scores = view::news2_scores(&**store, access, &subject, COLUMNS + 1, page * COLUMNS)?;
+    let mut scores =
+        view::early_warning_scores(&**store, access, &subject, COLUMNS + 1, page * COLUMNS)?;
     let earlier = scores.len() > COLUMNS;
     scores.truncate(COLUMNS);
     scores.reverse();

@@ -155,16 +155,28 @@ fn line(
     })
     .filter(|t| !t.is_empty())
     .collect();
-    let (band, score, rising, last_set) = match &s.news2 {
+    // NEWS2, or PEWS for a child, named as such.
+    let (band, label) = match &s.news2 {
+        Some(n) => view::score_band(n),
+        None => ("none".into(), band_label("none")),
+    };
+    let (score, rising, last_set) = match &s.news2 {
         Some(n) => (
-            n.band.clone(),
-            n.total
-                .map(|t| t.to_string())
-                .unwrap_or_else(|| format!("≥ {}", n.partial_total)),
+            format!(
+                "{}{}",
+                if n.score_name() == "PEWS" {
+                    "PEWS "
+                } else {
+                    ""
+                },
+                n.total
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| format!("≥ {}", n.partial_total))
+            ),
             n.rising,
             now.clock(&n.effective),
         ),
-        None => ("none".into(), "–".into(), false, "no set yet".into()),
+        None => ("–".into(), false, "no set yet".into()),
     };
     let alert = s
         .alert
@@ -176,7 +188,7 @@ fn line(
                 (None, _) if a.overdue => "not acknowledged, past its deadline".into(),
                 (None, _) => "not acknowledged".into(),
             };
-            format!("{} alert, {state}", band_label(&a.band))
+            format!("{} alert, {state}", alert_label(&a.band))
         })
         .unwrap_or_default();
     let screens = [
@@ -198,7 +210,7 @@ fn line(
                 .unwrap_or_default(),
             view::sex_letter(&patient)
         ),
-        band_label: band_label(&band),
+        band_label: label,
         band,
         score,
         trend: totals.join(" → "),
@@ -212,4 +224,13 @@ fn line(
         interpreter,
         screens,
     })
+}
+
+/// An alert's NEWS2 band or PEWS level, in words (the levels medium and high read as the
+/// bands do; emergency is PEWS's own).
+fn alert_label(band: &str) -> &'static str {
+    match band {
+        "emergency" => rules::pews::Level::parse(band).map_or("Emergency", |l| l.display()),
+        other => band_label(other),
+    }
 }

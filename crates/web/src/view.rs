@@ -233,6 +233,51 @@ pub(crate) fn news2_scores(
     )
 }
 
+/// A patient's stored early-warning scores, NEWS2 or (for a child) PEWS, newest first.
+pub(crate) fn early_warning_scores(
+    store: &dyn Store,
+    access: &store::Access,
+    subject: &str,
+    count: usize,
+    skip: usize,
+) -> Result<Vec<Value>, PageError> {
+    search(
+        store,
+        access,
+        "Observation",
+        &[
+            ("subject", subject.to_string()),
+            ("code", early_warning::codes::ScoreKind::set_score_tokens()),
+            ("_sort", "-date".into()),
+            ("_count", count.to_string()),
+            ("_offset", skip.to_string()),
+        ],
+    )
+}
+
+/// The colour class and label of a stored score's band: a child's PEWS level takes the
+/// colour of the NEWS2 band as urgent (none → zero, emergency → high) and its own name.
+pub(crate) fn score_band(s: &early_warning::News2Summary) -> (String, &'static str) {
+    if s.kind() != early_warning::codes::ScoreKind::Pews {
+        return (s.band.clone(), band_label(&s.band));
+    }
+    let class = match s.band.as_str() {
+        "none" => "zero",
+        "emergency" => "high",
+        other => other,
+    };
+    let label = rules::pews::Level::parse(&s.band).map_or("No score", |l| l.display());
+    (class.to_string(), label)
+}
+
+/// The colour class of an alert's band (a PEWS emergency in the high colour).
+pub(crate) fn alert_band_class(band: &str) -> String {
+    match band {
+        "emergency" => "high".into(),
+        other => other.into(),
+    }
+}
+
 /// The responses recorded on an alert: `Action: note`.
 pub(crate) fn responses(alert: &early_warning::AlertView) -> Vec<String> {
     alert
@@ -374,6 +419,7 @@ pub(crate) fn duration(ms: i64) -> String {
 /// The band's name as the chart prints it.
 pub(crate) fn band_label(code: &str) -> &'static str {
     match code {
+        "emergency" => "Emergency",
         "high" => "High",
         "medium" => "Medium",
         "low-medium" => "Low-medium",
