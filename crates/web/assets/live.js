@@ -89,7 +89,8 @@
     var a;
     try { a = JSON.parse(e.data); } catch (err) { return; }
     var alert = a.data || a;
-    if (alert.band !== "high" || alert.lifecycle !== "raised") return;
+    // NEWS2 high, or PEWS high or emergency.
+    if ((alert.band !== "high" && alert.band !== "emergency") || alert.lifecycle !== "raised") return;
     try {
       audio = audio || new (window.AudioContext || window.webkitAudioContext)();
       [0, 0.35].forEach(function (at) {

@@ -612,3 +612,43 @@ async fn the_handover_sheet_lists_every_bed_with_what_the_next_shift_needs() {
     let (s, _, _) = send(&w.app, get("/board/handover?ward=ward-elsewhere", &cookie)).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_is_scored_with_pews_at_the_bedside() {
+    let w = world("UTC");
+    support::put_all(
+        &**w.ew.store(),
+        vec![
+            json!({"resourceType": "Patient", "id": "pd", "name": [{"given": ["Child"], "family": "Test"}],
+                "birthDate": "2023-06-01", "gender": "male"}),
+            json!({"resourceType": "Encounter", "id": "e-pd", "status": "in-progress",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+                "subject": {"reference": "Patient/pd"},
+                "location": [{"location": {"reference": "Location/ward-9n", "display": "Ward 9 North"}, "status": "active",
+                    "physicalType": {"coding": [{"code": "wa"}]}}]}),
+        ],
+    );
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (_, _, page) = send(&w.app, get("/patients/pd/vitals", &cookie)).await;
+    let csrf = support::between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let resp = tower::ServiceExt::oneshot(
+        w.app.clone(),
+        post(
+            "/patients/pd/vitals",
+            &cookie,
+            &format!("csrf={csrf}&rr=30&spo2=97&device=air&sbp=95&pulse=120&acvpu=A&temp=37.2"),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, _, page) = send(&w.app, get(&to, &cookie)).await;
+    let result = support::between(&page, "id=\"result\"", "</section>");
+    // A three-year-old: the paediatric score, never NEWS2.
+    assert!(result.contains("PEWS"), "{result}");
+    assert!(!result.contains("NEWS2"), "{result}");
+}

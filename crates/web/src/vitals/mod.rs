@@ -74,6 +74,8 @@ impl VitalsPage {
 /// What early warning made of the set.
 #[derive(Debug, Clone)]
 pub(crate) struct ScoreResult {
+    /// `NEWS2`, or `PEWS` for a child.
+    pub(crate) name: &'static str,
     pub(crate) total: String,
     pub(crate) band: String,
     pub(crate) band_label: &'static str,
@@ -168,29 +170,31 @@ fn previous(score: &Value, now: Now) -> Option<Previous> {
 
 /// The score early warning stored for a panel, as the result card shows it.
 fn result(ew: &early_warning::EarlyWarning, panel: &str, now: Now) -> Option<ScoreResult> {
-    let score_id = fhir::stable_id(
-        ScoreKind::News2.prefix(),
-        &format!("panel:Observation/{panel}"),
-    );
-    let score = view::read(
-        &**ew.store(),
-        &store::Access::system(),
-        "Observation",
-        &score_id,
-    )?;
-    let s = early_warning::news2_summary(&score)?;
+    // NEWS2, or PEWS for a child: whichever early warning stored for this panel.
+    let score = [ScoreKind::News2, ScoreKind::Pews]
+        .into_iter()
+        .find_map(|kind| {
+            let id = fhir::stable_id(kind.prefix(), &format!("panel:Observation/{panel}"));
+            view::read(&**ew.store(), &store::Access::system(), "Observation", &id)
+        })?;
+    let s = early_warning::score::summary(&score)?;
+    let (band, label) = view::score_band(&s);
     let monitoring = early_warning::score::component(&score, "monitoring")
         .and_then(|c| c["valueCodeableConcept"]["text"].as_str())
         .unwrap_or_default()
         .to_string();
     Some(ScoreResult {
+        name: s.score_name(),
         total: s
             .total
             .map(|t| t.to_string())
             .unwrap_or_else(|| format!("at least {} (incomplete set)", s.partial_total)),
-        band_label: band_label(&s.band),
-        alert: matches!(s.band.as_str(), "low-medium" | "medium" | "high"),
-        band: s.band,
+        band_label: label,
+        alert: matches!(
+            s.band.as_str(),
+            "low-medium" | "medium" | "high" | "emergency"
+        ),
+        band,
         complete: s.complete,
         response: s.response.unwrap_or_default(),
         monitoring,
