@@ -126,9 +126,9 @@ fn line(
     let pid = s.patient.trim_start_matches("Patient/").to_string();
     let patient = view::read(store, access, "Patient", &pid).unwrap_or_default();
     let (language, interpreter) = view::language(&patient);
-    let mut totals: Vec<String> = view::news2_scores(store, access, &s.patient, 4, 0)?
+    let mut totals: Vec<String> = view::early_warning_scores(store, access, &s.patient, 4, 0)?
         .iter()
-        .filter_map(early_warning::news2_summary)
+        .filter_map(early_warning::score::summary)
         .map(|n| match n.total {
             Some(t) => t.to_string(),
             None => format!("≥{}", n.partial_total),

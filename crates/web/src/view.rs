@@ -203,37 +203,8 @@ pub(crate) fn patient(
         .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "There is no patient with this id."))
 }
 
-/// A patient's NEWS2 scores, newest first.
-/// A patient's NEWS2 scores, newest first: `count` of them, skipping the newest `skip`.
-pub(crate) fn news2_scores(
-    store: &dyn Store,
-    access: &store::Access,
-    subject: &str,
-    count: usize,
-    skip: usize,
-) -> Result<Vec<Value>, PageError> {
-    search(
-        store,
-        access,
-        "Observation",
-        &[
-            ("subject", subject.to_string()),
-            (
-                "code",
-                format!(
-                    "{}|{}",
-                    early_warning::codes::SNOMED,
-                    early_warning::codes::NEWS2_TOTAL
-                ),
-            ),
-            ("_sort", "-date".into()),
-            ("_count", count.to_string()),
-            ("_offset", skip.to_string()),
-        ],
-    )
-}
-
-/// A patient's stored early-warning scores, NEWS2 or (for a child) PEWS, newest first.
+/// A patient's stored early-warning scores, NEWS2 or (for a child) PEWS, newest first:
+/// `count` of them, skipping the newest `skip`.
 pub(crate) fn early_warning_scores(
     store: &dyn Store,
     access: &store::Access,

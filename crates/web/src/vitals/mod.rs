@@ -121,7 +121,7 @@ fn context(ew: &early_warning::EarlyWarning, id: &str) -> Result<Context, PageEr
             ("_count", "1".into()),
         ],
     )?;
-    let latest = view::news2_scores(&**store, &store::Access::system(), &subject, 1, 0)?
+    let latest = view::early_warning_scores(&**store, &store::Access::system(), &subject, 1, 0)?
         .into_iter()
         .next();
     Ok(Context {
