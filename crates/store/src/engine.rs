@@ -985,14 +985,13 @@ fn run_group(
         }
         for (space, key, value) in std::mem::take(&mut job.keyed) {
             match value {
-                Some(v) => conn.exec(
-                    "INSERT INTO keyed (space, k, value) VALUES (?, ?, ?) ON CONFLICT (space, k) DO UPDATE SET value = excluded.value",
-                    &[Arg::Text(space), Arg::Text(key), Arg::Text(v)],
-                )?,
-                None => conn.exec(
-                    "DELETE FROM keyed WHERE space = ? AND k = ?",
-                    &[Arg::Text(space), Arg::Text(key)],
-                )?,
+                Some(v) => keyed_set(conn, &space, &key, v)?,
+                None => {
+                    conn.exec(
+                        "DELETE FROM keyed WHERE space = ? AND k = ?",
+                        &[Arg::Text(space), Arg::Text(key)],
+                    )?;
+                }
             };
         }
         if let Some(lease) = job.lease.take() {
@@ -1009,14 +1008,8 @@ fn run_group(
         // write lock: every process appends to one chain, in commit order.
         let head = audit_head(conn)?;
         let head = write_audit(conn, shared, indexer, now, pending, head)?;
-        conn.exec(
-            "INSERT INTO keyed (space, k, value) VALUES (?, ?, ?) ON CONFLICT (space, k) DO UPDATE SET value = excluded.value",
-            &[
-                Arg::Text(AUDIT_HEAD.0.into()),
-                Arg::Text(AUDIT_HEAD.1.into()),
-                Arg::Text(format!("{} {}", head.sequence, head.hash)),
-            ],
-        )?;
+        let kept = format!("{} {}", head.sequence, head.hash);
+        keyed_set(conn, AUDIT_HEAD.0, AUDIT_HEAD.1, kept)?;
     }
     conn.batch("COMMIT")?;
     Ok(results)
@@ -1207,15 +1200,18 @@ fn take_lease(conn: &mut dyn Conn, now: i64, lease: &Lease) -> Result<bool, Stor
             return Ok(false);
         }
     }
+    let kept = format!("{} {}", now + lease.ttl_ms.max(0), lease.holder);
+    keyed_set(conn, LEASES, &lease.name, kept)?;
+    Ok(true)
+}
+
+/// Set one keyed record, in the open transaction.
+fn keyed_set(conn: &mut dyn Conn, space: &str, key: &str, value: String) -> Result<(), StoreError> {
     conn.exec(
         "INSERT INTO keyed (space, k, value) VALUES (?, ?, ?) ON CONFLICT (space, k) DO UPDATE SET value = excluded.value",
-        &[
-            Arg::Text(LEASES.into()),
-            Arg::Text(lease.name.clone()),
-            Arg::Text(format!("{} {}", now + lease.ttl_ms.max(0), lease.holder)),
-        ],
+        &[Arg::Text(space.into()), Arg::Text(key.into()), Arg::Text(value)],
     )?;
-    Ok(true)
+    Ok(())
 }
 
 /// Ask the writer for a lease; true when `holder` has it now.

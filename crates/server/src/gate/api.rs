@@ -33,17 +33,10 @@ pub(super) fn check_api(req: &Request, p: &Principal, auth: &Auth) -> Result<(),
     }
     if req.method() != Method::GET {
         need(Permission::AlertRespond)?;
-        if let Some(csrf) = &auth.csrf {
-            let sent = req
-                .headers()
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if sent != csrf {
-                return Err(ApiError::Forbidden(format!(
-                    "a request from a browser session must carry the session's {CSRF_HEADER}"
-                )));
-            }
+        if !super::csrf_ok(req, auth) {
+            return Err(ApiError::Forbidden(format!(
+                "a request from a browser session must carry the session's {CSRF_HEADER}"
+            )));
         }
         return Ok(());
     }

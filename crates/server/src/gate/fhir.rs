@@ -53,20 +53,13 @@ pub(super) async fn fhir_guard(
                 )),
             );
         }
-        if let Some(csrf) = &auth.csrf {
-            let sent = req
-                .headers()
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if sent != csrf {
-                return deny(
-                    &auth,
-                    ApiError::Forbidden(format!(
-                        "a write from a browser session must carry the session's {CSRF_HEADER}"
-                    )),
-                );
-            }
+        if !super::csrf_ok(&req, &auth) {
+            return deny(
+                &auth,
+                ApiError::Forbidden(format!(
+                    "a write from a browser session must carry the session's {CSRF_HEADER}"
+                )),
+            );
         }
     }
     let (g, s, pp, glass) = (

@@ -142,4 +142,16 @@ mod api;
 mod fhir;
 mod guard;
 
+/// Whether a request from a browser session carries the session's CSRF token (requests
+/// with a bearer token have no session and need none).
+pub(super) fn csrf_ok(req: &axum::extract::Request, auth: &Auth) -> bool {
+    let Some(csrf) = &auth.csrf else {
+        return true;
+    };
+    req.headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|sent| sent == csrf)
+}
+
 pub use guard::{cookie_value, guarded};

@@ -54,18 +54,10 @@ pub(crate) struct VitalsForm {
     pub(crate) pain: String,
 }
 
-/// How oxygen is given. Anything but air is supplemental oxygen for NEWS2 (RCP 2017,
-/// chart 1: "oxygen" scores 2 whatever the device).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Device {
-    Air,
-    NasalCannula,
-    SimpleMask,
-    Venturi,
-    NonRebreather,
-    HighFlow,
-    CpapNiv,
-}
+/// How oxygen is given: the devices the record knows (`rules::observation`, where the
+/// scores read them). Anything but air is supplemental oxygen for NEWS2 (RCP 2017, chart 1:
+/// "oxygen" scores 2 whatever the device).
+pub(crate) use rules::observation::OxygenDevice as Device;
 
 /// What a device's oxygen is recorded as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,30 +70,14 @@ pub(crate) enum Dose {
     Fio2,
 }
 
-impl Device {
-    pub(crate) const ALL: [Device; 7] = [
-        Device::Air,
-        Device::NasalCannula,
-        Device::SimpleMask,
-        Device::Venturi,
-        Device::NonRebreather,
-        Device::HighFlow,
-        Device::CpapNiv,
-    ];
+/// What the form says of a device: its name, and what it is given by.
+pub(crate) trait DeviceForm {
+    fn display(self) -> &'static str;
+    fn dose(self) -> Dose;
+}
 
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            Device::Air => "air",
-            Device::NasalCannula => "nasal-cannula",
-            Device::SimpleMask => "simple-mask",
-            Device::Venturi => "venturi",
-            Device::NonRebreather => "non-rebreather",
-            Device::HighFlow => "high-flow",
-            Device::CpapNiv => "cpap-niv",
-        }
-    }
-
-    pub(crate) fn display(self) -> &'static str {
+impl DeviceForm for Device {
+    fn display(self) -> &'static str {
         match self {
             Device::Air => "Room air",
             Device::NasalCannula => "Nasal cannula",
@@ -113,16 +89,12 @@ impl Device {
         }
     }
 
-    pub(crate) fn dose(self) -> Dose {
+    fn dose(self) -> Dose {
         match self {
             Device::Air => Dose::None,
             Device::Venturi | Device::CpapNiv => Dose::Fio2,
             _ => Dose::Flow,
         }
-    }
-
-    pub(crate) fn parse(code: &str) -> Option<Device> {
-        Device::ALL.into_iter().find(|d| d.code() == code)
     }
 }
 

@@ -24,7 +24,7 @@ use store::{Entry, Mode, WriteOp};
 use crate::local::Now;
 use crate::view::{self, band_label, Nav};
 use crate::{blocking, Web};
-use form::{check, Device, FieldError, VitalsForm};
+use form::{check, Device, DeviceForm, FieldError, VitalsForm};
 use record::observations;
 
 #[derive(Template)]

@@ -5,10 +5,8 @@
 
 use serde_json::{json, Value};
 
-use super::form::{Checked, Device};
+use super::form::{Checked, Device, DeviceForm};
 
-/// Tend's names for oxygen delivery devices (an Observation's `method`).
-pub(crate) const DEVICE_SYSTEM: &str = "https://tend.example.org/fhir/CodeSystem/oxygen-device";
 const DATA_ABSENT: &str = "http://terminology.hl7.org/CodeSystem/data-absent-reason";
 
 /// The LOINC code, display and UCUM unit of each form field that is a reading.
@@ -156,7 +154,7 @@ fn oxygen(
             o
         }
     };
-    o["method"] = json!({"coding": [{"system": DEVICE_SYSTEM, "code": device.code(), "display": device.display()}], "text": device.display()});
+    o["method"] = json!({"coding": [{"system": rules::observation::OXYGEN_DEVICE, "code": device.code(), "display": device.display()}], "text": device.display()});
     o
 }
 
