@@ -64,7 +64,7 @@ pub fn authentication_event(
     }
     json!({
         "resourceType": "AuditEvent",
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": store::audit::event_id(),
         "type": {"system": DCM, "code": "110114", "display": "User Authentication"},
         "subtype": [{"system": DCM, "code": "110122", "display": "Login"}],
         "action": "E",
@@ -80,7 +80,7 @@ pub fn authentication_event(
 pub(crate) fn logout_event(now_ms: i64, username: &str, from: &str) -> Value {
     json!({
         "resourceType": "AuditEvent",
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": store::audit::event_id(),
         "type": {"system": DCM, "code": "110114", "display": "User Authentication"},
         "subtype": [{"system": DCM, "code": "110123", "display": "Logout"}],
         "action": "E",
@@ -95,7 +95,7 @@ pub(crate) fn logout_event(now_ms: i64, username: &str, from: &str) -> Value {
 pub(crate) fn admin_event(now_ms: i64, by: &str, what: &str, username: &str) -> Value {
     json!({
         "resourceType": "AuditEvent",
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": store::audit::event_id(),
         "type": {"system": DCM, "code": "110137", "display": "User Security Attributes Changed"},
         "action": "U",
         "recorded": recorded(now_ms),

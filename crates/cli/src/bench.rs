@@ -121,7 +121,7 @@ fn observation(i: usize, patient: usize, rng: &mut Rng) -> Value {
 fn read_event(id: &str) -> Value {
     serde_json::json!({
         "resourceType": "AuditEvent",
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": store::audit::event_id(),
         "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
         "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}],
         "action": "R",

@@ -252,7 +252,7 @@ fn bulk_event(action: &str, code: &str, what: String) -> serde_json::Value {
         .unwrap_or_else(|_| "console".into());
     serde_json::json!({
         "resourceType": "AuditEvent",
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": store::audit::event_id(),
         "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": code, "display": if code == "110106" { "Export" } else { "Import" }},
         "subtype": [{"system": "https://tend.example.org/fhir/CodeSystem/audit-subtype", "code": "bulk"}],
         "action": action,

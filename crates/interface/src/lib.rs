@@ -739,7 +739,7 @@ fn message_audit(message: &[u8], peer: std::net::SocketAddr, h: &Handled, now_ms
         "description": what}));
     json!({
         "resourceType": "AuditEvent",
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": store::audit::event_id(),
         "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110107", "display": "Import"},
         "subtype": [{"system": "https://tend.example.org/fhir/CodeSystem/audit-subtype", "code": "hl7v2"}],
         "action": "C",

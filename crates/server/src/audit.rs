@@ -182,7 +182,7 @@ async fn record(store: Arc<dyn Store>, req: Request, next: Next) -> Response {
     let outcome_desc = status.as_u16().to_string();
     let mut event = json!({
         "resourceType": "AuditEvent",
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": store::audit::event_id(),
         "type": {"system": EVENT_TYPE, "code": "rest", "display": "RESTful Operation"},
         "subtype": [{"system": subtype_system, "code": subtype}],
         "action": action,

@@ -19,6 +19,12 @@ pub const CHAIN: &str = "https://tend.example.org/fhir/StructureDefinition/audit
 /// The "previous hash" of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// A new AuditEvent id: a time-ordered UUID (version 7), so a busy audit trail's id index
+/// grows at its end instead of dirtying a random page for every event it records.
+pub fn event_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// The newest link of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -66,12 +72,31 @@ fn content(event: &Value) -> Value {
     v
 }
 
-fn hash(previous: &str, event: &Value) -> String {
+/// The text an event's hash covers: its content (without `meta` and its link) as JSON
+/// with sorted keys. Computed on the recording caller's thread; the writer only hashes it
+/// after the previous link.
+pub(crate) fn canonical(event: &Value) -> String {
+    sorted(&content(event)).to_string()
+}
+
+fn hash(previous: &str, canonical: &str) -> String {
     let mut h = Sha256::new();
     h.update(previous.as_bytes());
     h.update(b"\n");
-    h.update(sorted(&content(event)).to_string().as_bytes());
+    h.update(canonical.as_bytes());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `event` without its chain link, as it was before [`link`].
+pub(crate) fn unlink(event: &mut Value) {
+    if let Some(o) = event.as_object_mut() {
+        if let Some(Value::Array(ext)) = o.get_mut("extension") {
+            ext.retain(|e| e["url"] != CHAIN);
+            if ext.is_empty() {
+                o.remove("extension");
+            }
+        }
+    }
 }
 
 /// Whether an AuditEvent carries a chain link.
@@ -81,10 +106,10 @@ pub(crate) fn has_link(event: &Value) -> bool {
         .is_some_and(|e| e.iter().any(|x| x["url"] == CHAIN))
 }
 
-/// Link `event` after `head`; returns the new head.
-pub(crate) fn link(event: &mut Value, head: &Head) -> Head {
+/// Link `event`, whose [`canonical`] text is given, after `head`; returns the new head.
+pub(crate) fn link(event: &mut Value, canonical: &str, head: &Head) -> Head {
     let sequence = head.sequence + 1;
-    let own = hash(&head.hash, event);
+    let own = hash(&head.hash, canonical);
     let ext = json!({"url": CHAIN, "extension": [
         {"url": "sequence", "valueInteger": sequence},
         {"url": "previous", "valueString": head.hash},
@@ -166,7 +191,7 @@ pub fn verify<'a>(bodies: impl IntoIterator<Item = &'a str>) -> Report {
             ))
         } else if previous != head.hash {
             Some("it does not link to the event before it".to_string())
-        } else if hash(&previous, &v) != stated {
+        } else if hash(&previous, &canonical(&v)) != stated {
             Some("its content does not match its hash: it was changed".to_string())
         } else {
             None
@@ -194,7 +219,8 @@ mod tests {
         (0..n)
             .map(|i| {
                 let mut e = json!({"resourceType": "AuditEvent", "id": format!("a{i}"), "recorded": "2026-11-25T00:00:00Z", "outcome": "0"});
-                head = link(&mut e, &head);
+                let text = canonical(&e);
+                head = link(&mut e, &text, &head);
                 e["meta"] = json!({"versionId": "1"});
                 e.to_string()
             })
@@ -231,6 +257,6 @@ mod tests {
     fn key_order_and_meta_do_not_change_the_hash() {
         let a = json!({"resourceType": "AuditEvent", "id": "1", "outcome": "0"});
         let b = json!({"outcome": "0", "id": "1", "resourceType": "AuditEvent", "meta": {"versionId": "3"}});
-        assert_eq!(hash(GENESIS, &a), hash(GENESIS, &b));
+        assert_eq!(hash(GENESIS, &canonical(&a)), hash(GENESIS, &canonical(&b)));
     }
 }

@@ -39,6 +39,14 @@ pub type WriteResult = Result<Vec<Result<Outcome, StoreError>>, StoreError>;
 /// One write of a keyed record: space, key, and the new value or `None` to remove it.
 pub type Keyed = (String, String, Option<String>);
 
+/// An AuditEvent waiting for the next group commit, with what the recording caller's thread
+/// computed ahead (the link changes neither): its index values and the text its hash covers.
+pub(crate) struct PendingAudit {
+    event: Value,
+    index: Vec<IndexEntry>,
+    canonical: String,
+}
+
 pub(crate) struct Job {
     pub(crate) entries: Vec<Entry>,
     /// Index values computed by the caller, per entry, where the resource cannot change
@@ -47,9 +55,8 @@ pub(crate) struct Job {
     pub(crate) mode: Mode,
     /// A consumer's change-log position saved in the same transaction as the entries.
     pub(crate) checkpoint: Option<(String, i64)>,
-    /// AuditEvents Tend records, linked into the audit chain in this job's transaction, with
-    /// their index values (computed by the caller: the link does not change them).
-    pub(crate) audit: Vec<(Value, Option<Vec<IndexEntry>>)>,
+    /// AuditEvents Tend records, linked into the audit chain in this job's transaction.
+    pub(crate) audit: Vec<PendingAudit>,
     /// Keyed records set (`Some`) or removed (`None`) in this job's transaction.
     pub(crate) keyed: Vec<Keyed>,
     /// A lease to take, renew or give up in this job's transaction (see [`Lease`]).
@@ -938,16 +945,46 @@ fn run_group(
     jobs: &mut [Job],
     lock_sql: Option<&'static str>,
 ) -> Result<Vec<WriteResult>, StoreError> {
-    conn.batch(match conn.dialect() {
-        sql::Dialect::Sqlite => "BEGIN IMMEDIATE",
-        sql::Dialect::Postgres => "BEGIN",
-    })?;
+    // The durability rule for audit records: a group that records only AuditEvents (reads,
+    // sign-ins, refusals) is committed durable against a crash of this process (the commit is
+    // in the operating system's hands before anyone is answered) without a disk flush of its
+    // own; the flush rides the next group that writes anything else, which flushes every
+    // commit before it. Any other group is flushed before it is acknowledged.
+    let audit_only = jobs.iter().all(|j| {
+        j.entries.is_empty() && j.keyed.is_empty() && j.checkpoint.is_none() && j.lease.is_none()
+    });
+    let r = in_transaction(conn, shared, indexer, now, jobs, lock_sql, audit_only);
+    if r.is_err() {
+        let _ = conn.batch("ROLLBACK");
+    }
+    if audit_only && conn.dialect() == sql::Dialect::Sqlite {
+        conn.batch("PRAGMA synchronous = FULL")?;
+    }
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn in_transaction(
+    conn: &mut dyn Conn,
+    shared: &Shared,
+    indexer: &Indexer,
+    now: i64,
+    jobs: &mut [Job],
+    lock_sql: Option<&'static str>,
+    audit_only: bool,
+) -> Result<Vec<WriteResult>, StoreError> {
+    match (conn.dialect(), audit_only) {
+        (sql::Dialect::Sqlite, true) => conn.batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")?,
+        (sql::Dialect::Sqlite, false) => conn.batch("BEGIN IMMEDIATE")?,
+        (sql::Dialect::Postgres, true) => conn.batch("BEGIN; SET LOCAL synchronous_commit = off")?,
+        (sql::Dialect::Postgres, false) => conn.batch("BEGIN")?,
+    }
     if let Some(lock) = lock_sql {
         conn.batch(lock)?;
     }
     let mut results = Vec::with_capacity(jobs.len());
     // The group's AuditEvents, written together after its other work.
-    let mut pending: Vec<(Value, Option<Vec<IndexEntry>>)> = Vec::new();
+    let mut pending: Vec<PendingAudit> = Vec::new();
     for job in jobs.iter_mut() {
         let entries = std::mem::take(&mut job.entries);
         let mut index = std::mem::take(&mut job.index);
@@ -1015,38 +1052,62 @@ fn run_group(
     Ok(results)
 }
 
-/// Link a group's AuditEvents into the chain, in order, each in its own savepoint (one
-/// refused event costs no other its place in the chain). One savepoint for the whole group
-/// was measured slower: the transaction path resolves references across its entries.
+/// Link a group's AuditEvents into the chain, in order, all in one savepoint (a savepoint per
+/// event journals every page each one touches). Should any event be refused, the group is
+/// rolled back and linked again one savepoint per event, so a refused event costs no other
+/// its place in the chain.
 fn write_audit(
     conn: &mut dyn Conn,
     shared: &Shared,
     indexer: &Indexer,
     now: i64,
-    events: Vec<(Value, Option<Vec<IndexEntry>>)>,
+    mut events: Vec<PendingAudit>,
     start: crate::audit::Head,
 ) -> Result<crate::audit::Head, StoreError> {
     let system = Access::system();
-    let entry = |event: Value| Entry {
-        full_url: None,
-        op: WriteOp::Update {
-            rtype: "AuditEvent".into(),
-            id: event["id"].as_str().unwrap_or_default().to_string(),
-            resource: event,
-            if_match: None,
-        },
+    let ctx = Ctx {
+        now,
+        indexer,
+        registry: shared.registry,
+        chain: true,
+        access: &system,
     };
+    conn.batch("SAVEPOINT audit")?;
+    let mut h = start.clone();
+    let mut refused = false;
+    for p in &mut events {
+        let linked = crate::audit::link(&mut p.event, &p.canonical, &h);
+        let mut tx = WriterTx {
+            conn: &mut *conn,
+            shared,
+            access: &system,
+        };
+        let entry = audit_entry(p.event.clone());
+        match interaction::transaction(&mut tx, &ctx, vec![entry], vec![Some(p.index.clone())]) {
+            Ok(_) => h = linked,
+            Err(_) => {
+                refused = true;
+                break;
+            }
+        }
+    }
+    if !refused {
+        conn.batch("RELEASE SAVEPOINT audit")?;
+        return Ok(h);
+    }
+    conn.batch("ROLLBACK TO SAVEPOINT audit; RELEASE SAVEPOINT audit")?;
     let mut h = start;
-    for (mut event, idx) in events {
-        let linked = crate::audit::link(&mut event, &h);
+    for mut p in events {
+        crate::audit::unlink(&mut p.event);
+        let linked = crate::audit::link(&mut p.event, &p.canonical, &h);
         match in_savepoint_as(
             conn,
             shared,
             &system,
             indexer,
             now,
-            vec![entry(event)],
-            vec![idx],
+            vec![audit_entry(p.event)],
+            vec![Some(p.index)],
             true,
         )? {
             Ok(_) => h = linked,
@@ -1054,6 +1115,19 @@ fn write_audit(
         }
     }
     Ok(h)
+}
+
+/// The write of one AuditEvent, under the id it was given.
+fn audit_entry(event: Value) -> Entry {
+    Entry {
+        full_url: None,
+        op: WriteOp::Update {
+            rtype: "AuditEvent".into(),
+            id: event["id"].as_str().unwrap_or_default().to_string(),
+            resource: event,
+            if_match: None,
+        },
+    }
 }
 
 /// Run entries as one unit inside a savepoint of the open transaction: kept on success,
@@ -1162,9 +1236,10 @@ pub(crate) fn submit_audit(
 ) -> Result<(), StoreError> {
     let audit = events
         .into_iter()
-        .map(|e| {
-            let index = indexer.extract(&e);
-            (e, Some(index))
+        .map(|event| PendingAudit {
+            index: indexer.extract(&event),
+            canonical: crate::audit::canonical(&event),
+            event,
         })
         .collect();
     let (reply, rx) = mpsc::sync_channel(1);

@@ -697,6 +697,25 @@ fn audit(store: &dyn Store, first: usize) {
     );
     let r = audit_report(store);
     assert_eq!((r.linked, r.broken.is_none()), (first + 12, true));
+
+    // One refused event (its id is taken: audit records are never replaced) costs the others
+    // recorded with it neither their record nor their place in the chain.
+    store
+        .audit_durable(vec![
+            audit_event(&format!("ae-{first}-before")),
+            audit_event(&id),
+            audit_event(&format!("ae-{first}-after")),
+        ])
+        .unwrap();
+    let r = audit_report(store);
+    assert_eq!((r.linked, r.broken.clone()), (first + 14, None), "{r:?}");
+    for kept in ["before", "after"] {
+        let id = format!("ae-{first}-{kept}");
+        assert!(store
+            .read(&store::Access::system(), "AuditEvent", &id)
+            .unwrap()
+            .is_some());
+    }
 }
 
 /// Keyed records: set, replace, list by space, remove; with an audit event in the same commit.
@@ -752,7 +771,7 @@ fn sqlite_conformance() {
         .is_some());
     assert!(store.keyed_get("account", "admin").unwrap().is_some());
     // The chain continues from the head the database holds.
-    audit(&*store, 12);
+    audit(&*store, 14);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -771,5 +790,5 @@ fn postgres_conformance() {
         .unwrap()
         .is_some());
     assert!(store.keyed_get("account", "admin").unwrap().is_some());
-    audit(&*store, 12);
+    audit(&*store, 14);
 }

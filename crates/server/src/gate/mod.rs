@@ -92,7 +92,7 @@ impl Gate {
         self.relationships.grant(&p.id, patient, reason.reason());
         json!({
             "resourceType": "AuditEvent",
-            "id": uuid::Uuid::new_v4().to_string(),
+            "id": store::audit::event_id(),
             "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110113", "display": "Security Alert"},
             "subtype": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "BTG", "display": "break the glass"}],
             "action": "E",
