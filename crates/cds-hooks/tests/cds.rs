@@ -339,24 +339,67 @@ async fn patient_view_cards_from_store_prefetch_and_fhir_server_with_jwt() {
     }
     let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
-    let fhir = server::app(server::AppState::new(other)).layer(axum::middleware::from_fn(
-        move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let record = record.clone();
-            async move {
-                let auth = req
-                    .headers()
-                    .get("authorization")
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                record
-                    .lock()
-                    .unwrap()
-                    .push(format!("{} {}", auth, req.uri().path()));
-                next.run(req).await
-            }
-        },
-    ));
+    // The other server knows the EHR's token as the token of one of its own SMART
+    // backend-services clients (integration services are such clients): the stand-in
+    // records what it was sent and answers as that client.
+    let smart = accounts::smart::Smart::from_json(
+        &json!({"clients": [{"client_id": "ehr", "name": "EHR", "scopes": "system/*.read",
+            "jwks": jwks}]})
+        .to_string(),
+        dir.path(),
+    )
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let token_url = "http://other.test/auth/token";
+    let header = B64.encode(json!({"alg": "ES384", "kid": "ehr-1", "typ": "JWT"}).to_string());
+    let claims = json!({"iss": "ehr", "sub": "ehr", "aud": token_url, "exp": now + 240,
+        "iat": now, "jti": "other-1"});
+    let message = format!("{header}.{}", B64.encode(claims.to_string()));
+    let sig: p384::ecdsa::Signature = key.sign(message.as_bytes());
+    let own = format!(
+        "Bearer {}",
+        smart
+            .token(
+                &accounts::smart::TokenRequest {
+                    grant_type: "client_credentials".into(),
+                    scope: "system/*.read".into(),
+                    client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                        .into(),
+                    client_assertion: format!("{message}.{}", B64.encode(sig.to_vec())),
+                },
+                token_url,
+                now,
+            )
+            .unwrap()
+            .access_token
+    );
+    let accounts = accounts::Accounts::new(other.clone(), Arc::new(store::SystemClock));
+    let gate = Arc::new(server::Gate::new(Arc::new(accounts), Arc::new(smart)));
+    let other_state = server::AppState::new(other, gate);
+    let fhir = server::compose(server::app(other_state.clone()), &other_state, false).layer(
+        axum::middleware::from_fn(
+            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                let (record, own) = (record.clone(), own.clone());
+                async move {
+                    let auth = req
+                        .headers()
+                        .get("authorization")
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    record
+                        .lock()
+                        .unwrap()
+                        .push(format!("{} {}", auth, req.uri().path()));
+                    if auth == "Bearer ehr-issued-token" {
+                        req.headers_mut()
+                            .insert("authorization", own.parse().unwrap());
+                    }
+                    next.run(req).await
+                }
+            },
+        ),
+    );
     let fhir_base = serve(fhir).await;
     let mut req = hook("x1");
     req["fhirServer"] = json!(format!("{fhir_base}/fhir"));

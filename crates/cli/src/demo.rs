@@ -80,7 +80,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // Scoring the history runs on while the app starts serving: the board fills in as the
     // sets are scored, and the summary is printed when it is done.
     println!("Scoring every vital-sign set (in the background; the app opens meanwhile)…");
-    let state = crate::with_early_warning(store.clone(), &args.early_warning)?;
+    let gate = Arc::new(crate::gate(&store, args.smart_clients.as_deref())?);
+    let state = crate::with_early_warning(store.clone(), gate, &args.early_warning)?;
     if let Some(ew) = state.early_warning.clone() {
         let started = std::time::Instant::now();
         let target = store.commits().latest();
@@ -121,8 +122,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     gaps.start();
     let state = state.with_care_gaps(gaps);
-    let state = crate::with_gate(state, args.smart_clients.as_deref())?;
-    let gate = state.gate.clone().expect("set above");
+    let gate = state.gate.clone();
     let resources = hospital.resources.clone();
     let (password, token, nurse_token) =
         tokio::task::spawn_blocking(move || demo_accounts(&gate.accounts, &resources)).await??;

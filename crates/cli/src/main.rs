@@ -131,9 +131,7 @@ pub(crate) fn redact(url: &str) -> String {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
-    let state = with_early_warning(store.clone(), &args.early_warning)?;
-    let state = with_care_gaps(state, &args.prevention)?;
-    let mut state = with_gate(state, args.smart_clients.as_deref())?;
+    let mut gate = gate(&store, args.smart_clients.as_deref())?;
     if let Some(issuer) = &args.oidc.issuer {
         let base = args
             .prevention
@@ -152,17 +150,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
         println!("Single sign-on: {issuer}");
-        let gate = state.gate.take().expect("set by with_gate");
-        let gate = Arc::try_unwrap(gate)
-            .map_err(|_| anyhow::anyhow!("the gate is already shared"))?
-            .with_oidc(Arc::new(provider));
-        state = state.with_gate(Arc::new(gate));
+        gate = gate.with_oidc(Arc::new(provider));
     }
-    if state
-        .gate
-        .as_ref()
-        .is_some_and(|g| g.accounts.is_empty().unwrap_or(false))
-    {
+    let state = with_early_warning(store.clone(), Arc::new(gate), &args.early_warning)?;
+    let state = with_care_gaps(state, &args.prevention)?;
+    if state.gate.accounts.is_empty().unwrap_or(false) {
         println!(
             "No accounts yet: add the first administrator with\n  tend users add NAME --role administrator --name \"Full Name\" --database {}",
             redact(&args.db.database)
@@ -183,24 +175,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The application state with accounts and SMART backend-services clients (from the
+/// The gate: accounts in the store and SMART backend-services clients (from the
 /// `TEND_SMART_CLIENTS` file when given).
-pub(crate) fn with_gate(
-    state: server::AppState,
+pub(crate) fn gate(
+    store: &Arc<dyn store::Store>,
     smart_clients: Option<&std::path::Path>,
-) -> anyhow::Result<server::AppState> {
+) -> anyhow::Result<server::Gate> {
     let smart = match smart_clients {
         Some(path) => accounts::smart::Smart::load(path).map_err(|e| anyhow::anyhow!(e))?,
         None => accounts::smart::Smart::none(),
     };
-    let accounts = accounts::Accounts::new(state.store.clone(), Arc::new(store::SystemClock));
-    let gate = server::Gate::new(Arc::new(accounts), Arc::new(smart));
-    Ok(state.with_gate(Arc::new(gate)))
+    let accounts = accounts::Accounts::new(store.clone(), Arc::new(store::SystemClock));
+    Ok(server::Gate::new(Arc::new(accounts), Arc::new(smart)))
 }
 
 /// The application state with the early-warning service and its live events started.
 pub(crate) fn with_early_warning(
     store: Arc<dyn store::Store>,
+    gate: Arc<server::Gate>,
     args: &config::EarlyWarningArgs,
 ) -> anyhow::Result<server::AppState> {
     let ew = early_warning::EarlyWarning::new(
@@ -210,7 +202,7 @@ pub(crate) fn with_early_warning(
     );
     ew.start();
     let hub = early_warning::Hub::start(ew.clone());
-    let mut state = server::AppState::new(store).with_early_warning(ew, hub);
+    let mut state = server::AppState::new(store, gate).with_early_warning(ew, hub);
     if let Some(handle) = server::install_metrics() {
         state = state.with_metrics(handle);
     }

@@ -151,8 +151,9 @@ async fn related(
     auth: Option<&crate::gate::Auth>,
     patient: &str,
 ) -> Result<(), ApiError> {
-    let (Some(gate), Some(p)) = (state.gate.clone(), auth.and_then(|a| a.principal.clone())) else {
-        return Ok(());
+    let gate = state.gate.clone();
+    let Some(p) = auth.and_then(|a| a.principal.clone()) else {
+        return Err(ApiError::Unauthorized("sign in to act on alerts".into()));
     };
     if !p.needs_relationship() {
         return Ok(());
@@ -173,11 +174,10 @@ async fn related(
     }
 }
 
+/// What an alert action says. Who acts is the signed-in person, never a field of the
+/// request (a `by` in the body is ignored).
 #[derive(Deserialize)]
 struct Act {
-    /// Only without accounts (the library's own tests): who acts is otherwise the
-    /// signed-in person, never a field of the request.
-    by: Option<String>,
     action: Option<String>,
     note: Option<String>,
 }
@@ -194,20 +194,13 @@ async fn act(
         expression: None,
     })?;
     let principal = auth.as_ref().and_then(|a| a.0.principal.clone());
-    let by = match (&state.gate, &principal) {
-        (None, _) => reference(
-            "Practitioner",
-            body.by.as_deref().ok_or_else(|| ApiError::BadParameter {
-                message: "'by' is required".into(),
-                parameter: "by".into(),
-            })?,
-        ),
-        (Some(_), Some(p)) => p.practitioner.clone().ok_or_else(|| {
+    let by = match &principal {
+        Some(p) => p.practitioner.clone().ok_or_else(|| {
             ApiError::Forbidden(
                 "your account is not linked to a staff member, so it cannot act on alerts".into(),
             )
         })?,
-        (Some(_), None) => return Err(ApiError::Unauthorized("sign in to act on alerts".into())),
+        None => return Err(ApiError::Unauthorized("sign in to act on alerts".into())),
     };
     let (e, alert_id) = (ew.clone(), id.clone());
     let current = blocking(move || e.alert(&alert_id)).await?;

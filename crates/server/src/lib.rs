@@ -63,13 +63,13 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The care-gap service, when running (the worklist page, CDS Hooks).
     pub care_gaps: Option<Arc<care_gaps::CareGaps>>,
-    /// Accounts, services and care relationships; `None` leaves every request open (the
-    /// library's own tests of FHIR behaviour). `tend serve` and `tend demo` always set it.
-    pub gate: Option<Arc<gate::Gate>>,
+    /// Accounts, services and care relationships: who every request is, and what they reach.
+    /// There is no state without it, so no request is ever served as nobody.
+    pub gate: Arc<gate::Gate>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>) -> AppState {
+    pub fn new(store: Arc<dyn Store>, gate: Arc<gate::Gate>) -> AppState {
         AppState {
             store,
             registry: Registry::r4(),
@@ -80,14 +80,8 @@ impl AppState {
             feed: None,
             metrics: None,
             care_gaps: None,
-            gate: None,
+            gate,
         }
-    }
-
-    /// With accounts and services: every request must say who it is.
-    pub fn with_gate(mut self, gate: Arc<gate::Gate>) -> AppState {
-        self.gate = Some(gate);
-        self
     }
 
     /// With the early-warning service and its live events.

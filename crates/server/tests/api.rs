@@ -8,6 +8,11 @@
 //! `${var}` in urls, headers and bodies is replaced by captured values. Scenarios whose
 //! file name starts with `early-warning` run with the early-warning service started; a step
 //! `{"wait": "evaluated"}` waits until it has evaluated everything written so far.
+//!
+//! Requests go through the application as `tend serve` composes it (gate, audit, security
+//! headers) and act as `feed`, an integration service, unless a step says `"as": "NAME"`
+//! for another account of the fixture (`ew-doc`: a rapid-response doctor) or sends its own
+//! Authorization header.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,7 +24,12 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-fn fresh_state(dir: &Path, early_warning: bool) -> server::AppState {
+mod support;
+
+/// A fresh state and the bearer tokens of its callers, by name.
+type Tokens = HashMap<String, String>;
+
+fn fresh_state(dir: &Path, early_warning: bool) -> (server::AppState, Tokens) {
     let url = format!("sqlite://{}", dir.join("api.db").display());
     let options = store::Options {
         clock: Arc::new(store::SystemClock),
@@ -27,7 +37,17 @@ fn fresh_state(dir: &Path, early_warning: bool) -> server::AppState {
         readers: 4,
     };
     let store = store::open(&url, options).unwrap();
-    let mut state = server::AppState::new(store.clone());
+    let (gate, feed) = support::gate(&store);
+    support::account(
+        &gate,
+        "ew-doc",
+        access::Role::RapidResponse,
+        Some("Practitioner/ew-doc"),
+    );
+    let mut tokens = Tokens::new();
+    tokens.insert("feed".into(), feed);
+    tokens.insert("ew-doc".into(), support::bearer(&gate, "ew-doc"));
+    let mut state = server::AppState::new(store.clone(), gate);
     state.base_url = Some("http://tend.test/fhir".into());
     if early_warning {
         // Early warning's now: minutes after the scenarios' sets (only recent sets alert).
@@ -46,7 +66,30 @@ fn fresh_state(dir: &Path, early_warning: bool) -> server::AppState {
         let hub = early_warning::Hub::start(ew.clone());
         state = state.with_early_warning(ew, hub);
     }
-    state
+    (state, tokens)
+}
+
+/// The application as `tend serve` composes it, each request acting as `as` (a user name of
+/// the fixture) unless it carries its own Authorization.
+fn app_as(state: &server::AppState, tokens: &Tokens, user: &str) -> axum::Router {
+    let bearer = tokens[user].clone();
+    server::compose(server::app(state.clone()), state, false).layer(axum::middleware::map_request(
+        move |mut req: Request<Body>| {
+            let bearer = bearer.clone();
+            async move {
+                if !req.headers().contains_key("authorization") {
+                    req.headers_mut()
+                        .insert("authorization", bearer.parse().unwrap());
+                }
+                req
+            }
+        },
+    ))
+}
+
+/// [`app_as`] the integration service `feed`.
+fn app(state: &server::AppState, tokens: &Tokens) -> axum::Router {
+    app_as(state, tokens, "feed")
 }
 
 /// Wait until the early-warning service has evaluated every commit so far.
@@ -78,8 +121,8 @@ async fn run_scenario(path: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-    let state = fresh_state(&dir, stem.starts_with("early-warning"));
-    let app = server::app(state.clone());
+    let (state, tokens) = fresh_state(&dir, stem.starts_with("early-warning"));
+    let mut apps: HashMap<String, axum::Router> = HashMap::new();
     let steps: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).map_err(|e| e.to_string())?;
     let mut vars = HashMap::new();
@@ -109,7 +152,12 @@ async fn run_scenario(path: &Path) -> Result<(), String> {
                 Body::from(substitute(&v.to_string(), &vars))
             }
         };
-        let resp = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        let user = step["as"].as_str().unwrap_or("feed").to_string();
+        let app = apps
+            .entry(user.clone())
+            .or_insert_with(|| app_as(&state, &tokens, &user))
+            .clone();
+        let resp = app.oneshot(req.body(body).unwrap()).await.unwrap();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
@@ -205,8 +253,10 @@ async fn alerts_arrive_on_the_live_stream() {
     let dir = std::env::temp_dir().join(format!("tend-sse-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let state = fresh_state(&dir, true);
-    let app = server::app(state.clone());
+    let (state, tokens) = fresh_state(&dir, true);
+    // The live stream is the rapid-response team's; the vital signs come from the feed.
+    let feed = app(&state, &tokens);
+    let app = app_as(&state, &tokens, "ew-doc");
     let bundle: Value = serde_json::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/early-warning-high-set.json"),
@@ -228,14 +278,15 @@ async fn alerts_arrive_on_the_live_stream() {
         .unwrap()
         .starts_with("text/event-stream"));
     let mut body = resp.into_body();
-    let write = send(
-        Request::post("/fhir")
-            .header("content-type", "application/fhir+json")
-            .body(Body::from(bundle.to_string()))
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    let write = feed
+        .oneshot(
+            Request::post("/fhir")
+                .header("content-type", "application/fhir+json")
+                .body(Body::from(bundle.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(write.status(), 200);
     let mut text = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -291,7 +342,7 @@ async fn hl7_message_log_replay_and_metrics() {
     let dir = std::env::temp_dir().join(format!("tend-hl7log-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let state = fresh_state(&dir, false);
+    let (state, tokens) = fresh_state(&dir, false);
     let feed = Arc::new(interface::Feed::new(
         state.store.clone(),
         None,
@@ -301,7 +352,7 @@ async fn hl7_message_log_replay_and_metrics() {
     let state = state
         .with_feed(feed.clone())
         .with_metrics(server::install_metrics().expect("the recorder installs"));
-    let app = server::app(state);
+    let app = app(&state, &tokens);
     let file = |name: &str| {
         std::fs::read(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -385,7 +436,7 @@ async fn every_response_carries_security_headers_and_pages_keep_their_own_policy
     let dir = std::env::temp_dir().join(format!("tend-headers-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let state = fresh_state(&dir, false);
+    let (state, tokens) = fresh_state(&dir, false);
     let page = axum::Router::new().route(
         "/page",
         axum::routing::get(|| async {
@@ -396,7 +447,18 @@ async fn every_response_carries_security_headers_and_pages_keep_their_own_policy
         }),
     );
     for hsts in [false, true] {
-        let app = server::harden(server::app(state.clone()).merge(page.clone()), hsts);
+        let bearer = tokens["feed"].clone();
+        let app = server::compose(server::app(state.clone()).merge(page.clone()), &state, hsts)
+            .layer(axum::middleware::map_request(
+                move |mut req: Request<axum::body::Body>| {
+                    let bearer = bearer.clone();
+                    async move {
+                        req.headers_mut()
+                            .insert("authorization", bearer.parse().unwrap());
+                        req
+                    }
+                },
+            ));
         let resp = app
             .clone()
             .oneshot(
@@ -442,9 +504,11 @@ async fn every_fhir_request_is_audited_once_with_its_patients() {
     let dir = std::env::temp_dir().join(format!("tend-audit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let state = fresh_state(&dir, false);
+    let (state, tokens) = fresh_state(&dir, false);
     let store = state.store.clone();
-    let app = server::audited(server::app(state), store.clone());
+    // The fixture's own records (accounts, tokens) come before the requests'.
+    let before = store.scan("AuditEvent", 0, 1000).unwrap().0.len();
+    let app = app(&state, &tokens);
     let send = |method: &str, path: &str, body: &str| {
         Request::builder()
             .method(method)
@@ -513,10 +577,17 @@ async fn every_fhir_request_is_audited_once_with_its_patients() {
         )
         .unwrap();
     let (hits, _) = store.scan("AuditEvent", 0, 1000).unwrap();
-    assert_eq!(hits.len(), requests.len(), "one AuditEvent per request");
+    assert_eq!(
+        hits.len(),
+        before + requests.len(),
+        "one AuditEvent per request"
+    );
     let report = store::audit::verify(hits.iter().map(|h| h.body.as_str()));
-    assert_eq!((report.linked, report.broken), (requests.len(), None));
-    for (hit, (m, p, _, status, who)) in hits.iter().zip(&requests) {
+    assert_eq!(
+        (report.linked, report.broken),
+        (before + requests.len(), None)
+    );
+    for (hit, (m, p, _, status, who)) in hits[before..].iter().zip(&requests) {
         let e: Value = serde_json::from_str(&hit.body).unwrap();
         let patients: Vec<&str> = e["entity"]
             .as_array()
@@ -544,7 +615,8 @@ async fn an_oversized_body_gets_413() {
     let dir = std::env::temp_dir().join(format!("tend-413-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let app = server::app(fresh_state(&dir, false));
+    let (state, tokens) = fresh_state(&dir, false);
+    let app = app(&state, &tokens);
     let huge = vec![b' '; server::MAX_BODY + 1];
     for path in ["/fhir/Observation", "/fhir"] {
         let resp = app

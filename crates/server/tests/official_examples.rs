@@ -14,6 +14,8 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod support;
+
 fn examples() -> Vec<(String, Value)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data/fhir-r4/hl7.fhir.r4.examples-4.0.1.tgz");
@@ -81,7 +83,13 @@ async fn official_examples_round_trip() {
         options,
     )
     .unwrap();
-    let app = server::app(server::AppState::new(store));
+    // As an integration service (every type, every patient), through the gate and the
+    // audit as `tend serve` composes them.
+    let (gate, bearer) = support::gate(&store);
+    support::account(&gate, "privacy", access::Role::PrivacyOfficer, None);
+    let auditor = support::bearer(&gate, "privacy");
+    let state = server::AppState::new(store, gate);
+    let app = server::compose(server::app(state.clone()), &state, false);
     let all = examples();
     assert!(all.len() > 5000, "{} examples", all.len());
 
@@ -98,11 +106,13 @@ async fn official_examples_round_trip() {
             };
             let body = v.to_string();
             let file = file.clone();
+            let bearer = bearer.clone();
             tasks.push(tokio::spawn(async move {
                 let req = Request::builder()
                     .method(method)
                     .uri(uri)
                     .header("content-type", "application/fhir+json")
+                    .header("authorization", bearer)
                     .body(Body::from(body))
                     .unwrap();
                 let resp = app.oneshot(req).await.unwrap();
@@ -144,8 +154,15 @@ async fn official_examples_round_trip() {
     }
     let mut mismatches = Vec::new();
     for (key, (file, original)) in &last_by_key {
+        // Audit records are read with the audit permission.
+        let who = if key.starts_with("AuditEvent/") {
+            &auditor
+        } else {
+            &bearer
+        };
         let req = Request::builder()
             .uri(format!("/fhir/{key}"))
+            .header("authorization", who)
             .body(Body::empty())
             .unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();

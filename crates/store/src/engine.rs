@@ -974,9 +974,13 @@ fn in_transaction(
     audit_only: bool,
 ) -> Result<Vec<WriteResult>, StoreError> {
     match (conn.dialect(), audit_only) {
-        (sql::Dialect::Sqlite, true) => conn.batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")?,
+        (sql::Dialect::Sqlite, true) => {
+            conn.batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")?
+        }
         (sql::Dialect::Sqlite, false) => conn.batch("BEGIN IMMEDIATE")?,
-        (sql::Dialect::Postgres, true) => conn.batch("BEGIN; SET LOCAL synchronous_commit = off")?,
+        (sql::Dialect::Postgres, true) => {
+            conn.batch("BEGIN; SET LOCAL synchronous_commit = off")?
+        }
         (sql::Dialect::Postgres, false) => conn.batch("BEGIN")?,
     }
     if let Some(lock) = lock_sql {

@@ -161,7 +161,6 @@ fn main() {
         ew.start();
         assert!(ew.wait_processed(store.commits().latest(), Duration::from_secs(120)));
         let hub = early_warning::Hub::start(ew.clone());
-        let state = server::AppState::new(store.clone()).with_early_warning(ew.clone(), hub);
         // A nurse of the ward, signed in with a password, through the gate as `tend serve` runs.
         let accounts = Arc::new(accounts::Accounts::new(
             store.clone(),
@@ -199,7 +198,7 @@ fn main() {
             accounts,
             Arc::new(accounts::smart::Smart::none()),
         ));
-        let state = state.with_gate(gate);
+        let state = server::AppState::new(store.clone(), gate).with_early_warning(ew.clone(), hub);
         let app = server::guarded(web::router(state.clone(), web::WebConfig::default()), state);
         for (name, url) in [
             ("board page", "/board?ward=bward&view=standard"),

@@ -463,9 +463,7 @@ struct BreakGlassPage {
 /// outreach list) or an earlier break-the-glass; otherwise the break-the-glass page (or,
 /// for roles that may not break the glass, a refusal).
 pub(crate) async fn reach(web: &Web, user: &crate::User, id: &str) -> Result<(), PageError> {
-    let Some(gate) = web.app.gate.clone() else {
-        return Err(PageError::SignIn);
-    };
+    let gate = web.app.gate.clone();
     let (app, p, pid) = (web.app.clone(), user.principal.clone(), id.to_string());
     let related = blocking(move || {
         let related = gate.relationship(&app, &p, &pid).is_some();
@@ -523,9 +521,7 @@ pub(crate) async fn break_glass(
         Ok(r) => r,
         Err(why) => return Err(glass_page(&web, &user, &id, Some(why))),
     };
-    let Some(gate) = web.app.gate.clone() else {
-        return Err(PageError::SignIn);
-    };
+    let gate = web.app.gate.clone();
     let store = web.app.store.clone();
     let (p, pid) = (user.principal.clone(), id.clone());
     blocking(move || {

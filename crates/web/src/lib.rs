@@ -67,17 +67,17 @@ pub(crate) struct Web {
 
 impl Web {
     /// The access the signed-in user acts with in the store: their care relationships, as
-    /// the FHIR API would give them (Tend's own without accounts). Blocking.
+    /// the FHIR API would give them. Blocking.
     pub(crate) fn access(&self, user: &session::User) -> Result<store::Access, PageError> {
-        match &self.app.gate {
-            Some(g) => g.access(&self.app, &user.principal, None).map_err(|_| {
+        self.app
+            .gate
+            .access(&self.app, &user.principal, None)
+            .map_err(|_| {
                 view::error_page(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Your care relationships could not be read. Try again in a moment.",
                 )
-            }),
-            None => Ok(store::Access::system()),
-        }
+            })
     }
 
     pub(crate) fn ew(&self) -> Result<Arc<early_warning::EarlyWarning>, PageError> {

@@ -51,12 +51,7 @@ fn page_with(web: &Web, status: StatusCode, username: &str, error: Option<String
         csrf: csrf.clone(),
         username: username.to_string(),
         error,
-        sso: web
-            .app
-            .gate
-            .as_ref()
-            .and_then(|g| g.oidc.as_ref())
-            .map(|o| o.config.label.clone()),
+        sso: web.app.gate.oidc.as_ref().map(|o| o.config.label.clone()),
     });
     *resp.status_mut() = status;
     if let Ok(v) = format!(
@@ -76,7 +71,7 @@ pub(crate) async fn page(State(web): State<Web>) -> Response {
 
 /// `GET /sign-in/sso`: off to the hospital's single sign-on.
 pub(crate) async fn sso(State(web): State<Web>) -> Response {
-    match web.app.gate.as_ref().and_then(|g| g.oidc.clone()) {
+    match web.app.gate.oidc.clone() {
         Some(p) => Redirect::to(&p.begin()).into_response(),
         None => page_with(
             &web,
@@ -103,12 +98,8 @@ pub(crate) async fn sso_callback(
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     axum::extract::Query(cb): axum::extract::Query<Callback>,
 ) -> Response {
-    let Some((gate, provider)) = web
-        .app
-        .gate
-        .clone()
-        .and_then(|g| g.oidc.clone().map(|o| (g, o)))
-    else {
+    let gate = web.app.gate.clone();
+    let Some(provider) = gate.oidc.clone() else {
         return page_with(
             &web,
             StatusCode::NOT_FOUND,
@@ -188,13 +179,7 @@ pub(crate) async fn submit(
             Some("This sign-in form has expired or did not come from Tend. Try again.".into()),
         );
     }
-    let Some(gate) = web.app.gate.clone() else {
-        return view::error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Accounts are not set up on this server.",
-        )
-        .into_response();
-    };
+    let gate = web.app.gate.clone();
     let from = peer(&connect);
     // A session the browser already presented ends: the new one gets a new token.
     let presented = cookie_value(&headers, crate::session::COOKIE);
@@ -255,10 +240,8 @@ pub(crate) async fn sign_out(
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
-    if let (Some(t), Some(gate)) = (
-        cookie_value(&headers, crate::session::COOKIE),
-        web.app.gate.clone(),
-    ) {
+    if let Some(t) = cookie_value(&headers, crate::session::COOKIE) {
+        let gate = web.app.gate.clone();
         let from = peer(&connect);
         let _ = tokio::task::spawn_blocking(move || gate.accounts.end_session(&t, &from)).await;
     }

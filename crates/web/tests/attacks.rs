@@ -105,7 +105,7 @@ fn world_with(early_warning: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = support::sqlite_store(dir.path());
     support::put_all(&*store, hospital());
-    let mut state = server::AppState::new(store.clone());
+    let mut state = server::AppState::new(store.clone(), support::gate(&store));
     if early_warning {
         support::put_all(
             &*store,
@@ -120,7 +120,7 @@ fn world_with(early_warning: bool) -> World {
         let hub = early_warning::Hub::start(ew.clone());
         state = state.with_early_warning(ew, hub);
     }
-    let (state, gate) = support::gated(state);
+    let gate = state.gate.clone();
     let ward = ["Location/ward-t"];
     support::account(&gate, "nurse", Role::Nurse, Some("Practitioner/n1"), &ward);
     support::account(&gate, "quality", Role::QualityOfficer, None, &[]);

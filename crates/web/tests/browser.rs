@@ -272,8 +272,9 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
     ew.start();
     assert!(ew.wait_processed(store.commits().latest(), Duration::from_secs(20)));
     let hub = early_warning::Hub::start(ew.clone());
-    let state = server::AppState::new(store.clone()).with_early_warning(ew.clone(), hub);
-    let (state, gate) = support::gated(state);
+    let state = server::AppState::new(store.clone(), support::gate(&store))
+        .with_early_warning(ew.clone(), hub);
+    let gate = state.gate.clone();
     support::account(
         &gate,
         "nia",

@@ -88,10 +88,10 @@ async fn a_navigator_works_the_care_gap_worklist() {
         Arc::new(Fixed),
     );
     gaps.run_population().unwrap();
-    let state = server::AppState::new(store.clone())
+    let state = server::AppState::new(store.clone(), support::gate(&store))
         .with_early_warning(ew, hub)
         .with_care_gaps(gaps.clone());
-    let (state, gate) = support::gated(state);
+    let gate = state.gate.clone();
     let navigator = state
         .store
         .search(

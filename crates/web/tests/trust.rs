@@ -142,10 +142,9 @@ async fn world() -> (World, tempfile::TempDir) {
     .unwrap();
     let accounts = accounts::Accounts::new(store.clone(), Arc::new(store::SystemClock));
     let gate = Arc::new(server::Gate::new(Arc::new(accounts), Arc::new(smart)));
-    let state = server::AppState::new(store.clone())
+    let state = server::AppState::new(store.clone(), gate.clone())
         .with_early_warning(ew, hub)
-        .with_care_gaps(gaps)
-        .with_gate(gate.clone());
+        .with_care_gaps(gaps);
     let ward = ["Location/ward-t"];
     support::account(&gate, "nurse", Role::Nurse, Some("Practitioner/n1"), &ward);
     support::account(
@@ -1056,7 +1055,7 @@ async fn single_sign_on_vouches_for_existing_accounts() {
         server::Gate::new(Arc::new(accounts), Arc::new(accounts::smart::Smart::none()))
             .with_oidc(Arc::new(provider)),
     );
-    let state = server::AppState::new(store.clone()).with_gate(gate.clone());
+    let state = server::AppState::new(store.clone(), gate.clone());
     support::account(&gate, "nurse", Role::Nurse, None, &["Location/ward-t"]);
     let app = support::app(state);
 

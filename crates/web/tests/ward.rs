@@ -163,8 +163,9 @@ fn world(zone: &str) -> World {
     ew.catch_up().unwrap();
     ew.start();
     let hub = early_warning::Hub::start(ew.clone());
-    let state = server::AppState::new(store.clone()).with_early_warning(ew.clone(), hub);
-    let (state, gate) = support::gated(state);
+    let state = server::AppState::new(store.clone(), support::gate(&store))
+        .with_early_warning(ew.clone(), hub);
+    let gate = state.gate.clone();
     support::account(
         &gate,
         "nurse",

@@ -34,7 +34,7 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/cds-services/")
 }
 
-/// The gate as a layer over the whole application (no-op when `state.gate` is unset).
+/// The gate as a layer over the whole application.
 pub fn guarded(app: axum::Router, state: AppState) -> axum::Router {
     app.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| {
@@ -50,9 +50,7 @@ pub(super) fn with_auth(mut resp: Response, auth: Auth) -> Response {
 }
 
 async fn guard(state: AppState, mut req: Request, next: Next) -> Response {
-    let Some(gate) = state.gate.clone() else {
-        return next.run(req).await;
-    };
+    let gate = state.gate.clone();
     let path = req.uri().path().to_string();
     let mut auth = Auth::default();
     let bearer = req

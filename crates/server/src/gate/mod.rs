@@ -70,6 +70,12 @@ impl Gate {
         }
     }
 
+    /// Accounts kept in `store`, on the system clock, and no SMART backend-services clients.
+    pub fn for_store(store: Arc<dyn store::Store>) -> Gate {
+        let accounts = Accounts::new(store, Arc::new(store::SystemClock));
+        Gate::new(Arc::new(accounts), Arc::new(Smart::none()))
+    }
+
     /// With single sign-on through an OpenID Connect provider.
     pub fn with_oidc(mut self, provider: Arc<accounts::oidc::Provider>) -> Gate {
         self.oidc = Some(provider);

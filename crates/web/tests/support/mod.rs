@@ -42,14 +42,9 @@ pub(crate) fn put_all(store: &dyn store::Store, resources: Vec<serde_json::Value
         .unwrap();
 }
 
-/// The state with a gate whose accounts live in the same store.
-pub(crate) fn gated(state: server::AppState) -> (server::AppState, Arc<server::Gate>) {
-    let accounts = accounts::Accounts::new(state.store.clone(), Arc::new(store::SystemClock));
-    let gate = Arc::new(server::Gate::new(
-        Arc::new(accounts),
-        Arc::new(accounts::smart::Smart::none()),
-    ));
-    (state.with_gate(gate.clone()), gate)
+/// A gate whose accounts live in `store`.
+pub(crate) fn gate(store: &Arc<dyn store::Store>) -> Arc<server::Gate> {
+    Arc::new(server::Gate::for_store(store.clone()))
 }
 
 /// The whole application as `tend serve` layers it: API, pages, gate, audit.
