@@ -59,7 +59,7 @@ impl Hospital {
 
 /// Resource types in load order; a resource only refers to types before it (or, for
 /// Observation panels, to Observations pushed before them).
-const ORDER: [&str; 14] = [
+const ORDER: [&str; 16] = [
     "Organization",
     "Location",
     "Practitioner",
@@ -71,6 +71,8 @@ const ORDER: [&str; 14] = [
     "Condition",
     "Goal",
     "CarePlan",
+    "AllergyIntolerance",
+    "MedicationRequest",
     "Observation",
     "Procedure",
     "DiagnosticReport",

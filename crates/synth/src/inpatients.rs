@@ -10,6 +10,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
 use rand::seq::SliceRandom;
 use serde_json::json;
 
+use crate::bedside_record::{self, Inpatient, LabPicture};
 use crate::demographics::{self, Person};
 use crate::facility::{self, Staff, Ward, WardKind, ORGANIZATION};
 use crate::fhir::{self, concept, instant, quantity, reference, ICD10CM, LOINC, SNOMED};
@@ -741,6 +742,31 @@ impl Admission {
                 "note": [{"text": "Documented hypercapnic (type 2) respiratory failure: prescribed saturation target 88–92 %; use SpO2 scale 2 of NEWS2 (RCP 2017)."}],
             }));
         }
+        let picture = match self.dx.kind {
+            Kind::Sepsis => LabPicture::Sepsis,
+            Kind::Pneumonia | Kind::Uti | Kind::Cellulitis => LabPicture::Infection,
+            Kind::Aki => LabPicture::KidneyInjury,
+            Kind::GiBleed => LabPicture::Bleeding,
+            Kind::HeartFailure => LabPicture::HeartFailure,
+            _ => LabPicture::Other,
+        };
+        bedside_record::emit(
+            cfg.seed,
+            &Inpatient {
+                number: self.number,
+                patient: &patient,
+                encounter: &encounter,
+                attending: &ward.attending,
+                age: self.age,
+                female: self.person.female,
+                admitted: self.admitted,
+                picture,
+                chronic: self.comorbidities.iter().map(|p| p[0].2).collect(),
+                dementia: self.comorbidities.contains(&problems::DEMENTIA),
+            },
+            cfg.now,
+            out,
+        );
         Sim::new(
             cfg.seed,
             self.number,

@@ -2,7 +2,7 @@
 //!
 //! [`generate`] builds, for a [`Config`], one hospital Organization with wards and beds, staff,
 //! about 150 inpatients with in-progress admissions and days of vital signs (a few of them
-//! deteriorating), about 2,000 clinic patients with ten years of screening history (a few of them
+//! deteriorating), their labs since admission, allergies, medicines and resuscitation decisions, about 2,000 clinic patients with ten years of screening history (a few of them
 //! transgender or nonbinary, screened by sex assigned at birth; some results patient-reported),
 //! and about 60 patients on urgent suspected-cancer pathways. [`Hospital::vitals_stream`] then
 //! keeps the wards alive: each [`VitalsStream::advance`] returns the vital signs taken since the
@@ -19,6 +19,7 @@
 //! Clinical sources: `clinical/early-warning.md` (NEWS2 monitoring frequency), `screening.md`
 //! (screening codes and intervals), `pathways.md` (suspected-cancer milestones).
 
+mod bedside_record;
 mod clinic;
 mod demographics;
 mod facility;

@@ -172,6 +172,7 @@ fn inpatient_sets(obs: &[&Value]) -> BTreeMap<String, BTreeMap<DateTime<Utc>, Ve
         if o["encounter"]["reference"]
             .as_str()
             .is_some_and(|e| e.len() == "Encounter/enc-000000".len())
+            && o["category"][0]["coding"][0]["code"] == "vital-signs"
         {
             let patient = o["subject"]["reference"].as_str().unwrap().to_string();
             sets.entry(patient)

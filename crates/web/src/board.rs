@@ -40,6 +40,8 @@ pub(crate) struct Row {
     pub(crate) interpreter: bool,
     pub(crate) qsofa: bool,
     pub(crate) sirs: bool,
+    /// A decision not to attempt resuscitation is in force.
+    pub(crate) dnacpr: bool,
     /// The board's order (`early_warning::ranking`): band, score, trend, overdue.
     risk: early_warning::ranking::Risk,
 }
@@ -160,15 +162,22 @@ fn initials(name: &str) -> String {
         .join(" ")
 }
 
-fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
+/// A bed's row, when the signed-in user reaches its patient (the store decides).
+fn row(
+    ew: &EarlyWarning,
+    access: &store::Access,
+    s: &PatientStatus,
+    ward: &str,
+    now: i64,
+    dnacpr: bool,
+) -> Option<Row> {
     let store = ew.store();
     let patient = view::read(
         &**store,
-        &store::Access::system(),
+        access,
         "Patient",
         s.patient.strip_prefix("Patient/").unwrap_or(&s.patient),
-    )
-    .unwrap_or_default();
+    )?;
     let (language, interpreter) = view::language(&patient);
     let (band_class, label) = match &s.news2 {
         Some(n) => view::score_band(n),
@@ -203,7 +212,7 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
         overdue: a.overdue,
         escalated: a.escalation_level > 0,
     });
-    Row {
+    Some(Row {
         patient: s
             .patient
             .strip_prefix("Patient/")
@@ -231,8 +240,54 @@ fn row(ew: &EarlyWarning, s: &PatientStatus, ward: &str, now: i64) -> Row {
         interpreter,
         qsofa: s.qsofa.as_deref() == Some("POS"),
         sirs: s.sirs.as_deref() == Some("POS"),
+        dnacpr,
         risk: early_warning::ranking::Risk::of(s),
+    })
+}
+
+/// Which of `patients` (`Patient/ID`) have a decision not to attempt resuscitation in force:
+/// their newest resuscitation status says so. One search for the whole ward.
+fn not_for_resuscitation(
+    store: &dyn store::Store,
+    access: &store::Access,
+    patients: &[String],
+) -> Result<std::collections::HashSet<String>, PageError> {
+    let mut newest: std::collections::HashMap<String, bool> = Default::default();
+    for chunk in patients.chunks(100) {
+        let found = view::search(
+            store,
+            access,
+            "Observation",
+            &[
+                ("subject", chunk.join(",")),
+                (
+                    "code",
+                    format!(
+                        "http://snomed.info/sct|{}",
+                        crate::chart_essentials::RESUSCITATION_STATUS
+                    ),
+                ),
+                ("_sort", "-date".into()),
+                ("_count", "1000".into()),
+            ],
+        )?;
+        for o in found {
+            let Some(who) = o["subject"]["reference"].as_str() else {
+                continue;
+            };
+            let dnacpr = o["valueCodeableConcept"]["coding"]
+                .as_array()
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["code"] == crate::chart_essentials::NOT_FOR_RESUSCITATION)
+                });
+            newest.entry(who.to_string()).or_insert(dnacpr);
+        }
     }
+    Ok(newest
+        .into_iter()
+        .filter_map(|(p, no)| no.then_some(p))
+        .collect())
 }
 
 /// Tabs, rows and empty beds of the board for `ward` (`all` or a Location id).
@@ -240,6 +295,7 @@ type Board = (Vec<WardTab>, String, Vec<Row>, Vec<String>);
 
 fn board(
     ew: &EarlyWarning,
+    access: &store::Access,
     ward: &str,
     allowed: Option<&[String]>,
     by_bed: bool,
@@ -272,7 +328,13 @@ fn board(
         let reference = format!("Location/{}", w.id.trim_start_matches("Location/"));
         let statuses = ew.ward_status(&reference).map_err(view::store_error)?;
         let occupied: Vec<String> = statuses.iter().filter_map(|s| s.bed.clone()).collect();
-        rows.extend(statuses.iter().map(|s| row(ew, s, &w.name, now)));
+        let patients: Vec<String> = statuses.iter().map(|s| s.patient.clone()).collect();
+        let dnacpr = not_for_resuscitation(&**ew.store(), access, &patients)?;
+        rows.extend(
+            statuses
+                .iter()
+                .filter_map(|s| row(ew, access, s, &w.name, now, dnacpr.contains(&s.patient))),
+        );
         if ward != "all" {
             let beds = view::search(
                 &**ew.store(),
@@ -379,7 +441,12 @@ async fn load(
         .await?;
     }
     let (w, by_bed) = (ward.clone(), settings.by_bed());
-    let board = blocking(move || board(&ew, &w, allowed.as_deref(), by_bed)).await?;
+    let (reader, wc) = (user.clone(), web.clone());
+    let board = blocking(move || {
+        let access = wc.access(&reader)?;
+        board(&ew, &access, &w, allowed.as_deref(), by_bed)
+    })
+    .await?;
     Ok(Loaded {
         user,
         ward,

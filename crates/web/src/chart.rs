@@ -1,7 +1,8 @@
 //! The patient chart: demographics, the current encounter with its ward and bed history,
 //! the NEWS2 observation chart (each parameter over time, cells coloured by the points it
-//! scored, the total with its band and a line of totals), recent labs, problems and the
-//! alerts with who acknowledged and responded.
+//! scored, the total with its band and a line of totals), problems and the alerts with who
+//! acknowledged and responded; beside them the essentials (`chart_essentials`): resuscitation
+//! decision, allergies, medicines, oxygen and target, sepsis screens and labs with trends.
 
 use crate::local::{Now, Zone};
 use crate::view::PageError;
@@ -82,14 +83,6 @@ pub(crate) struct Line {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Lab {
-    pub(crate) name: String,
-    pub(crate) value: String,
-    pub(crate) flag: String,
-    pub(crate) when: String,
-}
-
-#[derive(Debug, Clone)]
 pub(crate) struct AlertLine {
     pub(crate) band: String,
     pub(crate) band_label: &'static str,
@@ -111,7 +104,7 @@ struct ChartPage {
     columns: Vec<Column>,
     rows: Vec<ChartRow>,
     line: Line,
-    labs: Vec<Lab>,
+    essentials: crate::chart_essentials::Essentials,
     problems: Vec<String>,
     alerts: Vec<AlertLine>,
     /// Every care-gap rule's verdict, when care gaps run.
@@ -270,44 +263,6 @@ fn observation_chart(scores: &[Value], now: Now) -> (Vec<Column>, Vec<ChartRow>,
     (columns, rows, line)
 }
 
-fn labs(
-    store: &dyn store::Store,
-    access: &store::Access,
-    subject: &str,
-    now: Now,
-) -> Result<Vec<Lab>, PageError> {
-    Ok(view::search(
-        store,
-        access,
-        "Observation",
-        &[
-            ("subject", subject.to_string()),
-            ("category", "laboratory".into()),
-            ("_sort", "-date".into()),
-            ("_count", "10".into()),
-        ],
-    )?
-    .iter()
-    .map(|o| Lab {
-        name: text_of(&o["code"]),
-        value: match (&o["valueQuantity"], &o["valueString"]) {
-            (q, _) if q.is_object() => format!(
-                "{} {}",
-                q["value"],
-                q["unit"].as_str().or(q["code"].as_str()).unwrap_or("")
-            ),
-            (_, Value::String(s)) => s.clone(),
-            _ => text_of(&o["valueCodeableConcept"]),
-        },
-        flag: text_of(&o["interpretation"][0]),
-        when: o["effectiveDateTime"]
-            .as_str()
-            .map(|t| now.clock(t))
-            .unwrap_or_default(),
-    })
-    .collect())
-}
-
 fn alerts(ew: &EarlyWarning, subject: &str, now: Now) -> Result<Vec<AlertLine>, PageError> {
     let store = ew.store();
     let who = |r: &Option<String>| -> String {
@@ -346,7 +301,7 @@ type Loaded = (
     Demographics,
     Option<Stay>,
     ((Vec<Column>, Vec<ChartRow>, Line), bool),
-    Vec<Lab>,
+    crate::chart_essentials::Essentials,
     Vec<String>,
     Vec<AlertLine>,
 );
@@ -398,7 +353,7 @@ fn load(
         demographics(&patient, now),
         stay,
         (observation_chart(&scores, now), earlier),
-        labs(&**store, access, &subject, now)?,
+        crate::chart_essentials::load(&**store, access, &subject, now)?,
         problems,
         alerts(ew, &subject, now)?,
     ))
@@ -417,7 +372,7 @@ pub(crate) async fn page(
     let pid = id.clone();
     let gaps = web.app.care_gaps.clone();
     let (w, reader) = (web.clone(), user.clone());
-    let ((who, stay, ((columns, rows, line), earlier), labs, problems, alerts), gaps) =
+    let ((who, stay, ((columns, rows, line), earlier), essentials, problems, alerts), gaps) =
         blocking(move || {
             let access = w.access(&reader)?;
             let loaded = load(&ew, &access, &pid, w.config.zone, page)?;
@@ -435,7 +390,7 @@ pub(crate) async fn page(
         columns,
         rows,
         line,
-        labs,
+        essentials,
         problems,
         alerts,
         gaps,

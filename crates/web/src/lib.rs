@@ -22,6 +22,7 @@ mod alerts;
 mod board;
 mod care_gaps;
 mod chart;
+mod chart_essentials;
 mod flash;
 mod handover;
 mod local;

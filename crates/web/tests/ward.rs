@@ -119,6 +119,33 @@ fn ward() -> Vec<Value> {
                 {"location": {"reference": format!("Location/bed-{}", i + 1), "display": format!("Bed {}", i + 1)}, "status": "active",
                  "physicalType": {"coding": [{"code": "bd"}]}}]}));
     }
+    // Patient A's bedside essentials: a resuscitation decision, an allergy, a medicine, a
+    // creatinine rising over two days, an oxygen target.
+    let sct = "http://snomed.info/sct";
+    out.push(json!({"resourceType": "Observation", "id": "resus-pa", "status": "final",
+        "code": {"coding": [{"system": sct, "code": "304251008", "display": "Resuscitation status"}]},
+        "subject": {"reference": "Patient/pa"}, "effectiveDateTime": search::format_instant(T0 - 24 * 60 * MIN),
+        "valueCodeableConcept": {"coding": [{"system": sct, "code": "304253006", "display": "Not for resuscitation"}], "text": "Not for resuscitation"},
+        "component": [{"code": {"text": "Ceiling of treatment"}, "valueString": "Ward-based care: not for intensive care"}]}));
+    out.push(json!({"resourceType": "AllergyIntolerance", "id": "allergy-pa", "patient": {"reference": "Patient/pa"},
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
+        "criticality": "high", "code": {"coding": [{"system": sct, "code": "91936005", "display": "Allergy to penicillin"}], "text": "Allergy to penicillin"},
+        "reaction": [{"manifestation": [{"coding": [{"system": sct, "code": "39579001", "display": "Anaphylaxis"}], "text": "Anaphylaxis"}]}]}));
+    out.push(json!({"resourceType": "MedicationRequest", "id": "med-pa", "status": "active", "intent": "order",
+        "medicationCodeableConcept": {"text": "Apixaban"}, "subject": {"reference": "Patient/pa"},
+        "dosageInstruction": [{"text": "5 mg by mouth twice daily"}]}));
+    for (k, (value, days)) in [(1.1, 2), (1.9, 1)].iter().enumerate() {
+        out.push(json!({"resourceType": "Observation", "id": format!("creat-pa-{k}"), "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2160-0", "display": "Creatinine"}], "text": "Creatinine"},
+            "subject": {"reference": "Patient/pa"}, "effectiveDateTime": search::format_instant(T0 - days * 24 * 60 * MIN),
+            "valueQuantity": {"value": value, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
+            "referenceRange": [{"low": {"value": 0.6}, "high": {"value": 1.1}}]}));
+    }
+    out.push(json!({"resourceType": "Goal", "id": "goal-pa", "lifecycleStatus": "active", "description": {"text": "SpO2 target"},
+        "subject": {"reference": "Patient/pa"},
+        "target": [{"measure": {"coding": [{"system": "http://loinc.org", "code": "59408-5"}]},
+            "detailRange": {"low": {"value": 88}, "high": {"value": 92}}}]}));
     out
 }
 
@@ -652,4 +679,40 @@ async fn a_child_is_scored_with_pews_at_the_bedside() {
     // A three-year-old: the paediatric score, never NEWS2.
     assert!(result.contains("PEWS"), "{result}");
     assert!(!result.contains("NEWS2"), "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_and_the_board_show_what_to_know_before_acting() {
+    let w = world("America/New_York");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (s, _, chart) = send(&w.app, get("/patients/pa", &cookie)).await;
+    assert_eq!(s, StatusCode::OK, "{chart}");
+    // Above the observation chart: the resuscitation decision and the allergy.
+    let resus = position(&chart, "Not for resuscitation");
+    assert!(resus < position(&chart, "Observation chart"));
+    assert!(chart.contains("Ceiling of treatment: Ward-based care: not for intensive care"));
+    assert!(chart.contains("Allergy to penicillin (Anaphylaxis), high risk"));
+    assert!(chart.contains("Apixaban"));
+    assert!(chart.contains("5 mg by mouth twice daily"));
+    assert!(
+        chart.contains("88–92 % (prescribed)"),
+        "the saturation target"
+    );
+    // The creatinine, abnormal and rising, with the value before it.
+    let labs = support::between(&chart, "Laboratory results", "</table>");
+    assert!(labs.contains("1.9 mg/dL"), "{labs}");
+    assert!(labs.contains("↑ rising"), "{labs}");
+    assert!(labs.contains("1.1 mg/dL"), "{labs}");
+    // The sepsis screens of the newest set (temperature 39.5, pulse 135, RR 25).
+    assert!(chart.contains("SIRS: "), "sepsis screen shown");
+    // Patient C has no allergy record at all: said plainly, not as "none".
+    let (_, _, c) = send(&w.app, get("/patients/pc", &cookie)).await;
+    assert!(c.contains("Allergies not recorded"));
+    assert!(c.contains("No resuscitation decision recorded"));
+    // The board marks the decision on the patient's row, and only there.
+    let (_, _, board) = send(&w.app, get("/board?ward=ward-9n", &cookie)).await;
+    let row_a = support::between(&board, "id=\"row-pa\"", "</tr>");
+    assert!(row_a.contains("DNACPR"), "{row_a}");
+    let row_c = support::between(&board, "id=\"row-pc\"", "</tr>");
+    assert!(!row_c.contains("DNACPR"), "{row_c}");
 }
