@@ -38,6 +38,8 @@ pub(crate) struct InboxAlert {
     pub(crate) readings: Vec<String>,
     /// "11:52 by Nia Okafor" once acknowledged (the deadline then stops counting).
     pub(crate) acknowledged: Option<String>,
+    /// A decision not to attempt resuscitation is in force: the team must know before going.
+    pub(crate) dnacpr: bool,
 }
 
 #[derive(Template)]
@@ -51,30 +53,37 @@ struct AlertsPage {
     notice: Option<String>,
 }
 
-fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: Now) -> InboxAlert {
+/// An alert's card, when the signed-in user reaches its patient (read with their access: the
+/// store decides).
+fn line(
+    ew: &early_warning::EarlyWarning,
+    access: &store::Access,
+    a: &AlertView,
+    now: Now,
+    dnacpr: bool,
+) -> Option<InboxAlert> {
     let store = ew.store();
     let pid = a.patient.trim_start_matches("Patient/").to_string();
-    let patient =
-        view::read(&**store, &store::Access::system(), "Patient", &pid).unwrap_or_default();
+    let patient = view::read(&**store, access, "Patient", &pid)?;
     let ward = a
         .ward
         .as_deref()
         .and_then(|w| w.strip_prefix("Location/"))
-        .and_then(|w| view::read(&**store, &store::Access::system(), "Location", w))
+        .and_then(|w| view::read(&**store, access, "Location", w))
         .and_then(|l| l["name"].as_str().map(str::to_string))
         .unwrap_or_default();
     let bed = a
         .encounter
         .as_deref()
         .and_then(|e| e.strip_prefix("Encounter/"))
-        .and_then(|e| view::read(&**store, &store::Access::system(), "Encounter", e))
+        .and_then(|e| view::read(&**store, access, "Encounter", e))
         .and_then(|e| early_warning::bed_of(&e).1)
         .unwrap_or_default();
     let score = a
         .score
         .as_deref()
         .and_then(|s| s.strip_prefix("Observation/"))
-        .and_then(|s| view::read(&**store, &store::Access::system(), "Observation", s));
+        .and_then(|s| view::read(&**store, access, "Observation", s));
     let readings = score
         .as_ref()
         .map(|o| {
@@ -104,7 +113,7 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: Now) -> InboxAlert
             .acknowledged_by
             .as_deref()
             .and_then(|r| r.strip_prefix("Practitioner/"))
-            .and_then(|id| view::read(&**store, &store::Access::system(), "Practitioner", id))
+            .and_then(|id| view::read(&**store, access, "Practitioner", id))
             .map(|p| view::name(&p))
             .filter(|n| !n.is_empty());
         match by {
@@ -112,7 +121,7 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: Now) -> InboxAlert
             None => now.clock(at),
         }
     });
-    InboxAlert {
+    Some(InboxAlert {
         id: a.id.clone(),
         patient: pid,
         name: view::name(&patient),
@@ -146,7 +155,8 @@ fn line(ew: &early_warning::EarlyWarning, a: &AlertView, now: Now) -> InboxAlert
         responses: view::responses(a),
         readings,
         acknowledged,
-    }
+        dnacpr,
+    })
 }
 
 async fn inbox(
@@ -158,7 +168,9 @@ async fn inbox(
     let wards = user.wards.clone();
     let everywhere = user.hospital_wide();
     let zone = web.config.zone;
+    let (w, reader) = (web.clone(), user.clone());
     let loaded = blocking(move || {
+        let access = w.access(&reader)?;
         let now = Now::new(ew.now_ms(), zone);
         let mut all = Vec::new();
         if everywhere {
@@ -169,7 +181,13 @@ async fn inbox(
             }
         }
         all.sort_by(early_warning::ranking::most_urgent_alert_first);
-        Ok(all.iter().map(|a| line(&ew, a, now)).collect::<Vec<_>>())
+        let patients: Vec<String> = all.iter().map(|a| a.patient.clone()).collect();
+        let dnacpr =
+            crate::chart_essentials::not_for_resuscitation(&**ew.store(), &access, &patients)?;
+        Ok(all
+            .iter()
+            .filter_map(|a| line(&ew, &access, a, now, dnacpr.contains(&a.patient)))
+            .collect::<Vec<_>>())
     })
     .await?;
     let seen = server::Seen(

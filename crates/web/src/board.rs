@@ -245,51 +245,6 @@ fn row(
     })
 }
 
-/// Which of `patients` (`Patient/ID`) have a decision not to attempt resuscitation in force:
-/// their newest resuscitation status says so. One search for the whole ward.
-fn not_for_resuscitation(
-    store: &dyn store::Store,
-    access: &store::Access,
-    patients: &[String],
-) -> Result<std::collections::HashSet<String>, PageError> {
-    let mut newest: std::collections::HashMap<String, bool> = Default::default();
-    for chunk in patients.chunks(100) {
-        let found = view::search(
-            store,
-            access,
-            "Observation",
-            &[
-                ("subject", chunk.join(",")),
-                (
-                    "code",
-                    format!(
-                        "http://snomed.info/sct|{}",
-                        crate::chart_essentials::RESUSCITATION_STATUS
-                    ),
-                ),
-                ("_sort", "-date".into()),
-                ("_count", "1000".into()),
-            ],
-        )?;
-        for o in found {
-            let Some(who) = o["subject"]["reference"].as_str() else {
-                continue;
-            };
-            let dnacpr = o["valueCodeableConcept"]["coding"]
-                .as_array()
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c["code"] == crate::chart_essentials::NOT_FOR_RESUSCITATION)
-                });
-            newest.entry(who.to_string()).or_insert(dnacpr);
-        }
-    }
-    Ok(newest
-        .into_iter()
-        .filter_map(|(p, no)| no.then_some(p))
-        .collect())
-}
-
 /// Tabs, rows and empty beds of the board for `ward` (`all` or a Location id).
 type Board = (Vec<WardTab>, String, Vec<Row>, Vec<String>);
 
@@ -329,7 +284,8 @@ fn board(
         let statuses = ew.ward_status(&reference).map_err(view::store_error)?;
         let occupied: Vec<String> = statuses.iter().filter_map(|s| s.bed.clone()).collect();
         let patients: Vec<String> = statuses.iter().map(|s| s.patient.clone()).collect();
-        let dnacpr = not_for_resuscitation(&**ew.store(), access, &patients)?;
+        let dnacpr =
+            crate::chart_essentials::not_for_resuscitation(&**ew.store(), access, &patients)?;
         rows.extend(
             statuses
                 .iter()

@@ -359,3 +359,42 @@ fn sepsis_screens(
     }
     Ok(out)
 }
+
+/// Which of `patients` (`Patient/ID`) have a decision not to attempt resuscitation in force:
+/// their newest resuscitation status says so. One search for the whole ward.
+pub(crate) fn not_for_resuscitation(
+    store: &dyn store::Store,
+    access: &store::Access,
+    patients: &[String],
+) -> Result<std::collections::HashSet<String>, PageError> {
+    let mut newest: std::collections::HashMap<String, bool> = Default::default();
+    for chunk in patients.chunks(100) {
+        let found = view::search(
+            store,
+            access,
+            "Observation",
+            &[
+                ("subject", chunk.join(",")),
+                (
+                    "code",
+                    format!("http://snomed.info/sct|{}", RESUSCITATION_STATUS),
+                ),
+                ("_sort", "-date".into()),
+                ("_count", "1000".into()),
+            ],
+        )?;
+        for o in found {
+            let Some(who) = o["subject"]["reference"].as_str() else {
+                continue;
+            };
+            let dnacpr = o["valueCodeableConcept"]["coding"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["code"] == NOT_FOR_RESUSCITATION));
+            newest.entry(who.to_string()).or_insert(dnacpr);
+        }
+    }
+    Ok(newest
+        .into_iter()
+        .filter_map(|(p, no)| no.then_some(p))
+        .collect())
+}

@@ -715,4 +715,10 @@ async fn the_chart_and_the_board_show_what_to_know_before_acting() {
     assert!(row_a.contains("DNACPR"), "{row_a}");
     let row_c = support::between(&board, "id=\"row-pc\"", "</tr>");
     assert!(!row_c.contains("DNACPR"), "{row_c}");
+    // So does the alert card the rapid-response team answers.
+    let (_, _, inbox) = send(&w.app, get("/alerts", &cookie)).await;
+    let card_a = support::between(&inbox, "/patients/pa\"", "</li>");
+    assert!(card_a.contains("DNACPR"), "{card_a}");
+    let card_b = support::between(&inbox, "/patients/pb\"", "</li>");
+    assert!(!card_b.contains("DNACPR"), "{card_b}");
 }
