@@ -242,6 +242,47 @@ fn sse(e: &Event) -> SseEvent {
 }
 
 /// A live stream of scores and alerts for a ward or a patient (or everything).
+/// Who a live stream is for: the caller's access, found again when an event names a patient
+/// it did not reach (a patient admitted to the caller's ward after the stream opened is
+/// theirs too). A patient found out of reach is not looked up again for [`REACH_REFRESH`].
+struct StreamReach {
+    state: AppState,
+    access: Arc<store::Access>,
+    refused: std::collections::HashMap<String, std::time::Instant>,
+}
+
+/// How long a patient found out of a live stream's reach stays so before it is looked up
+/// again.
+const REACH_REFRESH: Duration = Duration::from_secs(10);
+
+impl StreamReach {
+    async fn reaches(&mut self, patient: &str) -> bool {
+        if self.access.reach().contains(patient) {
+            return true;
+        }
+        let Some(p) = self.access.principal().cloned() else {
+            return false;
+        };
+        if self
+            .refused
+            .get(patient)
+            .is_some_and(|at| at.elapsed() < REACH_REFRESH)
+        {
+            return false;
+        }
+        let (gate, state) = (self.state.gate.clone(), self.state.clone());
+        if let Ok(Ok(a)) = tokio::task::spawn_blocking(move || gate.access_now(&state, &p)).await {
+            self.access = Arc::new(a);
+        }
+        let reached = self.access.reach().contains(patient);
+        if !reached {
+            self.refused
+                .insert(patient.to_string(), std::time::Instant::now());
+        }
+        reached
+    }
+}
+
 async fn events(
     State(state): State<AppState>,
     auth: Option<axum::Extension<crate::gate::Auth>>,
@@ -259,17 +300,25 @@ async fn events(
         .or(f.after);
     let ward = f.ward.map(|w| reference("Location", &w));
     let patient = f.patient.map(|p| reference("Patient", &p));
-    // People see their own wards' events (the rapid-response team: every ward).
-    let mine: Option<Vec<String>> = auth
-        .and_then(|a| a.0.principal)
-        .filter(|p| p.role != access::Role::RapidResponse)
-        .map(|p| p.wards);
+    // What the caller asked for; whom they may hear about is their access (the patients
+    // they reach, as for reading the chart), not a filter of this handler.
     let wanted = move |e: &Event| {
         ward.as_ref().is_none_or(|w| e.ward.as_ref() == Some(w))
             && patient.as_ref().is_none_or(|p| &e.patient == p)
-            && mine
-                .as_ref()
-                .is_none_or(|m| e.ward.as_ref().is_some_and(|w| m.contains(w)))
+    };
+    let Some(principal) = auth.and_then(|a| a.0.principal) else {
+        return Err(ApiError::Unauthorized(
+            "sign in to follow live events".into(),
+        ));
+    };
+    let (gate, s) = (state.gate.clone(), state.clone());
+    let access = tokio::task::spawn_blocking(move || gate.access(&s, &principal, None))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let mut reach = StreamReach {
+        state: state.clone(),
+        access: Arc::new(access),
+        refused: Default::default(),
     };
     let (rx, position) = hub.subscribe();
     let missed = match after {
@@ -282,22 +331,28 @@ async fn events(
         _ => Vec::new(),
     };
     let start = after.map_or(position, |a| a.max(position));
-    let missed: Vec<Event> = missed.into_iter().filter(|e| wanted(e)).collect();
-    let replayed = stream::iter(missed.into_iter().map(|e| Ok(sse(&e))));
+    let mut kept = Vec::new();
+    for e in missed {
+        if wanted(&e) && reach.reaches(&e.patient).await {
+            kept.push(e);
+        }
+    }
+    let replayed = stream::iter(kept.into_iter().map(|e| Ok(sse(&e))));
     let live = stream::unfold(
-        (rx, start, hub, wanted),
-        |(mut rx, mut last, hub, wanted)| async move {
+        (rx, start, hub, wanted, reach),
+        |(mut rx, mut last, hub, wanted, mut reach)| async move {
             loop {
                 match rx.recv().await {
                     Ok(e) if e.seq <= last || !wanted(&e) => continue,
+                    Ok(e) if !reach.reaches(&e.patient).await => continue,
                     Ok(e) => {
                         last = e.seq;
-                        return Some((Ok(sse(&e)), (rx, last, hub, wanted)));
+                        return Some((Ok(sse(&e)), (rx, last, hub, wanted, reach)));
                     }
                     Err(RecvError::Lagged(_)) => {
                         // Too slow a reader: tell it to reload rather than drop silently.
                         let reload = SseEvent::default().event("reload").data("{}");
-                        return Some((Ok(reload), (rx, last, hub, wanted)));
+                        return Some((Ok(reload), (rx, last, hub, wanted, reach)));
                     }
                     Err(RecvError::Closed) => return None,
                 }

@@ -65,6 +65,16 @@ impl Relationships {
                 return Ok(r);
             }
         }
+        self.find_again(state, p)
+    }
+
+    /// The person's relations, found again now (a live stream met a patient it did not
+    /// know: perhaps one just admitted to the person's ward). Blocking.
+    pub(crate) fn find_again(
+        &self,
+        state: &AppState,
+        p: &Principal,
+    ) -> Result<Arc<Relations>, ApiError> {
         let r = Arc::new(find(state, p)?);
         if let Ok(mut m) = self.found.lock() {
             if m.len() > 10_000 {
@@ -92,10 +102,25 @@ impl Relationships {
     /// The patients `p` reaches now through care relationships (roles that never read
     /// charts: none, without looking). Blocking.
     pub(crate) fn reach(&self, state: &AppState, p: &Principal) -> Result<Reach, ApiError> {
+        self.reach_as(state, p, false)
+    }
+
+    /// [`Relationships::reach`], with the relations found again now when `fresh`.
+    pub(crate) fn reach_as(
+        &self,
+        state: &AppState,
+        p: &Principal,
+        fresh: bool,
+    ) -> Result<Reach, ApiError> {
         if !p.may(Permission::ChartRead) {
             return Ok(Reach::none());
         }
-        let mut set: BTreeSet<String> = self.of(state, p)?.0.keys().cloned().collect();
+        let relations = if fresh {
+            self.find_again(state, p)?
+        } else {
+            self.of(state, p)?
+        };
+        let mut set: BTreeSet<String> = relations.0.keys().cloned().collect();
         set.extend(self.glass_of(&p.id).into_iter().map(|(id, _)| id));
         Ok(Reach::Patients(set))
     }

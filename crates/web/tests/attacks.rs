@@ -513,3 +513,41 @@ async fn alert_actions_act_as_the_signed_in_person_and_need_the_patient() {
     let view: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(view["acknowledged_by"], "Practitioner/n1", "{view}");
 }
+
+/// The live event stream carries only the patients the caller reaches: its access decides,
+/// replayed events and live ones alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_stream_carries_only_patients_the_caller_reaches() {
+    let w = world_with(true);
+    let t = w
+        .gate
+        .accounts
+        .issue_token("nurse", "events", None, "test")
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(
+        w.app.clone(),
+        Request::get("/api/events")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .header("last-event-id", "0")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while let Ok(Some(Ok(frame))) =
+        tokio::time::timeout_at(until, http_body_util::BodyExt::frame(&mut body)).await
+    {
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(text.contains("Patient/p1"), "her ward's patient: {text}");
+    assert!(
+        !text.contains("Patient/p2"),
+        "another ward's patient: {text}"
+    );
+}

@@ -142,6 +142,17 @@ impl Gate {
         };
         Ok(Access::caller(p.clone(), reach, break_glass))
     }
+
+    /// [`Gate::access`] with the care relationships found again now, not from the cache (a
+    /// live stream meeting a patient it did not reach). Blocking.
+    pub fn access_now(&self, state: &AppState, p: &Principal) -> Result<Access, ApiError> {
+        let reach = if Access::reaches_everyone(p, None) {
+            Reach::All
+        } else {
+            self.relationships.reach_as(state, p, true)?
+        };
+        Ok(Access::caller(p.clone(), reach, None))
+    }
 }
 
 mod api;
