@@ -336,17 +336,7 @@ pub fn news2_cells(obs: &Value) -> Vec<ChartCell> {
     rules::Param::ALL
         .into_iter()
         .map(|p| {
-            let comp = component(obs, p.code());
-            let points = comp
-                .and_then(|c| c["valueInteger"].as_u64())
-                .map(|v| v as u32);
-            let value = comp
-                .filter(|_| points.is_some())
-                .and_then(|c| c["code"]["text"].as_str())
-                .and_then(|t| t.strip_prefix(p.display()))
-                .and_then(|t| t.strip_prefix(": "))
-                .and_then(|t| t.rsplit_once(" scores ").map(|(v, _)| v))
-                .map(|v| v.split(" (normalised").next().unwrap_or(v).to_string());
+            let (value, points) = item(obs, p.code(), p.display());
             ChartCell {
                 param: p,
                 value,
@@ -354,6 +344,24 @@ pub fn news2_cells(obs: &Value) -> Vec<ChartCell> {
             }
         })
         .collect()
+}
+
+/// One scored item of a stored score (NEWS2 or PEWS) by Tend code: what was recorded and
+/// what it scored (None when not recorded), read back from the component [`news2`] and
+/// [`pews`] write (text `DISPLAY: VALUE scores N`, the points as its value).
+pub fn item(obs: &Value, code: &str, display: &str) -> (Option<String>, Option<u32>) {
+    let comp = component(obs, code);
+    let points = comp
+        .and_then(|c| c["valueInteger"].as_u64())
+        .map(|v| v as u32);
+    let value = comp
+        .filter(|_| points.is_some())
+        .and_then(|c| c["code"]["text"].as_str())
+        .and_then(|t| t.strip_prefix(display))
+        .and_then(|t| t.strip_prefix(": "))
+        .and_then(|t| t.rsplit_once(" scores ").map(|(v, _)| v))
+        .map(|v| v.split(" (normalised").next().unwrap_or(v).to_string());
+    (value, points)
 }
 
 /// A summary of a stored NEWS2 score, for views and events.

@@ -223,23 +223,32 @@ fn observation_chart(scores: &[Value], now: Now) -> (Vec<Column>, Vec<ChartRow>,
             }
         })
         .collect();
-    let cells: Vec<Vec<early_warning::ChartCell>> =
-        scores.iter().map(early_warning::news2_cells).collect();
-    let rows = rules::Param::ALL
+    // The rows are the items of the newest set's score: NEWS2's parameters, or a child's
+    // PEWS items (respiratory distress and capillary refill among them).
+    let child = columns.last().is_some_and(|c| c.score_name == "PEWS");
+    let items: Vec<(&'static str, &'static str)> = if child {
+        rules::pews::Param::ALL
+            .into_iter()
+            .map(|p| (p.code(), p.display()))
+            .collect()
+    } else {
+        rules::Param::ALL
+            .into_iter()
+            .map(|p| (p.code(), p.display()))
+            .collect()
+    };
+    let rows = items
         .into_iter()
-        .enumerate()
-        .map(|(i, p)| ChartRow {
-            label: p.display(),
-            cells: cells
+        .map(|(code, label)| ChartRow {
+            label,
+            cells: scores
                 .iter()
-                .map(|c| {
-                    let cell = &c[i];
+                .map(|s| {
+                    let (value, points) = early_warning::score::item(s, code, label);
                     Cell {
-                        text: cell.value.clone().unwrap_or_else(|| "–".into()),
-                        class: cell
-                            .points
-                            .map_or("none".to_string(), |p| format!("p{}", p.min(3))),
-                        points: cell.points.map(|p| p.to_string()).unwrap_or_default(),
+                        text: value.unwrap_or_else(|| "–".into()),
+                        class: points.map_or("none".to_string(), |p| format!("p{}", p.min(3))),
+                        points: points.map(|p| p.to_string()).unwrap_or_default(),
                     }
                 })
                 .collect(),

@@ -658,13 +658,18 @@ async fn a_child_is_scored_with_pews_at_the_bedside() {
     );
     let cookie = support::sign_in(&w.app, "nurse").await;
     let (_, _, page) = send(&w.app, get("/patients/pd/vitals", &cookie)).await;
+    // A child's form also asks for the PEWS items an adult's does not.
+    assert!(page.contains("Capillary refill"), "the child's form");
+    assert!(page.contains("Respiratory distress"), "the child's form");
+    let (_, _, adult) = send(&w.app, get("/patients/pa/vitals", &cookie)).await;
+    assert!(!adult.contains("Capillary refill"), "an adult's form");
     let csrf = support::between(&page, "name=\"csrf\" value=\"", "\"").to_string();
     let resp = tower::ServiceExt::oneshot(
         w.app.clone(),
         post(
             "/patients/pd/vitals",
             &cookie,
-            &format!("csrf={csrf}&rr=30&spo2=97&device=air&sbp=95&pulse=120&acvpu=A&temp=37.2"),
+            &format!("csrf={csrf}&rr=30&spo2=97&device=air&sbp=95&pulse=120&acvpu=A&temp=37.2&crt=4&distress=moderate"),
         ),
     )
     .await
@@ -679,6 +684,52 @@ async fn a_child_is_scored_with_pews_at_the_bedside() {
     // A three-year-old: the paediatric score, never NEWS2.
     assert!(result.contains("PEWS"), "{result}");
     assert!(!result.contains("NEWS2"), "{result}");
+    // Capillary refill and respiratory distress are recorded as the rules read them.
+    let found = |code: &str| {
+        let q = search::SearchQuery::parse(
+            search::Registry::r4(),
+            "Observation",
+            &[
+                ("subject".to_string(), "Patient/pd".to_string()),
+                ("code".to_string(), code.to_string()),
+            ],
+        )
+        .unwrap();
+        w.ew.store()
+            .search(&store::Access::system(), &q)
+            .unwrap()
+            .matches
+            .into_iter()
+            .map(|h| serde_json::from_str::<Value>(&h.body).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let crt = found("http://loinc.org|44963-7");
+    assert_eq!(crt.len(), 1);
+    assert_eq!(crt[0]["valueQuantity"]["value"], 4);
+    let distress = found(&format!(
+        "{}|respiratory-distress",
+        rules::observation::EARLY_WARNING
+    ));
+    assert_eq!(
+        distress[0]["valueCodeableConcept"]["coding"][0]["code"],
+        "moderate"
+    );
+    let parsed: Vec<_> = crt
+        .iter()
+        .chain(&distress)
+        .flat_map(|o| rules::observation::read(o).readings)
+        .collect();
+    assert_eq!(parsed.len(), 2, "both are PEWS readings: {parsed:?}");
+    // The child's chart has the PEWS items as its rows.
+    let (_, _, chart) = send(&w.app, get("/patients/pd", &cookie)).await;
+    assert!(chart.contains("Observation chart (PEWS)"), "{chart}");
+    let table = support::between(&chart, "class=\"obs-chart\"", "</table>");
+    assert!(table.contains("Capillary refill time"), "{table}");
+    assert!(table.contains("Respiratory distress"), "{table}");
+    assert!(
+        !table.contains("Consciousness"),
+        "not NEWS2's rows: {table}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,6 +52,12 @@ pub(crate) struct VitalsForm {
     pub(crate) temp_absent: String,
     #[serde(default)]
     pub(crate) pain: String,
+    /// A child's capillary refill time, seconds (PEWS).
+    #[serde(default)]
+    pub(crate) crt: String,
+    /// A child's respiratory distress: none, mild, moderate, severe (PEWS).
+    #[serde(default)]
+    pub(crate) distress: String,
 }
 
 /// How oxygen is given: the devices the record knows (`rules::observation`, where the
@@ -151,6 +157,10 @@ pub(crate) struct Checked {
     pub(crate) temp: Option<f64>,
     /// Pain, 0–10 (verbal numeric rating).
     pub(crate) pain: Option<f64>,
+    /// Capillary refill time, seconds (a child's PEWS item).
+    pub(crate) crt: Option<f64>,
+    /// Respiratory distress (a child's PEWS item).
+    pub(crate) distress: Option<rules::pews::Distress>,
     /// Readings not taken, and why: (field, reason).
     pub(crate) absent: Vec<(&'static str, Absent)>,
 }
@@ -173,6 +183,7 @@ const LIMITS: &[(&str, &str, &str, f64, f64, bool)] = &[
     ("pulse", "Pulse", "/min", 20.0, 250.0, true),
     ("temp", "Temperature", "°C", 25.0, 45.0, false),
     ("pain", "Pain score", "out of 10", 0.0, 10.0, true),
+    ("crt", "Capillary refill time", "seconds", 0.0, 15.0, false),
 ];
 
 /// The longest a set may be back-dated: a set entered later than this belongs in a note.
@@ -293,6 +304,21 @@ pub(crate) fn check(f: &VitalsForm, now_ms: i64, zone: Zone) -> Result<Checked, 
     c.pulse = reading("pulse", &f.pulse, &f.pulse_absent, &mut c, &mut errors);
     c.temp = reading("temp", &f.temp, &f.temp_absent, &mut c, &mut errors);
     c.pain = number("pain", &f.pain, &mut errors);
+    c.crt = number("crt", &f.crt, &mut errors);
+    c.distress = match f.distress.as_str() {
+        "" => None,
+        s => match rules::pews::Distress::parse(s) {
+            Some(d) => Some(d),
+            None => {
+                errors.push(FieldError {
+                    field: "distress",
+                    message: "Choose how much respiratory distress: none, mild, moderate or severe"
+                        .into(),
+                });
+                None
+            }
+        },
+    };
     oxygen(f, &mut c, &mut errors);
     c.acvpu = match f.acvpu.as_str() {
         "" => None,
@@ -409,6 +435,8 @@ mod tests {
                 "temp" => f.temp = v,
                 "temp_absent" => f.temp_absent = v,
                 "pain" => f.pain = v,
+                "crt" => f.crt = v,
+                "distress" => f.distress = v,
                 _ => unreachable!(),
             }
         }

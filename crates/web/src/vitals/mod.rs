@@ -35,6 +35,8 @@ struct VitalsPage {
     name: String,
     bed: String,
     scale: u32,
+    /// A child: the PEWS items are asked too.
+    child: bool,
     form: VitalsForm,
     errors: Vec<FieldError>,
     result: Option<ScoreResult>,
@@ -66,6 +68,7 @@ impl VitalsPage {
             "sbp_absent" => self.form.sbp_absent == value,
             "pulse_absent" => self.form.pulse_absent == value,
             "temp_absent" => self.form.temp_absent == value,
+            "distress" => self.form.distress == value,
             _ => false,
         }
     }
@@ -104,6 +107,9 @@ struct Context {
     scale: u32,
     encounter: Option<String>,
     latest: Option<Value>,
+    /// Under 16: scored with PEWS, whose chart also takes capillary refill and respiratory
+    /// distress.
+    child: bool,
 }
 
 /// Name, bed, encounter, SpO2 scale and latest score of a patient.
@@ -139,6 +145,7 @@ fn context(ew: &early_warning::EarlyWarning, id: &str) -> Result<Context, PageEr
             .and_then(|e| e["id"].as_str())
             .map(|i| format!("Encounter/{i}")),
         latest,
+        child: view::age(patient["birthDate"].as_str(), ew.now_ms()).is_some_and(|a| a < 16),
     })
 }
 
@@ -233,6 +240,7 @@ fn page(
         name: ctx.name,
         bed: ctx.bed,
         scale: ctx.scale,
+        child: ctx.child,
         previous: ctx.latest.as_ref().and_then(|s| previous(s, now)),
         devices: Device::ALL
             .iter()

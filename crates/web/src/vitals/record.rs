@@ -29,6 +29,7 @@ const READINGS: &[(&str, &str, &str, &str, &str)] = &[
     ),
     ("hr", "8867-4", "Heart rate", "/min", "/min"),
     ("temp", "8310-5", "Body temperature", "°C", "Cel"),
+    ("crt", "44963-7", "Capillary refill [Time]", "s", "s"),
     (
         "pain",
         "72514-3",
@@ -77,6 +78,7 @@ pub(crate) fn observations(
         ("hr", c.pulse),
         ("temp", c.temp),
         ("pain", c.pain),
+        ("crt", c.crt),
     ];
     for (tag, value) in values {
         let (Some(v), Some((_, code, display, unit, ucum))) = (value, reading(tag)) else {
@@ -94,6 +96,18 @@ pub(crate) fn observations(
         let (reason, reason_display) = why.reason();
         let mut o = base(format!("{panel_id}-{tag}"), code, display);
         o["dataAbsentReason"] = json!({"coding": [{"system": DATA_ABSENT, "code": reason, "display": reason_display}], "text": why.words()});
+        out.push(o);
+    }
+    if let Some(d) = c.distress {
+        let ew = rules::observation::EARLY_WARNING;
+        let mut o = base(
+            format!("{panel_id}-distress"),
+            "respiratory-distress",
+            "Respiratory distress",
+        );
+        o["code"] = json!({"coding": [{"system": ew, "code": rules::observation::RESPIRATORY_DISTRESS, "display": "Respiratory distress"}], "text": "Respiratory distress"});
+        o["valueCodeableConcept"] =
+            json!({"coding": [{"system": ew, "code": d.code()}], "text": d.code()});
         out.push(o);
     }
     if let Some(device) = c.device {
