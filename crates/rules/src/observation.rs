@@ -43,6 +43,18 @@ pub const SNOMED: &str = "http://snomed.info/sct";
 pub const EARLY_WARNING: &str = "https://tend.example.org/fhir/CodeSystem/early-warning";
 /// The code of a respiratory distress reading in [`EARLY_WARNING`].
 pub const RESPIRATORY_DISTRESS: &str = "respiratory-distress";
+/// A child's carer question, "How is your child different since I last saw them?" (PEWS
+/// table P11), in [`EARLY_WARNING`]: answered `same`, `better`, `asleep`, `unavailable`, or
+/// `worse-LEVEL` with the escalation level staff chose (`worse-none` … `worse-emergency`).
+pub const CARER_QUESTION: &str = "pews-carer-question";
+/// Clinical intuition "Yes" (PEWS table P11), in [`EARLY_WARNING`], answered with the level
+/// the nurse or clinician chose (`none`, `low`, `medium`, `high`, `emergency`).
+pub const CLINICAL_INTUITION: &str = "pews-clinical-intuition";
+/// A new suspicion of sepsis (PEWS table P11), in [`EARLY_WARNING`], answered `sepsis` or
+/// `septic-shock`.
+pub const SEPSIS_SUSPICION: &str = "pews-sepsis-suspicion";
+/// An abnormal pupillary response (PEWS table P11), in [`EARLY_WARNING`], `valueBoolean`.
+pub const ABNORMAL_PUPILS: &str = "pews-abnormal-pupils";
 /// Tend's oxygen delivery devices (an oxygen reading's `method`).
 pub const OXYGEN_DEVICE: &str = "https://tend.example.org/fhir/CodeSystem/oxygen-device";
 /// The LOINC vital-signs panel whose members form one observation set.
@@ -68,6 +80,14 @@ pub enum Kind {
     CapillaryRefill,
     /// Respiratory distress (PEWS), Tend's code.
     RespiratoryDistress,
+    /// The carer question (PEWS escalation), Tend's code.
+    CarerQuestion,
+    /// Clinical intuition (PEWS escalation), Tend's code.
+    ClinicalIntuition,
+    /// A new suspicion of sepsis or septic shock (PEWS escalation), Tend's code.
+    SepsisSuspicion,
+    /// An abnormal pupillary response (PEWS escalation), Tend's code.
+    AbnormalPupils,
     /// The device of an oxygen reading (its `method`).
     OxygenDevice,
 }
@@ -174,6 +194,16 @@ pub enum Reading {
     Acvpu(Acvpu),
     Distress(Distress),
     Device(OxygenDevice),
+    /// The carer question's answer.
+    Carer(crate::pews::Carer),
+    /// An escalation level chosen by staff (clinical intuition).
+    Level(crate::pews::Level),
+    /// A new suspicion: of septic shock (true) or of sepsis (false).
+    Sepsis {
+        shock: bool,
+    },
+    /// A yes/no finding (abnormal pupils).
+    Finding(bool),
 }
 
 fn ser_decimal<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
@@ -255,6 +285,14 @@ pub fn read(obs: &Value) -> Parsed {
         if matches!(kind, Kind::OxygenFlow | Kind::InspiredOxygen) {
             read_device(obs, &mut p);
         }
+    } else if let Some(trigger) = codings(&obs["code"])
+        .filter(|(s, _)| *s == EARLY_WARNING)
+        .find_map(|(_, c)| pews_trigger(c, obs))
+    {
+        match trigger {
+            Ok(reading) => p.readings.push(reading),
+            Err(problem) => p.problems.push(problem.into()),
+        }
     } else if codings(&obs["code"]).any(|(s, c)| s == EARLY_WARNING && c == RESPIRATORY_DISTRESS) {
         let answer = codings(&obs["valueCodeableConcept"])
             .filter(|(s, _)| *s == EARLY_WARNING)
@@ -274,6 +312,49 @@ pub fn read(obs: &Value) -> Parsed {
         }
     }
     p
+}
+
+/// A PEWS escalation criterion recorded with a set (table P11), when `code` is one; an
+/// answer Tend does not know is a problem, never a guess.
+fn pews_trigger(code: &str, obs: &Value) -> Option<Result<(Kind, Reading), &'static str>> {
+    use crate::pews::{Carer, Level};
+    let answer = || {
+        codings(&obs["valueCodeableConcept"])
+            .filter(|(s, _)| *s == EARLY_WARNING)
+            .map(|(_, c)| c)
+            .next()
+    };
+    Some(match code {
+        CARER_QUESTION => {
+            let carer = answer().and_then(|a| match a {
+                "same" => Some(Carer::Same),
+                "better" => Some(Carer::Better),
+                "asleep" => Some(Carer::Asleep),
+                "unavailable" => Some(Carer::Unavailable),
+                w => w
+                    .strip_prefix("worse-")
+                    .and_then(Level::parse)
+                    .map(Carer::Worse),
+            });
+            carer
+                .map(|c| (Kind::CarerQuestion, Reading::Carer(c)))
+                .ok_or("carer question answer not known")
+        }
+        CLINICAL_INTUITION => answer()
+            .and_then(Level::parse)
+            .map(|l| (Kind::ClinicalIntuition, Reading::Level(l)))
+            .ok_or("clinical intuition level not known"),
+        SEPSIS_SUSPICION => match answer() {
+            Some("sepsis") => Ok((Kind::SepsisSuspicion, Reading::Sepsis { shock: false })),
+            Some("septic-shock") => Ok((Kind::SepsisSuspicion, Reading::Sepsis { shock: true })),
+            _ => Err("sepsis suspicion not coded sepsis or septic-shock"),
+        },
+        ABNORMAL_PUPILS => obs["valueBoolean"]
+            .as_bool()
+            .map(|b| (Kind::AbnormalPupils, Reading::Finding(b)))
+            .ok_or("abnormal pupils not recorded as true or false"),
+        _ => return None,
+    })
 }
 
 /// The device of an oxygen reading, from its `method`; an unknown device is reported.

@@ -181,6 +181,26 @@ pub fn assemble_pews(set: &[Timed], air_when_absent: bool) -> (pews::Inputs, Oxy
         capillary_refill: num(Kind::CapillaryRefill),
         triggers: pews::Triggers {
             avpu,
+            abnormal_pupils: matches!(
+                latest(set, Kind::AbnormalPupils),
+                Some(Reading::Finding(true))
+            ),
+            new_sepsis_suspicion: matches!(
+                latest(set, Kind::SepsisSuspicion),
+                Some(Reading::Sepsis { shock: false })
+            ),
+            new_septic_shock_suspicion: matches!(
+                latest(set, Kind::SepsisSuspicion),
+                Some(Reading::Sepsis { shock: true })
+            ),
+            carer: match latest(set, Kind::CarerQuestion) {
+                Some(Reading::Carer(c)) => Some(c),
+                _ => None,
+            },
+            clinical_intuition: match latest(set, Kind::ClinicalIntuition) {
+                Some(Reading::Level(l)) => Some(l),
+                _ => None,
+            },
             ..pews::Triggers::default()
         },
     };
@@ -195,6 +215,57 @@ mod tests {
 
     fn n(s: &str) -> Reading {
         Reading::Number(Decimal::parse(s).unwrap())
+    }
+
+    /// The escalation criteria recorded with a child's set (PEWS table P11) reach the
+    /// score's escalation, read from the Observations Tend's bedside form writes.
+    #[test]
+    fn pews_triggers_from_the_record() {
+        use crate::observation::{self, EARLY_WARNING};
+        use serde_json::json;
+        let coded = |code: &str, answer: &str| {
+            json!({"status": "final", "code": {"coding": [{"system": EARLY_WARNING, "code": code}]},
+                "valueCodeableConcept": {"coding": [{"system": EARLY_WARNING, "code": answer}]}})
+        };
+        let readings = |obs: &[serde_json::Value]| -> Vec<Timed> {
+            obs.iter()
+                .flat_map(|o| observation::read(o).readings)
+                .map(|(k, r)| (1, k, r))
+                .collect()
+        };
+        let set = readings(&[
+            coded(observation::CARER_QUESTION, "worse-medium"),
+            coded(observation::CLINICAL_INTUITION, "high"),
+            coded(observation::SEPSIS_SUSPICION, "sepsis"),
+            json!({"status": "final", "code": {"coding": [{"system": EARLY_WARNING, "code": observation::ABNORMAL_PUPILS}]},
+                "valueBoolean": false}),
+        ]);
+        let t = assemble_pews(&set, true).0.triggers;
+        assert_eq!(t.carer, Some(pews::Carer::Worse(pews::Level::Medium)));
+        assert_eq!(t.clinical_intuition, Some(pews::Level::High));
+        assert!(t.new_sepsis_suspicion && !t.new_septic_shock_suspicion);
+        assert!(!t.abnormal_pupils);
+        // Septic shock and abnormal pupils, each on its own.
+        let shock = readings(&[coded(observation::SEPSIS_SUSPICION, "septic-shock")]);
+        assert!(
+            assemble_pews(&shock, true)
+                .0
+                .triggers
+                .new_septic_shock_suspicion
+        );
+        let pupils = readings(&[json!({"status": "final",
+            "code": {"coding": [{"system": EARLY_WARNING, "code": observation::ABNORMAL_PUPILS}]},
+            "valueBoolean": true})]);
+        let (inputs, _) = assemble_pews(&pupils, true);
+        assert!(inputs.triggers.abnormal_pupils);
+        assert_eq!(
+            pews::escalate(0, false, &inputs.triggers).level,
+            pews::Level::Emergency,
+            "abnormal pupils escalate to emergency whatever the score"
+        );
+        // An answer Tend does not know is a problem, never a guess.
+        let p = observation::read(&coded(observation::CARER_QUESTION, "worse-ish"));
+        assert!(p.readings.is_empty() && !p.problems.is_empty());
     }
 
     #[test]

@@ -669,7 +669,7 @@ async fn a_child_is_scored_with_pews_at_the_bedside() {
         post(
             "/patients/pd/vitals",
             &cookie,
-            &format!("csrf={csrf}&rr=30&spo2=97&device=air&sbp=95&pulse=120&acvpu=A&temp=37.2&crt=4&distress=moderate"),
+            &format!("csrf={csrf}&rr=30&spo2=97&device=air&sbp=95&pulse=120&acvpu=A&temp=37.2&crt=4&distress=moderate&carer=same&intuition=emergency&pupils=normal"),
         ),
     )
     .await
@@ -720,6 +720,18 @@ async fn a_child_is_scored_with_pews_at_the_bedside() {
         .flat_map(|o| rules::observation::read(o).readings)
         .collect();
     assert_eq!(parsed.len(), 2, "both are PEWS readings: {parsed:?}");
+    // The nurse's concern escalates regardless of the score (PEWS table P11).
+    let pews = found(&format!("{}|pews", rules::observation::EARLY_WARNING));
+    assert_eq!(pews.len(), 1);
+    assert_eq!(
+        pews[0]["interpretation"][0]["coding"][0]["code"],
+        "emergency"
+    );
+    assert!(
+        pews[0].to_string().contains("pews-reason-CI"),
+        "clinical intuition is the reason: {}",
+        pews[0]
+    );
     // The child's chart has the PEWS items as its rows.
     let (_, _, chart) = send(&w.app, get("/patients/pd", &cookie)).await;
     assert!(chart.contains("Observation chart (PEWS)"), "{chart}");

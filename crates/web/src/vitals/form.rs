@@ -58,7 +58,49 @@ pub(crate) struct VitalsForm {
     /// A child's respiratory distress: none, mild, moderate, severe (PEWS).
     #[serde(default)]
     pub(crate) distress: String,
+    /// A child's carer question answer (`same`, `worse-medium`, ...; PEWS escalation).
+    #[serde(default)]
+    pub(crate) carer: String,
+    /// Clinical intuition: the level chosen despite the score (PEWS escalation).
+    #[serde(default)]
+    pub(crate) intuition: String,
+    /// A new suspicion of `sepsis` or `septic-shock` (PEWS escalation).
+    #[serde(default)]
+    pub(crate) sepsis: String,
+    /// Pupils: `normal` or `abnormal` (PEWS escalation).
+    #[serde(default)]
+    pub(crate) pupils: String,
 }
+
+/// The answers a child's escalation questions take (PEWS table P11), as the record codes
+/// them (`rules::observation`): (field, record code, answers).
+pub(crate) const PEWS_QUESTIONS: &[(&str, &str, &[&str])] = &[
+    (
+        "carer",
+        rules::observation::CARER_QUESTION,
+        &[
+            "same",
+            "better",
+            "worse-none",
+            "worse-low",
+            "worse-medium",
+            "worse-high",
+            "worse-emergency",
+            "asleep",
+            "unavailable",
+        ],
+    ),
+    (
+        "intuition",
+        rules::observation::CLINICAL_INTUITION,
+        &["none", "low", "medium", "high", "emergency"],
+    ),
+    (
+        "sepsis",
+        rules::observation::SEPSIS_SUSPICION,
+        &["sepsis", "septic-shock"],
+    ),
+];
 
 /// How oxygen is given: the devices the record knows (`rules::observation`, where the
 /// scores read them). Anything but air is supplemental oxygen for NEWS2 (RCP 2017, chart 1:
@@ -161,6 +203,10 @@ pub(crate) struct Checked {
     pub(crate) crt: Option<f64>,
     /// Respiratory distress (a child's PEWS item).
     pub(crate) distress: Option<rules::pews::Distress>,
+    /// A child's escalation answers: (record code, answer).
+    pub(crate) escalation: Vec<(&'static str, String)>,
+    /// Pupils abnormal (true) or normal (false), when assessed.
+    pub(crate) abnormal_pupils: Option<bool>,
     /// Readings not taken, and why: (field, reason).
     pub(crate) absent: Vec<(&'static str, Absent)>,
 }
@@ -305,6 +351,33 @@ pub(crate) fn check(f: &VitalsForm, now_ms: i64, zone: Zone) -> Result<Checked, 
     c.temp = reading("temp", &f.temp, &f.temp_absent, &mut c, &mut errors);
     c.pain = number("pain", &f.pain, &mut errors);
     c.crt = number("crt", &f.crt, &mut errors);
+    for (field, code, answers) in PEWS_QUESTIONS {
+        let given = match *field {
+            "carer" => &f.carer,
+            "intuition" => &f.intuition,
+            _ => &f.sepsis,
+        };
+        match given.as_str() {
+            "" => {}
+            a if answers.contains(&a) => c.escalation.push((code, a.to_string())),
+            _ => errors.push(FieldError {
+                field,
+                message: "Choose one of the answers offered".into(),
+            }),
+        }
+    }
+    c.abnormal_pupils = match f.pupils.as_str() {
+        "" => None,
+        "normal" => Some(false),
+        "abnormal" => Some(true),
+        _ => {
+            errors.push(FieldError {
+                field: "pupils",
+                message: "Choose normal or abnormal".into(),
+            });
+            None
+        }
+    };
     c.distress = match f.distress.as_str() {
         "" => None,
         s => match rules::pews::Distress::parse(s) {
@@ -437,6 +510,10 @@ mod tests {
                 "pain" => f.pain = v,
                 "crt" => f.crt = v,
                 "distress" => f.distress = v,
+                "carer" => f.carer = v,
+                "intuition" => f.intuition = v,
+                "sepsis" => f.sepsis = v,
+                "pupils" => f.pupils = v,
                 _ => unreachable!(),
             }
         }

@@ -69,6 +69,10 @@ impl VitalsPage {
             "pulse_absent" => self.form.pulse_absent == value,
             "temp_absent" => self.form.temp_absent == value,
             "distress" => self.form.distress == value,
+            "carer" => self.form.carer == value,
+            "intuition" => self.form.intuition == value,
+            "sepsis" => self.form.sepsis == value,
+            "pupils" => self.form.pupils == value,
             _ => false,
         }
     }

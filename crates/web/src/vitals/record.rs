@@ -110,6 +110,23 @@ pub(crate) fn observations(
             json!({"coding": [{"system": ew, "code": d.code()}], "text": d.code()});
         out.push(o);
     }
+    for (code, answer) in &c.escalation {
+        let ew = rules::observation::EARLY_WARNING;
+        let mut o = base(format!("{panel_id}-{code}"), code, code);
+        o["code"] =
+            json!({"coding": [{"system": ew, "code": code}], "text": escalation_name(code)});
+        o["valueCodeableConcept"] =
+            json!({"coding": [{"system": ew, "code": answer}], "text": answer});
+        out.push(o);
+    }
+    if let Some(abnormal) = c.abnormal_pupils {
+        let ew = rules::observation::EARLY_WARNING;
+        let code = rules::observation::ABNORMAL_PUPILS;
+        let mut o = base(format!("{panel_id}-{code}"), code, code);
+        o["code"] = json!({"coding": [{"system": ew, "code": code}], "text": "Abnormal pupillary response"});
+        o["valueBoolean"] = json!(abnormal);
+        out.push(o);
+    }
     if let Some(device) = c.device {
         out.push(oxygen(&base, panel_id, device, c));
     }
@@ -133,6 +150,17 @@ pub(crate) fn observations(
         .collect::<Vec<_>>());
     out.push(panel);
     out
+}
+
+/// The plain name of a child's escalation question, for the record's text.
+fn escalation_name(code: &str) -> &'static str {
+    match code {
+        rules::observation::CARER_QUESTION => {
+            "Carer question: how is your child different since I last saw them?"
+        }
+        rules::observation::CLINICAL_INTUITION => "Clinical intuition: concern despite the score",
+        _ => "New suspicion of sepsis",
+    }
 }
 
 /// The oxygen reading: a flow (room air is a flow of 0) or an inspired percentage, with the
