@@ -1016,3 +1016,21 @@ fn adults_and_unknown_ages_get_news2() {
         assert_eq!(open_alerts(&w)[0].score_name, "NEWS2");
     }
 }
+
+/// A corrected birth date re-scores the patient's latest set with the score their age asks
+/// for: recorded as an adult by mistake, the toddler's set gets PEWS, and its NEWS2 goes.
+#[test]
+fn a_corrected_birth_date_rescores_the_latest_set() {
+    let w = world(Config::default());
+    born(&w, Some("1980-06-15"));
+    w.put_all(child_panel("c1", T0 - 20 * MIN, &TODDLER));
+    w.ew.catch_up().unwrap();
+    assert_eq!(w.news2().len(), 1, "scored as an adult first");
+    assert!(w.pews().is_empty());
+    born(&w, Some("2023-06-15"));
+    w.ew.catch_up().unwrap();
+    assert!(w.news2().is_empty(), "no NEWS2 for a child");
+    let scores = w.pews();
+    assert_eq!(scores.len(), 1, "the latest set is scored again, with PEWS");
+    assert_eq!(scores[0]["valueInteger"], 7);
+}

@@ -41,6 +41,8 @@ impl<'a> Batch<'a> {
         let mut plans: Vec<Plan> = Vec::new();
         let mut planned: HashSet<String> = HashSet::new();
         let mut loose: Vec<Loose> = Vec::new();
+        // Patients whose latest set is scored again: a lab arrived (SIRS), or their record
+        // changed (a corrected birth date can make a child of an adult, or the reverse).
         let mut lab_patients: Vec<String> = Vec::new();
         let mut seen_obs: HashSet<&str> = HashSet::new();
         for v in self.log.iter().rev() {
@@ -62,7 +64,13 @@ impl<'a> Batch<'a> {
         for v in self.log {
             match v.rtype.as_str() {
                 "Encounter" => ew.forget_encounter(&format!("Encounter/{}", v.id)),
-                "Patient" => ew.forget_patient(&format!("Patient/{}", v.id)),
+                "Patient" => {
+                    let subject = format!("Patient/{}", v.id);
+                    ew.forget_patient(&subject);
+                    if v.version > 1 {
+                        lab_patients.push(subject);
+                    }
+                }
                 "Goal" => {
                     let subject = body(v)
                         .and_then(|g| g["subject"]["reference"].as_str().map(str::to_string));
@@ -191,7 +199,7 @@ impl<'a> Batch<'a> {
                 new: true,
             });
         }
-        // Labs re-score the patient's latest set (SIRS).
+        // Labs and changed patient records re-score the patient's latest set.
         for subject in lab_patients {
             if plans.iter().any(|p| p.subject == subject) {
                 continue;
