@@ -51,6 +51,10 @@ pub(crate) struct SiteArgs {
     /// times in it. Default: the machine's zone.
     #[arg(long = "time-zone", env = "TEND_TIME_ZONE", value_parser = parse_zone)]
     pub(crate) time_zone: Option<web::Zone>,
+    /// Show patients' names on the ward board's wall display instead of initials (only
+    /// where visitors cannot read the screen).
+    #[arg(long = "wall-display-names", env = "TEND_WALL_DISPLAY_NAMES")]
+    pub(crate) wall_names: bool,
 }
 
 impl SiteArgs {
@@ -58,6 +62,7 @@ impl SiteArgs {
         web::WebConfig {
             secure_cookies,
             zone: self.time_zone.unwrap_or_else(web::Zone::machine),
+            wall_names: self.wall_names,
         }
     }
 }

@@ -40,6 +40,8 @@ pub(crate) struct InboxAlert {
     pub(crate) acknowledged: Option<String>,
     /// A decision not to attempt resuscitation is in force: the team must know before going.
     pub(crate) dnacpr: bool,
+    /// Its ceiling of treatment ("Ward-based care: not for intensive care").
+    pub(crate) ceiling: String,
 }
 
 #[derive(Template)]
@@ -60,7 +62,7 @@ fn line(
     access: &store::Access,
     a: &AlertView,
     now: Now,
-    dnacpr: bool,
+    dnacpr: Option<&String>,
 ) -> Option<InboxAlert> {
     let store = ew.store();
     let pid = a.patient.trim_start_matches("Patient/").to_string();
@@ -155,7 +157,8 @@ fn line(
         responses: view::responses(a),
         readings,
         acknowledged,
-        dnacpr,
+        dnacpr: dnacpr.is_some(),
+        ceiling: dnacpr.cloned().unwrap_or_default(),
     })
 }
 
@@ -186,7 +189,7 @@ async fn inbox(
             crate::chart_essentials::not_for_resuscitation(&**ew.store(), &access, &patients)?;
         Ok(all
             .iter()
-            .filter_map(|a| line(&ew, &access, a, now, dnacpr.contains(&a.patient)))
+            .filter_map(|a| line(&ew, &access, a, now, dnacpr.get(&a.patient)))
             .collect::<Vec<_>>())
     })
     .await?;

@@ -18,8 +18,9 @@ use crate::{blocking, Web};
 pub(crate) struct Row {
     pub(crate) patient: String,
     pub(crate) name: String,
-    /// Initials, for the wall display (no names on a screen visitors can read).
-    pub(crate) initials: String,
+    /// How the wall display names the patient: initials (no names on a screen visitors can
+    /// read), or the name where the site has chosen so.
+    pub(crate) wall_name: String,
     pub(crate) age: String,
     pub(crate) sex: String,
     pub(crate) bed: String,
@@ -170,6 +171,7 @@ fn row(
     ward: &str,
     now: i64,
     dnacpr: bool,
+    wall_names: bool,
 ) -> Option<Row> {
     let store = ew.store();
     let patient = view::read(
@@ -219,7 +221,11 @@ fn row(
             .unwrap_or(&s.patient)
             .to_string(),
         name: view::name(&patient),
-        initials: initials(&view::name(&patient)),
+        wall_name: if wall_names {
+            view::name(&patient)
+        } else {
+            initials(&view::name(&patient))
+        },
         age: view::age(patient["birthDate"].as_str(), now)
             .map(|a| a.to_string())
             .unwrap_or_else(|| "?".into()),
@@ -254,6 +260,7 @@ fn board(
     ward: &str,
     allowed: Option<&[String]>,
     by_bed: bool,
+    wall_names: bool,
 ) -> Result<Board, PageError> {
     let now = ew.now_ms();
     let mut wards = ew.wards().map_err(view::store_error)?;
@@ -286,11 +293,17 @@ fn board(
         let patients: Vec<String> = statuses.iter().map(|s| s.patient.clone()).collect();
         let dnacpr =
             crate::chart_essentials::not_for_resuscitation(&**ew.store(), access, &patients)?;
-        rows.extend(
-            statuses
-                .iter()
-                .filter_map(|s| row(ew, access, s, &w.name, now, dnacpr.contains(&s.patient))),
-        );
+        rows.extend(statuses.iter().filter_map(|s| {
+            row(
+                ew,
+                access,
+                s,
+                &w.name,
+                now,
+                dnacpr.contains_key(&s.patient),
+                wall_names,
+            )
+        }));
         if ward != "all" {
             let beds = view::search(
                 &**ew.store(),
@@ -400,7 +413,14 @@ async fn load(
     let (reader, wc) = (user.clone(), web.clone());
     let board = blocking(move || {
         let access = wc.access(&reader)?;
-        board(&ew, &access, &w, allowed.as_deref(), by_bed)
+        board(
+            &ew,
+            &access,
+            &w,
+            allowed.as_deref(),
+            by_bed,
+            wc.config.wall_names,
+        )
     })
     .await?;
     Ok(Loaded {

@@ -77,6 +77,18 @@ fn text_of(concept: &Value) -> String {
         .to_string()
 }
 
+/// The ceiling of treatment recorded with a resuscitation decision (empty when none).
+fn ceiling_of(decision: &Value) -> String {
+    decision["component"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| text_of(&c["code"]).eq_ignore_ascii_case("Ceiling of treatment"))
+        .and_then(|c| c["valueString"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
 fn has_code(concept: &Value, code: &str) -> bool {
     concept["coding"]
         .as_array()
@@ -109,14 +121,7 @@ pub(crate) fn load(
     .map(|o| Resuscitation {
         decision: text_of(&o["valueCodeableConcept"]),
         not_for_cpr: has_code(&o["valueCodeableConcept"], NOT_FOR_RESUSCITATION),
-        ceiling: o["component"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| text_of(&c["code"]).eq_ignore_ascii_case("Ceiling of treatment"))
-            .and_then(|c| c["valueString"].as_str())
-            .unwrap_or("")
-            .to_string(),
+        ceiling: ceiling_of(o),
         when: o["effectiveDateTime"]
             .as_str()
             .map(|t| now.clock(t))
@@ -360,14 +365,15 @@ fn sepsis_screens(
     Ok(out)
 }
 
-/// Which of `patients` (`Patient/ID`) have a decision not to attempt resuscitation in force:
-/// their newest resuscitation status says so. One search for the whole ward.
+/// Which of `patients` (`Patient/ID`) have a decision not to attempt resuscitation in force
+/// (their newest resuscitation status says so), with its ceiling of treatment (empty when
+/// none is recorded). One search for the whole ward.
 pub(crate) fn not_for_resuscitation(
     store: &dyn store::Store,
     access: &store::Access,
     patients: &[String],
-) -> Result<std::collections::HashSet<String>, PageError> {
-    let mut newest: std::collections::HashMap<String, bool> = Default::default();
+) -> Result<std::collections::HashMap<String, String>, PageError> {
+    let mut newest: std::collections::HashMap<String, Option<String>> = Default::default();
     for chunk in patients.chunks(100) {
         let found = view::search(
             store,
@@ -390,11 +396,13 @@ pub(crate) fn not_for_resuscitation(
             let dnacpr = o["valueCodeableConcept"]["coding"]
                 .as_array()
                 .is_some_and(|cs| cs.iter().any(|c| c["code"] == NOT_FOR_RESUSCITATION));
-            newest.entry(who.to_string()).or_insert(dnacpr);
+            newest
+                .entry(who.to_string())
+                .or_insert_with(|| dnacpr.then(|| ceiling_of(&o)));
         }
     }
     Ok(newest
         .into_iter()
-        .filter_map(|(p, no)| no.then_some(p))
+        .filter_map(|(p, ceiling)| ceiling.map(|c| (p, c)))
         .collect())
 }

@@ -54,6 +54,9 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// The hospital's time zone: every page shows local times in it.
     pub zone: Zone,
+    /// The wall display shows patients' names, not initials (a ward whose wall screen
+    /// visitors cannot read).
+    pub wall_names: bool,
 }
 
 /// What the pages share.

@@ -157,6 +157,14 @@ struct World {
 }
 
 fn world(zone: &str) -> World {
+    world_with(web::WebConfig {
+        secure_cookies: false,
+        zone: web::Zone::parse(zone).unwrap(),
+        wall_names: false,
+    })
+}
+
+fn world_with(config: web::WebConfig) -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(TestClock(AtomicI64::new(T0)));
     let store = store::open(
@@ -200,10 +208,6 @@ fn world(zone: &str) -> World {
         Some("Practitioner/n1"),
         &["Location/ward-9n"],
     );
-    let config = web::WebConfig {
-        secure_cookies: false,
-        zone: web::Zone::parse(zone).unwrap(),
-    };
     World {
         app: support::app_with(state, config),
         clock,
@@ -494,6 +498,19 @@ async fn the_board_has_views_filters_and_orders_that_the_user_keeps() {
     let (_, _, page) = send(&w.app, get("/board?view=wall&show=all", &cookie)).await;
     assert!(!page.contains("Patient PA Test"), "no names on the wall");
     assert!(page.contains("P. P. T."), "initials instead");
+    // Where the site has chosen so, the wall display shows names.
+    let named = world_with(web::WebConfig {
+        secure_cookies: false,
+        zone: web::Zone::parse("UTC").unwrap(),
+        wall_names: true,
+    });
+    let c = support::sign_in(&named.app, "nurse").await;
+    let (_, _, wall) = send(&named.app, get("/board?view=wall&show=all", &c)).await;
+    assert!(
+        wall.contains("Patient PA Test"),
+        "names on this site's wall"
+    );
+    assert!(page.contains("P. P. T."), "initials instead");
     // The chips are links a browser follows: the "By bed" one keeps the wall view.
     let hrefs: Vec<String> = page
         .split("<a href=\"")
@@ -782,6 +799,10 @@ async fn the_chart_and_the_board_show_what_to_know_before_acting() {
     let (_, _, inbox) = send(&w.app, get("/alerts", &cookie)).await;
     let card_a = support::between(&inbox, "/patients/pa\"", "</li>");
     assert!(card_a.contains("DNACPR"), "{card_a}");
+    assert!(
+        card_a.contains("Ceiling: Ward-based care: not for intensive care"),
+        "{card_a}"
+    );
     let card_b = support::between(&inbox, "/patients/pb\"", "</li>");
     assert!(!card_b.contains("DNACPR"), "{card_b}");
 }
