@@ -58,6 +58,7 @@ impl SiteArgs {
         web::WebConfig {
             secure_cookies,
             zone: self.time_zone.unwrap_or_else(web::Zone::machine),
+            navigation: None,
         }
     }
 }

@@ -13,6 +13,8 @@
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
+//! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
+//! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/navigator` | a patient's pathway timeline; record a contact, mark a step done, assign or hand over |
 //!
 //! Pages carry no inline script (a strict Content-Security-Policy); `assets/live.js` keeps
 //! the board live and announces deteriorating patients to screen readers. Forms carry the
@@ -25,6 +27,7 @@ mod chart;
 mod flash;
 mod handover;
 mod local;
+mod navigator;
 mod privacy;
 mod session;
 mod settings;
@@ -53,6 +56,8 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// The hospital's time zone: every page shows local times in it.
     pub zone: Zone,
+    /// Care pathways and the navigator's worklist, when running.
+    pub navigation: Option<Arc<::navigation::Navigation>>,
 }
 
 /// What the pages share.
@@ -119,6 +124,17 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/alerts", get(alerts::page))
         .route("/care-gaps", get(care_gaps::page))
         .route("/care-gaps/{gap}/outreach", post(care_gaps::outreach))
+        .route("/navigation", get(navigator::page))
+        .route("/navigation/patients/{id}", get(navigator::patient))
+        .route(
+            "/navigation/patients/{id}/contact",
+            post(navigator::contact),
+        )
+        .route("/navigation/patients/{id}/milestone", post(navigator::step))
+        .route(
+            "/navigation/patients/{id}/navigator",
+            post(navigator::assign),
+        )
         .route("/alerts/{id}/{action}", post(alerts::act))
         .route("/assets/{file}", get(asset))
         .fallback(not_found)

@@ -175,6 +175,7 @@ fn world(zone: &str) -> World {
     let config = web::WebConfig {
         secure_cookies: false,
         zone: web::Zone::parse(zone).unwrap(),
+        ..Default::default()
     };
     World {
         app: support::app_with(state, config),
