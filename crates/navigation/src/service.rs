@@ -91,6 +91,8 @@ pub struct Case {
     pub adjustments: Vec<(String, Adjustment)>,
     /// Stored derived resources: `Type/id` → (version, body).
     pub(crate) stored: HashMap<String, (i64, Value)>,
+    /// What the resources last built for this case say ([`fingerprint`]); 0: not built.
+    pub(crate) fingerprint: u64,
 }
 
 impl Case {
@@ -844,6 +846,7 @@ impl Navigation {
             navigator_events,
             adjustments,
             stored,
+            fingerprint: 0,
         };
         let entries = self.recompute(&mut case, now);
         Ok((Some(case), entries))
@@ -875,25 +878,30 @@ impl Navigation {
     /// Evaluate a case's pathways at `now` and return the writes that bring its stored
     /// resources up to date (none when nothing changed).
     pub fn recompute(&self, case: &mut Case, now: DateTime<FixedOffset>) -> Vec<Entry> {
-        let mut desired: Vec<Value> = Vec::new();
         for ep in &mut case.episodes {
             let Some(pw) = self.config.pathways.pathway(&ep.pathway) else {
                 continue;
             };
-            let mut events = case.events.clone();
-            events.extend(
-                case.navigator_events
-                    .iter()
-                    .filter(|(p, _)| *p == ep.pathway)
-                    .map(|(_, e)| e.clone()),
-            );
+            let own: Vec<Event> = case
+                .navigator_events
+                .iter()
+                .filter(|(p, _)| *p == ep.pathway)
+                .map(|(_, e)| e.clone())
+                .collect();
+            let merged;
+            let events: &[Event] = if own.is_empty() {
+                &case.events
+            } else {
+                merged = [case.events.as_slice(), own.as_slice()].concat();
+                &merged
+            };
             let adjustments: Vec<Adjustment> = case
                 .adjustments
                 .iter()
                 .filter(|(p, _)| *p == ep.pathway)
                 .map(|(_, a)| a.clone())
                 .collect();
-            let ev = pathways::evaluate(pw, &events, &adjustments, now);
+            let ev = pathways::evaluate(pw, events, &adjustments, now);
             let preds = predict(pw, &ev, &self.config.site);
             let start = ev
                 .milestones
@@ -908,37 +916,48 @@ impl Navigation {
             });
             let open = ev.clocks.iter().any(|c| c.is_open());
             let started = ev.clocks.iter().any(|c| c.start.is_some());
-            let active = ev.ending.is_none() && (open || ev.next_step.is_some() || !started);
-            ep.active = active;
+            ep.active = ev.ending.is_none() && (open || ev.next_step.is_some() || !started);
             ep.start = start;
             ep.end = end;
+            ep.evaluation = ev;
+            ep.predictions = preds;
+        }
+        // What the stored resources say, in one number: when it is what was last built,
+        // there is nothing to write (most cases on most days).
+        let fingerprint = fingerprint(case);
+        if fingerprint == case.fingerprint {
+            return Vec::new();
+        }
+        case.fingerprint = fingerprint;
+        let mut desired: Vec<Value> = Vec::new();
+        for ep in &case.episodes {
+            let Some(pw) = self.config.pathways.pathway(&ep.pathway) else {
+                continue;
+            };
+            let ev = &ep.evaluation;
             desired.push(shape::episode(
                 pw,
-                &ev,
-                &preds,
+                ev,
+                &ep.predictions,
                 &EpisodeFacts {
                     patient: &case.patient,
                     site: case.site.as_deref(),
                     navigator: case.navigator.as_deref(),
                     referrals: &case.referrals,
-                    active,
-                    start,
-                    end,
+                    active: ep.active,
+                    start: ep.start,
+                    end: ep.end,
                 },
             ));
             for m in &ev.milestones {
                 let id = shape::milestone_id(&case.patient, &pw.id, &m.id);
                 let stored = case.stored.get(&format!("Task/{id}")).map(|(_, v)| v);
+                // A step not needed is written only to say so where it was written before.
                 if m.status == MilestoneStatus::NotNeeded && m.done.is_empty() && stored.is_none() {
                     continue;
                 }
-                if m.status == MilestoneStatus::NotNeeded && m.done.is_empty() {
-                    // Stays as a record that it is no longer needed.
-                }
                 desired.push(shape::milestone_task(&case.patient, pw, m, stored));
             }
-            ep.evaluation = ev;
-            ep.predictions = preds;
         }
         if let Some(n) = &case.navigator {
             desired.push(shape::care_team(&case.patient, n, case.active()));
@@ -985,6 +1004,39 @@ impl Navigation {
     }
 }
 
+/// Everything the derived resources of a case are made of (not the days left, which change
+/// daily without changing them), hashed.
+fn fingerprint(c: &Case) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&c.navigator, &c.site, &c.referrals, c.stored.len()).hash(&mut h);
+    for ep in &c.episodes {
+        (&ep.pathway, ep.active, ep.start, ep.end).hash(&mut h);
+        for m in &ep.evaluation.milestones {
+            (&m.id, m.status as u8, m.deadline, m.late).hash(&mut h);
+            if let Some(d) = m.done.first() {
+                (d.at, &d.source, &d.recorded_by, d.manual).hash(&mut h);
+            }
+        }
+        for k in &ep.evaluation.clocks {
+            (
+                &k.clock,
+                &k.link,
+                k.status as u8,
+                k.start,
+                k.stop,
+                k.deadline,
+                k.target,
+            )
+                .hash(&mut h);
+        }
+        for p in &ep.predictions {
+            (&p.clock, &p.link, p.risk, &p.reason).hash(&mut h);
+        }
+    }
+    h.finish().max(1)
+}
+
 fn resource_of(e: &Event) -> pathways::ResourceType {
     match &e.kind {
         pathways::EventKind::Resource(r) => *r,
@@ -1017,7 +1069,11 @@ fn note_versions(
                         .insert(format!("{}/{}", v.rtype, v.id), (v.version, body));
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "a navigation write was refused"),
+            Err(e) => {
+                // Built again (and retried) at the next recomputation.
+                case.fingerprint = 0;
+                tracing::warn!(error = %e, "a navigation write was refused");
+            }
         }
     }
 }
