@@ -741,6 +741,34 @@ impl Pathway<'_> {
             navigator_of(self.number),
             assigned,
         ));
+        // Some patients' social-needs screening (AHC HRSN) found a barrier to getting to
+        // appointments or paying for the basics.
+        let mut b = rng(self.cfg.seed, "pathway-barrier", u64::from(self.number));
+        if chance(&mut b, 0.2) {
+            let (code, question) = *pick(
+                &mut b,
+                &[
+                    ("93030-5", "In the past 12 months, has lack of reliable transportation kept you from medical appointments, meetings, work or from getting things needed for daily living?"),
+                    ("76513-1", "How hard is it for you to pay for the very basics like food, housing, medical care, and heating?"),
+                ],
+            );
+            let answer = if code == "93030-5" {
+                json!({"coding": [{"system": LOINC, "code": "LA33-6", "display": "Yes"}]})
+            } else {
+                json!({"coding": [{"system": LOINC, "code": "LA14745-4", "display": "Somewhat hard"}]})
+            };
+            out.push(json!({
+                "resourceType": "Observation",
+                "id": self.id("obs", "hrsn"),
+                "meta": fhir::meta(),
+                "status": "final",
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "social-history", "display": "Social History"}]}],
+                "code": {"coding": [{"system": LOINC, "code": code, "display": question}], "text": question},
+                "subject": reference("Patient", &self.patient),
+                "effectiveDateTime": instant(authored),
+                "valueCodeableConcept": answer,
+            }));
+        }
         // Most patients hear from their navigator within a couple of days.
         let mut c = rng(self.cfg.seed, "navigator-contact", u64::from(self.number));
         let days = int(&mut c, 1, 2);

@@ -255,7 +255,14 @@ fn worklist(
         navigators: page
             .navigators
             .iter()
-            .map(|(id, (name, n))| (id.clone(), name.clone(), *n))
+            .map(|(id, (name, n))| {
+                let name = if *id == user.practitioner {
+                    format!("{name} (you)")
+                } else {
+                    name.clone()
+                };
+                (id.clone(), name, *n)
+            })
             .collect(),
         prev: (f.page > 0).then(|| url(f, f.page - 1)),
         next: ((f.page + 1) * PAGE < page.total).then(|| url(f, f.page + 1)),
