@@ -170,6 +170,68 @@ impl Navigation {
         )
     }
 
+    /// Record a clock adjustment the pathway file allows (a pause, or a restart after a
+    /// missed first appointment), with its reason: a Task the service reads as an
+    /// [`pathways::Adjustment`]; one the rules do not allow is kept and shown as not applied.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_adjustment(
+        &self,
+        access: &Access,
+        by: &str,
+        patient: &str,
+        pathway: &str,
+        rule: &str,
+        from: DateTime<FixedOffset>,
+        until: Option<DateTime<FixedOffset>>,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let pw = self
+            .pathways()
+            .pathway(pathway)
+            .ok_or_else(|| Error::Invalid("Choose the adjustment.".into()))?;
+        let r = pw
+            .adjustment(rule)
+            .ok_or_else(|| Error::Invalid("Choose the adjustment.".into()))?;
+        if reason.trim().is_empty() {
+            return Err(Error::Invalid("Say why the clock is adjusted.".into()));
+        }
+        if until.is_some_and(|u| u <= from) {
+            return Err(Error::Invalid("The pause must end after it starts.".into()));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut period = json!({"start": time(from)});
+        if let Some(u) = until {
+            period["end"] = json!(time(u));
+        }
+        let t = json!({
+            "resourceType": "Task",
+            "id": id,
+            "status": "completed",
+            "intent": "order",
+            "code": {"coding": [{"system": codes::NAVIGATION, "code": codes::ADJUST, "display": "Waiting-time adjustment"}], "text": r.name},
+            "for": {"reference": format!("Patient/{patient}")},
+            "authoredOn": time(self.now()),
+            "requester": {"reference": by},
+            "reasonCode": {"text": reason.trim()},
+            "executionPeriod": period,
+            "input": [
+                {"type": {"text": "pathway"}, "valueString": pathway},
+                {"type": {"text": "rule"}, "valueString": rule},
+            ],
+        });
+        self.write_as(
+            access,
+            Entry {
+                full_url: None,
+                op: WriteOp::Create {
+                    resource: t,
+                    id,
+                    if_none_exist: None,
+                },
+            },
+        )
+    }
+
     /// Assign the patient to a navigator of the team (or hand them over).
     pub fn assign(
         &self,

@@ -236,6 +236,20 @@ impl Navigation {
                     _ => {}
                 }
             }
+            for issue in ev.issues.iter().filter(|i| i.id.starts_with("Task/")) {
+                if let Some((_, a)) = c.adjustments.iter().find(|(_, a)| a.id == issue.id) {
+                    out.push(Item {
+                        at: a.from,
+                        kind: Kind::Adjustment,
+                        pathway: title.clone(),
+                        title: "Clock adjustment not applied".into(),
+                        detail: format!("{}: {}", a.reason, issue.message),
+                        who: Some(self.name_of(&a.recorded_by)),
+                        ahead: false,
+                        late: true,
+                    });
+                }
+            }
             if let Some(e) = &ev.ending {
                 out.push(Item {
                     at: e.at,

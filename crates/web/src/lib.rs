@@ -14,7 +14,7 @@
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
-//! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/navigator` | a patient's pathway timeline; record a contact, mark a step done, assign or hand over |
+//! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over |
 //!
 //! Pages carry no inline script (a strict Content-Security-Policy); `assets/live.js` keeps
 //! the board live and announces deteriorating patients to screen readers. Forms carry the
@@ -131,6 +131,10 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
             post(navigator::contact),
         )
         .route("/navigation/patients/{id}/milestone", post(navigator::step))
+        .route(
+            "/navigation/patients/{id}/adjustment",
+            post(navigator::adjust),
+        )
         .route(
             "/navigation/patients/{id}/navigator",
             post(navigator::assign),

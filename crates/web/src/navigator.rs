@@ -328,6 +328,7 @@ struct TimelinePage {
     clocks: Vec<Chip>,
     items: Vec<TItem>,
     steps: Vec<(String, String)>,
+    adjustments: Vec<(String, String)>,
     channels: Vec<(&'static str, &'static str)>,
     outcomes: Vec<(&'static str, &'static str)>,
     team: Vec<(String, String, bool)>,
@@ -392,6 +393,17 @@ fn timeline(
             }
         }
     }
+    let adjustments = case
+        .episodes
+        .iter()
+        .filter(|e| e.active)
+        .filter_map(|e| nav.pathways().pathway(&e.pathway))
+        .flat_map(|p| {
+            p.adjustments
+                .iter()
+                .map(move |a| (format!("{}|{}", p.id, a.id), a.name.clone()))
+        })
+        .collect();
     let current = case.navigator.clone().unwrap_or_default();
     Ok(TimelinePage {
         nav: Nav::new(user, "navigation", zone),
@@ -421,6 +433,7 @@ fn timeline(
             .unwrap_or_default(),
         items,
         steps,
+        adjustments,
         channels: navigation::CHANNELS.iter().map(|c| (c.0, c.2)).collect(),
         outcomes: navigation::OUTCOMES.to_vec(),
         team: nav
@@ -492,6 +505,20 @@ pub(crate) struct StepForm {
 }
 
 #[derive(Debug, Deserialize)]
+pub(crate) struct AdjustmentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
 pub(crate) struct NavigatorForm {
     #[serde(default)]
     csrf: String,
@@ -505,6 +532,7 @@ pub(crate) struct NavigatorForm {
 enum Act {
     Contact(ContactForm),
     Step(StepForm),
+    Adjust(AdjustmentForm),
     Assign(NavigatorForm),
 }
 
@@ -575,6 +603,33 @@ async fn act(
                         )
                         .map(|_| "Step marked done.".to_string())
                     }
+                }
+            }
+            Act::Adjust(f) => {
+                let (pathway, rule) = f.rule.split_once('|').unwrap_or(("", ""));
+                let day = |d: &str| {
+                    zone.from_input(&format!("{}T00:00", d.trim()))
+                        .and_then(to_time)
+                };
+                let until = if f.until.trim().is_empty() {
+                    Ok(None)
+                } else {
+                    day(&f.until).map(Some).ok_or(())
+                };
+                match (day(&f.from), until) {
+                    (Some(from), Ok(until)) => nav
+                        .record_adjustment(
+                            &access,
+                            &by,
+                            &pid,
+                            pathway,
+                            rule,
+                            from,
+                            until,
+                            &f.reason.chars().take(500).collect::<String>(),
+                        )
+                        .map(|_| "Clock adjustment recorded.".to_string()),
+                    _ => Err(navigation_error("Choose the dates.")),
                 }
             }
             Act::Assign(f) => nav
@@ -651,6 +706,16 @@ pub(crate) async fn step(
 ) -> Result<Response, PageError> {
     let csrf = f.csrf.clone();
     act(web, auth, id, csrf, Act::Step(f)).await
+}
+
+pub(crate) async fn adjust(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Path(id): Path<String>,
+    Form(f): Form<AdjustmentForm>,
+) -> Result<Response, PageError> {
+    let csrf = f.csrf.clone();
+    act(web, auth, id, csrf, Act::Adjust(f)).await
 }
 
 pub(crate) async fn assign(

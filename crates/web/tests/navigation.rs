@@ -360,6 +360,49 @@ async fn a_navigator_records_a_contact_marks_a_step_and_hands_over() {
         "{task}"
     );
 
+    // A pause the rules allow, with its reason; one without a reason is refused.
+    let from = (w.nav.now() - TimeDelta::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let adjustment = "/navigation/patients/p1/adjustment";
+    let rule = "nhs-suspected-cancer|declined-admitted-treatment";
+    let (s, _, page) = post(
+        &w,
+        &nadia,
+        adjustment,
+        &[
+            ("csrf", &csrf),
+            ("rule", rule),
+            ("from", &from),
+            ("reason", " "),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Say why the clock is adjusted."), "{page}");
+    let (s, location, page) = post(
+        &w,
+        &nadia,
+        adjustment,
+        &[
+            ("csrf", &csrf),
+            ("rule", rule),
+            ("from", &from),
+            (
+                "reason",
+                "Asked to move the admission after a family wedding",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    let (_, page) = get(&w, &nadia, &location.unwrap()).await;
+    assert!(page.contains("Clock adjustment recorded."), "{page}");
+    assert!(
+        page.contains("Asked to move the admission after a family wedding"),
+        "{page}"
+    );
+
     // Hand-over: Bea Lang to Omar, who then reaches her.
     let (s, location, page) = post(
         &w,
