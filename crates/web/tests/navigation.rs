@@ -269,7 +269,9 @@ async fn a_navigator_records_a_contact_marks_a_step_and_hands_over() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("Choose what happened."), "{page}");
 
-    // A contact: post, redirect, get; the notice once; on the timeline and the worklist.
+    // A contact: post, redirect, get; the notice once; on the timeline and the worklist
+    // (the post returns once the service has taken it in: the time is printed).
+    let started = Instant::now();
     let (s, location, _) = post(
         &w,
         &nadia,
@@ -303,6 +305,10 @@ async fn a_navigator_records_a_contact_marks_a_step_and_hands_over() {
     );
     let (_, list) = get(&w, &nadia, "/navigation").await;
     assert!(between(&list, "id=\"pt-p1\"", "</tr>").contains("Spoke with the patient"));
+    println!(
+        "a contact recorded to the worklist showing it: {} ms",
+        started.elapsed().as_millis()
+    );
     let comm = store::search_all(
         &*w.store,
         &store::Access::system(),
