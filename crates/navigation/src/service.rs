@@ -730,53 +730,48 @@ impl Navigation {
             }
             return Ok((None, deletes));
         };
+        // The rest of the record, each type read once: events for the engine, and the
+        // navigators' own records (hand entries, adjustments, assignments, contacts) and the
+        // social-needs answers beside them.
+        let mut navigator_events = Vec::new();
+        let mut adjustments = Vec::new();
+        let mut assignments = Vec::new();
+        let mut contacts = Vec::new();
+        let mut needs: Vec<&'static str> = Vec::new();
         for rtype in RECORD_TYPES {
             if matches!(*rtype, "ServiceRequest" | "Condition") {
                 continue;
             }
             for r in self.search_patient(rtype, patient)? {
-                if *rtype == "Task" || *rtype == "Communication" {
-                    if record::is_nav(&r, codes::MILESTONE) {
+                match *rtype {
+                    "Task" if record::is_nav(&r, codes::MILESTONE) => {
+                        if let Some((pw, _, e)) = record::navigator_entry(zone, &r) {
+                            navigator_events.push((pw, e));
+                        }
                         keep(r, &mut stored);
-                        continue;
                     }
-                    if *rtype == "Task" {
-                        continue;
+                    "Task" if record::is_nav(&r, codes::ADJUST) => {
+                        adjustments.extend(record::adjustment(zone, &r));
+                    }
+                    "Task" => assignments.extend(record::assignment(zone, &r)),
+                    "Communication" if record::is_nav(&r, codes::CONTACT) => {
+                        contacts.extend(record::contact(zone, &r));
+                    }
+                    _ => {
+                        if *rtype == "Observation" {
+                            if let Some(b) = record::barrier(&r).filter(|b| !needs.contains(b)) {
+                                needs.push(b);
+                            }
+                        }
+                        events.extend(record::event(zone, &r));
                     }
                 }
-                if let Some(e) = record::event(zone, &r) {
-                    events.push(e);
-                }
-            }
-        }
-        // Navigators' records.
-        let mut navigator_events = Vec::new();
-        let mut adjustments = Vec::new();
-        let mut assignments = Vec::new();
-        let mut contacts = Vec::new();
-        for (_, (_, t)) in stored.iter().filter(|(k, _)| k.starts_with("Task/")) {
-            if let Some((pw, _, e)) = record::navigator_entry(zone, t) {
-                navigator_events.push((pw, e));
-            }
-        }
-        for t in self.search_patient("Task", patient)? {
-            if record::is_nav(&t, codes::ADJUST) {
-                if let Some(a) = record::adjustment(zone, &t) {
-                    adjustments.push(a);
-                }
-            } else if let Some(a) = record::assignment(zone, &t) {
-                assignments.push(a);
-            }
-        }
-        for c in self.search_patient("Communication", patient)? {
-            if let Some(c) = record::contact(zone, &c) {
-                contacts.push(c);
             }
         }
         assignments.sort_by_key(|a| a.at);
         contacts.sort_by_key(|c| c.at);
-        let mut barriers = Vec::new();
         let person = record::person(&p);
+        let mut barriers = Vec::new();
         if person.interpreter {
             barriers.push(format!(
                 "interpreter needed ({})",
@@ -788,16 +783,7 @@ impl Navigation {
         } else if let Some(l) = &person.language {
             barriers.push(format!("speaks {l}"));
         }
-        for o in self
-            .search_patient("Observation", patient)
-            .unwrap_or_default()
-        {
-            if let Some(b) = record::barrier(&o) {
-                if !barriers.iter().any(|x| x == b) {
-                    barriers.push(b.to_string());
-                }
-            }
-        }
+        barriers.extend(needs.into_iter().map(str::to_string));
         if let Some(v) = self
             .store
             .read(&Access::system(), "CareTeam", &shape::team_id(patient))?

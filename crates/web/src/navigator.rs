@@ -135,14 +135,12 @@ fn url(f: &Filters, page: usize) -> String {
     }
 }
 
-fn age(birth: Option<chrono::NaiveDate>, today: chrono::NaiveDate) -> String {
-    use chrono::Datelike;
-    let Some(b) = birth else { return String::new() };
-    let mut y = today.year() - b.year();
-    if (today.month(), today.day()) < (b.month(), b.day()) {
-        y -= 1;
-    }
-    format!("{y} y")
+/// "64 y", as the chart says it.
+fn age(birth: Option<chrono::NaiveDate>, now_ms: i64) -> String {
+    birth
+        .and_then(|b| view::age(Some(&b.to_string()), now_ms))
+        .map(|y| format!("{y} y"))
+        .unwrap_or_default()
 }
 
 fn sex(g: Option<&str>) -> &'static str {
@@ -161,7 +159,6 @@ fn worklist(
     zone: crate::Zone,
 ) -> WorklistPage {
     let now_ms = nav.now().timestamp_millis();
-    let today = nav.today();
     let q = navigation::Query {
         pathway: Some(f.pathway.clone()).filter(|s| !s.is_empty()),
         site: Some(f.site.clone()).filter(|s| !s.is_empty()),
@@ -180,7 +177,7 @@ fn worklist(
             patient: r.patient.clone(),
             name: r.name.clone(),
             mrn: r.mrn.clone().unwrap_or_default(),
-            age: format!("{}{}", age(r.birth_date, today), sex(r.gender.as_deref())),
+            age: format!("{}{}", age(r.birth_date, now_ms), sex(r.gender.as_deref())),
             pathways: r
                 .pathways
                 .iter()
@@ -412,7 +409,7 @@ fn timeline(
         mrn: case.person.mrn.clone().unwrap_or_default(),
         age: format!(
             "{}{}",
-            age(case.person.birth_date, nav.today()),
+            age(case.person.birth_date, now_ms),
             sex(case.person.gender.as_deref())
         ),
         site: case.site.clone().unwrap_or_default(),
