@@ -445,13 +445,12 @@ impl Navigation {
         let started = Instant::now();
         let now = self.now();
         let mut cases: Vec<Case> = self.cases().iter().map(|c| (**c).clone()).collect();
-        let mut entries = Vec::new();
-        let mut owners = Vec::new();
-        for c in &mut cases {
-            let e = self.recompute(c, now);
-            owners.extend(std::iter::repeat_n(c.patient.clone(), e.len()));
-            entries.extend(e);
-        }
+        let (owners, entries): (Vec<String>, Vec<Entry>) = self
+            .recompute_parallel(&mut cases, now, |patient, entries, out| {
+                out.extend(entries.into_iter().map(|e| (patient.to_string(), e)));
+            })
+            .into_iter()
+            .unzip();
         let written = entries.len();
         let results = if entries.is_empty() {
             Vec::new()
@@ -480,22 +479,42 @@ impl Navigation {
 
     /// Evaluate cases at `now` on every core; returns how many writes they need.
     pub fn recompute_cases(&self, cases: &mut [Case], now: DateTime<FixedOffset>) -> usize {
+        self.recompute_parallel(cases, now, |_, entries, out| out.push(entries.len()))
+            .into_iter()
+            .sum()
+    }
+
+    /// Evaluate cases at `now` on every core, handing each case's writes to `keep` on the
+    /// thread that made them (what is not kept is freed there).
+    fn recompute_parallel<T: Send>(
+        &self,
+        cases: &mut [Case],
+        now: DateTime<FixedOffset>,
+        keep: impl Fn(&str, Vec<Entry>, &mut Vec<T>) + Sync,
+    ) -> Vec<T> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .max(1);
         let chunk = cases.len().div_ceil(threads).max(1);
+        let keep = &keep;
         std::thread::scope(|s| {
             let handles: Vec<_> = cases
                 .chunks_mut(chunk)
                 .map(|part| {
                     s.spawn(move || {
-                        part.iter_mut()
-                            .map(|c| self.recompute(c, now).len())
-                            .sum::<usize>()
+                        let mut out = Vec::new();
+                        for c in part.iter_mut() {
+                            let entries = self.recompute(c, now);
+                            keep(&c.patient, entries, &mut out);
+                        }
+                        out
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
         })
     }
 
