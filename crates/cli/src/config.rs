@@ -63,6 +63,7 @@ impl SiteArgs {
             secure_cookies,
             zone: self.time_zone.unwrap_or_else(web::Zone::machine),
             wall_names: self.wall_names,
+            navigation: None,
         }
     }
 }

@@ -134,13 +134,27 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "Open http://{0}/ in a browser and sign in with one of the accounts above (password: {password}).\nThe administrator's API token: {token}\nThe Ward 3 East charge nurse's API token: {nurse_token}\nTry: curl -H 'Authorization: Bearer {token}' 'http://{0}/fhir/Location?_count=5'\n     curl -H 'Authorization: Bearer {nurse_token}' 'http://{0}/fhir/Observation?category=vital-signs&_count=5'\n     curl -H 'Authorization: Bearer {nurse_token}' 'http://{0}/api/alerts'\n     curl 'http://{0}/cds-services'\n     curl -X POST 'http://{0}/cds-services/tend-patient-view' -H 'Content-Type: application/json' -d '{{\"hook\":\"patient-view\",\"hookInstance\":\"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\",\"context\":{{\"userId\":\"Practitioner/demo\",\"patientId\":\"pat-000200\"}}}}'",
         args.listen
     );
-    crate::serve_app(
-        state,
-        &args.listen,
-        args.site.web(false),
-        args.prevention.cds(true)?,
-    )
-    .await
+    let mut web = args.site.web(false);
+    let nav = crate::navigation_service(&state, web.zone);
+    web.navigation = Some(nav.clone());
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        nav.wait_processed(target_seq(&nav), Duration::from_secs(600));
+        if let Some(r) = nav.last_run() {
+            println!(
+                "Pathways: {} patients on care pathways ({} active) evaluated in {:.1} s",
+                r.patients,
+                r.active,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    });
+    crate::serve_app(state, &args.listen, web, args.prevention.cds(true)?).await
+}
+
+/// The change-log position the pathways must reach before the demo's are all evaluated.
+fn target_seq(nav: &navigation::Navigation) -> i64 {
+    nav.store().commits().latest()
 }
 
 /// One account per role (people linked to the demo hospital's staff where it has them), all
@@ -208,6 +222,13 @@ fn demo_accounts(
             "Patient navigator",
             Role::Navigator,
             staff("Patient navigator", None),
+            vec![],
+        ),
+        (
+            "navigator2",
+            "Patient navigator (cancer pathways)",
+            Role::Navigator,
+            staff("Patient navigator (cancer", None),
             vec![],
         ),
         (

@@ -167,7 +167,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    serve_app(state, &args.listen, args.site.web(secure_cookies), cds).await?;
+    let mut web = args.site.web(secure_cookies);
+    web.navigation = Some(navigation_service(&state, web.zone));
+    serve_app(state, &args.listen, web, cds).await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
         let _ = task.await;
@@ -230,6 +232,23 @@ pub(crate) fn care_gaps_service(
         Arc::new(args.rules()?),
         Arc::new(store::SystemClock),
     ))
+}
+
+/// Care pathways and the navigator's worklist, following the record (started).
+pub(crate) fn navigation_service(
+    state: &server::AppState,
+    zone: web::Zone,
+) -> Arc<navigation::Navigation> {
+    let nav = navigation::Navigation::new(
+        state.store.clone(),
+        navigation::Config {
+            zone: zone.tz(),
+            ..Default::default()
+        },
+        Arc::new(store::SystemClock),
+    );
+    nav.start();
+    nav
 }
 
 /// Bind, print the URLs, and serve the API, CDS Hooks and the web app until Ctrl-C / SIGTERM.

@@ -279,6 +279,14 @@ fn posts() -> Vec<Post> {
         PRIMARY_CARE,
         None,
     ));
+    // And the cancer pathways' second navigator (the first also covers pathways).
+    posts.push(post(
+        "navigator-2".into(),
+        "Patient navigator (cancer pathways)",
+        Profession::Nurse,
+        PRIMARY_CARE,
+        None,
+    ));
     posts
 }
 

@@ -44,7 +44,7 @@ pub struct Hospital {
     /// FHIR R4 resources with client-assigned ids, in dependency order: every reference points at
     /// a resource earlier in the list (Organization, Location, Practitioner, PractitionerRole,
     /// Patient, ServiceRequest, Encounter, CareTeam, Condition, Goal, CarePlan, Observation, Procedure,
-    /// DiagnosticReport).
+    /// DiagnosticReport, MedicationAdministration, Communication, Task).
     pub resources: Vec<Value>,
     sims: Vec<Sim>,
     now: DateTime<Utc>,
@@ -59,7 +59,7 @@ impl Hospital {
 
 /// Resource types in load order; a resource only refers to types before it (or, for
 /// Observation panels, to Observations pushed before them).
-const ORDER: [&str; 16] = [
+const ORDER: [&str; 19] = [
     "Organization",
     "Location",
     "Practitioner",
@@ -76,6 +76,9 @@ const ORDER: [&str; 16] = [
     "Observation",
     "Procedure",
     "DiagnosticReport",
+    "MedicationAdministration",
+    "Communication",
+    "Task",
 ];
 
 /// Collects resources by type, to be laid out in [`ORDER`].

@@ -4,7 +4,10 @@
 //! about 150 inpatients with in-progress admissions and days of vital signs (a few of them
 //! deteriorating), their labs since admission, allergies, medicines and resuscitation decisions, about 2,000 clinic patients with ten years of screening history (a few of them
 //! transgender or nonbinary, screened by sex assigned at birth; some results patient-reported),
-//! and about 60 patients on urgent suspected-cancer pathways. [`Hospital::vitals_stream`] then
+//! and about 60 patients on urgent suspected-cancer pathways at every stage (tagged with the
+//! pathway files' event codes, with their navigators' assignments and a few allowed pauses),
+//! the last of them a man with oesophageal adenocarcinoma whose first-line chemoradiation
+//! failed and whose biomarkers were tested for second-line treatment. [`Hospital::vitals_stream`] then
 //! keeps the wards alive: each [`VitalsStream::advance`] returns the vital signs taken since the
 //! previous call.
 //!
@@ -27,6 +30,7 @@ mod fhir;
 mod hospital;
 mod inpatients;
 mod names;
+mod oesophageal;
 mod problems;
 mod random;
 mod referrals;

@@ -20,6 +20,30 @@ use crate::random::{chance, int, normal_in, pick, rng, uniform, weighted};
 
 /// Code system for the referral pathway codes of the demo hospital.
 const PATHWAY: &str = "https://tend.example.org/fhir/CodeSystem/referral-pathway";
+/// The pathway files' event codes (crate `pathways`): the demo hospital tags the resources
+/// that complete a pathway step, as its order sets would.
+pub(crate) const PATHWAY_EVENT: &str = "https://tend.example.org/fhir/CodeSystem/pathway-event";
+const NAVIGATION: &str = "https://tend.example.org/fhir/CodeSystem/navigation";
+
+/// `meta` with the demo's test-data tag and pathway-event tags.
+pub(crate) fn tagged(events: &[&str]) -> Value {
+    let mut m = fhir::meta();
+    if let Some(tags) = m["tag"].as_array_mut() {
+        for e in events {
+            tags.push(json!({"system": PATHWAY_EVENT, "code": e}));
+        }
+    }
+    m
+}
+
+/// The navigator a referral is assigned to (the demo's two cancer-pathway navigators).
+fn navigator_of(number: u32) -> &'static str {
+    if number.is_multiple_of(2) {
+        "navigator-1"
+    } else {
+        "navigator-2"
+    }
+}
 const CONSULTATION: Code = (SNOMED, "11429006", "Consultation");
 const PATHOLOGY: Code = (LOINC, "11529-5", "Surgical pathology study");
 const SURGICAL_PATHOLOGY: Code = (V2_0074, "SP", "Surgical Pathology");
@@ -287,6 +311,10 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, first_number: u32, out: &mut
     let sites: Vec<(&Site, f64)> = SITES.iter().map(|s| (s, s.weight)).collect();
     for k in 0..cfg.cancer_referrals {
         let number = first_number + k as u32;
+        if k + 1 == cfg.cancer_referrals {
+            crate::oesophageal::generate(cfg, staff, number, out);
+            continue;
+        }
         let mut r = rng(cfg.seed, "referral", u64::from(number));
         let site = *weighted(&mut r, &sites);
         let age = normal_in(&mut r, site.age.0, site.age.1, 30.0, 92.0).round() as u32;
@@ -328,7 +356,7 @@ struct Pathway<'a> {
 }
 
 /// A time in clinic hours (08:00–16:00 local, UTC−5) `days` after `t`.
-fn clinic_day(r: &mut impl Rng, t: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+pub(crate) fn clinic_day(r: &mut impl Rng, t: DateTime<Utc>, days: i64) -> DateTime<Utc> {
     let day = (t + TimeDelta::days(days)).date_naive();
     day.and_hms_opt(13, 0, 0).unwrap_or_default().and_utc() + TimeDelta::minutes(int(r, 0, 31) * 15)
 }
@@ -344,7 +372,7 @@ impl Pathway<'_> {
         let mut e = json!({
             "resourceType": "Encounter",
             "id": self.id("enc", tag),
-            "meta": fhir::meta(),
+            "meta": if tag == "usc-first" { tagged(&["first-seen"]) } else { fhir::meta() },
             "status": "finished",
             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class.0, "display": class.1},
             "type": [concept(&[if based_on.is_some() { CONSULTATION } else { (SNOMED, "185345009", "Encounter for symptom") }])],
@@ -434,10 +462,11 @@ impl Pathway<'_> {
                 let by = test
                     .by
                     .map_or(specialist.clone(), |role| self.staff.role(role).to_string());
+                let og = site.code == "usc-upper-gi";
                 let mut proc = json!({
                     "resourceType": "Procedure",
                     "id": self.id("proc", &format!("usc-{}", i + 1)),
-                    "meta": fhir::meta(),
+                    "meta": if og { tagged(&["ogd"]) } else { fhir::meta() },
                     "basedOn": [reference("ServiceRequest", &sr)],
                     "status": "completed",
                     "category": concept(&[(SNOMED, "103693007", "Diagnostic procedure")]),
@@ -471,7 +500,7 @@ impl Pathway<'_> {
                 let mut report = json!({
                     "resourceType": "DiagnosticReport",
                     "id": self.id("dr", &format!("usc-{}", i + 1)),
-                    "meta": fhir::meta(),
+                    "meta": if og { tagged(&["og-biopsy-histology"]) } else { fhir::meta() },
                     "basedOn": [reference("ServiceRequest", &sr)],
                     "status": "final",
                     "category": [concept(&[category])],
@@ -510,6 +539,19 @@ impl Pathway<'_> {
         if let Some(told) = told {
             let diagnosis = *pick(r, site.cancers);
             let reason = if cancer { diagnosis } else { symptom };
+            milestones.push(json!({
+                "resourceType": "Communication",
+                "id": self.id("comm", "usc-result"),
+                "meta": tagged(&[if cancer { "diagnosis-communicated" } else { "cancer-ruled-out" }]),
+                "status": "completed",
+                "category": [{"text": if cancer { "Diagnosis communicated" } else { "Cancer ruled out" }}],
+                "subject": reference("Patient", &self.patient),
+                "encounter": reference("Encounter", &self.id("enc", "usc-result")),
+                "sent": instant(told),
+                "recipient": [reference("Patient", &self.patient)],
+                "sender": reference("Practitioner", &specialist),
+                "payload": [{"contentString": if cancer { "Diagnosis and next steps discussed in clinic." } else { "Told in clinic that the tests show no cancer; discharged back to the GP." }}],
+            }));
             milestones.push(self.encounter(Visit {
                 tag: "usc-result",
                 start: told,
@@ -560,7 +602,7 @@ impl Pathway<'_> {
                 milestones.push(json!({
                     "resourceType": "CarePlan",
                     "id": self.id("careplan", "treatment"),
-                    "meta": fhir::meta(),
+                    "meta": tagged(&["decision-to-treat"]),
                     "status": "active",
                     "intent": "plan",
                     "category": [{"text": "Cancer treatment plan"}],
@@ -598,8 +640,8 @@ impl Pathway<'_> {
                     milestones.push(json!({
                         "resourceType": "Procedure",
                         "id": self.id("proc", "usc-treatment"),
-                        "meta": fhir::meta(),
-                        "basedOn": [reference("ServiceRequest", &sr)],
+                        "meta": tagged(&["first-definitive-treatment"]),
+                        "basedOn": [reference("ServiceRequest", &sr), reference("CarePlan", &self.id("careplan", "treatment"))],
                         "status": "completed",
                         "category": concept(&[if site.stay.is_some() { (SNOMED, "387713003", "Surgical procedure") } else { (SNOMED, "277132007", "Therapeutic procedure") }]),
                         "code": concept(site.treatment),
@@ -610,6 +652,40 @@ impl Pathway<'_> {
                         "reasonReference": [reference("Condition", &cond)],
                     }));
                     completed = true;
+                } else if site.treated_by != "oncologist" {
+                    // A few patients ask to put off an offered admission (in-patient or day
+                    // case; not chemotherapy or radiotherapy): a pause the 31- and 62-day
+                    // standards allow, entered by the navigator.
+                    let mut p = rng(self.cfg.seed, "pathway-pause", u64::from(self.number));
+                    let gap = int(&mut p, 4, 8);
+                    let from = clinic_day(&mut p, decided, gap);
+                    if chance(&mut p, 0.7) && from < now {
+                        let gap = int(&mut p, 10, 16);
+                        let until = clinic_day(&mut p, from, gap);
+                        let nav = self.staff.role(navigator_of(self.number)).to_string();
+                        let mut t = json!({
+                            "resourceType": "Task",
+                            "id": self.id("task", "pause"),
+                            "meta": fhir::meta(),
+                            "status": "completed",
+                            "intent": "order",
+                            "code": {"coding": [{"system": NAVIGATION, "code": "clock-adjustment", "display": "Waiting-time adjustment"}]},
+                            "for": reference("Patient", &self.patient),
+                            "authoredOn": instant(from),
+                            "requester": reference("Practitioner", &nav),
+                            "reasonCode": {"text": "Patient declined the offered admission date (family commitment) and asked for a later one"},
+                            "input": [
+                                {"type": {"text": "pathway"}, "valueString": "nhs-suspected-cancer"},
+                                {"type": {"text": "rule"}, "valueString": "declined-admitted-treatment"},
+                            ],
+                        });
+                        t["executionPeriod"] = if until < now {
+                            json!({"start": instant(from), "end": instant(until)})
+                        } else {
+                            json!({"start": instant(from)})
+                        };
+                        milestones.push(t);
+                    }
                 }
             }
         }
@@ -617,7 +693,11 @@ impl Pathway<'_> {
         out.push(json!({
             "resourceType": "ServiceRequest",
             "id": sr,
-            "meta": fhir::meta(),
+            "meta": if site.code == "usc-upper-gi" {
+                tagged(&["urgent-suspected-cancer-referral", "urgent-suspected-og-cancer-referral"])
+            } else {
+                tagged(&["urgent-suspected-cancer-referral"])
+            },
             "identifier": [{"system": format!("{}/sid/referral", fhir::TEND), "value": format!("USC{}{:06}", authored.format("%y%m%d"), self.number)}],
             "status": if completed { "completed" } else { "active" },
             "intent": "order",
@@ -648,10 +728,100 @@ impl Pathway<'_> {
             "participant": [
                 {"role": [{"text": "Primary care physician"}], "member": reference("Practitioner", &self.pcp)},
                 {"role": [concept(&[site.specialty])], "member": reference("Practitioner", &specialist)},
-                {"role": [{"text": "Patient navigator"}], "member": reference("Practitioner", self.staff.role("navigator-1"))},
+                {"role": [{"text": "Patient navigator"}], "member": reference("Practitioner", self.staff.role(navigator_of(self.number)))},
                 {"role": [concept(&[(SNOMED, "106328005", "Social worker")])], "member": reference("Practitioner", self.staff.role("social-worker-1"))},
             ],
             "managingOrganization": [reference("Organization", ORGANIZATION)],
         }));
+        let assigned = (authored + TimeDelta::days(1)).min(now);
+        out.push(assignment(
+            self.staff,
+            &self.patient,
+            &self.id("task", "navigator"),
+            navigator_of(self.number),
+            assigned,
+        ));
+        // Some patients' social-needs screening (AHC HRSN) found a barrier to getting to
+        // appointments or paying for the basics.
+        let mut b = rng(self.cfg.seed, "pathway-barrier", u64::from(self.number));
+        if chance(&mut b, 0.2) {
+            let (code, question) = *pick(
+                &mut b,
+                &[
+                    ("93030-5", "In the past 12 months, has lack of reliable transportation kept you from medical appointments, meetings, work or from getting things needed for daily living?"),
+                    ("76513-1", "How hard is it for you to pay for the very basics like food, housing, medical care, and heating?"),
+                ],
+            );
+            let answer = if code == "93030-5" {
+                json!({"coding": [{"system": LOINC, "code": "LA33-6", "display": "Yes"}]})
+            } else {
+                json!({"coding": [{"system": LOINC, "code": "LA14745-4", "display": "Somewhat hard"}]})
+            };
+            out.push(json!({
+                "resourceType": "Observation",
+                "id": self.id("obs", "hrsn"),
+                "meta": fhir::meta(),
+                "status": "final",
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "social-history", "display": "Social History"}]}],
+                "code": {"coding": [{"system": LOINC, "code": code, "display": question}], "text": question},
+                "subject": reference("Patient", &self.patient),
+                "effectiveDateTime": instant(authored),
+                "valueCodeableConcept": answer,
+            }));
+        }
+        // Most patients hear from their navigator within a couple of days.
+        let mut c = rng(self.cfg.seed, "navigator-contact", u64::from(self.number));
+        let days = int(&mut c, 1, 2);
+        let at = clinic_day(&mut c, assigned, days);
+        if chance(&mut c, 0.75) && at < now {
+            let reached = chance(&mut c, 0.7);
+            out.push(json!({
+                "resourceType": "Communication",
+                "id": self.id("comm", "navigator"),
+                "meta": fhir::meta(),
+                "extension": [{"url": "https://tend.example.org/fhir/StructureDefinition/contact-outcome",
+                    "valueCodeableConcept": {"coding": [if reached {
+                        json!({"system": "https://tend.example.org/fhir/CodeSystem/contact-outcome", "code": "reached", "display": "Spoke with the patient"})
+                    } else {
+                        json!({"system": "https://tend.example.org/fhir/CodeSystem/contact-outcome", "code": "left-message", "display": "Left a message"})
+                    }]}}],
+                "status": "completed",
+                "category": [{"coding": [{"system": NAVIGATION, "code": "contact", "display": "Navigator contact"}]}],
+                "medium": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode", "code": "PHONE", "display": "Telephone"}]}],
+                "subject": reference("Patient", &self.patient),
+                "sent": instant(at),
+                "recipient": [reference("Patient", &self.patient)],
+                "sender": reference("Practitioner", self.staff.role(navigator_of(self.number))),
+                "payload": [{"contentString": if reached {
+                    "Introduced myself as their navigator; explained the tests ahead and how to reach me."
+                } else {
+                    "Introductory call; left my direct number."
+                }}],
+            }));
+        }
     }
+}
+
+/// The navigator's assignment to a referred patient (the day after the referral arrived).
+pub(crate) fn assignment(
+    staff: &Staff,
+    patient: &str,
+    id: &str,
+    navigator: &str,
+    at: DateTime<Utc>,
+) -> Value {
+    let nav = staff.role(navigator);
+    json!({
+        "resourceType": "Task",
+        "id": id,
+        "meta": fhir::meta(),
+        "status": "completed",
+        "intent": "order",
+        "code": {"coding": [{"system": NAVIGATION, "code": "assign-navigator", "display": "Assign a patient navigator"}]},
+        "for": reference("Patient", patient),
+        "authoredOn": instant(at),
+        "requester": reference("Practitioner", nav),
+        "owner": reference("Practitioner", nav),
+        "note": [{"text": "Picked up from the referral list."}],
+    })
 }

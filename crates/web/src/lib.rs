@@ -13,6 +13,8 @@
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
+//! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
+//! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over |
 //!
 //! Pages carry no inline script (a strict Content-Security-Policy); `assets/live.js` keeps
 //! the board live and announces deteriorating patients to screen readers. Forms carry the
@@ -26,6 +28,7 @@ mod chart_essentials;
 mod flash;
 mod handover;
 mod local;
+mod navigator;
 mod privacy;
 mod session;
 mod settings;
@@ -57,6 +60,8 @@ pub struct WebConfig {
     /// The wall display shows patients' names, not initials (a ward whose wall screen
     /// visitors cannot read).
     pub wall_names: bool,
+    /// Care pathways and the navigator's worklist, when running.
+    pub navigation: Option<Arc<::navigation::Navigation>>,
 }
 
 /// What the pages share.
@@ -123,6 +128,21 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/alerts", get(alerts::page))
         .route("/care-gaps", get(care_gaps::page))
         .route("/care-gaps/{gap}/outreach", post(care_gaps::outreach))
+        .route("/navigation", get(navigator::page))
+        .route("/navigation/patients/{id}", get(navigator::patient))
+        .route(
+            "/navigation/patients/{id}/contact",
+            post(navigator::contact),
+        )
+        .route("/navigation/patients/{id}/milestone", post(navigator::step))
+        .route(
+            "/navigation/patients/{id}/adjustment",
+            post(navigator::adjust),
+        )
+        .route(
+            "/navigation/patients/{id}/navigator",
+            post(navigator::assign),
+        )
         .route("/alerts/{id}/{action}", post(alerts::act))
         .route("/assets/{file}", get(asset))
         .fallback(not_found)

@@ -26,6 +26,11 @@ impl Zone {
             .unwrap_or(Zone(Tz::UTC))
     }
 
+    /// The zone itself (services that count local calendar days take it).
+    pub fn tz(&self) -> Tz {
+        self.0
+    }
+
     /// The IANA name, e.g. `Europe/London`.
     pub fn name(&self) -> &'static str {
         self.0.name()

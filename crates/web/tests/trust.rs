@@ -53,6 +53,10 @@ fn hospital() -> Vec<Value> {
         json!({"resourceType": "Patient", "id": "p3", "gender": "female", "birthDate": "1950-04-04", "name": [{"family": "Clinic", "given": ["Cleo"]}]}),
         encounter("e1", "p1", "ward-t"),
         encounter("e2", "p2", "ward-u"),
+        // p3 is on the suspected-cancer pathway (the navigator's worklist and timeline).
+        json!({"resourceType": "ServiceRequest", "id": "sr3", "status": "active", "intent": "order",
+            "meta": {"tag": [{"system": "https://tend.example.org/fhir/CodeSystem/pathway-event", "code": "urgent-suspected-cancer-referral"}]},
+            "subject": {"reference": "Patient/p3"}, "authoredOn": now}),
         json!({"resourceType": "CareTeam", "id": "ct3", "status": "active", "subject": {"reference": "Patient/p3"},
             "participant": [{"member": {"reference": "Practitioner/nav1"}}]}),
         obs("o1", "p1", "8867-4", 88.0, "/min"),
@@ -172,7 +176,19 @@ async fn world() -> (World, tempfile::TempDir) {
     support::account(&gate, "quality", Role::QualityOfficer, None, &[]);
     support::account(&gate, "safety", Role::SafetyReviewer, None, &[]);
     support::account(&gate, "privacy", Role::PrivacyOfficer, None, &[]);
-    let app = support::app(state);
+    let nav = navigation::Navigation::new(
+        store.clone(),
+        navigation::Config::default(),
+        Arc::new(store::SystemClock),
+    );
+    nav.catch_up().unwrap();
+    let app = support::app_with(
+        state,
+        web::WebConfig {
+            navigation: Some(nav),
+            ..Default::default()
+        },
+    );
     (
         World {
             app,

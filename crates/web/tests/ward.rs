@@ -161,6 +161,7 @@ fn world(zone: &str) -> World {
         secure_cookies: false,
         zone: web::Zone::parse(zone).unwrap(),
         wall_names: false,
+        ..Default::default()
     })
 }
 
@@ -503,6 +504,7 @@ async fn the_board_has_views_filters_and_orders_that_the_user_keeps() {
         secure_cookies: false,
         zone: web::Zone::parse("UTC").unwrap(),
         wall_names: true,
+        ..Default::default()
     });
     let c = support::sign_in(&named.app, "nurse").await;
     let (_, _, wall) = send(&named.app, get("/board?view=wall&show=all", &c)).await;

@@ -1,0 +1,278 @@
+//! The navigation service over a real SQLite store: a referral puts a patient on the
+//! pathway, a milestone recorded moves the state, re-running writes nothing, a correction
+//! moves it back, a deletion takes the patient off, and a new day recomputes the clocks.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::TimeZone;
+use navigation::{Config, Navigation, Query, Risk};
+use serde_json::{json, Value};
+use store::{Access, Entry, Mode, Store, WriteOp};
+
+const EVENT: &str = "https://tend.example.org/fhir/CodeSystem/pathway-event";
+
+struct TestClock(AtomicI64);
+
+impl store::Clock for TestClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn put(store: &dyn Store, resources: Vec<Value>) {
+    let entries = resources
+        .into_iter()
+        .map(|v| Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: v["resourceType"].as_str().unwrap().into(),
+                id: v["id"].as_str().unwrap().into(),
+                resource: v,
+                if_match: None,
+            },
+        })
+        .collect();
+    for r in store
+        .write(&Access::system(), entries, Mode::Atomic)
+        .unwrap()
+    {
+        r.unwrap();
+    }
+}
+
+fn read(store: &dyn Store, rtype: &str, id: &str) -> Option<Value> {
+    store
+        .read(&Access::system(), rtype, id)
+        .unwrap()
+        .and_then(|v| v.body)
+        .map(|b| serde_json::from_str(&b).unwrap())
+}
+
+fn tag(code: &str) -> Value {
+    json!({"tag": [{"system": EVENT, "code": code}]})
+}
+
+struct World {
+    store: Arc<dyn Store>,
+    nav: Arc<Navigation>,
+    clock: Arc<TestClock>,
+    _dir: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(
+        &format!("sqlite://{}", dir.path().join("nav.db").display()),
+        store::Options {
+            clock: Arc::new(store::SystemClock),
+            indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
+            readers: 2,
+        },
+    )
+    .unwrap();
+    let zone = chrono_tz::Europe::London;
+    let now = zone.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+    let clock = Arc::new(TestClock(AtomicI64::new(now.timestamp_millis())));
+    put(
+        &*store,
+        vec![
+            json!({"resourceType": "Practitioner", "id": "nav1", "name": [{"text": "Nadia Navigator"}]}),
+            json!({"resourceType": "PractitionerRole", "id": "nav1-role", "practitioner": {"reference": "Practitioner/nav1"},
+                "code": [{"text": "Patient navigator (cancer pathways)"}]}),
+            json!({"resourceType": "Patient", "id": "p1", "name": [{"given": ["Amos"], "family": "Reed"}],
+                "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}, "value": "MRN0001"}],
+                "communication": [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "pl", "display": "Polish"}]}, "preferred": true}],
+                "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired", "valueBoolean": true}]}),
+            json!({"resourceType": "Patient", "id": "p2", "name": [{"given": ["Bo"], "family": "Other"}]}),
+            json!({"resourceType": "ServiceRequest", "id": "sr1", "meta": tag("urgent-suspected-cancer-referral"),
+                "status": "active", "intent": "order", "subject": {"reference": "Patient/p1"},
+                "code": {"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/referral-pathway", "code": "usc-upper-gi"}]},
+                "authoredOn": "2026-11-14T10:00:00Z"}),
+        ],
+    );
+    let config = Config {
+        zone,
+        ..Config::default()
+    };
+    let nav = Navigation::new(store.clone(), config, clock.clone());
+    World {
+        store,
+        nav,
+        clock,
+        _dir: dir,
+    }
+}
+
+fn milestone(w: &World, m: &str) -> Value {
+    read(
+        &*w.store,
+        "Task",
+        &navigation::milestone_id("p1", "nhs-suspected-cancer", m),
+    )
+    .unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_referral_starts_the_pathway_and_milestones_follow_the_record() {
+    let w = world();
+    w.nav.catch_up().unwrap();
+
+    // On the pathway: an episode with its clocks, a Task per step, the navigator's team.
+    let ep = read(
+        &*w.store,
+        "EpisodeOfCare",
+        &navigation::episode_id("p1", "nhs-suspected-cancer"),
+    )
+    .unwrap();
+    assert_eq!(ep["status"], "active");
+    assert_eq!(ep["careManager"]["reference"], "Practitioner/nav1");
+    assert!(ep["extension"].to_string().contains("fds-28"), "{ep}");
+    assert!(ep["extension"].to_string().contains("Upper GI"), "{ep}");
+    let team = read(&*w.store, "CareTeam", &navigation::team_id("p1")).unwrap();
+    assert_eq!(
+        team["participant"][0]["member"]["reference"],
+        "Practitioner/nav1"
+    );
+    assert_eq!(milestone(&w, "first-seen")["status"], "requested");
+    assert!(read(
+        &*w.store,
+        "EpisodeOfCare",
+        &navigation::episode_id("p2", "nhs-suspected-cancer")
+    )
+    .is_none());
+
+    let page = w.nav.worklist(&Query::default());
+    assert_eq!(page.total, 1);
+    let row = &page.rows[0];
+    assert_eq!(row.name, "Amos Reed");
+    assert_eq!(row.site.as_deref(), Some("Upper GI"));
+    assert!(
+        row.barriers[0].contains("interpreter needed (Polish)"),
+        "{:?}",
+        row.barriers
+    );
+    let fds = row.clocks.iter().find(|c| c.clock == "fds-28").unwrap();
+    assert_eq!(fds.left, 18, "referral on 14 Nov, today 24 Nov");
+    assert_eq!(fds.risk, Risk::OnTrack, "{fds:?}");
+
+    // Re-running writes nothing.
+    let before = w.store.commits().latest();
+    w.nav.catch_up().unwrap();
+    w.nav.step().unwrap();
+    assert_eq!(w.store.commits().latest(), before, "idempotent");
+
+    // A first appointment attended: the milestone is done from the record.
+    put(
+        &*w.store,
+        vec![
+            json!({"resourceType": "Encounter", "id": "e1", "meta": tag("first-seen"), "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": {"reference": "Patient/p1"}, "period": {"start": "2026-11-20T10:00:00Z", "end": "2026-11-20T10:30:00Z"}}),
+        ],
+    );
+    w.nav.catch_up().unwrap();
+    let t = milestone(&w, "first-seen");
+    assert_eq!(t["status"], "completed");
+    assert_eq!(t["focus"]["reference"], "Encounter/e1");
+    let before = w.store.commits().latest();
+    w.nav.catch_up().unwrap();
+    assert_eq!(
+        w.store.commits().latest(),
+        before,
+        "idempotent after a milestone"
+    );
+
+    // A correction: the encounter was entered in error; the step is pending again.
+    put(
+        &*w.store,
+        vec![
+            json!({"resourceType": "Encounter", "id": "e1", "meta": tag("first-seen"), "status": "entered-in-error",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": {"reference": "Patient/p1"}, "period": {"start": "2026-11-20T10:00:00Z"}}),
+        ],
+    );
+    w.nav.catch_up().unwrap();
+    assert_eq!(milestone(&w, "first-seen")["status"], "requested");
+
+    // A navigator's contact and a hand-marked step (as Tend here; the web tests use a person).
+    w.nav
+        .record_contact(
+            &Access::system(),
+            "Practitioner/nav1",
+            &navigation::NewContact {
+                patient: "p1".into(),
+                channel: "phone".into(),
+                outcome: "reached".into(),
+                note: "Booked an interpreter for the clinic".into(),
+                at: w.nav.now(),
+            },
+        )
+        .unwrap();
+    w.nav.catch_up().unwrap();
+    let case = w.nav.case("p1").unwrap();
+    assert_eq!(case.contacts.len(), 1);
+    w.nav
+        .complete_milestone(
+            &Access::system(),
+            "Practitioner/nav1",
+            "p1",
+            "nhs-suspected-cancer",
+            "first-seen",
+            w.nav.now() - chrono::Duration::days(1),
+            "Seen in the one-stop clinic",
+        )
+        .unwrap();
+    w.nav.catch_up().unwrap();
+    let t = milestone(&w, "first-seen");
+    assert_eq!(t["status"], "completed", "{t}");
+    assert!(
+        t["note"].to_string().contains("one-stop"),
+        "kept across rewrites: {t}"
+    );
+    let timeline = w.nav.timeline(&w.nav.case("p1").unwrap());
+    assert!(timeline.iter().any(|i| i.title == "Contact: Phone"));
+    assert!(timeline
+        .iter()
+        .any(|i| i.detail.contains("marked done by the navigator")));
+
+    // The next day the clocks move without a change in the record.
+    w.clock.0.fetch_add(86_400_000, Ordering::Relaxed);
+    w.nav.catch_up().unwrap();
+    let row = w.nav.worklist(&Query::default()).rows.remove(0);
+    assert_eq!(
+        row.clocks
+            .iter()
+            .find(|c| c.clock == "fds-28")
+            .unwrap()
+            .left,
+        17
+    );
+
+    // The referral withdrawn (deleted): the patient leaves the pathway and the worklist.
+    for r in w
+        .store
+        .write(
+            &Access::system(),
+            vec![Entry {
+                full_url: None,
+                op: WriteOp::Delete {
+                    rtype: "ServiceRequest".into(),
+                    id: "sr1".into(),
+                },
+            }],
+            Mode::Atomic,
+        )
+        .unwrap()
+    {
+        r.unwrap();
+    }
+    w.nav.catch_up().unwrap();
+    assert!(read(
+        &*w.store,
+        "EpisodeOfCare",
+        &navigation::episode_id("p1", "nhs-suspected-cancer")
+    )
+    .is_none());
+    assert_eq!(w.nav.worklist(&Query::default()).total, 0);
+}
