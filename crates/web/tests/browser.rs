@@ -8,11 +8,8 @@
 //! screenshot under `target/e2e-screenshots/`. The time from pressing "Save" to the board
 //! updating is printed, never asserted.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use store::{Entry, Mode, WriteOp};
@@ -20,40 +17,9 @@ use thirtyfour::prelude::*;
 
 mod support;
 
+use support::browser::{chromium, shot, sign_in, start_chromedriver, text, wait_for};
+
 const PT: &str = "http://terminology.hl7.org/CodeSystem/location-physical-type";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_chromedriver() -> (Driver, String) {
-    let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (Debian: chromium-driver; .ci/run installs it)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (Driver(child), format!("http://127.0.0.1:{port}"))
-}
 
 fn put(r: Value) -> Entry {
     Entry {
@@ -176,70 +142,6 @@ fn normal_set(p: &str, e: &str) -> Vec<Value> {
     v
 }
 
-async fn wait_for<F, Fut>(what: &str, secs: u64, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn text(driver: &WebDriver, css: &str) -> String {
-    match driver.find(By::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-fn shots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(driver: &WebDriver, name: &str) {
-    driver
-        .screenshot(&shots().join(format!("{name}.png")))
-        .await
-        .unwrap();
-}
-
-async fn sign_in(driver: &WebDriver, base: &str, username: &str) {
-    driver.goto(format!("{base}/sign-in")).await.unwrap();
-    driver
-        .find(By::Css("input#username"))
-        .await
-        .unwrap()
-        .send_keys(username)
-        .await
-        .unwrap();
-    driver
-        .find(By::Css("input#password"))
-        .await
-        .unwrap()
-        .send_keys(support::PASSWORD)
-        .await
-        .unwrap();
-    driver
-        .find(By::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for("the board after sign-in", 10, || async {
-        driver
-            .current_url()
-            .await
-            .is_ok_and(|u| u.path() == "/board")
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
     let dir = tempfile::tempdir().unwrap();
@@ -298,25 +200,7 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
     }));
 
     let (_chromedriver, driver_url) = start_chromedriver();
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary("/usr/bin/chromium").unwrap();
-    for arg in [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,900",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    let profile = tempfile::tempdir().unwrap();
-    caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
-        .unwrap();
-    let driver = WebDriver::new(&driver_url, caps).await.unwrap();
+    let (driver, _profile) = chromium(&driver_url).await;
 
     // Sign-in.
     driver.goto(format!("{base}/board")).await.unwrap();
@@ -326,7 +210,7 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
         "pages need a signed-in user"
     );
     shot(&driver, "1-sign-in").await;
-    sign_in(&driver, &base, "nia").await;
+    sign_in(&driver, &base, "nia", "/board").await;
 
     // The board: three patients, all low risk, the interpreter need shown.
     wait_for("the board to go live", 10, || async {
@@ -471,7 +355,7 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
         .click()
         .await
         .unwrap();
-    sign_in(&driver, &base, "ravi").await;
+    sign_in(&driver, &base, "ravi", "/board").await;
     driver.goto(format!("{base}/alerts")).await.unwrap();
     let inbox = text(&driver, ".inbox").await;
     assert!(

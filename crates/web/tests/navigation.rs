@@ -7,7 +7,7 @@
 //! `target/e2e-screenshots/`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -466,43 +466,8 @@ async fn a_navigator_records_a_contact_marks_a_step_and_hands_over() {
 
 // ---- In a browser ------------------------------------------------------------------------
 
+use support::browser::{chromium, shots, sign_in, start_chromedriver, wait_for};
 use thirtyfour::prelude::*;
-
-struct Driver(std::process::Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn shots() -> std::path::PathBuf {
-    let dir =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn wait_until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_navigator_runs_a_morning_in_the_browser() {
@@ -513,68 +478,9 @@ async fn a_navigator_runs_a_morning_in_the_browser() {
     let server = tokio::spawn(server::serve(listener, w.app.clone(), async {
         let _ = stopped.await;
     }));
-    let port = free_port();
-    let _chromedriver = Driver(
-        std::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromedriver is installed"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary("/usr/bin/chromium").unwrap();
-    for arg in [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--window-size=1280,900",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    let profile = tempfile::tempdir().unwrap();
-    caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
-        .unwrap();
-    let driver = WebDriver::new(&format!("http://127.0.0.1:{port}"), caps)
-        .await
-        .unwrap();
-
-    driver.goto(format!("{base}/sign-in")).await.unwrap();
-    driver
-        .find(By::Css("input#username"))
-        .await
-        .unwrap()
-        .send_keys("navigator")
-        .await
-        .unwrap();
-    driver
-        .find(By::Css("input#password"))
-        .await
-        .unwrap()
-        .send_keys(support::PASSWORD)
-        .await
-        .unwrap();
-    driver
-        .find(By::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_until("signed in", || async {
-        driver
-            .current_url()
-            .await
-            .is_ok_and(|u| u.path() != "/sign-in")
-    })
-    .await;
+    let (_chromedriver, driver_url) = start_chromedriver();
+    let (driver, _profile) = chromium(&driver_url).await;
+    sign_in(&driver, &base, "navigator", "/care-gaps").await;
 
     driver.goto(format!("{base}/navigation")).await.unwrap();
     let rows = driver
@@ -601,7 +507,7 @@ async fn a_navigator_runs_a_morning_in_the_browser() {
         .click()
         .await
         .unwrap();
-    wait_until("the timeline", || async {
+    wait_for("the timeline", 10, || async {
         driver
             .current_url()
             .await
@@ -640,7 +546,7 @@ async fn a_navigator_runs_a_morning_in_the_browser() {
         .click()
         .await
         .unwrap();
-    wait_until("the notice", || async {
+    wait_for("the notice", 10, || async {
         driver.find(By::Css("p.notice")).await.is_ok()
     })
     .await;

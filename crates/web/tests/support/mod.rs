@@ -8,6 +8,8 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+pub(crate) mod browser;
+
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A SQLite store in `dir`.
