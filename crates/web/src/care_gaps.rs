@@ -77,25 +77,15 @@ impl Web {
 }
 
 fn url(f: &Filters, page: usize) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [
-        ("rule", &f.rule),
-        ("language", &f.language),
-        ("contacted", &f.contacted),
-    ] {
-        if !v.is_empty() {
-            q.append_pair(k, v);
-        }
-    }
-    if page > 0 {
-        q.append_pair("page", &page.to_string());
-    }
-    let q = q.finish();
-    if q.is_empty() {
-        "/care-gaps".into()
-    } else {
-        format!("/care-gaps?{q}")
-    }
+    view::filtered_url(
+        "/care-gaps",
+        &[
+            ("rule", &f.rule),
+            ("language", &f.language),
+            ("contacted", &f.contacted),
+        ],
+        page,
+    )
 }
 
 fn worklist(

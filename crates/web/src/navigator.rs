@@ -112,27 +112,17 @@ struct WorklistPage {
 }
 
 fn url(f: &Filters, page: usize) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [
-        ("pathway", &f.pathway),
-        ("site", &f.site),
-        ("status", &f.status),
-        ("navigator", &f.navigator),
-        ("q", &f.q),
-    ] {
-        if !v.is_empty() {
-            q.append_pair(k, v);
-        }
-    }
-    if page > 0 {
-        q.append_pair("page", &page.to_string());
-    }
-    let q = q.finish();
-    if q.is_empty() {
-        "/navigation".into()
-    } else {
-        format!("/navigation?{q}")
-    }
+    view::filtered_url(
+        "/navigation",
+        &[
+            ("pathway", &f.pathway),
+            ("site", &f.site),
+            ("status", &f.status),
+            ("navigator", &f.navigator),
+            ("q", &f.q),
+        ],
+        page,
+    )
 }
 
 /// "64 y", as the chart says it.

@@ -400,6 +400,25 @@ pub(crate) fn band_label(code: &str) -> &'static str {
     }
 }
 
+/// A worklist page's address with its filters (empty ones left out) and page number.
+pub(crate) fn filtered_url(path: &str, filters: &[(&str, &str)], page: usize) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in filters {
+        if !v.is_empty() {
+            q.append_pair(k, v);
+        }
+    }
+    if page > 0 {
+        q.append_pair("page", &page.to_string());
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
