@@ -87,18 +87,6 @@ fn hash(previous: &str, canonical: &str) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `event` without its chain link, as it was before [`link`].
-pub(crate) fn unlink(event: &mut Value) {
-    if let Some(o) = event.as_object_mut() {
-        if let Some(Value::Array(ext)) = o.get_mut("extension") {
-            ext.retain(|e| e["url"] != CHAIN);
-            if ext.is_empty() {
-                o.remove("extension");
-            }
-        }
-    }
-}
-
 /// Whether an AuditEvent carries a chain link.
 pub(crate) fn has_link(event: &Value) -> bool {
     event["extension"]

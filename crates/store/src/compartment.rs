@@ -62,7 +62,7 @@ pub(crate) fn patients_of(rtype: &str, id: &str, index: &[IndexEntry]) -> Vec<St
 }
 
 /// `…/Patient/ID` or `…/Patient/ID/_history/V` at the end of a URL.
-fn patient_in_url(url: &str) -> Option<String> {
+pub(crate) fn patient_in_url(url: &str) -> Option<String> {
     let path = url.split(['?', '#']).next()?;
     let path = match path.split_once("/_history/") {
         Some((p, _)) => p,

@@ -11,6 +11,7 @@ use search::Registry;
 use search::{SearchQuery, Summary, Total};
 use serde_json::Value;
 
+use crate::audit_log;
 use crate::compartment;
 use crate::conn::{Cell, Conn};
 use crate::error::StoreError;
@@ -39,14 +40,6 @@ pub type WriteResult = Result<Vec<Result<Outcome, StoreError>>, StoreError>;
 /// One write of a keyed record: space, key, and the new value or `None` to remove it.
 pub type Keyed = (String, String, Option<String>);
 
-/// An AuditEvent waiting for the next group commit, with what the recording caller's thread
-/// computed ahead (the link changes neither): its index values and the text its hash covers.
-pub(crate) struct PendingAudit {
-    event: Value,
-    index: Vec<IndexEntry>,
-    canonical: String,
-}
-
 pub(crate) struct Job {
     pub(crate) entries: Vec<Entry>,
     /// Index values computed by the caller, per entry, where the resource cannot change
@@ -56,7 +49,7 @@ pub(crate) struct Job {
     /// A consumer's change-log position saved in the same transaction as the entries.
     pub(crate) checkpoint: Option<(String, i64)>,
     /// AuditEvents Tend records, linked into the audit chain in this job's transaction.
-    pub(crate) audit: Vec<PendingAudit>,
+    pub(crate) audit: Vec<audit_log::Pending>,
     /// Keyed records set (`Some`) or removed (`None`) in this job's transaction.
     pub(crate) keyed: Vec<Keyed>,
     /// A lease to take, renew or give up in this job's transaction (see [`Lease`]).
@@ -312,6 +305,9 @@ pub(crate) fn read(
     id: &str,
 ) -> Result<Option<Version>, StoreError> {
     readable(access, rtype)?;
+    if rtype == audit_log::TYPE {
+        return reached(access, audit_log::current(conn, id)?);
+    }
     reached(access, current(conn, rtype, id)?)
 }
 
@@ -322,6 +318,11 @@ pub(crate) fn vread(
     id: &str,
     vid: i64,
 ) -> Result<Option<Version>, StoreError> {
+    if rtype == audit_log::TYPE {
+        readable(access, rtype)?;
+        let v = audit_log::current(conn, id)?.filter(|v| v.version == vid);
+        return reached(access, v);
+    }
     let rows = conn.query(
         &format!("SELECT {VERSION_COLS} FROM resource_version v WHERE v.rtype = ? AND v.id = ? AND v.vid = ?"),
         &[Arg::Text(rtype.into()), Arg::Text(id.into()), Arg::Int(vid)],
@@ -335,6 +336,12 @@ pub(crate) fn history(
     access: &Access,
     q: &HistoryQuery,
 ) -> Result<(Vec<Version>, usize), StoreError> {
+    if let HistoryScope::Type(t) | HistoryScope::Instance(t, _) = &q.scope {
+        if t == audit_log::TYPE {
+            readable(access, t)?;
+            return audit_log::history(conn, access, q);
+        }
+    }
     let mut conds = vec!["1=1".to_string()];
     let mut args = Vec::new();
     let types = match &q.scope {
@@ -452,18 +459,24 @@ pub(crate) fn counts(conn: &mut dyn Conn) -> Result<Vec<(String, usize)>, StoreE
         "SELECT rtype, COUNT(*) FROM resource WHERE deleted = 0 GROUP BY rtype ORDER BY rtype",
         &[],
     )?;
-    Ok(rows
+    let mut out: Vec<(String, usize)> = rows
         .into_iter()
         .map(|r| {
             let mut it = r.into_iter();
             let t = it.next().and_then(Cell::text).unwrap_or_default();
             (t, it.next().map(|c| c.int() as usize).unwrap_or(0))
         })
-        .collect())
+        .collect();
+    let audit = audit_log::count(conn)?;
+    if audit > 0 {
+        out.push((audit_log::TYPE.to_string(), audit));
+        out.sort();
+    }
+    Ok(out)
 }
 
 /// Rows of (rid, rtype, id, body, patients).
-fn hits(rows: Vec<Vec<Cell>>) -> Vec<(i64, Hit)> {
+pub(crate) fn hits(rows: Vec<Vec<Cell>>) -> Vec<(i64, Hit)> {
     rows.into_iter()
         .map(|r| {
             let mut it = r.into_iter();
@@ -493,6 +506,22 @@ pub(crate) fn search(
     q: &SearchQuery,
 ) -> Result<SearchPage, StoreError> {
     readable(access, &q.resource_type)?;
+    if let Some(code) = q.filters.iter().find_map(has_audit) {
+        return Err(StoreError::BadRequest(format!(
+            "'{code}' cannot be answered: the audit trail is searched as AuditEvent (by patient, agent, entity, date), not through _has or chains"
+        )));
+    }
+    if q.resource_type == audit_log::TYPE {
+        let mut page = audit_log::search(conn, access, q)?;
+        if !q.revinclude.is_empty() && !page.matches.is_empty() {
+            let mut rev = q.clone();
+            rev.include.clear();
+            let frontier: Vec<(i64, Hit)> = page.matches.iter().map(|h| (0, h.clone())).collect();
+            page.included
+                .extend(includes(conn, shared, access, &rev, &frontier)?);
+        }
+        return Ok(page);
+    }
     let count_only = q.summary == Some(Summary::Count) || q.count == 0;
     let mut page = SearchPage::default();
     if !count_only {
@@ -519,6 +548,32 @@ pub(crate) fn search(
         page.total = Some(n as usize);
     }
     Ok(page)
+}
+
+/// The parameter of a `_has` or chain that would search the audit trail through the index
+/// tables (where it is not).
+fn has_audit(f: &search::Filter) -> Option<String> {
+    match f {
+        search::Filter::Has {
+            source_type,
+            param,
+            inner,
+        } => {
+            if source_type == audit_log::TYPE {
+                Some(format!("_has:{source_type}:{}", param.code))
+            } else {
+                has_audit(inner)
+            }
+        }
+        search::Filter::Chain { param, targets } => targets.iter().find_map(|(t, inner)| {
+            if t == audit_log::TYPE {
+                Some(format!("{}:{t}", param.code))
+            } else {
+                has_audit(inner)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// `_include` and `_revinclude`, following `:iterate` up to a fixed depth.
@@ -562,6 +617,23 @@ fn includes(
             }
         }
         for inc in q.revinclude.iter().filter(|i| depth == 0 || i.iterate) {
+            if inc.source_type == audit_log::TYPE {
+                // From the audit log; not followed further (nothing an event refers to is
+                // reached through it).
+                if depth == 0 {
+                    let targets: Vec<(String, String)> = frontier
+                        .iter()
+                        .filter(|(_, h)| inc.target_type.as_ref().is_none_or(|t| *t == h.rtype))
+                        .map(|(_, h)| (h.rtype.clone(), h.id.clone()))
+                        .collect();
+                    for h in audit_log::referring(conn, access, inc.param.as_deref(), &targets)? {
+                        if seen.insert((h.rtype.clone(), h.id.clone())) {
+                            out.push(h);
+                        }
+                    }
+                }
+                continue;
+            }
             let pids = match &inc.param {
                 Some(code) => vec![shared.pids.get(&inc.source_type, code).unwrap_or(-1)],
                 None => ref_pids(shared, &inc.source_type),
@@ -642,6 +714,9 @@ pub(crate) fn scan(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<Hit>, i64), StoreError> {
+    if rtype == audit_log::TYPE {
+        return audit_log::scan(conn, after, limit);
+    }
     let rows = hits(conn.query(
         &format!(
             "SELECT r.rid, r.rtype, r.id, v.body, v.patients FROM resource r JOIN resource_version v ON v.seq = r.seq \
@@ -689,6 +764,9 @@ impl WriterTx<'_> {
     /// The stored version, whoever may reach it: the interactions decide with both it and
     /// the new version.
     pub(crate) fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
+        if rtype == audit_log::TYPE {
+            return audit_log::current(self.conn, id);
+        }
         current(self.conn, rtype, id)
     }
 
@@ -698,6 +776,9 @@ impl WriterTx<'_> {
         q: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
+        if q.resource_type == audit_log::TYPE {
+            return audit_log::keys(self.conn, self.access, q, limit);
+        }
         let stmt = sql::compile(q, &self.shared.pids, self.access, Shape::Keys(limit));
         Ok(self
             .conn
@@ -988,7 +1069,7 @@ fn in_transaction(
     }
     let mut results = Vec::with_capacity(jobs.len());
     // The group's AuditEvents, written together after its other work.
-    let mut pending: Vec<PendingAudit> = Vec::new();
+    let mut pending: Vec<audit_log::Pending> = Vec::new();
     for job in jobs.iter_mut() {
         let entries = std::mem::take(&mut job.entries);
         let mut index = std::mem::take(&mut job.index);
@@ -1048,90 +1129,12 @@ fn in_transaction(
         // The chain's head is read inside this transaction, which holds the database's
         // write lock: every process appends to one chain, in commit order.
         let head = audit_head(conn)?;
-        let head = write_audit(conn, shared, indexer, now, pending, head)?;
+        let head = audit_log::append_chained(conn, now, pending, head)?;
         let kept = format!("{} {}", head.sequence, head.hash);
         keyed_set(conn, AUDIT_HEAD.0, AUDIT_HEAD.1, kept)?;
     }
     conn.batch("COMMIT")?;
     Ok(results)
-}
-
-/// Link a group's AuditEvents into the chain, in order, all in one savepoint (a savepoint per
-/// event journals every page each one touches). Should any event be refused, the group is
-/// rolled back and linked again one savepoint per event, so a refused event costs no other
-/// its place in the chain.
-fn write_audit(
-    conn: &mut dyn Conn,
-    shared: &Shared,
-    indexer: &Indexer,
-    now: i64,
-    mut events: Vec<PendingAudit>,
-    start: crate::audit::Head,
-) -> Result<crate::audit::Head, StoreError> {
-    let system = Access::system();
-    let ctx = Ctx {
-        now,
-        indexer,
-        registry: shared.registry,
-        chain: true,
-        access: &system,
-    };
-    conn.batch("SAVEPOINT audit")?;
-    let mut h = start.clone();
-    let mut refused = false;
-    for p in &mut events {
-        let linked = crate::audit::link(&mut p.event, &p.canonical, &h);
-        let mut tx = WriterTx {
-            conn: &mut *conn,
-            shared,
-            access: &system,
-        };
-        let entry = audit_entry(p.event.clone());
-        match interaction::transaction(&mut tx, &ctx, vec![entry], vec![Some(p.index.clone())]) {
-            Ok(_) => h = linked,
-            Err(_) => {
-                refused = true;
-                break;
-            }
-        }
-    }
-    if !refused {
-        conn.batch("RELEASE SAVEPOINT audit")?;
-        return Ok(h);
-    }
-    conn.batch("ROLLBACK TO SAVEPOINT audit; RELEASE SAVEPOINT audit")?;
-    let mut h = start;
-    for mut p in events {
-        crate::audit::unlink(&mut p.event);
-        let linked = crate::audit::link(&mut p.event, &p.canonical, &h);
-        match in_savepoint_as(
-            conn,
-            shared,
-            &system,
-            indexer,
-            now,
-            vec![audit_entry(p.event)],
-            vec![Some(p.index)],
-            true,
-        )? {
-            Ok(_) => h = linked,
-            Err(e) => tracing::error!(error = %e, "an audit event was refused"),
-        }
-    }
-    Ok(h)
-}
-
-/// The write of one AuditEvent, under the id it was given.
-fn audit_entry(event: Value) -> Entry {
-    Entry {
-        full_url: None,
-        op: WriteOp::Update {
-            rtype: "AuditEvent".into(),
-            id: event["id"].as_str().unwrap_or_default().to_string(),
-            resource: event,
-            if_match: None,
-        },
-    }
 }
 
 /// Run entries as one unit inside a savepoint of the open transaction: kept on success,
@@ -1145,21 +1148,6 @@ fn in_savepoint(
     entries: Vec<Entry>,
     index: Vec<Option<Vec<IndexEntry>>>,
 ) -> Result<Result<Vec<Outcome>, StoreError>, StoreError> {
-    in_savepoint_as(conn, shared, access, indexer, now, entries, index, false)
-}
-
-/// [`in_savepoint`], as the audit trail (`chain`: may write linked AuditEvents) or not.
-#[allow(clippy::too_many_arguments)]
-fn in_savepoint_as(
-    conn: &mut dyn Conn,
-    shared: &Shared,
-    access: &Access,
-    indexer: &Indexer,
-    now: i64,
-    entries: Vec<Entry>,
-    index: Vec<Option<Vec<IndexEntry>>>,
-    chain: bool,
-) -> Result<Result<Vec<Outcome>, StoreError>, StoreError> {
     conn.batch("SAVEPOINT unit")?;
     let mut tx = WriterTx {
         conn: &mut *conn,
@@ -1170,7 +1158,6 @@ fn in_savepoint_as(
         now,
         indexer,
         registry: shared.registry,
-        chain,
         access,
     };
     let r = interaction::transaction(&mut tx, &ctx, entries, index);
@@ -1229,23 +1216,15 @@ pub(crate) fn submit(
 }
 
 /// Queue AuditEvents (and keyed records) for the next group commit; with `wait`, return
-/// once it is durable. Index values are computed here, on the caller's thread: linking an
-/// event into the chain does not change them.
+/// once it is durable. The hashed text and the searchable facts are computed here, on the
+/// caller's thread: linking an event into the chain changes neither.
 pub(crate) fn submit_audit(
     queue: &SyncSender<Job>,
-    indexer: &Indexer,
     events: Vec<Value>,
     keyed: Vec<Keyed>,
     wait: bool,
 ) -> Result<(), StoreError> {
-    let audit = events
-        .into_iter()
-        .map(|event| PendingAudit {
-            index: indexer.extract(&event),
-            canonical: crate::audit::canonical(&event),
-            event,
-        })
-        .collect();
+    let audit = events.into_iter().map(audit_log::Pending::new).collect();
     let (reply, rx) = mpsc::sync_channel(1);
     queue
         .send(Job {
@@ -1279,7 +1258,13 @@ fn take_lease(conn: &mut dyn Conn, now: i64, lease: &Lease) -> Result<bool, Stor
             return Ok(false);
         }
     }
-    let kept = format!("{} {}", now + lease.ttl_ms.max(0), lease.holder);
+    // Given up (`ttl_ms` 0): free from now on, whatever another process's clock says.
+    let expires = if lease.ttl_ms <= 0 {
+        0
+    } else {
+        now + lease.ttl_ms
+    };
+    let kept = format!("{expires} {}", lease.holder);
     keyed_set(conn, LEASES, &lease.name, kept)?;
     Ok(true)
 }
@@ -1374,19 +1359,8 @@ fn audit_head(conn: &mut dyn Conn) -> Result<crate::audit::Head, StoreError> {
             }
         }
     }
-    let rows = hits(conn.query(
-        "SELECT r.rid, r.rtype, r.id, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq \
-         WHERE r.rtype = 'AuditEvent' ORDER BY r.seq DESC LIMIT 1000",
-        &[],
-    )?);
-    for (_, hit) in rows {
-        if let Some((sequence, _, hash)) = serde_json::from_str::<Value>(&hit.body)
-            .ok()
-            .as_ref()
-            .and_then(crate::audit::link_of)
-        {
-            return Ok(crate::audit::Head { sequence, hash });
-        }
+    if let Some((sequence, hash)) = audit_log::newest_link(conn)? {
+        return Ok(crate::audit::Head { sequence, hash });
     }
     Ok(crate::audit::Head::genesis())
 }

@@ -23,8 +23,6 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: i64,
     pub(crate) indexer: &'a Indexer,
     pub(crate) registry: &'static Registry,
-    /// Writing as the audit trail: linked AuditEvents allowed.
-    pub(crate) chain: bool,
     /// Whose write this is. Every entry is decided here, with the type that is executed,
     /// the stored version's patients and the new version's.
     pub(crate) access: &'a Access,
@@ -443,12 +441,31 @@ fn put(
                 "AuditEvent/{id} is an audit record: audit records are append-only and cannot be changed"
             )));
         }
-        if !ctx.chain && crate::audit::has_link(&resource) {
+        if crate::audit::has_link(&resource) {
             return Err(StoreError::BadRequest(
                 "the audit-chain extension is set by Tend when it records an event, not by clients"
                     .into(),
             ));
         }
+        // Another system's event: appended to the audit log, decided like any write with
+        // the patients it names.
+        let patients = crate::audit_log::patients_of(&resource);
+        may_change(ctx, rtype, prev)?;
+        ctx.access
+            .check(rtype, true, &patients, false)
+            .map_err(|d| StoreError::denied(ctx.access, d))?;
+        let (body, patients) = crate::audit_log::append_one(tx.conn, ctx.now, id, resource)?;
+        return Ok(Outcome::Created(Version {
+            rtype: rtype.into(),
+            id: id.into(),
+            version: 1,
+            last_updated: ctx.now,
+            op: Op::Create,
+            body: Some(body),
+            seq: 0,
+            patients,
+            restricted: false,
+        }));
     }
     let version = prev.map(|p| p.version + 1).unwrap_or(1);
     let obj = resource
@@ -518,7 +535,7 @@ fn put(
 }
 
 /// `resourceType`, `id`, `meta` first, then the rest in the client's order.
-fn order_keys(v: Value) -> Value {
+pub(crate) fn order_keys(v: Value) -> Value {
     let Value::Object(mut m) = v else { return v };
     let mut out = serde_json::Map::with_capacity(m.len());
     for k in ["resourceType", "id", "meta"] {

@@ -18,6 +18,8 @@
 //!   [`Access`]: in the SQL of reads (nothing outside it is loaded, counted or revealed) and
 //!   entry by entry in the writer (the stored version's patients and the new version's).
 
+mod audit_log;
+mod audit_terms;
 mod compartment;
 mod conn;
 mod engine;
@@ -42,6 +44,8 @@ use search::SearchQuery;
 pub mod audit;
 
 pub use access::{Access, Reach};
+/// The search parameters of the audit trail (AuditEvent), served from its log.
+pub use audit_terms::PARAMS as AUDIT_SEARCH_PARAMS;
 pub use engine::{Commits, Keyed, Mode, Progress, WriteResult};
 pub use error::StoreError;
 pub use model::{
@@ -175,6 +179,7 @@ pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
         let path = path.to_string();
         let mut writer = sqlite::SqliteConn::open(&path, true)?;
         let pids = engine::init_schema(&mut writer, registry)?;
+        audit_log::migrate(&mut writer, None)?;
         let shared = Arc::new(Shared { pids, registry });
         let commits = Arc::new(engine::Commits::default());
         commits.advance(engine::newest_seq(&mut writer)?);
@@ -200,6 +205,7 @@ pub fn open(url: &str, options: Options) -> Result<Arc<dyn Store>, StoreError> {
         let mut writer = postgres::PgConn::open(url)?;
         writer.batch(postgres::WRITE_LOCK)?;
         let pids = engine::init_schema(&mut writer, registry)?;
+        audit_log::migrate(&mut writer, Some(postgres::WRITE_LOCK))?;
         let shared = Arc::new(Shared { pids, registry });
         let commits = Arc::new(engine::Commits::default());
         commits.advance(engine::newest_seq(&mut writer)?);
@@ -325,10 +331,10 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         self.pool.with(|c| engine::counts(c))
     }
     fn audit(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
-        engine::submit_audit(&self.queue, &self.indexer, events, Vec::new(), false)
+        engine::submit_audit(&self.queue, events, Vec::new(), false)
     }
     fn audit_durable(&self, events: Vec<serde_json::Value>) -> Result<(), StoreError> {
-        engine::submit_audit(&self.queue, &self.indexer, events, Vec::new(), true)
+        engine::submit_audit(&self.queue, events, Vec::new(), true)
     }
     fn keyed_get(&self, space: &str, key: &str) -> Result<Option<String>, StoreError> {
         self.pool.with(|c| engine::keyed_get(c, space, key))
@@ -341,6 +347,6 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         writes: Vec<Keyed>,
         audit: Vec<serde_json::Value>,
     ) -> Result<(), StoreError> {
-        engine::submit_audit(&self.queue, &self.indexer, audit, writes, true)
+        engine::submit_audit(&self.queue, audit, writes, true)
     }
 }

@@ -5,7 +5,8 @@
 //! Tables: `resource_version` (every version; its `seq` is the change-log position),
 //! `resource` (the current version of each resource, `rid` keys the index rows),
 //! `search_param` (interned parameter ids) and one `ix_*` table per search parameter type,
-//! holding rows only for current, non-deleted versions.
+//! holding rows only for current, non-deleted versions; `audit_log` and `audit_term` (the
+//! audit trail, `audit_log.rs`).
 
 use std::collections::HashMap;
 
@@ -55,6 +56,11 @@ pub(crate) fn schema(d: Dialect) -> String {
         Dialect::Sqlite => "PRIMARY KEY (rid, pid, n)) WITHOUT ROWID",
         Dialect::Postgres => "PRIMARY KEY (rid, pid, n))",
     };
+    // Terms are compared byte by byte (prefix searches are ranges), whatever the locale.
+    let (term_key, term_collation) = match d {
+        Dialect::Sqlite => ("PRIMARY KEY (term, pos)) WITHOUT ROWID", ""),
+        Dialect::Postgres => ("PRIMARY KEY (term, pos))", " COLLATE \"C\""),
+    };
     let compartment_key = match d {
         Dialect::Sqlite => "PRIMARY KEY (seq, patient)) WITHOUT ROWID",
         Dialect::Postgres => "PRIMARY KEY (seq, patient))",
@@ -83,6 +89,11 @@ CREATE TABLE IF NOT EXISTS checkpoint (consumer TEXT PRIMARY KEY, seq {int} NOT 
 -- Tend's own records that are not FHIR resources (accounts, sessions, tokens), never served
 -- by the FHIR API: a value per key in a named space.
 CREATE TABLE IF NOT EXISTS keyed (space TEXT NOT NULL, k TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (space, k));
+-- The audit trail (`audit_log.rs`): one row per AuditEvent in append order, and the terms
+-- it can be searched by (`audit_terms.rs`), instead of versions and index rows.
+CREATE TABLE IF NOT EXISTS audit_log (pos {int} PRIMARY KEY, id TEXT NOT NULL, recorded {int},
+  lastupd {int} NOT NULL, body TEXT NOT NULL, patients TEXT);
+CREATE TABLE IF NOT EXISTS audit_term (term TEXT{term_collation} NOT NULL, pos {int} NOT NULL, {term_key};
 CREATE TABLE IF NOT EXISTS ix_string (rid {int} NOT NULL, pid {int} NOT NULL, n {int} NOT NULL, text TEXT NOT NULL, exact TEXT NOT NULL, {clustered};
 CREATE TABLE IF NOT EXISTS ix_token (rid {int} NOT NULL, pid {int} NOT NULL, n {int} NOT NULL, system TEXT, code TEXT, text TEXT, {clustered};
 CREATE TABLE IF NOT EXISTS ix_date (rid {int} NOT NULL, pid {int} NOT NULL, n {int} NOT NULL, lo {int} NOT NULL, hi {int} NOT NULL, {clustered};
@@ -100,6 +111,8 @@ CREATE TABLE IF NOT EXISTS ix_composite (rid {int} NOT NULL, pid {int} NOT NULL,
 /// after the data).
 pub(crate) const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS compartment_patient ON compartment (patient, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS audit_log_id ON audit_log (id);
+CREATE INDEX IF NOT EXISTS audit_log_recorded ON audit_log (recorded);
 CREATE INDEX IF NOT EXISTS ix_string_v ON ix_string (pid, text);
 CREATE INDEX IF NOT EXISTS ix_token_v ON ix_token (pid, code, system);
 CREATE INDEX IF NOT EXISTS ix_date_v ON ix_date (pid, lo);
@@ -443,7 +456,7 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
                 .iter()
                 .map(|v| match v {
                     Value::Date { prefix, lo, hi } => date_cond(
-                        b,
+                        &mut b.args,
                         *prefix,
                         *lo,
                         *hi,
@@ -603,9 +616,14 @@ fn value_cond(
             &format!("{x}.system"),
             &format!("{x}.code"),
         ),
-        (ParamType::Date, Value::Date { prefix, lo, hi }) => {
-            date_cond(b, *prefix, *lo, *hi, &format!("{x}.lo"), &format!("{x}.hi"))
-        }
+        (ParamType::Date, Value::Date { prefix, lo, hi }) => date_cond(
+            &mut b.args,
+            *prefix,
+            *lo,
+            *hi,
+            &format!("{x}.lo"),
+            &format!("{x}.hi"),
+        ),
         (
             ParamType::Number,
             Value::Number {
@@ -721,7 +739,7 @@ fn component_cond(b: &mut Builder<'_>, v: &Value, x: &str, p: &str) -> String {
             hi,
         } => num_cond(b, *prefix, *value, *lo, *hi, &format!("{x}.{p}_num")),
         Value::Date { prefix, lo, hi } => date_cond(
-            b,
+            &mut b.args,
             *prefix,
             *lo,
             *hi,
@@ -769,10 +787,15 @@ fn token_cond(
     }
 }
 
+fn arg(args: &mut Vec<Arg>, a: Arg) -> &'static str {
+    args.push(a);
+    "?"
+}
+
 /// Date comparison of the resource range [lo_col, hi_col] with the search range [lo, hi]
 /// (<https://hl7.org/fhir/R4/search.html#prefix>).
-fn date_cond(
-    b: &mut Builder<'_>,
+pub(crate) fn date_cond(
+    args: &mut Vec<Arg>,
     prefix: Prefix,
     lo: i64,
     hi: i64,
@@ -781,25 +804,25 @@ fn date_cond(
 ) -> String {
     match prefix {
         Prefix::Eq => {
-            let (a, c) = (b.arg(Arg::Int(lo)), b.arg(Arg::Int(hi)));
+            let (a, c) = (arg(args, Arg::Int(lo)), arg(args, Arg::Int(hi)));
             format!("({lo_col} >= {a} AND {hi_col} <= {c})")
         }
         Prefix::Ne => {
-            let (a, c) = (b.arg(Arg::Int(lo)), b.arg(Arg::Int(hi)));
+            let (a, c) = (arg(args, Arg::Int(lo)), arg(args, Arg::Int(hi)));
             format!("({lo_col} < {a} OR {hi_col} > {c})")
         }
-        Prefix::Gt => format!("{hi_col} > {}", b.arg(Arg::Int(hi))),
-        Prefix::Lt => format!("{lo_col} < {}", b.arg(Arg::Int(lo))),
-        Prefix::Ge => format!("{hi_col} >= {}", b.arg(Arg::Int(lo))),
-        Prefix::Le => format!("{lo_col} <= {}", b.arg(Arg::Int(hi))),
-        Prefix::Sa => format!("{lo_col} > {}", b.arg(Arg::Int(hi))),
-        Prefix::Eb => format!("{hi_col} < {}", b.arg(Arg::Int(lo))),
+        Prefix::Gt => format!("{hi_col} > {}", arg(args, Arg::Int(hi))),
+        Prefix::Lt => format!("{lo_col} < {}", arg(args, Arg::Int(lo))),
+        Prefix::Ge => format!("{hi_col} >= {}", arg(args, Arg::Int(lo))),
+        Prefix::Le => format!("{lo_col} <= {}", arg(args, Arg::Int(hi))),
+        Prefix::Sa => format!("{lo_col} > {}", arg(args, Arg::Int(hi))),
+        Prefix::Eb => format!("{hi_col} < {}", arg(args, Arg::Int(lo))),
         Prefix::Ap => {
             // Approximately: within 10 % of the range's width, at least a day either side.
             let slack = ((hi - lo) / 10).max(86_400_000);
             let (a, c) = (
-                b.arg(Arg::Int(lo.saturating_sub(slack))),
-                b.arg(Arg::Int(hi.saturating_add(slack))),
+                arg(args, Arg::Int(lo.saturating_sub(slack))),
+                arg(args, Arg::Int(hi.saturating_add(slack))),
             );
             format!("({hi_col} >= {a} AND {lo_col} <= {c})")
         }

@@ -718,6 +718,132 @@ fn audit(store: &dyn Store, first: usize) {
     }
 }
 
+/// The audit trail is searched, read and included like any resource, from its log: by
+/// patient, agent, user name, subtype and date, with counts, sorting, `_revinclude` onto the
+/// patient, history and vread; what the log cannot answer is refused by name, and someone
+/// without the audit permission is refused.
+fn audit_search(store: &dyn Store) {
+    let event = |id: &str, patient: &str, when: &str, btg: bool| {
+        let mut subtype =
+            vec![json!({"system": "http://hl7.org/fhir/restful-interaction", "code": "read"})];
+        if btg {
+            subtype.push(json!({"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "BTG"}));
+        }
+        json!({"resourceType": "AuditEvent", "id": id,
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+            "subtype": subtype, "action": "R", "recorded": when, "outcome": "0",
+            "agent": [{"who": {"reference": "Practitioner/as-pr"}, "altId": "as-nurse", "requestor": true}],
+            "source": {"observer": {"display": "Tend"}},
+            "entity": [{"what": {"reference": format!("Patient/{patient}")}}]})
+    };
+    store
+        .audit_durable(vec![
+            event("as-1", "as-p1", "2026-03-01T10:00:00Z", false),
+            event("as-2", "as-p1", "2026-03-02T10:00:00Z", true),
+            event("as-3", "as-p2", "2026-03-03T10:00:00Z", false),
+        ])
+        .unwrap();
+    put(store, json!({"resourceType": "Patient", "id": "as-p1"}));
+    assert_eq!(
+        ids(store, "AuditEvent", "patient=Patient/as-p1&_sort=-date"),
+        ["as-2", "as-1"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            "AuditEvent",
+            "patient=as-p1,as-p2&date=ge2026-03-02&_sort=date"
+        ),
+        ["as-2", "as-3"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            "AuditEvent",
+            "subtype=http://terminology.hl7.org/CodeSystem/v3-ActReason|BTG&altid=as-nurse"
+        ),
+        ["as-2"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            "AuditEvent",
+            "agent=Practitioner/as-pr&entity=Patient/as-p2"
+        ),
+        ["as-3"]
+    );
+    let system = store::Access::system();
+    let counted = store
+        .search(&system, &q("AuditEvent", "altid=as-nurse&_summary=count"))
+        .unwrap();
+    assert_eq!(counted.total, Some(3));
+    let page = store
+        .search(
+            &system,
+            &q("Patient", "_id=as-p1&_revinclude=AuditEvent:patient"),
+        )
+        .unwrap();
+    let mut included: Vec<String> = page.included.iter().map(|h| h.id.clone()).collect();
+    included.sort();
+    assert_eq!(included, ["as-1", "as-2"]);
+    let page = store
+        .search(
+            &system,
+            &q("AuditEvent", "_id=as-3&_include=AuditEvent:patient"),
+        )
+        .unwrap();
+    assert!(page.included.is_empty(), "as-p2 was never stored");
+    let refused = store.search(&system, &q("AuditEvent", "entity-name=x"));
+    assert!(
+        matches!(&refused, Err(StoreError::BadRequest(m)) if m.contains("AuditEvent searches take")),
+        "{refused:?}"
+    );
+    let (versions, total) = store
+        .history(
+            &system,
+            &store::HistoryQuery {
+                scope: store::HistoryScope::Instance("AuditEvent".into(), "as-1".into()),
+                since: None,
+                count: 10,
+                offset: 0,
+            },
+        )
+        .unwrap();
+    assert_eq!((versions.len(), total), (1, 1));
+    assert!(store
+        .vread(&system, "AuditEvent", "as-1", 1)
+        .unwrap()
+        .is_some());
+    assert!(store
+        .vread(&system, "AuditEvent", "as-1", 2)
+        .unwrap()
+        .is_none());
+    let nurse = store::Access::caller(
+        access::Principal {
+            id: "n".into(),
+            name: "N".into(),
+            role: access::Role::Nurse,
+            practitioner: None,
+            wards: vec![],
+            scopes: None,
+            via: access::Via::Session,
+        },
+        store::Reach::Patients(["as-p1".to_string()].into_iter().collect()),
+        None,
+    );
+    assert!(matches!(
+        store.search(&nurse, &q("AuditEvent", "patient=as-p1")),
+        Err(StoreError::Forbidden { .. })
+    ));
+    let page = store
+        .search(
+            &nurse,
+            &q("Patient", "_id=as-p1&_revinclude=AuditEvent:patient"),
+        )
+        .unwrap();
+    assert_eq!((page.matches.len(), page.included.len()), (1, 0));
+}
+
 /// Keyed records: set, replace, list by space, remove; with an audit event in the same commit.
 fn keyed(store: &dyn Store) {
     store
@@ -772,6 +898,7 @@ fn sqlite_conformance() {
     assert!(store.keyed_get("account", "admin").unwrap().is_some());
     // The chain continues from the head the database holds.
     audit(&*store, 14);
+    audit_search(&*store);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -791,4 +918,5 @@ fn postgres_conformance() {
         .is_some());
     assert!(store.keyed_get("account", "admin").unwrap().is_some());
     audit(&*store, 14);
+    audit_search(&*store);
 }

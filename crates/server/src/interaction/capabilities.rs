@@ -67,6 +67,22 @@ pub(crate) fn statement(registry: &Registry) -> &'static str {
                 "searchRevInclude": registry_revincludes(registry, rtype),
                 "searchParam": search_params,
             });
+            if rtype == "AuditEvent" {
+                // The audit trail: an append-only log with its own, smaller search.
+                r["interaction"] = json!(["read", "vread", "history-instance", "history-type", "create", "update", "search-type"]
+                    .iter()
+                    .map(|c| json!({"code": c}))
+                    .collect::<Vec<_>>());
+                r["versioning"] = json!("no-version");
+                r["conditionalUpdate"] = json!(false);
+                r["conditionalDelete"] = json!("not-supported");
+                r["searchInclude"] = json!(["AuditEvent:agent", "AuditEvent:entity", "AuditEvent:patient"]);
+                r["searchParam"] = json!(params
+                    .iter()
+                    .filter(|p| store::AUDIT_SEARCH_PARAMS.contains(&p.code.as_str()))
+                    .map(|p| json!({"name": p.code, "definition": p.url, "type": type_name(p.kind)}))
+                    .collect::<Vec<_>>());
+            }
             if rtype == "Patient" {
                 r["operation"] = json!([{
                     "name": "everything",
