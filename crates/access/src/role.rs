@@ -10,6 +10,7 @@ pub enum Role {
     Physician,
     RapidResponse,
     Navigator,
+    MdtCoordinator,
     SocialWorker,
     QualityOfficer,
     SafetyReviewer,
@@ -19,11 +20,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::Nurse,
         Role::Physician,
         Role::RapidResponse,
         Role::Navigator,
+        Role::MdtCoordinator,
         Role::SocialWorker,
         Role::QualityOfficer,
         Role::SafetyReviewer,
@@ -39,6 +41,7 @@ impl Role {
             Role::Physician => "physician",
             Role::RapidResponse => "rapid-response",
             Role::Navigator => "navigator",
+            Role::MdtCoordinator => "mdt-coordinator",
             Role::SocialWorker => "social-worker",
             Role::QualityOfficer => "quality-officer",
             Role::SafetyReviewer => "safety-reviewer",
@@ -55,6 +58,7 @@ impl Role {
             Role::Physician => "Physician",
             Role::RapidResponse => "Rapid-response team",
             Role::Navigator => "Patient navigator",
+            Role::MdtCoordinator => "MDT coordinator",
             Role::SocialWorker => "Social worker",
             Role::QualityOfficer => "Quality officer",
             Role::SafetyReviewer => "Safety reviewer",
@@ -106,7 +110,8 @@ impl Role {
             }
             Category::Coordination => {
                 self.grants(if write { RecordWrite } else { ChartRead })
-                    || (self.grants(Outreach) && self.grants(ChartRead))
+                    || ((self.grants(Outreach) || self.grants(TumourBoard))
+                        && self.grants(ChartRead))
             }
             Category::Interface => {
                 if write {
@@ -149,6 +154,8 @@ pub enum Permission {
     Measures,
     /// Safety-event reports (AdverseEvent) hospital-wide.
     SafetyEvents,
+    /// Tumour boards: meetings, their case lists and referrals to them.
+    TumourBoard,
     /// Search the audit trail (the privacy page, AuditEvent reads).
     AuditRead,
     /// Accounts: add, disable, reset passwords, tokens.
@@ -180,6 +187,9 @@ impl Permission {
             }
             Permission::Measures => "Population measures (MeasureReports), no patient-level data",
             Permission::SafetyEvents => "Safety-event reports (AdverseEvent) hospital-wide",
+            Permission::TumourBoard => {
+                "Tumour boards: prepare meetings, list and refer patients to discuss"
+            }
             Permission::AuditRead => "Search the audit trail (privacy page, AuditEvent)",
             Permission::ManageUsers => "Accounts and API tokens",
             Permission::Directory => "Write wards, staff and organizations",
@@ -187,7 +197,7 @@ impl Permission {
         }
     }
 
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::Board,
         Permission::ChartRead,
         Permission::RecordWrite,
@@ -197,6 +207,7 @@ impl Permission {
         Permission::BreakGlass,
         Permission::Measures,
         Permission::SafetyEvents,
+        Permission::TumourBoard,
         Permission::AuditRead,
         Permission::ManageUsers,
         Permission::Directory,
@@ -216,6 +227,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
             Physician,
             RapidResponse,
             Navigator,
+            MdtCoordinator,
             SocialWorker,
             IntegrationService,
         ],
@@ -239,6 +251,10 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
         &[QualityOfficer, SafetyReviewer, Administrator],
     ),
     (Permission::SafetyEvents, &[SafetyReviewer]),
+    (
+        Permission::TumourBoard,
+        &[Physician, Navigator, MdtCoordinator],
+    ),
     (Permission::AuditRead, &[PrivacyOfficer]),
     (Permission::ManageUsers, &[Administrator]),
     (Permission::Directory, &[Administrator, IntegrationService]),
@@ -277,7 +293,8 @@ pub(crate) enum Category {
     Measure,
     /// Safety-event reports.
     SafetyEvent,
-    /// Care coordination a navigator or social worker writes.
+    /// Care coordination a navigator, social worker or MDT coordinator writes (tasks,
+    /// referrals, messages, appointments).
     Coordination,
     /// The HL7 v2 message log (MessageHeader records hold whole messages, every patient
     /// of a feed): interface engineers and integrations only.
@@ -311,7 +328,7 @@ pub(crate) fn category_of(rtype: &str) -> Category {
         "Measure" | "MeasureReport" => Category::Measure,
         "AdverseEvent" => Category::SafetyEvent,
         "MessageHeader" => Category::Interface,
-        "Task" | "ServiceRequest" | "Communication" | "CommunicationRequest" => {
+        "Task" | "ServiceRequest" | "Communication" | "CommunicationRequest" | "Appointment" => {
             Category::Coordination
         }
         _ => Category::Clinical,
@@ -370,6 +387,10 @@ mod tests {
         assert!(!Administrator.fhir("AuditEvent", false));
         assert!(!Physician.fhir("AuditEvent", true));
         assert!(SafetyReviewer.fhir("AdverseEvent", true));
+        assert!(MdtCoordinator.fhir("Appointment", true));
+        assert!(MdtCoordinator.fhir("Task", true));
+        assert!(!MdtCoordinator.fhir("CarePlan", true));
+        assert!(!MdtCoordinator.fhir("CareTeam", true));
         assert!(!SafetyReviewer.fhir("Patient", false));
     }
 }

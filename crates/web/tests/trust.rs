@@ -172,6 +172,13 @@ async fn world() -> (World, tempfile::TempDir) {
         Some("Practitioner/nav1"),
         &[],
     );
+    support::account(
+        &gate,
+        "coordinator",
+        Role::MdtCoordinator,
+        Some("Practitioner/coord1"),
+        &[],
+    );
     support::account(&gate, "social", Role::SocialWorker, None, &[]);
     support::account(&gate, "quality", Role::QualityOfficer, None, &[]);
     support::account(&gate, "safety", Role::SafetyReviewer, None, &[]);
@@ -351,6 +358,7 @@ async fn the_role_matrix_holds_and_every_request_is_audited() {
         "physician",
         "rapid",
         "navigator",
+        "coordinator",
         "social",
         "quality",
         "safety",
@@ -391,6 +399,7 @@ async fn the_role_matrix_holds_and_every_request_is_audited() {
             "physician",
             "rapid",
             "navigator",
+            "coordinator",
             "social",
             "quality",
             "safety",
