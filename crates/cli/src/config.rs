@@ -64,6 +64,7 @@ impl SiteArgs {
             zone: self.time_zone.unwrap_or_else(web::Zone::machine),
             wall_names: self.wall_names,
             navigation: None,
+            tumour_board: None,
         }
     }
 }

@@ -137,6 +137,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut web = args.site.web(false);
     let nav = crate::navigation_service(&state, web.zone);
     web.navigation = Some(nav.clone());
+    web.tumour_board = Some(crate::tumour_board_service(&state));
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         nav.wait_processed(target_seq(&nav), Duration::from_secs(600));
@@ -229,6 +230,20 @@ fn demo_accounts(
             "Patient navigator (cancer pathways)",
             Role::Navigator,
             staff("Patient navigator (cancer", None),
+            vec![],
+        ),
+        (
+            "oncologist",
+            "Medical oncologist (tumour boards)",
+            Role::Physician,
+            staff("Medical oncologist", None),
+            vec![],
+        ),
+        (
+            "coordinator",
+            "MDT coordinator (cancer services)",
+            Role::MdtCoordinator,
+            staff("MDT coordinator", None),
             vec![],
         ),
         (

@@ -169,6 +169,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .is_some_and(|u| u.starts_with("https://"));
     let mut web = args.site.web(secure_cookies);
     web.navigation = Some(navigation_service(&state, web.zone));
+    web.tumour_board = Some(tumour_board_service(&state));
     serve_app(state, &args.listen, web, cds).await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
@@ -249,6 +250,13 @@ pub(crate) fn navigation_service(
     );
     nav.start();
     nav
+}
+
+/// Tumour boards, following the record (started).
+pub(crate) fn tumour_board_service(state: &server::AppState) -> Arc<mdt::TumourBoard> {
+    let tb = mdt::TumourBoard::new(state.store.clone(), Arc::new(store::SystemClock));
+    tb.start();
+    tb
 }
 
 /// Bind, print the URLs, and serve the API, CDS Hooks and the web app until Ctrl-C / SIGTERM.

@@ -6,7 +6,15 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const PURE: &[&str] = &["fhir", "hl7v2", "rules", "synth", "prevention", "access"];
+const PURE: &[&str] = &[
+    "fhir",
+    "hl7v2",
+    "rules",
+    "synth",
+    "prevention",
+    "access",
+    "tumour-board",
+];
 const FORBIDDEN: &[&str] = &[
     "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",
 ];

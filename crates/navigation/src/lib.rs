@@ -32,7 +32,7 @@ mod worklist;
 pub use actions::NewContact;
 pub use codes::{channel_words, outcome_words, CHANNELS, OUTCOMES};
 pub use predict::{predict, Prediction, Risk};
-pub use record::{at, Assignment, Contact, Person};
+pub use record::{at, person, Assignment, Contact, Person};
 pub use service::{Case, Config, Episode, Navigation, RunReport, CONSUMER};
 pub use shape::{episode_id, milestone_id, team_id};
 pub use site::{CodeMatch, Entry, Site, TumourSite};

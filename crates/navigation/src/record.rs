@@ -322,7 +322,7 @@ pub struct Person {
 }
 
 /// A Patient resource read for the worklist.
-pub(crate) fn person(p: &Value) -> Person {
+pub fn person(p: &Value) -> Person {
     let names = p["name"].as_array().cloned().unwrap_or_default();
     let n = names
         .iter()

@@ -287,6 +287,14 @@ fn posts() -> Vec<Post> {
         PRIMARY_CARE,
         None,
     ));
+    // And the tumour boards' coordinator, a cancer-services nurse who prepares the meetings.
+    posts.push(post(
+        "mdt-coordinator".into(),
+        "MDT coordinator (cancer services)",
+        Profession::Nurse,
+        PRIMARY_CARE,
+        None,
+    ));
     posts
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::vitals::{Sim, VitalsStream};
-use crate::{clinic, facility, inpatients, referrals};
+use crate::{clinic, facility, inpatients, referrals, tumour_boards};
 
 /// What to generate. Time and seed are inputs: generation never reads the clock.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Hospital {
 
 /// Resource types in load order; a resource only refers to types before it (or, for
 /// Observation panels, to Observations pushed before them).
-const ORDER: [&str; 19] = [
+const ORDER: [&str; 20] = [
     "Organization",
     "Location",
     "Practitioner",
@@ -68,6 +68,7 @@ const ORDER: [&str; 19] = [
     "ServiceRequest",
     "Encounter",
     "CareTeam",
+    "Appointment",
     "Condition",
     "Goal",
     "CarePlan",
@@ -89,7 +90,8 @@ pub(crate) struct Out {
 impl Out {
     fn new() -> Out {
         Out {
-            buckets: vec![Vec::new(); ORDER.len()],
+            // One more, last: resources that refer to types written later in ORDER.
+            buckets: vec![Vec::new(); ORDER.len() + 1],
         }
     }
 
@@ -106,6 +108,23 @@ impl Out {
         for r in resources {
             self.push(r);
         }
+    }
+
+    /// A resource written after every type of [`ORDER`] (it refers to a later type, e.g. a
+    /// ServiceRequest based on a CarePlan).
+    pub(crate) fn push_last(&mut self, resource: Value) {
+        if let Some(last) = self.buckets.last_mut() {
+            last.push(resource);
+        }
+    }
+
+    /// The resources of one type written so far.
+    pub(crate) fn of_type(&self, kind: &str) -> &[Value] {
+        ORDER
+            .iter()
+            .position(|t| *t == kind)
+            .map(|i| self.buckets[i].as_slice())
+            .unwrap_or_default()
     }
 
     fn into_resources(self) -> Vec<Value> {
@@ -129,6 +148,7 @@ pub fn generate(cfg: &Config) -> Hospital {
     clinic::generate(cfg, &staff, first_clinic, &mut out);
     let first_referral = first_clinic + cfg.clinic_patients as u32;
     referrals::generate(cfg, &staff, first_referral, &mut out);
+    tumour_boards::generate(cfg, &staff, &mut out);
     Hospital {
         resources: out.into_resources(),
         sims,

@@ -34,6 +34,7 @@ mod oesophageal;
 mod problems;
 mod random;
 mod referrals;
+mod tumour_boards;
 mod vitals;
 
 pub use hospital::{generate, summary, Config, Hospital};

@@ -146,6 +146,15 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, number: u32, out: &mut Out) 
         "valueCodeableConcept": {"text": "Progressive disease: new liver metastases after chemoradiotherapy"},
         "focus": [reference("Condition", &id("cond", "cancer"))],
     }));
+    // Performance status at restaging (mCODE: LOINC 89247-1, the ECOG grade as an integer).
+    out.push(json!({
+        "resourceType": "Observation", "id": id("obs", "ecog"), "meta": fhir::meta(),
+        "status": "final",
+        "category": [concept(&[("http://terminology.hl7.org/CodeSystem/observation-category", "survey", "Survey")])],
+        "code": concept(&[(LOINC, "89247-1", "ECOG Performance Status score")]), "subject": subject,
+        "effectiveDateTime": instant(day(104)), "valueInteger": 1,
+        "performer": [reference("Practitioner", &oncologist)],
+    }));
     out.push(result(
         "her2",
         (LOINC, "48676-1", "HER2 [Interpretation] in Tissue"),

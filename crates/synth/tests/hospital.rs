@@ -107,7 +107,10 @@ fn counts_follow_the_configuration() {
         .filter(|s| s["priority"] == "urgent")
         .count();
     assert_eq!(referrals, cfg.cancer_referrals);
-    assert_eq!(counts["ServiceRequest"], cfg.cancer_referrals + 2);
+    let ordered = of_type(h, "ServiceRequest")
+        .filter(|s| s["category"][0]["coding"][0]["code"] != "recommendation")
+        .count();
+    assert_eq!(ordered, cfg.cancer_referrals + 2);
     let wards = of_type(h, "Location")
         .filter(|l| l["physicalType"]["coding"][0]["code"] == "wa")
         .count();
@@ -858,4 +861,46 @@ fn pregnant_patients_are_women_18_to_44() {
     assert!(aneurysms
         .iter()
         .all(|c| birth_sex(patients[subject(c)]) == "M"));
+}
+
+/// The tumour boards: three boards with their members, a meeting last week and next week
+/// each, the oesophageal cancer patient on next week's upper GI list, and a case discussed
+/// last week whose recommendation became tracked steps and was told to the patient.
+#[test]
+fn tumour_boards_meet_with_their_lists() {
+    let h = default_hospital();
+    let boards: Vec<&Value> = of_type(h, "CareTeam")
+        .filter(|t| t["category"][0]["coding"][0]["code"] == "board")
+        .collect();
+    assert_eq!(boards.len(), 3);
+    assert!(boards
+        .iter()
+        .all(|b| b["participant"].as_array().unwrap().len() == 4));
+    let meetings = of_type(h, "Appointment")
+        .filter(|a| a["serviceType"][0]["coding"][0]["code"] == "meeting")
+        .count();
+    assert_eq!(meetings, 6);
+    let cases: Vec<&Value> = of_type(h, "Task")
+        .filter(|t| t["code"]["coding"][0]["code"] == "case")
+        .collect();
+    let progression = cases
+        .iter()
+        .find(|c| c["description"].as_str().unwrap().contains("second-line"))
+        .expect("the oesophageal cancer patient is on a list");
+    assert_eq!(
+        progression["basedOn"][0]["reference"],
+        "Appointment/board-upper-gi-next"
+    );
+    let told: Vec<&&Value> = cases
+        .iter()
+        .filter(|c| c["businessStatus"]["coding"][0]["code"] == "communicated")
+        .collect();
+    assert!(!told.is_empty(), "a case was discussed last week");
+    let plan = told[0]["output"][0]["valueReference"]["reference"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("CarePlan/");
+    assert!(of_type(h, "CarePlan").any(|p| p["id"] == plan));
+    assert!(of_type(h, "ServiceRequest")
+        .any(|s| s["basedOn"][0]["reference"] == format!("CarePlan/{plan}")));
 }

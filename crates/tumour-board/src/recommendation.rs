@@ -165,8 +165,13 @@ pub fn resources(
         "subject": subject,
         "created": ctx.now,
         "author": author,
-        "activity": steps.iter().map(|s| json!({"reference": {"reference": format!("ServiceRequest/{}", step_id(ctx.case, &s.code)), "display": s.words}})).collect::<Vec<_>>(),
-        "supportingInfo": [{"reference": format!("Task/{}", ctx.case)}],
+        // Each step in the plan; the tracked ServiceRequests are based on the plan (one
+        // direction only, so a record can be loaded in order).
+        "activity": steps.iter().map(|s| json!({"detail": {
+            "kind": "ServiceRequest",
+            "code": {"coding": [{"system": codes::STEP, "code": s.code, "display": s.words}], "text": s.words},
+            "status": "not-started",
+        }})).collect::<Vec<_>>(),
     });
     if plan_events.is_empty() {
         if let Some(m) = care_plan.as_object_mut() {
@@ -184,11 +189,9 @@ pub fn resources(
             .map(|c| json!({"reference": c}))
             .collect::<Vec<_>>());
     }
+    // The case Task points at the plan (its output); the plan points at the meeting.
     if let Some(m) = ctx.meeting {
-        care_plan["supportingInfo"]
-            .as_array_mut()
-            .expect("an array")
-            .push(json!({"reference": m}));
+        care_plan["supportingInfo"] = json!([{"reference": m}]);
     }
     let mut out = vec![care_plan];
     for s in steps {

@@ -268,7 +268,6 @@ pub fn told(id: &str, case: &Case, plan: &str, by: &str, note: &str, now: &str) 
         "resourceType": "Communication",
         "id": id,
         "meta": {"tag": [{"system": codes::PATHWAY_EVENT, "code": "treatment-plan-communicated"}]},
-        "basedOn": [{"reference": format!("Task/{}", case.id)}],
         "status": "completed",
         "category": [{"text": "Tumour board recommendation told to the patient"}],
         "subject": {"reference": format!("Patient/{}", case.patient)},

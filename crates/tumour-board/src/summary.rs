@@ -103,10 +103,24 @@ impl CaseSummary {
     }
 }
 
-/// Milliseconds of a FHIR date or instant, for ordering (0 when absent or unreadable).
+/// Milliseconds of a FHIR instant or date (`2026-08-20`, `2026-08`, `2026`; a date at its
+/// start, UTC), for ordering; 0 when absent or unreadable.
 pub(crate) fn ms(s: Option<&str>) -> i64 {
-    s.and_then(search::date_range)
-        .map(|(lo, _)| lo)
+    let Some(s) = s.map(str::trim) else {
+        return 0;
+    };
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return t.timestamp_millis();
+    }
+    let padded = match s.len() {
+        4 => format!("{s}-01-01"),
+        7 => format!("{s}-01"),
+        _ => s.get(..10).unwrap_or(s).to_string(),
+    };
+    chrono::NaiveDate::parse_from_str(&padded, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp_millis())
         .unwrap_or(0)
 }
 
@@ -119,7 +133,7 @@ fn codings(v: &Value) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// The words of a CodeableConcept: its text, else the first display, else the first code.
-pub(crate) fn words(v: &Value) -> String {
+pub fn words(v: &Value) -> String {
     if let Some(t) = v["text"].as_str() {
         return t.to_string();
     }
@@ -181,8 +195,9 @@ fn value_words(o: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// When a result was reported (`issued`), else when it was observed.
 fn observation_time(o: &Value) -> Option<String> {
-    ["effectiveDateTime", "issued", "effectiveInstant"]
+    ["issued", "effectiveDateTime", "effectiveInstant"]
         .iter()
         .find_map(|k| o[*k].as_str())
         .or_else(|| o["effectivePeriod"]["start"].as_str())

@@ -15,6 +15,9 @@
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
 //! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over |
+//! | `GET /mdt`, `POST /mdt/meetings` | tumour boards: meetings ahead and past, patients waiting for a meeting, arranging one |
+//! | `GET /mdt/meetings/{id}`, `POST /mdt/cases/{id}/schedule`, `…/withdraw`, `…/recommend`, `…/told` | a meeting's list: each patient's case summary from the record, the recommendation recorded as tracked steps, told to the patient |
+//! | `POST /mdt/refer/{patient}` | refer a patient to a tumour board (from the pathway timeline) |
 //!
 //! Pages carry no inline script (a strict Content-Security-Policy); `assets/live.js` keeps
 //! the board live and announces deteriorating patients to screen readers. Forms carry the
@@ -28,6 +31,7 @@ mod chart_essentials;
 mod flash;
 mod handover;
 mod local;
+mod mdt;
 mod navigator;
 mod privacy;
 mod session;
@@ -62,6 +66,8 @@ pub struct WebConfig {
     pub wall_names: bool,
     /// Care pathways and the navigator's worklist, when running.
     pub navigation: Option<Arc<::navigation::Navigation>>,
+    /// Tumour boards, when running.
+    pub tumour_board: Option<Arc<::mdt::TumourBoard>>,
 }
 
 /// What the pages share.
@@ -143,6 +149,14 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
             "/navigation/patients/{id}/navigator",
             post(navigator::assign),
         )
+        .route("/mdt", get(mdt::page))
+        .route("/mdt/meetings", post(mdt::new_meeting))
+        .route("/mdt/meetings/{id}", get(mdt::meeting))
+        .route("/mdt/cases/{id}/schedule", post(mdt::schedule))
+        .route("/mdt/cases/{id}/withdraw", post(mdt::withdraw))
+        .route("/mdt/cases/{id}/recommend", post(mdt::recommend))
+        .route("/mdt/cases/{id}/told", post(mdt::told))
+        .route("/mdt/refer/{patient}", post(mdt::refer))
         .route("/alerts/{id}/{action}", post(alerts::act))
         .route("/assets/{file}", get(asset))
         .fallback(not_found)
@@ -212,6 +226,10 @@ async fn home(auth: session::AuthExt) -> Response {
     };
     let to = if u.board() {
         "/board"
+    } else if u.principal.role == access::Role::Navigator {
+        "/navigation"
+    } else if u.tumour_board() {
+        "/mdt"
     } else if u.outreach() {
         "/care-gaps"
     } else if u.audit() {

@@ -126,14 +126,14 @@ fn url(f: &Filters, page: usize) -> String {
 }
 
 /// "64 y", as the chart says it.
-fn age(birth: Option<chrono::NaiveDate>, now_ms: i64) -> String {
+pub(crate) fn age(birth: Option<chrono::NaiveDate>, now_ms: i64) -> String {
     birth
         .and_then(|b| view::age(Some(&b.to_string()), now_ms))
         .map(|y| format!("{y} y"))
         .unwrap_or_default()
 }
 
-fn sex(g: Option<&str>) -> &'static str {
+pub(crate) fn sex(g: Option<&str>) -> &'static str {
     match g {
         Some("female") => " F",
         Some("male") => " M",
@@ -302,7 +302,7 @@ pub(crate) struct TItem {
 
 #[derive(Template)]
 #[template(path = "navigation_patient.html")]
-struct TimelinePage {
+pub(crate) struct TimelinePage {
     nav: Nav,
     id: String,
     name: String,
@@ -321,18 +321,20 @@ struct TimelinePage {
     team: Vec<(String, String, bool)>,
     now_input: String,
     today_input: String,
+    mdt: crate::mdt::Panel,
     notice: Option<String>,
     error: Option<String>,
 }
 
-fn timeline(
+pub(crate) fn timeline(
+    web: &Web,
     nav: &Navigation,
     id: &str,
     user: &crate::User,
-    zone: crate::Zone,
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<TimelinePage, PageError> {
+    let zone = web.config.zone;
     let case = nav.case(id).ok_or_else(|| {
         view::error_page(
             StatusCode::NOT_FOUND,
@@ -433,6 +435,7 @@ fn timeline(
             .collect(),
         now_input: zone.input_value(now_ms),
         today_input: now.format("%Y-%m-%d").to_string(),
+        mdt: crate::mdt::panel(web, user, id)?,
         notice,
         error,
     })
@@ -456,9 +459,8 @@ pub(crate) async fn patient(
         .done
         .and_then(|k| web.flash.take(&user.principal.id, &k))
         .map(|m| m.notice);
-    let zone = web.config.zone;
-    let pid = id.clone();
-    let page = blocking(move || timeline(&nav, &pid, &user, zone, notice, None)).await?;
+    let (w, pid) = (web.clone(), id.clone());
+    let page = blocking(move || timeline(&w, &nav, &pid, &user, notice, None)).await?;
     Ok(view::with_seen(
         view::render(&page),
         server::Seen(vec![format!("Patient/{id}")]),
@@ -661,9 +663,9 @@ async fn act(
             Ok(Redirect::to(&format!("/navigation/patients/{id}?done={key}")).into_response())
         }
         Err((status, message)) => {
-            let zone = web.config.zone;
+            let w = web.clone();
             let page =
-                blocking(move || timeline(&nav, &id, &user, zone, None, Some(message))).await?;
+                blocking(move || timeline(&w, &nav, &id, &user, None, Some(message))).await?;
             let mut resp = view::render(&page);
             *resp.status_mut() = status;
             Ok(resp)

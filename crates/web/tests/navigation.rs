@@ -480,7 +480,7 @@ async fn a_navigator_runs_a_morning_in_the_browser() {
     }));
     let (_chromedriver, driver_url) = start_chromedriver();
     let (driver, _profile) = chromium(&driver_url).await;
-    sign_in(&driver, &base, "navigator", "/care-gaps").await;
+    sign_in(&driver, &base, "navigator", "/navigation").await;
 
     driver.goto(format!("{base}/navigation")).await.unwrap();
     let rows = driver

@@ -59,6 +59,18 @@ fn hospital() -> Vec<Value> {
             "subject": {"reference": "Patient/p3"}, "authoredOn": now}),
         json!({"resourceType": "CareTeam", "id": "ct3", "status": "active", "subject": {"reference": "Patient/p3"},
             "participant": [{"member": {"reference": "Practitioner/nav1"}}]}),
+        // A tumour board whose meeting m1 has p3 on its list.
+        json!({"resourceType": "CareTeam", "id": "board-1", "status": "active", "name": "Lung MDT",
+            "category": [{"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/tumour-board", "code": "board"}]}],
+            "participant": [{"member": {"reference": "Practitioner/coord1"}}]}),
+        json!({"resourceType": "Appointment", "id": "m1", "status": "booked", "start": now, "end": now,
+            "serviceType": [{"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/tumour-board", "code": "meeting"}]}],
+            "supportingInformation": [{"reference": "CareTeam/board-1"}],
+            "participant": [{"actor": {"reference": "Practitioner/coord1"}, "status": "accepted"}]}),
+        json!({"resourceType": "Task", "id": "case-1", "status": "accepted", "intent": "order",
+            "code": {"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/tumour-board", "code": "case"}]},
+            "for": {"reference": "Patient/p3"}, "owner": {"reference": "CareTeam/board-1"},
+            "basedOn": [{"reference": "Appointment/m1"}], "description": "Treatment options?", "authoredOn": now}),
         obs("o1", "p1", "8867-4", 88.0, "/min"),
         obs("o2", "p2", "8867-4", 90.0, "/min"),
         obs("o3", "p3", "8867-4", 70.0, "/min"),
@@ -189,10 +201,13 @@ async fn world() -> (World, tempfile::TempDir) {
         Arc::new(store::SystemClock),
     );
     nav.catch_up().unwrap();
+    let boards = mdt::TumourBoard::new(store.clone(), Arc::new(store::SystemClock));
+    boards.catch_up().unwrap();
     let app = support::app_with(
         state,
         web::WebConfig {
             navigation: Some(nav),
+            tumour_board: Some(boards),
             ..Default::default()
         },
     );

@@ -7,9 +7,10 @@
 use std::sync::Arc;
 
 use access::{Principal, Role, Via};
+use mdt::TumourBoard;
 use serde_json::{json, Value};
 use store::{Access, Entry, Mode, Reach, Store, WriteOp};
-use tumour_board::{codes, Recommendation, TumourBoard};
+use tumour_board::{codes, Recommendation};
 
 fn person(role: Role, id: &str, reach: &[&str]) -> Access {
     Access::caller(

@@ -17,10 +17,12 @@ use search::{Registry, SearchQuery};
 use serde_json::Value;
 use store::{Access, Entry, Mode, Progress, Store, WriteOp};
 
-use crate::recommendation::{self, Options, Recommendation};
-use crate::shape::{self, Board, Case, Meeting};
-use crate::summary::{self, CaseSummary};
-use crate::{codes, Error};
+use tumour_board::codes;
+use tumour_board::recommendation::{self, Options, Recommendation};
+use tumour_board::shape::{self, Board, Case, Meeting};
+use tumour_board::summary::{self, CaseSummary};
+
+use crate::Error;
 
 /// The consumer's name (checkpoint, lease, thread).
 pub const CONSUMER: &str = "tumour-board";
@@ -114,33 +116,47 @@ impl TumourBoard {
             .lock()
             .map_err(|_| Error::Invalid("poisoned".into()))?;
         let from = self.store.checkpoint(CONSUMER)?;
-        let log = self.store.log(from, BATCH)?;
-        let Some(last) = log.last().map(|v| v.seq) else {
+        // Positions only; the bodies of the few Tasks and CareTeams among them are read.
+        let log = self.store.changes(from, BATCH)?;
+        let Some(last) = log.last().map(|c| c.seq) else {
             self.processed.mark(from);
             return Ok(0);
         };
         let mut patients = std::collections::BTreeSet::new();
         let mut boards = std::collections::BTreeSet::new();
-        for v in &log {
-            let Some(b) = v.body.as_deref() else {
+        let system = Access::system();
+        for c in log
+            .iter()
+            .filter(|c| matches!(c.rtype.as_str(), "Task" | "CareTeam"))
+        {
+            // A deletion has no body: the version before it says whose it was.
+            let version = if c.op == store::Op::Delete {
+                c.version - 1
+            } else {
+                c.version
+            };
+            let Some(v) = self.store.vread(&system, &c.rtype, &c.id, version)? else {
                 continue;
             };
-            let Ok(r) = serde_json::from_str::<Value>(b) else {
+            let Some(r) = v
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            else {
                 continue;
             };
-            match v.rtype.as_str() {
+            match c.rtype.as_str() {
                 "Task" => {
-                    if let Some(c) = shape::case(&r, v.version) {
-                        patients.insert(c.patient);
+                    if let Some(case) = shape::case(&r, v.version) {
+                        patients.insert(case.patient);
                     }
                 }
-                "CareTeam" if shape::board(&r).is_some() => {
-                    boards.insert(format!("CareTeam/{}", v.id));
+                _ if shape::board(&r).is_some() => {
+                    boards.insert(format!("CareTeam/{}", c.id));
                 }
                 _ => {}
             }
         }
-        let system = Access::system();
         for b in &boards {
             for c in self.cases(&system, &[("owner", b.clone())])? {
                 patients.insert(c.patient);
@@ -601,6 +617,14 @@ impl TumourBoard {
                 Self::update(shape::communicated(task, &now), Some(version)),
             ],
         )
+    }
+}
+
+impl std::fmt::Debug for TumourBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TumourBoard")
+            .field("processed", &self.processed.get())
+            .finish_non_exhaustive()
     }
 }
 
