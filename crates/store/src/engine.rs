@@ -679,8 +679,12 @@ pub(crate) fn compartment(
 ) -> Result<Vec<Hit>, StoreError> {
     use std::collections::HashSet;
     let mut args = vec![Arg::Text(patient.to_string())];
+    // From the patient's compartment rows (by patient) to their versions (by position) to
+    // the current resources (by type and id): every step an index lookup, and a version
+    // that is no longer current drops out.
     let mut sql = "SELECT r.rid, r.rtype, r.id, v.body, v.patients FROM compartment c \
-         JOIN resource r ON r.seq = c.seq JOIN resource_version v ON v.seq = r.seq \
+         JOIN resource_version v ON v.seq = c.seq \
+         JOIN resource r ON r.rtype = v.rtype AND r.id = v.id AND r.seq = v.seq \
          WHERE c.patient = ? AND r.deleted = 0 AND NOT (r.rtype = 'Patient' AND r.id = c.patient)"
         .to_string();
     if let Some(c) = reach_sql::condition(access, "r", Types::Any, &mut args) {
