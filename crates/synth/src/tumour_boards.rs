@@ -77,8 +77,15 @@ fn with_test_tag(mut r: Value) -> Value {
     r
 }
 
-/// Confirmed cancers of a board's sites: (recorded, patient, Condition id), newest first.
-fn diagnoses(out: &Out, prefixes: &[&str], except: Option<&str>) -> Vec<(String, String, String)> {
+/// Confirmed cancers of a board's sites diagnosed in the last 120 days (on the referral
+/// pathways, not a history on a problem list): (recorded, patient, Condition id), newest
+/// first.
+fn diagnoses(
+    out: &Out,
+    prefixes: &[&str],
+    except: Option<&str>,
+    since: &str,
+) -> Vec<(String, String, String)> {
     let mut found: Vec<(String, String, String)> = out
         .of_type("Condition")
         .iter()
@@ -104,7 +111,7 @@ fn diagnoses(out: &Out, prefixes: &[&str], except: Option<&str>) -> Vec<(String,
                 c["id"].as_str()?.to_string(),
             ))
         })
-        .filter(|(_, p, _)| Some(p.as_str()) != except)
+        .filter(|(recorded, p, _)| Some(p.as_str()) != except && recorded.as_str() >= since)
         .collect();
     found.sort_by(|a, b| b.0.cmp(&a.0));
     found.dedup_by(|a, b| a.1 == b.1);
@@ -176,7 +183,8 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, out: &mut Out) {
         let last_id = format!("Appointment/{id}-last");
         made.push(meeting(next, "next"));
         made.push(meeting(last, "last"));
-        let found = diagnoses(out, prefixes, oac.as_deref());
+        let since = instant(cfg.now - TimeDelta::days(120));
+        let found = diagnoses(out, prefixes, oac.as_deref(), &since);
         // The two newest diagnoses wait for next week's meeting.
         for (k, (recorded, patient, _)) in found.iter().take(2).enumerate() {
             let case_id = format!("mdt-case-{id}-{patient}");
