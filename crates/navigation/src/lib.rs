@@ -23,6 +23,7 @@ pub mod bench;
 mod codes;
 mod predict;
 mod record;
+mod reports;
 mod service;
 mod shape;
 mod site;

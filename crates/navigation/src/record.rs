@@ -319,6 +319,9 @@ pub struct Person {
     pub language: Option<String>,
     pub interpreter: bool,
     pub phone: Option<String>,
+    /// US Core race and ethnicity, as their text says (`None`: not recorded).
+    pub race: Option<String>,
+    pub ethnicity: Option<String>,
 }
 
 /// A Patient resource read for the worklist.
@@ -382,6 +385,8 @@ pub fn person(p: &Value) -> Person {
         gender: p["gender"].as_str().map(str::to_string),
         language,
         interpreter,
+        race: us_core_text(p, "us-core-race"),
+        ethnicity: us_core_text(p, "us-core-ethnicity"),
         phone: p["telecom"]
             .as_array()
             .into_iter()
@@ -390,6 +395,20 @@ pub fn person(p: &Value) -> Person {
             .and_then(|t| t["value"].as_str())
             .map(str::to_string),
     }
+}
+
+/// The `text` of a US Core race or ethnicity extension.
+fn us_core_text(p: &Value, which: &str) -> Option<String> {
+    let url = format!("http://hl7.org/fhir/us/core/StructureDefinition/{which}");
+    p["extension"]
+        .as_array()?
+        .iter()
+        .find(|e| e["url"] == url.as_str())?["extension"]
+        .as_array()?
+        .iter()
+        .find(|e| e["url"] == "text")?["valueString"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// A barrier to care from a social-needs screening answer (AHC HRSN), in plain words.

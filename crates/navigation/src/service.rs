@@ -420,6 +420,7 @@ impl Navigation {
         if let Ok(mut c) = self.cases.write() {
             *c = rebuilt;
         }
+        let written = written + self.write_reports()?;
         self.store.save_checkpoint(CONSUMER, from)?;
         self.processed.mark(from);
         let r = RunReport {
@@ -464,6 +465,7 @@ impl Navigation {
         let active = by.values().filter(|c| c.active()).count();
         let patients = by.len();
         self.set_cases(by.into_values().collect());
+        let written = written + self.write_reports()?;
         let r = RunReport {
             on: now.date_naive(),
             patients,

@@ -4,7 +4,9 @@
 //! sources allow. [`PathwaySet`] loads the shipped files and a site's own over them;
 //! [`evaluate`] judges one patient's [`Event`]s and [`Adjustment`]s at a given moment into
 //! milestone states, clocks (running, paused, met, breached, ended; elapsed, remaining,
-//! deadline) and the next step; [`worst_first`] orders a navigator's worklist.
+//! deadline) and the next step; [`worst_first`] orders a navigator's worklist; [`report`]
+//! counts compliance with each standard per month, stratified and suppressed, as
+//! MeasureReports.
 //!
 //! Shipped pathways (sources cited in each file):
 //! - `nhs-suspected-cancer`: NHS England's 28-day Faster Diagnosis Standard, 31-day (one
@@ -23,6 +25,7 @@
 mod definition;
 mod evaluate;
 mod event;
+pub mod report;
 mod worklist;
 
 pub use definition::{

@@ -15,6 +15,7 @@
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
 //! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over |
+//! | `GET /navigation/reports` | pathway standards: compliance per standard and month against the standard, the median time, one month by tumour site, race, ethnicity, language, interpreter need, sex and age band (counts under 11 not shown) |
 //! | `GET /mdt`, `POST /mdt/meetings` | tumour boards: meetings ahead and past, patients waiting for a meeting, arranging one |
 //! | `GET /mdt/meetings/{id}`, `POST /mdt/cases/{id}/schedule`, `…/withdraw`, `…/recommend`, `…/told` | a meeting's list: each patient's case summary from the record, the recommendation recorded as tracked steps, told to the patient |
 //! | `POST /mdt/refer/{patient}` | refer a patient to a tumour board (from the pathway timeline) |
@@ -33,6 +34,7 @@ mod handover;
 mod local;
 mod mdt;
 mod navigator;
+mod pathway_reports;
 mod privacy;
 mod session;
 mod settings;
@@ -135,6 +137,7 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/care-gaps", get(care_gaps::page))
         .route("/care-gaps/{gap}/outreach", post(care_gaps::outreach))
         .route("/navigation", get(navigator::page))
+        .route("/navigation/reports", get(pathway_reports::page))
         .route("/navigation/patients/{id}", get(navigator::patient))
         .route(
             "/navigation/patients/{id}/contact",

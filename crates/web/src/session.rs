@@ -44,6 +44,9 @@ impl User {
     pub(crate) fn outreach(&self) -> bool {
         self.may(Permission::Outreach)
     }
+    pub(crate) fn measures(&self) -> bool {
+        self.may(Permission::Measures)
+    }
     pub(crate) fn tumour_board(&self) -> bool {
         self.may(Permission::TumourBoard)
     }
