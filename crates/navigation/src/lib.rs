@@ -21,6 +21,7 @@ mod actions;
 #[doc(hidden)]
 pub mod bench;
 mod codes;
+mod learn;
 mod predict;
 mod record;
 mod reports;

@@ -1,5 +1,6 @@
 //! The predicted breach of each open clock: days left against the days the steps still to
-//! do usually take (the site's typical step durations, [`crate::Site::typical`]).
+//! do usually take (the site's typical step durations, [`crate::Site::typical`], learned from
+//! its own patients once enough have done a step: `learn.rs`).
 //!
 //! For an open clock, the steps still needed are the pathway's milestones, in file order, up
 //! to its first stop that is still needed, that are pending or overdue (an alternative of a
@@ -150,7 +151,16 @@ pub fn predict(pathway: &Pathway, ev: &Evaluation, site: &Site) -> Vec<Predictio
                     } else {
                         String::new()
                     };
-                    format!("waiting for {words} (usually {t} days){after}")
+                    let n = next
+                        .as_ref()
+                        .map_or(0, |(id, _, _)| site.learned_from(&pathway.id, id));
+                    if n > 0 {
+                        format!(
+                            "waiting for {words} (usually {t} days here, from {n} patients){after}"
+                        )
+                    } else {
+                        format!("waiting for {words} (usually {t} days){after}")
+                    }
                 }
                 (Some((_, words, _)), _) => format!("waiting for {words}"),
                 (None, _) => "no step recorded yet".to_string(),

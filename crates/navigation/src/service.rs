@@ -125,6 +125,9 @@ pub struct Navigation {
     runner: OnceLock<store::Runner>,
     processed: store::Progress,
     last_run: Mutex<Option<RunReport>>,
+    /// The site policy in force: the configured one with the typical durations learned from
+    /// the site's own patients (`learn.rs`).
+    effective: RwLock<Arc<Site>>,
 }
 
 impl std::fmt::Debug for Navigation {
@@ -152,7 +155,6 @@ impl Navigation {
         Arc::new(Navigation {
             store,
             clock,
-            config,
             cases: RwLock::new(HashMap::new()),
             names: RwLock::new(HashMap::new()),
             team: RwLock::new(Vec::new()),
@@ -160,6 +162,8 @@ impl Navigation {
             runner: OnceLock::new(),
             processed: store::Progress::default(),
             last_run: Mutex::new(None),
+            effective: RwLock::new(config.site.clone()),
+            config,
         })
     }
 
@@ -169,6 +173,36 @@ impl Navigation {
 
     pub fn zone(&self) -> Tz {
         self.config.zone
+    }
+
+    /// The site policy predictions use now: the configured one, with typical durations
+    /// learned from the site's own patients where enough have done a step.
+    pub fn site_now(&self) -> Arc<Site> {
+        self.effective
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|_| self.config.site.clone())
+    }
+
+    /// Learn typical durations from every case; true when what predictions use changed.
+    fn learn(&self) -> bool {
+        let mut observed = HashMap::new();
+        for case in self.cases() {
+            for ep in &case.episodes {
+                crate::learn::observe(&ep.pathway, &ep.evaluation, &mut observed);
+            }
+        }
+        let learned = crate::learn::with_learned(&self.config.site, observed);
+        let changed = {
+            let now = self.site_now();
+            now.typical_days != learned.typical_days || now.learned != learned.learned
+        };
+        if changed {
+            if let Ok(mut e) = self.effective.write() {
+                *e = Arc::new(learned);
+            }
+        }
+        changed
     }
 
     pub fn pathways(&self) -> &PathwaySet {
@@ -242,7 +276,13 @@ impl Navigation {
             return Ok(1);
         }
         if last.is_none() {
-            let r = self.run_population()?;
+            let mut r = self.run_population()?;
+            if self.learn() {
+                // Predictions made with the defaults: made again with what was learned.
+                let again = self.recompute_all()?;
+                r.written += again.written;
+                r.millis += again.millis;
+            }
             tracing::info!(
                 patients = r.patients,
                 active = r.active,
@@ -445,6 +485,7 @@ impl Navigation {
             .map_err(|_| Error::Invalid("poisoned".into()))?;
         let started = Instant::now();
         let now = self.now();
+        self.learn();
         let mut cases: Vec<Case> = self.cases().iter().map(|c| (**c).clone()).collect();
         let (owners, entries): (Vec<String>, Vec<Entry>) = self
             .recompute_parallel(&mut cases, now, |patient, entries, out| {
@@ -909,7 +950,7 @@ impl Navigation {
                 .map(|(_, a)| a.clone())
                 .collect();
             let ev = pathways::evaluate(pw, events, &adjustments, now);
-            let preds = predict(pw, &ev, &self.config.site);
+            let preds = predict(pw, &ev, &self.site_now());
             let start = ev
                 .milestones
                 .iter()

@@ -60,6 +60,10 @@ pub struct Site {
     pub step_words: HashMap<String, String>,
     #[serde(default)]
     pub tumour_sites: Vec<TumourSite>,
+    /// Pathway id → milestone id → how many of the site's own patients the typical days
+    /// were learned from (`learn.rs`); absent: the policy's default.
+    #[serde(skip)]
+    pub learned: HashMap<String, HashMap<String, usize>>,
 }
 
 const BUILTIN: &str = include_str!("../data/site.json");
@@ -78,6 +82,15 @@ impl Site {
     /// How many days `milestone` of `pathway` usually takes (0 when the site gave no figure).
     pub fn typical(&self, pathway: &str, milestone: &str) -> i64 {
         self.typical_days
+            .get(pathway)
+            .and_then(|m| m.get(milestone))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many patients the typical days of a step were learned from (0: the default).
+    pub fn learned_from(&self, pathway: &str, milestone: &str) -> usize {
+        self.learned
             .get(pathway)
             .and_then(|m| m.get(milestone))
             .copied()
