@@ -14,6 +14,7 @@ const PURE: &[&str] = &[
     "prevention",
     "access",
     "tumour-board",
+    "social-needs",
 ];
 const FORBIDDEN: &[&str] = &[
     "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",
