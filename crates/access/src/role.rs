@@ -294,7 +294,7 @@ pub(crate) enum Category {
     /// Safety-event reports.
     SafetyEvent,
     /// Care coordination a navigator, social worker or MDT coordinator writes (tasks,
-    /// referrals, messages, appointments).
+    /// referrals, messages, appointments, screening questionnaires).
     Coordination,
     /// The HL7 v2 message log (MessageHeader records hold whole messages, every patient
     /// of a feed): interface engineers and integrations only.
@@ -328,9 +328,12 @@ pub(crate) fn category_of(rtype: &str) -> Category {
         "Measure" | "MeasureReport" => Category::Measure,
         "AdverseEvent" => Category::SafetyEvent,
         "MessageHeader" => Category::Interface,
-        "Task" | "ServiceRequest" | "Communication" | "CommunicationRequest" | "Appointment" => {
-            Category::Coordination
-        }
+        "Task"
+        | "ServiceRequest"
+        | "Communication"
+        | "CommunicationRequest"
+        | "Appointment"
+        | "QuestionnaireResponse" => Category::Coordination,
         _ => Category::Clinical,
     }
 }
@@ -388,6 +391,7 @@ mod tests {
         assert!(!Physician.fhir("AuditEvent", true));
         assert!(SafetyReviewer.fhir("AdverseEvent", true));
         assert!(MdtCoordinator.fhir("Appointment", true));
+        assert!(SocialWorker.fhir("QuestionnaireResponse", true));
         assert!(MdtCoordinator.fhir("Task", true));
         assert!(!MdtCoordinator.fhir("CarePlan", true));
         assert!(!MdtCoordinator.fhir("CareTeam", true));

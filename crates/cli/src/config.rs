@@ -65,6 +65,7 @@ impl SiteArgs {
             wall_names: self.wall_names,
             navigation: None,
             tumour_board: None,
+            screening: None,
         }
     }
 }

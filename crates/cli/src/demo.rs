@@ -138,6 +138,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let nav = crate::navigation_service(&state, web.zone);
     web.navigation = Some(nav.clone());
     web.tumour_board = Some(crate::tumour_board_service(&state));
+    web.screening = Some(crate::screening_service(&state));
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         nav.wait_processed(target_seq(&nav), Duration::from_secs(600));

@@ -170,6 +170,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut web = args.site.web(secure_cookies);
     web.navigation = Some(navigation_service(&state, web.zone));
     web.tumour_board = Some(tumour_board_service(&state));
+    web.screening = Some(screening_service(&state));
     serve_app(state, &args.listen, web, cds).await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
@@ -257,6 +258,13 @@ pub(crate) fn tumour_board_service(state: &server::AppState) -> Arc<mdt::TumourB
     let tb = mdt::TumourBoard::new(state.store.clone(), Arc::new(store::SystemClock));
     tb.start();
     tb
+}
+
+/// Social-needs screening, following the record (started).
+pub(crate) fn screening_service(state: &server::AppState) -> Arc<screening::Screenings> {
+    let s = screening::Screenings::new(state.store.clone());
+    s.start();
+    s
 }
 
 /// Bind, print the URLs, and serve the API, CDS Hooks and the web app until Ctrl-C / SIGTERM.

@@ -12,6 +12,7 @@
 //! | `GET /board/handover?ward=` | the handover sheet: each bed's NEWS2 trend, last set, alert, problems; made to print |
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
+//! | `GET`/`POST /patients/{id}/social-needs` | social-needs screening (AHC HRSN core questions) asked by staff, and the latest results, needs first; safety answers only with access to sensitive records |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
 //! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over |
@@ -39,6 +40,7 @@ mod privacy;
 mod session;
 mod settings;
 mod signin;
+mod social_needs;
 mod users;
 mod view;
 mod vitals;
@@ -70,6 +72,8 @@ pub struct WebConfig {
     pub navigation: Option<Arc<::navigation::Navigation>>,
     /// Tumour boards, when running.
     pub tumour_board: Option<Arc<::mdt::TumourBoard>>,
+    /// Social-needs screening, when running.
+    pub screening: Option<Arc<::screening::Screenings>>,
 }
 
 /// What the pages share.
@@ -132,6 +136,10 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route(
             "/patients/{id}/vitals",
             get(vitals::form).post(vitals::submit),
+        )
+        .route(
+            "/patients/{id}/social-needs",
+            get(social_needs::page).post(social_needs::submit),
         )
         .route("/alerts", get(alerts::page))
         .route("/care-gaps", get(care_gaps::page))

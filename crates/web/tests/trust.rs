@@ -201,6 +201,7 @@ async fn world() -> (World, tempfile::TempDir) {
         Arc::new(store::SystemClock),
     );
     nav.catch_up().unwrap();
+    let screenings = screening::Screenings::new(store.clone());
     let boards = mdt::TumourBoard::new(store.clone(), Arc::new(store::SystemClock));
     boards.catch_up().unwrap();
     let app = support::app_with(
@@ -208,6 +209,7 @@ async fn world() -> (World, tempfile::TempDir) {
         web::WebConfig {
             navigation: Some(nav),
             tumour_board: Some(boards),
+            screening: Some(screenings),
             ..Default::default()
         },
     );

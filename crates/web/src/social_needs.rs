@@ -1,0 +1,251 @@
+//! A patient's social-needs screening (`/patients/{id}/social-needs`): the AHC HRSN core
+//! questions asked by staff, and the latest results in plain words, positive needs first.
+//! Recorded through the screening service as the signed-in person; read back as far as they
+//! reach (interpersonal-safety answers and the follow-up they ask for only with access to
+//! sensitive records).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use social_needs::{Instrument, Status};
+
+use crate::view::{self, Nav, PageError};
+use crate::{blocking, Web};
+
+impl Web {
+    pub(crate) fn screenings(&self) -> Result<Arc<screening::Screenings>, PageError> {
+        self.config.screening.clone().ok_or_else(|| {
+            view::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Social-needs screening is not running on this server.",
+            )
+        })
+    }
+}
+
+pub(crate) struct Q {
+    link: String,
+    text: String,
+    multiple: bool,
+    /// (value, words, chosen).
+    options: Vec<(String, String, bool)>,
+    sensitive: bool,
+}
+
+pub(crate) struct Result_ {
+    words: String,
+    status: &'static str,
+    class: &'static str,
+    because: String,
+}
+
+#[derive(Template)]
+#[template(path = "social_needs.html")]
+struct ScreeningPage {
+    nav: Nav,
+    id: String,
+    name: String,
+    when: String,
+    results: Vec<Result_>,
+    follow_up: bool,
+    sees_safety: bool,
+    questions: Vec<Q>,
+    back: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Shown {
+    done: Option<String>,
+}
+
+fn screening_page(
+    web: &Web,
+    user: &crate::User,
+    id: &str,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<ScreeningPage, PageError> {
+    let s = web.screenings()?;
+    let access = web.access(user)?;
+    let patient = view::patient(&*web.app.store, &access, id)?;
+    let latest = s.latest(&access, id).map_err(view::store_error)?;
+    let sees_safety = user.may(access::Permission::SensitiveRead);
+    let i = Instrument::ahc_hrsn();
+    let mut results: Vec<Result_> = latest
+        .as_ref()
+        .map(|l| {
+            l.score
+                .domains
+                .iter()
+                .filter(|d| sees_safety || d.domain != "intimate-partner-violence")
+                .map(|d| Result_ {
+                    class: match d.status {
+                        Status::Positive => "need",
+                        Status::Negative => "no-need",
+                        Status::NotAnswered => "not-answered",
+                    },
+                    words: d.words.clone(),
+                    status: match d.status {
+                        Status::Positive => "Need",
+                        Status::Negative => "No need",
+                        Status::NotAnswered => "Not answered",
+                    },
+                    because: d.because.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    results.sort_by_key(|r| match r.status {
+        "Need" => 0,
+        "Not answered" => 2,
+        _ => 1,
+    });
+    let questions = i
+        .questions
+        .iter()
+        .map(|q| Q {
+            link: q.link.clone(),
+            text: q.text.clone(),
+            multiple: q.repeats,
+            options: q
+                .answers
+                .iter()
+                .map(|a| (a.key().to_string(), a.label().to_string(), false))
+                .collect(),
+            sensitive: i.domain(&q.domain).is_some_and(|d| d.sensitive),
+        })
+        .collect();
+    let back = if user.may(access::Permission::Outreach) {
+        format!("/navigation/patients/{id}")
+    } else {
+        format!("/patients/{id}")
+    };
+    Ok(ScreeningPage {
+        nav: Nav::new(user, "navigation", web.config.zone),
+        id: id.to_string(),
+        name: view::name(&patient),
+        when: latest
+            .as_ref()
+            .map(|l| {
+                web.config
+                    .zone
+                    .clock(&l.when, chrono::Utc::now().timestamp_millis())
+            })
+            .unwrap_or_default(),
+        follow_up: sees_safety && latest.as_ref().is_some_and(|l| l.score.follow_up),
+        results,
+        sees_safety,
+        questions,
+        back,
+        notice,
+        error,
+    })
+}
+
+fn may_screen(user: &crate::User) -> Result<(), PageError> {
+    if user.may(access::Permission::Outreach) || user.may(access::Permission::RecordWrite) {
+        return Ok(());
+    }
+    Err(view::error_page(
+        StatusCode::FORBIDDEN,
+        "Your role does not screen for social needs.",
+    ))
+}
+
+pub(crate) async fn page(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Path(id): Path<String>,
+    Query(q): Query<Shown>,
+) -> Result<Response, PageError> {
+    let user = crate::session::user(&auth, access::Permission::ChartRead)?;
+    may_screen(&user)?;
+    crate::chart::reach(&web, &user, &id).await?;
+    let notice = q
+        .done
+        .and_then(|k| web.flash.take(&user.principal.id, &k))
+        .map(|m| m.notice);
+    let (w, pid) = (web.clone(), id.clone());
+    let page = blocking(move || screening_page(&w, &user, &pid, notice, None)).await?;
+    Ok(view::with_seen(
+        view::render(&page),
+        server::Seen(vec![format!("Patient/{id}")]),
+    ))
+}
+
+pub(crate) async fn submit(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let user = crate::session::poster(&auth, &csrf, access::Permission::ChartRead)?;
+    may_screen(&user)?;
+    crate::chart::reach(&web, &user, &id).await?;
+    let s = web.screenings()?;
+    let (w, u, pid) = (web.clone(), user.clone(), id.clone());
+    let outcome = blocking(move || {
+        let access = w.access(&u)?;
+        let mut answers = social_needs::Answer::new();
+        for (k, v) in pairs.iter().filter(|(k, _)| k.starts_with('q')) {
+            answers.entry(k.clone()).or_default().push(v.clone());
+        }
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        Ok(
+            match s.record(&access, &u.practitioner, &pid, &answers, &now) {
+                Ok(_) => {
+                    let i = Instrument::ahc_hrsn();
+                    let score = i.score(&answers);
+                    let needs: Vec<String> = score
+                        .positive()
+                        .filter(|d| d.domain != "intimate-partner-violence")
+                        .map(|d| d.words.to_lowercase())
+                        .collect();
+                    Ok(if needs.is_empty() {
+                        "Screening saved.".to_string()
+                    } else {
+                        format!("Screening saved. Needs found: {}.", needs.join(", "))
+                    })
+                }
+                Err(screening::Error::Store(store::StoreError::Forbidden { .. })) => Err((
+                    StatusCode::FORBIDDEN,
+                    "You cannot record this for this patient.".to_string(),
+                )),
+                Err(e) => Err((StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+            },
+        )
+    })
+    .await?;
+    match outcome {
+        Ok(notice) => {
+            let key = web.flash.put(
+                &user.principal.id,
+                crate::flash::Message {
+                    notice,
+                    secret: None,
+                },
+            );
+            Ok(Redirect::to(&format!("/patients/{id}/social-needs?done={key}")).into_response())
+        }
+        Err((status, message)) => {
+            let w = web.clone();
+            let mut resp = view::render(
+                &blocking(move || screening_page(&w, &user, &id, None, Some(message))).await?,
+            );
+            *resp.status_mut() = status;
+            Ok(resp)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Social-needs screening through the web app: a nurse asks the questions on her ward
+//! patient's record; the needs found are said in the notice and the results; the safety
+//! answers are restricted, so she sees that they exist but not what they say, while the
+//! physician sees them and the follow-up they ask for; a role that does not screen is
+//! refused.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::json;
+
+mod support;
+use support::{between, send};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_screens_and_the_safety_answers_reach_only_the_physician() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path());
+    support::put_all(
+        &*store,
+        vec![
+            json!({"resourceType": "Location", "id": "ward-t", "name": "Ward T", "status": "active"}),
+            json!({"resourceType": "Patient", "id": "p1", "name": [{"given": ["Ada"], "family": "Lovel"}]}),
+            json!({"resourceType": "Encounter", "id": "e1", "status": "in-progress",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+                "subject": {"reference": "Patient/p1"}, "period": {"start": "2026-12-01T10:00:00Z"},
+                "location": [{"location": {"reference": "Location/ward-t"}, "status": "active"}]}),
+        ],
+    );
+    let screenings = screening::Screenings::new(store.clone());
+    let state = server::AppState::new(store.clone(), support::gate(&store));
+    let gate = state.gate.clone();
+    let ward = ["Location/ward-t"];
+    support::account(
+        &gate,
+        "nurse",
+        access::Role::Nurse,
+        Some("Practitioner/n1"),
+        &ward,
+    );
+    support::account(
+        &gate,
+        "physician",
+        access::Role::Physician,
+        Some("Practitioner/d1"),
+        &ward,
+    );
+    support::account(
+        &gate,
+        "coordinator",
+        access::Role::MdtCoordinator,
+        Some("Practitioner/c1"),
+        &[],
+    );
+    let app = support::app_with(
+        state,
+        web::WebConfig {
+            screening: Some(screenings),
+            ..Default::default()
+        },
+    );
+    let get = |cookie: String, path: String| {
+        let app = app.clone();
+        async move {
+            let (s, _, body) = send(
+                &app,
+                Request::get(path)
+                    .header(header::COOKIE, cookie)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            (s, body)
+        }
+    };
+    let nurse = support::sign_in(&app, "nurse").await;
+    let (s, page) = get(nurse.clone(), "/patients/p1/social-needs".into()).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(page.contains("Not screened yet."));
+    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", csrf.as_str()),
+            ("q1", "LA31993-1"),
+            ("q3", "LA6729-3"),
+            ("q4", "LA28398-8"),
+            ("q7", "LA10066-1"),
+            ("q8", "LA6270-8"),
+            ("q9", "LA6270-8"),
+            ("q10", "LA6270-8"),
+        ])
+        .finish();
+    let resp = tower::ServiceExt::oneshot(
+        app.clone(),
+        Request::post("/patients/p1/social-needs")
+            .header(header::COOKIE, &nurse)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, page) = get(nurse.clone(), to).await;
+    assert!(
+        page.contains("Screening saved. Needs found: food insecurity."),
+        "{page}"
+    );
+    let results = between(&page, "id=\"h-results\"", "</section>");
+    assert!(
+        results.contains("Food insecurity") && results.contains(">Need<"),
+        "{results}"
+    );
+    assert!(!results.contains("Interpersonal safety"), "{results}");
+    assert!(results.contains("shown only to clinicians"), "{results}");
+    assert!(
+        !page.contains("should follow up"),
+        "the nurse is not told what the answers say"
+    );
+
+    let physician = support::sign_in(&app, "physician").await;
+    let (_, page) = get(physician, "/patients/p1/social-needs".into()).await;
+    assert!(
+        page.contains("A clinician should follow up today, privately."),
+        "{page}"
+    );
+    let results = between(&page, "id=\"h-results\"", "</section>");
+    assert!(
+        results.contains("Interpersonal safety") && results.contains("total 5"),
+        "{results}"
+    );
+
+    let coordinator = support::sign_in(&app, "coordinator").await;
+    let (s, _) = get(coordinator, "/patients/p1/social-needs".into()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
