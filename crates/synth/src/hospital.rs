@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::vitals::{Sim, VitalsStream};
-use crate::{clinic, facility, inpatients, referrals, tumour_boards};
+use crate::{clinic, facility, inpatients, referrals, social_screenings, tumour_boards};
 
 /// What to generate. Time and seed are inputs: generation never reads the clock.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,12 +59,13 @@ impl Hospital {
 
 /// Resource types in load order; a resource only refers to types before it (or, for
 /// Observation panels, to Observations pushed before them).
-const ORDER: [&str; 20] = [
+const ORDER: [&str; 21] = [
     "Organization",
     "Location",
     "Practitioner",
     "PractitionerRole",
     "Patient",
+    "QuestionnaireResponse",
     "ServiceRequest",
     "Encounter",
     "CareTeam",
@@ -149,6 +150,7 @@ pub fn generate(cfg: &Config) -> Hospital {
     let first_referral = first_clinic + cfg.clinic_patients as u32;
     referrals::generate(cfg, &staff, first_referral, &mut out);
     tumour_boards::generate(cfg, &staff, &mut out);
+    social_screenings::generate(&mut out);
     Hospital {
         resources: out.into_resources(),
         sims,

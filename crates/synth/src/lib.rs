@@ -34,6 +34,7 @@ mod oesophageal;
 mod problems;
 mod random;
 mod referrals;
+mod social_screenings;
 mod tumour_boards;
 mod vitals;
 
