@@ -131,10 +131,7 @@ fn sees_trail(access: &Access) -> bool {
 /// The next free position (the writer holds the database's write lock).
 fn next_pos(conn: &mut dyn Conn) -> Result<i64, StoreError> {
     Ok(conn
-        .query("SELECT COALESCE(MAX(pos), 0) + 1 FROM audit_log", &[])?
-        .first()
-        .and_then(|r| r.first())
-        .map(|c| c.int())
+        .scalar("SELECT COALESCE(MAX(pos), 0) + 1 FROM audit_log", &[])?
         .unwrap_or(1))
 }
 
@@ -313,10 +310,8 @@ pub(crate) fn scan(
 /// How many events the log holds.
 pub(crate) fn count(conn: &mut dyn Conn) -> Result<usize, StoreError> {
     Ok(conn
-        .query("SELECT COUNT(*) FROM audit_log", &[])?
-        .first()
-        .and_then(|r| r.first())
-        .map(|c| c.int() as usize)
+        .scalar("SELECT COUNT(*) FROM audit_log", &[])?
+        .map(|n| n as usize)
         .unwrap_or(0))
 }
 
@@ -354,13 +349,11 @@ pub(crate) fn history(
     }
     let where_sql = conds.join(" AND ");
     let total = conn
-        .query(
+        .scalar(
             &format!("SELECT COUNT(*) FROM audit_log l WHERE {where_sql}"),
             &args,
         )?
-        .first()
-        .and_then(|r| r.first())
-        .map(|c| c.int() as usize)
+        .map(|n| n as usize)
         .unwrap_or(0);
     let found = rows(conn.query(
         &format!(
@@ -498,12 +491,7 @@ pub(crate) fn search(
     // Compiled even for a page: a filter the log cannot answer is refused either way.
     let count = compile(q, access, Shape::Count)?;
     if count_only || matches!(q.total, Total::Accurate | Total::Estimate) {
-        let n = conn
-            .query(&count.sql, &count.args)?
-            .first()
-            .and_then(|r| r.first())
-            .map(|c| c.int())
-            .unwrap_or(0);
+        let n = conn.scalar(&count.sql, &count.args)?.unwrap_or(0);
         page.total = Some(n as usize);
     }
     Ok(page)

@@ -42,4 +42,14 @@ pub(crate) trait Conn: Send {
     fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError>;
     /// Run one query; `sql` uses `?` placeholders (renumbered by adapters that need it).
     fn query(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Vec<Cell>>, StoreError>;
+
+    /// The first column of the first row of a query as an integer (a count, a position);
+    /// `None` when there is no row.
+    fn scalar(&mut self, sql: &str, args: &[Arg]) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .query(sql, args)?
+            .first()
+            .and_then(|r| r.first())
+            .map(Cell::int))
+    }
 }

@@ -370,13 +370,11 @@ pub(crate) fn history(
     }
     let where_sql = conds.join(" AND ");
     let total = conn
-        .query(
+        .scalar(
             &format!("SELECT COUNT(*) FROM resource_version v WHERE {where_sql}"),
             &args,
         )?
-        .first()
-        .and_then(|r| r.first())
-        .map(|c| c.int() as usize)
+        .map(|n| n as usize)
         .unwrap_or(0);
     let rows = conn.query(
         &format!(
@@ -391,10 +389,7 @@ pub(crate) fn history(
 /// The newest change-log position in the database.
 pub(crate) fn newest_seq(conn: &mut dyn Conn) -> Result<i64, StoreError> {
     Ok(conn
-        .query("SELECT COALESCE(MAX(seq), 0) FROM resource_version", &[])?
-        .first()
-        .and_then(|r| r.first())
-        .map(|c| c.int())
+        .scalar("SELECT COALESCE(MAX(seq), 0) FROM resource_version", &[])?
         .unwrap_or(0))
 }
 
@@ -430,14 +425,11 @@ pub(crate) fn changes(
 }
 
 pub(crate) fn checkpoint(conn: &mut dyn Conn, consumer: &str) -> Result<i64, StoreError> {
-    let rows = conn.query(
-        "SELECT seq FROM checkpoint WHERE consumer = ?",
-        &[Arg::Text(consumer.into())],
-    )?;
-    Ok(rows
-        .first()
-        .and_then(|r| r.first())
-        .map(|c| c.int())
+    Ok(conn
+        .scalar(
+            "SELECT seq FROM checkpoint WHERE consumer = ?",
+            &[Arg::Text(consumer.into())],
+        )?
         .unwrap_or(0))
 }
 
@@ -539,12 +531,7 @@ pub(crate) fn search(
     }
     if count_only || matches!(q.total, Total::Accurate | Total::Estimate) {
         let stmt = sql::compile(q, &shared.pids, access, Shape::Count);
-        let n = conn
-            .query(&stmt.sql, &stmt.args)?
-            .first()
-            .and_then(|r| r.first())
-            .map(|c| c.int())
-            .unwrap_or(0);
+        let n = conn.scalar(&stmt.sql, &stmt.args)?.unwrap_or(0);
         page.total = Some(n as usize);
     }
     Ok(page)
@@ -802,7 +789,7 @@ impl WriterTx<'_> {
     /// open transaction. Returns the change-log position.
     pub(crate) fn write(&mut self, v: NewVersion<'_>) -> Result<i64, StoreError> {
         let conn = &mut *self.conn;
-        let seq_rows = conn.query(
+        let seq = conn.scalar(
             "INSERT INTO resource_version (rtype, id, vid, lastupd, op, body, patients, restricted) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             &[
                 Arg::Text(v.rtype.into()),
@@ -816,14 +803,10 @@ impl WriterTx<'_> {
                     .unwrap_or(Arg::Null),
                 Arg::Int(i64::from(v.restricted)),
             ],
-        )?;
-        let seq = seq_rows
-            .first()
-            .and_then(|r| r.first())
-            .map(|c| c.int())
-            .ok_or(StoreError::Database("no seq".into()))?;
+        )?
+        .ok_or(StoreError::Database("no seq".into()))?;
         let deleted = i64::from(v.op == Op::Delete);
-        let rid_rows = conn.query(
+        let rid = conn.scalar(
             "INSERT INTO resource (rtype, id, vid, lastupd, deleted, seq, restricted) VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, lastupd = excluded.lastupd, deleted = excluded.deleted, seq = excluded.seq, restricted = excluded.restricted \
              RETURNING rid",
@@ -836,7 +819,8 @@ impl WriterTx<'_> {
                 Arg::Int(seq),
                 Arg::Int(i64::from(v.restricted)),
             ],
-        )?;
+        )?
+        .ok_or(StoreError::Database("no rid".into()))?;
         if !v.patients.is_empty() {
             let sql = format!(
                 "INSERT INTO compartment (seq, patient) VALUES {}",
@@ -849,11 +833,6 @@ impl WriterTx<'_> {
                 .collect();
             conn.exec(&sql, &args)?;
         }
-        let rid = rid_rows
-            .first()
-            .and_then(|r| r.first())
-            .map(|c| c.int())
-            .ok_or(StoreError::Database("no rid".into()))?;
         if v.version > 1 {
             for t in sql::INDEX_TABLES {
                 conn.exec(&format!("DELETE FROM {t} WHERE rid = ?"), &[Arg::Int(rid)])?;

@@ -44,6 +44,34 @@ impl Flash {
     }
 }
 
+impl crate::Web {
+    /// Redirect to `path` (which may carry a query) with `notice` shown once there: post,
+    /// redirect, get.
+    pub(crate) fn redirect_with_notice(
+        &self,
+        user: &crate::User,
+        path: &str,
+        notice: String,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let key = self.flash.put(
+            &user.principal.id,
+            Message {
+                notice,
+                secret: None,
+            },
+        );
+        let sep = if path.contains('?') { '&' } else { '?' };
+        axum::response::Redirect::to(&format!("{path}{sep}done={key}")).into_response()
+    }
+
+    /// The notice a post left under `done` (`?done=KEY`), once, for its owner.
+    pub(crate) fn notice(&self, user: &crate::User, done: Option<String>) -> Option<String> {
+        done.and_then(|k| self.flash.take(&user.principal.id, &k))
+            .map(|m| m.notice)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

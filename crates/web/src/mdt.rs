@@ -11,7 +11,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use mdt::TumourBoard;
 use serde::Deserialize;
@@ -282,10 +282,7 @@ pub(crate) async fn page(
     Query(q): Query<Shown>,
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::TumourBoard)?;
-    let notice = q
-        .done
-        .and_then(|k| web.flash.take(&user.principal.id, &k))
-        .map(|m| m.notice);
+    let notice = web.notice(&user, q.done);
     let w = web.clone();
     let page = blocking(move || boards_page(&w, &user, notice, None)).await?;
     let seen = server::Seen(
@@ -532,10 +529,7 @@ pub(crate) async fn meeting(
     Query(q): Query<Shown>,
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::TumourBoard)?;
-    let notice = q
-        .done
-        .and_then(|k| web.flash.take(&user.principal.id, &k))
-        .map(|m| m.notice);
+    let notice = web.notice(&user, q.done);
     let w = web.clone();
     let page = blocking(move || meeting_page(&w, &user, &id, notice, None)).await?;
     let seen = server::Seen(
@@ -699,17 +693,7 @@ async fn act(
     })
     .await?;
     match outcome {
-        Ok(notice) => {
-            let key = web.flash.put(
-                &user.principal.id,
-                crate::flash::Message {
-                    notice,
-                    secret: None,
-                },
-            );
-            let sep = if back.contains('?') { '&' } else { '?' };
-            Ok(Redirect::to(&format!("{back}{sep}done={key}")).into_response())
-        }
+        Ok(notice) => Ok(web.redirect_with_notice(&user, &back, notice)),
         Err((status, message)) => {
             let w = web.clone();
             let mut resp = if let Some(m) = back.strip_prefix("/mdt/meetings/") {

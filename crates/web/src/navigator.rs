@@ -10,7 +10,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use navigation::{Navigation, Prediction, Risk};
 use serde::Deserialize;
@@ -455,10 +455,7 @@ pub(crate) async fn patient(
     let user = crate::session::user(&auth, access::Permission::Outreach)?;
     let nav = web.nav_service()?;
     crate::chart::reach(&web, &user, &id).await?;
-    let notice = q
-        .done
-        .and_then(|k| web.flash.take(&user.principal.id, &k))
-        .map(|m| m.notice);
+    let notice = web.notice(&user, q.done);
     let (w, pid) = (web.clone(), id.clone());
     let page = blocking(move || timeline(&w, &nav, &pid, &user, notice, None)).await?;
     Ok(view::with_seen(
@@ -653,14 +650,7 @@ async fn act(
     .await?;
     match outcome {
         Ok(notice) => {
-            let key = web.flash.put(
-                &user.principal.id,
-                crate::flash::Message {
-                    notice,
-                    secret: None,
-                },
-            );
-            Ok(Redirect::to(&format!("/navigation/patients/{id}?done={key}")).into_response())
+            Ok(web.redirect_with_notice(&user, &format!("/navigation/patients/{id}"), notice))
         }
         Err((status, message)) => {
             let w = web.clone();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 use social_needs::{Instrument, Status};
@@ -168,10 +168,7 @@ pub(crate) async fn page(
     let user = crate::session::user(&auth, access::Permission::ChartRead)?;
     may_screen(&user)?;
     crate::chart::reach(&web, &user, &id).await?;
-    let notice = q
-        .done
-        .and_then(|k| web.flash.take(&user.principal.id, &k))
-        .map(|m| m.notice);
+    let notice = web.notice(&user, q.done);
     let (w, pid) = (web.clone(), id.clone());
     let page = blocking(move || screening_page(&w, &user, &pid, notice, None)).await?;
     Ok(view::with_seen(
@@ -230,14 +227,7 @@ pub(crate) async fn submit(
     .await?;
     match outcome {
         Ok(notice) => {
-            let key = web.flash.put(
-                &user.principal.id,
-                crate::flash::Message {
-                    notice,
-                    secret: None,
-                },
-            );
-            Ok(Redirect::to(&format!("/patients/{id}/social-needs?done={key}")).into_response())
+            Ok(web.redirect_with_notice(&user, &format!("/patients/{id}/social-needs"), notice))
         }
         Err((status, message)) => {
             let w = web.clone();
