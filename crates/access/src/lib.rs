@@ -7,6 +7,8 @@
 //! - care relationships ([`Relationship`]) and break-the-glass reasons ([`BreakGlass`]);
 //! - sensitive data ([`sensitive`]): interpersonal-safety screening answers and records
 //!   labelled restricted, which only some roles see;
+//! - records shared with a community organisation ([`shared_with`]): all a community
+//!   partner sees;
 //! - password rules ([`password_problems`]).
 
 mod password;
@@ -14,6 +16,7 @@ mod reach;
 mod role;
 mod scope;
 mod sensitive;
+mod shared;
 
 pub use password::{password_problems, MIN_PASSWORD_LEN};
 pub use reach::{Access, Denied, Reach};
@@ -21,6 +24,7 @@ use role::Category;
 pub use role::{matrix_markdown, Permission, Role, MATRIX};
 pub use scope::{ScopeError, Scopes};
 pub use sensitive::{sensitive, INTERPERSONAL_SAFETY_LOINC};
+pub use shared::{partner_patient, shared_with, PARTNER_PATIENT, SHARED_TYPES};
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +59,10 @@ pub struct Principal {
     pub practitioner: Option<String>,
     /// Wards (`Location/ID`) of the person's role; empty means none (not "all").
     pub wards: Vec<String>,
+    /// The organisation (`Organization` id) a community partner works for: the one whose
+    /// referrals it sees.
+    #[serde(default)]
+    pub organization: Option<String>,
     /// What a token may do (services and API tokens); sessions have their role's full set.
     pub scopes: Option<Scopes>,
     pub via: Via,
@@ -102,6 +110,8 @@ pub enum Relationship {
     CareTeam { team: String },
     /// The patient is on the navigator's outreach worklist (an open care gap).
     Outreach,
+    /// A community partner: the patient was referred to the person's organisation.
+    Referral { organization: String },
     /// No relationship: reached by breaking the glass with this reason.
     BrokeGlass { reason: String },
 }
@@ -156,6 +166,7 @@ mod tests {
             role: Role::Nurse,
             practitioner: None,
             wards: vec![],
+            organization: None,
             scopes: Some(Scopes::parse("user/Observation.read").unwrap()),
             via: Via::ApiToken,
         };

@@ -47,6 +47,8 @@ pub enum Denied {
     Patient(String),
     /// The record is restricted and the role does not see restricted records.
     Restricted,
+    /// A community partner's request for a record not shared with its organisation.
+    NotShared { rtype: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +84,10 @@ impl Access {
         let glass = break_glass.filter(|_| p.may(Permission::BreakGlass));
         let reach = if all {
             Reach::All
-        } else if p.may(Permission::ChartRead) || p.may(Permission::SafetyEvents) {
+        } else if p.may(Permission::ChartRead)
+            || p.may(Permission::SafetyEvents)
+            || p.may(Permission::ReferralsReceived)
+        {
             reach
         } else {
             Reach::none()
@@ -128,6 +133,31 @@ impl Access {
         }
     }
 
+    /// The organisation whose shared records are all a community partner reaches of
+    /// [`crate::SHARED_TYPES`]; `None` for everyone else. A partner without an
+    /// organisation is given one that matches nothing.
+    pub fn partner_of(&self) -> Option<&str> {
+        match &self.who {
+            Who::Caller(p) if p.may(Permission::ReferralsReceived) => {
+                Some(p.organization.as_deref().unwrap_or(""))
+            }
+            _ => None,
+        }
+    }
+
+    /// A stored Patient as this caller receives it: whole, or cut to the contact details
+    /// for a community partner ([`crate::partner_patient`]).
+    pub fn shape_patient<'a>(
+        &self,
+        patient: &'a serde_json::Value,
+    ) -> std::borrow::Cow<'a, serde_json::Value> {
+        if self.partner_of().is_some() {
+            std::borrow::Cow::Owned(crate::partner_patient(patient))
+        } else {
+            std::borrow::Cow::Borrowed(patient)
+        }
+    }
+
     /// Whether restricted (sensitive) records are visible.
     pub fn sees_restricted(&self) -> bool {
         match &self.who {
@@ -155,14 +185,15 @@ impl Access {
         self.reach == Reach::All || self.compartment_free(rtype)
     }
 
-    /// Decide one stored or new version: its type, its patients (`Patient/ID` or ids) and
-    /// whether it is restricted.
+    /// Decide one stored or new version: its type, its patients (`Patient/ID` or ids),
+    /// whether it is restricted and the organisation it is shared with ([`crate::shared_with`]).
     pub fn check<S: AsRef<str>>(
         &self,
         rtype: &str,
         write: bool,
         patients: &[S],
         restricted: bool,
+        shared: Option<&str>,
     ) -> Result<(), Denied> {
         if !self.may_type(rtype, write) {
             return Err(Denied::Type {
@@ -172,6 +203,13 @@ impl Access {
         }
         if restricted && !self.sees_restricted() {
             return Err(Denied::Restricted);
+        }
+        if let Some(org) = self.partner_of() {
+            if crate::SHARED_TYPES.contains(&rtype) && (org.is_empty() || shared != Some(org)) {
+                return Err(Denied::NotShared {
+                    rtype: rtype.to_string(),
+                });
+            }
         }
         if !self.reaches_all(rtype) {
             if let Some(p) = patients.iter().find(|p| !self.reach.contains(p.as_ref())) {
@@ -201,6 +239,9 @@ impl Access {
             Denied::Restricted => {
                 "this record is restricted (sensitive): your role does not include it".into()
             }
+            Denied::NotShared { rtype } => format!(
+                "this {rtype} was not shared with your organisation: community partners see only the referrals sent to them"
+            ),
             Denied::Patient(patient) => {
                 let clinical = self
                     .principal()
@@ -229,6 +270,7 @@ mod tests {
             role,
             practitioner: None,
             wards: vec![],
+            organization: None,
             scopes: None,
             via: Via::Session,
         }
@@ -241,22 +283,31 @@ mod tests {
     #[test]
     fn a_nurse_reaches_her_patients_only() {
         let a = Access::caller(person(Role::Nurse), reach(&["a"]), None);
-        assert_eq!(a.check("Observation", false, &["Patient/a"], false), Ok(()));
         assert_eq!(
-            a.check("Observation", true, &["Patient/a", "Patient/x"], false),
+            a.check("Observation", false, &["Patient/a"], false, None),
+            Ok(())
+        );
+        assert_eq!(
+            a.check(
+                "Observation",
+                true,
+                &["Patient/a", "Patient/x"],
+                false,
+                None
+            ),
             Err(Denied::Patient("Patient/x".into()))
         );
-        assert_eq!(a.check::<&str>("Location", false, &[], false), Ok(()));
+        assert_eq!(a.check::<&str>("Location", false, &[], false, None), Ok(()));
         assert!(matches!(
-            a.check::<&str>("Location", true, &[], false),
+            a.check::<&str>("Location", true, &[], false, None),
             Err(Denied::Type { .. })
         ));
         assert_eq!(
-            a.check("Observation", false, &["a"], true),
+            a.check("Observation", false, &["a"], true, None),
             Err(Denied::Restricted)
         );
         assert!(matches!(
-            a.check("AuditEvent", false, &["a"], false),
+            a.check("AuditEvent", false, &["a"], false, None),
             Err(Denied::Type { .. })
         ));
     }
@@ -268,9 +319,9 @@ mod tests {
             reach(&[]),
             Some("cardiac arrest on the corridor".into()),
         );
-        assert_eq!(a.check("Observation", false, &["x"], false), Ok(()));
+        assert_eq!(a.check("Observation", false, &["x"], false, None), Ok(()));
         assert_eq!(
-            a.check("Observation", false, &["x"], true),
+            a.check("Observation", false, &["x"], true, None),
             Err(Denied::Restricted)
         );
         // Roles that may not break the glass gain nothing from saying so.
@@ -286,18 +337,60 @@ mod tests {
     #[test]
     fn audit_and_safety_events_are_reached_by_permission() {
         let p = Access::caller(person(Role::PrivacyOfficer), reach(&[]), None);
-        assert_eq!(p.check("AuditEvent", false, &["x"], false), Ok(()));
-        assert!(p.check("Observation", false, &["x"], false).is_err());
+        assert_eq!(p.check("AuditEvent", false, &["x"], false, None), Ok(()));
+        assert!(p.check("Observation", false, &["x"], false, None).is_err());
         let s = Access::caller(person(Role::SafetyReviewer), reach(&[]), None);
-        assert_eq!(s.check("AdverseEvent", false, &["x"], false), Ok(()));
+        assert_eq!(s.check("AdverseEvent", false, &["x"], false, None), Ok(()));
         let n = Access::caller(person(Role::Nurse), reach(&[]), None);
-        assert!(n.check("AdverseEvent", false, &["x"], false).is_err());
+        assert!(n.check("AdverseEvent", false, &["x"], false, None).is_err());
+    }
+
+    #[test]
+    fn a_partner_reaches_what_was_shared_with_its_organisation_only() {
+        let mut p = person(Role::CommunityPartner);
+        p.organization = Some("food-bank".into());
+        let a = Access::caller(p, reach(&["a"]), None);
+        assert_eq!(
+            a.check("Task", false, &["a"], false, Some("food-bank")),
+            Ok(())
+        );
+        assert_eq!(
+            a.check("Task", true, &["a"], false, Some("food-bank")),
+            Ok(())
+        );
+        assert!(matches!(
+            a.check("Task", false, &["a"], false, Some("shelter")),
+            Err(Denied::NotShared { .. })
+        ));
+        assert!(matches!(
+            a.check("Task", true, &["a"], false, None),
+            Err(Denied::NotShared { .. })
+        ));
+        assert!(a
+            .check("ServiceRequest", true, &["a"], false, Some("food-bank"))
+            .is_err());
+        assert_eq!(a.check("Patient", false, &["a"], false, None), Ok(()));
+        assert!(a.check("Patient", false, &["b"], false, None).is_err());
+        assert!(a
+            .check("Task", false, &["a"], true, Some("food-bank"))
+            .is_err());
+        assert!(a.check("Observation", false, &["a"], false, None).is_err());
+        let patient =
+            serde_json::json!({"resourceType": "Patient", "identifier": [{"value": "1"}]});
+        let cut = a.shape_patient(&patient);
+        assert!(cut.get("identifier").is_none());
+        // Without an organisation, nothing is shared with it.
+        let lost = Access::caller(person(Role::CommunityPartner), reach(&["a"]), None);
+        assert!(lost.check("Task", false, &["a"], false, Some("")).is_err());
+        // Everyone else is not narrowed by sharing.
+        let n = Access::caller(person(Role::Navigator), reach(&["a"]), None);
+        assert_eq!(n.check("Task", false, &["a"], false, None), Ok(()));
     }
 
     #[test]
     fn system_reaches_everything() {
         let s = Access::system();
         assert!(s.is_system());
-        assert_eq!(s.check("AuditEvent", true, &["x"], true), Ok(()));
+        assert_eq!(s.check("AuditEvent", true, &["x"], true, None), Ok(()));
     }
 }

@@ -17,10 +17,11 @@ pub enum Role {
     PrivacyOfficer,
     Administrator,
     IntegrationService,
+    CommunityPartner,
 }
 
 impl Role {
-    pub const ALL: [Role; 11] = [
+    pub const ALL: [Role; 12] = [
         Role::Nurse,
         Role::Physician,
         Role::RapidResponse,
@@ -32,6 +33,7 @@ impl Role {
         Role::PrivacyOfficer,
         Role::Administrator,
         Role::IntegrationService,
+        Role::CommunityPartner,
     ];
 
     /// The code used in commands, files and tokens (`rapid-response`).
@@ -48,6 +50,7 @@ impl Role {
             Role::PrivacyOfficer => "privacy-officer",
             Role::Administrator => "administrator",
             Role::IntegrationService => "integration-service",
+            Role::CommunityPartner => "community-partner",
         }
     }
 
@@ -65,6 +68,7 @@ impl Role {
             Role::PrivacyOfficer => "Privacy officer",
             Role::Administrator => "Administrator",
             Role::IntegrationService => "Integration service",
+            Role::CommunityPartner => "Community partner",
         }
     }
 
@@ -88,6 +92,16 @@ impl Role {
     /// needs a care relationship (or break-the-glass) for people; that is checked per patient.
     pub fn fhir(self, rtype: &str, write: bool) -> bool {
         use Permission::*;
+        if self.grants(ReferralsReceived) {
+            // A community partner: the referrals shared with its organisation (decided per
+            // record, `Access::check`), the patient's contact details they need, and the
+            // directory; nothing else of the record.
+            return match rtype {
+                "Task" => true,
+                "ServiceRequest" | "Consent" | "Patient" => !write,
+                _ => category_of(rtype) == Category::Directory && !write,
+            };
+        }
         match category_of(rtype) {
             Category::Directory => !write || self.grants(Directory),
             Category::Audit => {
@@ -120,7 +134,10 @@ impl Role {
                     self.grants(Interfaces)
                 }
             }
-            Category::Clinical => self.grants(if write { RecordWrite } else { ChartRead }),
+            Category::Clinical => {
+                self.grants(if write { RecordWrite } else { ChartRead })
+                    || (write && SOCIAL_CARE_RECORDS.contains(&rtype) && self.grants(SocialCare))
+            }
         }
     }
 }
@@ -162,6 +179,12 @@ pub enum Permission {
     ManageUsers,
     /// Write directory resources (wards, staff, organizations).
     Directory,
+    /// Confirm social needs as health concerns (Condition) and Goals: a social worker is
+    /// the clinician who confirms a screened need before it becomes a problem.
+    SocialCare,
+    /// A community partner's: the referrals sent to one's own organisation (accept,
+    /// decline, record the outcome) and no other record.
+    ReferralsReceived,
     /// Interface operations: the HL7 v2 message log and replay, metrics.
     Interfaces,
 }
@@ -194,10 +217,14 @@ impl Permission {
             Permission::ManageUsers => "Accounts and API tokens",
             Permission::Directory => "Write wards, staff and organizations",
             Permission::Interfaces => "HL7 v2 message log and replay, metrics",
+            Permission::SocialCare => "Confirm screened social needs as health concerns and goals",
+            Permission::ReferralsReceived => {
+                "Referrals sent to one's own organisation only: accept, decline, record outcomes"
+            }
         }
     }
 
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 16] = [
         Permission::Board,
         Permission::ChartRead,
         Permission::RecordWrite,
@@ -212,8 +239,14 @@ impl Permission {
         Permission::ManageUsers,
         Permission::Directory,
         Permission::Interfaces,
+        Permission::SocialCare,
+        Permission::ReferralsReceived,
     ];
 }
+
+/// The clinical records that social-care staff write besides care coordination: a
+/// confirmed social need becomes a health concern (Condition) with a Goal.
+const SOCIAL_CARE_RECORDS: [&str; 2] = ["Condition", "Goal"];
 
 use Role::*;
 
@@ -259,6 +292,8 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::ManageUsers, &[Administrator]),
     (Permission::Directory, &[Administrator, IntegrationService]),
     (Permission::Interfaces, &[Administrator, IntegrationService]),
+    (Permission::SocialCare, &[SocialWorker]),
+    (Permission::ReferralsReceived, &[CommunityPartner]),
 ];
 
 /// The permissions table as Markdown (README.md holds this table; a test keeps it true).
@@ -333,7 +368,8 @@ pub(crate) fn category_of(rtype: &str) -> Category {
         | "Communication"
         | "CommunicationRequest"
         | "Appointment"
-        | "QuestionnaireResponse" => Category::Coordination,
+        | "QuestionnaireResponse"
+        | "Consent" => Category::Coordination,
         _ => Category::Clinical,
     }
 }
@@ -396,5 +432,21 @@ mod tests {
         assert!(!MdtCoordinator.fhir("CarePlan", true));
         assert!(!MdtCoordinator.fhir("CareTeam", true));
         assert!(!SafetyReviewer.fhir("Patient", false));
+        assert!(SocialWorker.fhir("Condition", true));
+        assert!(SocialWorker.fhir("Goal", true));
+        assert!(!SocialWorker.fhir("Observation", true));
+        assert!(SocialWorker.fhir("Consent", true));
+        assert!(!Navigator.fhir("Condition", true));
+        assert!(Navigator.fhir("Consent", true));
+        assert!(CommunityPartner.fhir("Task", true));
+        assert!(CommunityPartner.fhir("ServiceRequest", false));
+        assert!(!CommunityPartner.fhir("ServiceRequest", true));
+        assert!(CommunityPartner.fhir("Patient", false));
+        assert!(!CommunityPartner.fhir("Patient", true));
+        assert!(CommunityPartner.fhir("HealthcareService", false));
+        assert!(!CommunityPartner.fhir("Observation", false));
+        assert!(!CommunityPartner.fhir("Condition", false));
+        assert!(!CommunityPartner.fhir("QuestionnaireResponse", false));
+        assert!(!CommunityPartner.fhir("AuditEvent", false));
     }
 }

@@ -72,6 +72,9 @@ pub struct Account {
     pub practitioner: Option<String>,
     #[serde(default)]
     pub wards: Vec<String>,
+    /// A community partner's organisation (`Organization` id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
     #[serde(default)]
     pub disabled: bool,
     #[serde(skip_serializing_if = "String::is_empty", default)]
@@ -88,6 +91,7 @@ impl Account {
             role: self.role,
             practitioner: self.practitioner.clone(),
             wards: self.wards.clone(),
+            organization: self.organization.clone(),
             scopes: None,
             via,
         }
@@ -102,6 +106,8 @@ pub struct NewAccount {
     pub role: Role,
     pub practitioner: Option<String>,
     pub wards: Vec<String>,
+    /// A community partner's organisation (`Organization` id); required for that role.
+    pub organization: Option<String>,
     pub password: String,
 }
 
@@ -311,6 +317,21 @@ impl Accounts {
                     .into(),
             ));
         }
+        if new.role == Role::CommunityPartner
+            && new
+                .organization
+                .as_deref()
+                .is_none_or(|o| o.trim().is_empty())
+        {
+            return Err(AccountError::Invalid(
+                "a community partner works for one organisation: give it (--organization)".into(),
+            ));
+        }
+        if new.role != Role::CommunityPartner && new.organization.is_some() {
+            return Err(AccountError::Invalid(
+                "only community partners are given an organisation".into(),
+            ));
+        }
         let problems = access::password_problems(&new.password, &new.username);
         if !problems.is_empty() {
             return Err(AccountError::WeakPassword(problems.join("; ")));
@@ -321,6 +342,7 @@ impl Accounts {
             role: new.role,
             practitioner: new.practitioner,
             wards: new.wards,
+            organization: new.organization,
             disabled: false,
             hash: hash_password(&new.password)?,
             created: self.now(),

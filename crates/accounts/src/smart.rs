@@ -238,6 +238,7 @@ impl Smart {
             role: Role::IntegrationService,
             practitioner: None,
             wards: vec![],
+            organization: None,
             scopes: Some(granted.clone()),
             via: Via::Smart,
         };

@@ -44,6 +44,7 @@ fn new(username: &str, role: Role, password: &str) -> NewAccount {
         role,
         practitioner: Some(format!("Practitioner/{username}")),
         wards: vec!["Location/ward-3east".into()],
+        organization: None,
         password: password.into(),
     }
 }

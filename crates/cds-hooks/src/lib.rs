@@ -287,6 +287,7 @@ async fn call(
             role: access::Role::IntegrationService,
             practitioner: None,
             wards: vec![],
+            organization: None,
             scopes: None,
             via: access::Via::CdsHooks,
         });

@@ -316,6 +316,7 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
             role: access::Role::Nurse,
             practitioner: None,
             wards: vec![],
+            organization: None,
             scopes: None,
             via: access::Via::ApiToken,
         },

@@ -285,6 +285,7 @@ fn demo_accounts(
                 role,
                 practitioner,
                 wards,
+                organization: None,
                 password: password.clone(),
             },
             "tend demo",

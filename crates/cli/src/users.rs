@@ -42,8 +42,8 @@ pub(crate) struct DbOnly {
 pub(crate) struct AddArgs {
     /// User name (letters, digits, '.', '-', '_').
     username: String,
-    /// Role: nurse, physician, rapid-response, navigator, social-worker, quality-officer,
-    /// safety-reviewer, privacy-officer, administrator.
+    /// Role: nurse, physician, rapid-response, navigator, mdt-coordinator, social-worker,
+    /// quality-officer, safety-reviewer, privacy-officer, administrator, community-partner.
     #[arg(long)]
     role: String,
     /// The person's name as shown.
@@ -55,6 +55,10 @@ pub(crate) struct AddArgs {
     /// A ward of the person's role (`Location/ID` or the id); repeat for several.
     #[arg(long = "ward")]
     wards: Vec<String>,
+    /// A community partner's organisation (`Organization/ID` or the id): the one whose
+    /// referrals they see.
+    #[arg(long)]
+    organization: Option<String>,
     /// Read the password from the first line of standard input.
     #[arg(long)]
     password_stdin: bool,
@@ -164,6 +168,9 @@ pub(crate) fn run(cmd: UsersCommand) -> anyhow::Result<()> {
                     role,
                     practitioner: a.practitioner,
                     wards: a.wards.iter().map(|w| ward(w)).collect(),
+                    organization: a
+                        .organization
+                        .map(|o| o.trim_start_matches("Organization/").to_string()),
                     password: pw.clone(),
                 },
                 CONSOLE,

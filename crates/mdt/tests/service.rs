@@ -20,6 +20,7 @@ fn person(role: Role, id: &str, reach: &[&str]) -> Access {
             role,
             practitioner: Some(format!("Practitioner/{id}")),
             wards: vec![],
+            organization: None,
             scopes: None,
             via: Via::Session,
         },

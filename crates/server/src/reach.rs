@@ -112,7 +112,7 @@ impl Relationships {
         p: &Principal,
         fresh: bool,
     ) -> Result<Reach, ApiError> {
-        if !p.may(Permission::ChartRead) {
+        if !p.may(Permission::ChartRead) && !p.may(Permission::ReferralsReceived) {
             return Ok(Reach::none());
         }
         let relations = if fresh {
@@ -193,6 +193,28 @@ fn find(state: &AppState, p: &Principal) -> Result<Relations, ApiError> {
                 });
             }
         }
+    }
+    // A community partner: the patients referred to its organisation (every referral it
+    // was sent, so declined and finished ones stay on its list; of the patient, the store
+    // gives it the contact details only).
+    if p.may(Permission::ReferralsReceived) {
+        if let Some(org) = p.organization.as_deref().filter(|o| !o.is_empty()) {
+            let params = [
+                ("owner", format!("Organization/{org}")),
+                (
+                    "code",
+                    "http://hl7.org/fhir/CodeSystem/task-code|fulfill".to_string(),
+                ),
+            ];
+            for task in all(state, "Task", &params)? {
+                for patient in task.patients {
+                    r.entry(patient).or_insert_with(|| Relationship::Referral {
+                        organization: org.to_string(),
+                    });
+                }
+            }
+        }
+        return Ok(Relations(r));
     }
     // The navigator's outreach list: patients with an open care gap.
     if p.may(Permission::Outreach) {

@@ -108,6 +108,7 @@ impl Read {
             seq: 0,
             patients: self.patients,
             restricted: false,
+            shared: None,
         }
     }
 
@@ -751,6 +752,7 @@ mod tests {
             index: &indexer.extract(&patient),
             patients: &["p1".to_string()],
             restricted: false,
+            shared: None,
         })
         .unwrap();
         for i in 1..=3 {
@@ -772,6 +774,7 @@ mod tests {
                 index: &indexer.extract(&e),
                 patients: &["p1".to_string()],
                 restricted: false,
+                shared: None,
             })
             .unwrap();
         }

@@ -204,6 +204,16 @@ pub(crate) fn init_schema(
                 .into(),
         ));
     }
+    // Databases written before records could be shared with a community organisation
+    // (`access::shared_with`) gain the column; none of their records was shared.
+    if conn
+        .query("SELECT shared FROM resource WHERE 1 = 0", &[])
+        .is_err()
+    {
+        conn.batch(
+            "ALTER TABLE resource_version ADD COLUMN shared TEXT; ALTER TABLE resource ADD COLUMN shared TEXT",
+        )?;
+    }
     conn.batch(sql::INDEXES)?;
     let existing = conn
         .query("SELECT pid, rtype, code FROM search_param", &[])?
@@ -237,7 +247,7 @@ pub(crate) fn init_schema(
 }
 
 fn version_from_row(row: Vec<Cell>) -> Version {
-    // seq, rtype, id, vid, lastupd, op, body, patients, restricted
+    // seq, rtype, id, vid, lastupd, op, body, patients, restricted, shared
     let mut it = row.into_iter();
     let seq = it.next().map(|c| c.int()).unwrap_or_default();
     let rtype = it.next().and_then(Cell::text).unwrap_or_default();
@@ -248,6 +258,7 @@ fn version_from_row(row: Vec<Cell>) -> Version {
     let body = it.next().and_then(Cell::text);
     let patients = compartment::decode(it.next().and_then(Cell::text).as_deref());
     let restricted = it.next().is_some_and(|c| c.int() != 0);
+    let shared = it.next().and_then(Cell::text);
     Version {
         rtype,
         id,
@@ -258,11 +269,12 @@ fn version_from_row(row: Vec<Cell>) -> Version {
         seq,
         patients,
         restricted,
+        shared,
     }
 }
 
 const VERSION_COLS: &str =
-    "v.seq, v.rtype, v.id, v.vid, v.lastupd, v.op, v.body, v.patients, v.restricted";
+    "v.seq, v.rtype, v.id, v.vid, v.lastupd, v.op, v.body, v.patients, v.restricted, v.shared";
 
 /// Whether resources of `rtype` may be read at all.
 fn readable(access: &Access, rtype: &str) -> Result<(), StoreError> {
@@ -282,7 +294,13 @@ fn readable(access: &Access, rtype: &str) -> Result<(), StoreError> {
 fn reached(access: &Access, v: Option<Version>) -> Result<Option<Version>, StoreError> {
     if let Some(v) = &v {
         access
-            .check(&v.rtype, false, &v.patients, v.restricted)
+            .check(
+                &v.rtype,
+                false,
+                &v.patients,
+                v.restricted,
+                v.shared.as_deref(),
+            )
             .map_err(|d| StoreError::denied(access, d))?;
     }
     Ok(v)
@@ -749,6 +767,8 @@ pub(crate) struct NewVersion<'a> {
     /// The patients whose compartments hold the version (ids).
     pub(crate) patients: &'a [String],
     pub(crate) restricted: bool,
+    /// The community organisation the version is shared with (`access::shared_with`).
+    pub(crate) shared: Option<&'a str>,
 }
 
 impl WriterTx<'_> {
@@ -790,7 +810,7 @@ impl WriterTx<'_> {
     pub(crate) fn write(&mut self, v: NewVersion<'_>) -> Result<i64, StoreError> {
         let conn = &mut *self.conn;
         let seq = conn.scalar(
-            "INSERT INTO resource_version (rtype, id, vid, lastupd, op, body, patients, restricted) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            "INSERT INTO resource_version (rtype, id, vid, lastupd, op, body, patients, restricted, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             &[
                 Arg::Text(v.rtype.into()),
                 Arg::Text(v.id.into()),
@@ -802,13 +822,14 @@ impl WriterTx<'_> {
                     .map(Arg::Text)
                     .unwrap_or(Arg::Null),
                 Arg::Int(i64::from(v.restricted)),
+                v.shared.map(|s| Arg::Text(s.into())).unwrap_or(Arg::Null),
             ],
         )?
         .ok_or(StoreError::Database("no seq".into()))?;
         let deleted = i64::from(v.op == Op::Delete);
         let rid = conn.scalar(
-            "INSERT INTO resource (rtype, id, vid, lastupd, deleted, seq, restricted) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, lastupd = excluded.lastupd, deleted = excluded.deleted, seq = excluded.seq, restricted = excluded.restricted \
+            "INSERT INTO resource (rtype, id, vid, lastupd, deleted, seq, restricted, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, lastupd = excluded.lastupd, deleted = excluded.deleted, seq = excluded.seq, restricted = excluded.restricted, shared = excluded.shared \
              RETURNING rid",
             &[
                 Arg::Text(v.rtype.into()),
@@ -818,6 +839,7 @@ impl WriterTx<'_> {
                 Arg::Int(deleted),
                 Arg::Int(seq),
                 Arg::Int(i64::from(v.restricted)),
+                v.shared.map(|s| Arg::Text(s.into())).unwrap_or(Arg::Null),
             ],
         )?
         .ok_or(StoreError::Database("no rid".into()))?;

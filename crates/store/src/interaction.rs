@@ -30,9 +30,11 @@ pub(crate) struct Ctx<'a> {
 
 /// May `ctx.access` change (or delete) the stored version `prev`?
 fn may_change(ctx: &Ctx<'_>, rtype: &str, prev: Option<&Version>) -> Result<(), StoreError> {
-    let (patients, restricted) = prev.map_or((&[][..], false), |p| (&p.patients[..], p.restricted));
+    let (patients, restricted, shared) = prev.map_or((&[][..], false, None), |p| {
+        (&p.patients[..], p.restricted, p.shared.as_deref())
+    });
     ctx.access
-        .check(rtype, true, patients, restricted)
+        .check(rtype, true, patients, restricted, shared)
         .map_err(|d| StoreError::denied(ctx.access, d))
 }
 
@@ -296,7 +298,13 @@ fn execute(
                     .current(&t, &i)?
                     .ok_or(StoreError::NotFound { rtype: t, id: i })?;
                 ctx.access
-                    .check(&v.rtype, false, &v.patients, v.restricted)
+                    .check(
+                        &v.rtype,
+                        false,
+                        &v.patients,
+                        v.restricted,
+                        v.shared.as_deref(),
+                    )
                     .map_err(|d| StoreError::denied(ctx.access, d))?;
                 Ok(Outcome::Exists(v))
             }
@@ -408,6 +416,7 @@ fn delete(
                 index: &[],
                 patients: &p.patients,
                 restricted: p.restricted,
+                shared: p.shared.as_deref(),
             })?;
             Ok(Outcome::Deleted(Some(Version {
                 rtype: rtype.into(),
@@ -419,6 +428,7 @@ fn delete(
                 seq,
                 patients: p.patients.clone(),
                 restricted: p.restricted,
+                shared: p.shared.clone(),
             })))
         }
         _ => Ok(Outcome::Deleted(None)),
@@ -452,7 +462,7 @@ fn put(
         let patients = crate::audit_log::patients_of(&resource);
         may_change(ctx, rtype, prev)?;
         ctx.access
-            .check(rtype, true, &patients, false)
+            .check(rtype, true, &patients, false, None)
             .map_err(|d| StoreError::denied(ctx.access, d))?;
         let (body, patients) = crate::audit_log::append_one(tx.conn, ctx.now, id, resource)?;
         return Ok(Outcome::Created(Version {
@@ -465,6 +475,7 @@ fn put(
             seq: 0,
             patients,
             restricted: false,
+            shared: None,
         }));
     }
     let version = prev.map(|p| p.version + 1).unwrap_or(1);
@@ -489,6 +500,7 @@ fn put(
     // Patient is a registration: no one reaches it yet, and that is no reason to refuse.
     let patients = crate::compartment::patients_of(rtype, id, &index);
     let restricted = access::sensitive(&resource);
+    let shared = access::shared_with(&resource);
     may_change(ctx, rtype, prev)?;
     let registering = rtype == "Patient" && prev.is_none();
     let others: Vec<&String> = patients
@@ -496,7 +508,7 @@ fn put(
         .filter(|p| !(registering && p.as_str() == id))
         .collect();
     ctx.access
-        .check(rtype, true, &others, false)
+        .check(rtype, true, &others, false, shared.as_deref())
         .map_err(|d| StoreError::denied(ctx.access, d))?;
     let body = serde_json::to_string(&order_keys(resource))
         .map_err(|e| StoreError::Database(e.to_string()))?;
@@ -515,6 +527,7 @@ fn put(
         index: &index,
         patients: &patients,
         restricted,
+        shared: shared.as_deref(),
     })?;
     let v = Version {
         rtype: rtype.into(),
@@ -526,6 +539,7 @@ fn put(
         seq,
         patients,
         restricted,
+        shared,
     };
     Ok(if op == Op::Create {
         Outcome::Created(v)

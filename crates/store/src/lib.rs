@@ -244,12 +244,47 @@ struct SqlStore<C: Conn> {
     commits: Arc<engine::Commits>,
 }
 
+/// A Patient as the caller receives it: a community partner gets the contact details only
+/// (`Access::shape_patient`), decided here for every path that returns records.
+fn shape_body(access: &Access, rtype: &str, body: &mut Option<String>) {
+    if rtype != "Patient" || access.partner_of().is_none() {
+        return;
+    }
+    if let Some(b) = body.as_mut() {
+        let shaped = serde_json::from_str::<serde_json::Value>(b)
+            .map(|v| access.shape_patient(&v).to_string())
+            .unwrap_or_default();
+        *b = shaped;
+    }
+}
+
+fn shape_hit(access: &Access, h: &mut Hit) {
+    let mut body = Some(std::mem::take(&mut h.body));
+    shape_body(access, &h.rtype, &mut body);
+    h.body = body.unwrap_or_default();
+}
+
+fn shape_version(
+    access: &Access,
+    v: Result<Option<Version>, StoreError>,
+) -> Result<Option<Version>, StoreError> {
+    v.map(|v| {
+        v.map(|mut v| {
+            shape_body(access, &v.rtype, &mut v.body);
+            v
+        })
+    })
+}
+
 impl<C: Conn + 'static> Store for SqlStore<C> {
     fn kind(&self) -> &'static str {
         self.kind
     }
     fn read(&self, access: &Access, rtype: &str, id: &str) -> Result<Option<Version>, StoreError> {
-        self.pool.with(|c| engine::read(c, access, rtype, id))
+        shape_version(
+            access,
+            self.pool.with(|c| engine::read(c, access, rtype, id)),
+        )
     }
     fn vread(
         &self,
@@ -258,19 +293,31 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         id: &str,
         version: i64,
     ) -> Result<Option<Version>, StoreError> {
-        self.pool
-            .with(|c| engine::vread(c, access, rtype, id, version))
+        shape_version(
+            access,
+            self.pool
+                .with(|c| engine::vread(c, access, rtype, id, version)),
+        )
     }
     fn history(
         &self,
         access: &Access,
         q: &HistoryQuery,
     ) -> Result<(Vec<Version>, usize), StoreError> {
-        self.pool.with(|c| engine::history(c, access, q))
+        let (mut versions, total) = self.pool.with(|c| engine::history(c, access, q))?;
+        for v in &mut versions {
+            shape_body(access, &v.rtype, &mut v.body);
+        }
+        Ok((versions, total))
     }
     fn search(&self, access: &Access, q: &SearchQuery) -> Result<SearchPage, StoreError> {
-        self.pool
-            .with(|c| engine::search(c, &self.shared, access, q))
+        let mut page = self
+            .pool
+            .with(|c| engine::search(c, &self.shared, access, q))?;
+        for h in page.matches.iter_mut().chain(page.included.iter_mut()) {
+            shape_hit(access, h);
+        }
+        Ok(page)
     }
     fn write(&self, access: &Access, entries: Vec<Entry>, mode: Mode) -> WriteResult {
         engine::submit(&self.queue, &self.indexer, access, entries, mode, None)
@@ -322,7 +369,13 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
         engine::submit_lease(&self.queue, name, holder, ttl_ms)
     }
     fn compartment(&self, access: &Access, patient: &str) -> Result<Vec<Hit>, StoreError> {
-        self.pool.with(|c| engine::compartment(c, access, patient))
+        let mut hits = self
+            .pool
+            .with(|c| engine::compartment(c, access, patient))?;
+        for h in &mut hits {
+            shape_hit(access, h);
+        }
+        Ok(hits)
     }
     fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError> {
         self.pool.with(|c| engine::scan(c, rtype, cursor, limit))

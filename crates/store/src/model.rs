@@ -22,6 +22,9 @@ pub struct Version {
     pub patients: Vec<String>,
     /// Whether the version is restricted (sensitive, [`access::sensitive`]).
     pub restricted: bool,
+    /// The community organisation (`Organization` id) the version is shared with
+    /// ([`access::shared_with`]).
+    pub shared: Option<String>,
 }
 
 /// What a version did to its resource.

@@ -66,6 +66,26 @@ pub(crate) fn condition(
     if !access.sees_restricted() {
         conds.push(format!("{t}.restricted = 0"));
     }
+    if let Some(org) = access.partner_of() {
+        // A community partner: of the referral types, only what was shared with its
+        // organisation.
+        let narrowed: Vec<&str> = match types {
+            Types::One(rtype) => access::SHARED_TYPES
+                .iter()
+                .copied()
+                .filter(|s| *s == rtype)
+                .collect(),
+            Types::Any => access::SHARED_TYPES.to_vec(),
+        };
+        if !narrowed.is_empty() {
+            conds.push(format!(
+                "({t}.rtype NOT IN ({}) OR {t}.shared = ?)",
+                marks(narrowed.len())
+            ));
+            args.extend(narrowed.iter().map(|s| Arg::Text(s.to_string())));
+            args.push(Arg::Text(org.to_string()));
+        }
+    }
     let whole = matches!(types, Types::One(_)) && !free.is_empty();
     if !whole && *access.reach() != Reach::All {
         let mut alt = String::new();
@@ -110,6 +130,7 @@ mod tests {
             role: Role::Nurse,
             practitioner: None,
             wards: vec![],
+            organization: None,
             scopes: None,
             via: Via::Session,
         };

@@ -70,13 +70,13 @@ pub(crate) fn schema(d: Dialect) -> String {
 CREATE TABLE IF NOT EXISTS resource_version (
   seq {seq}, rtype TEXT NOT NULL, id TEXT NOT NULL, vid {int} NOT NULL,
   lastupd {int} NOT NULL, op TEXT NOT NULL, body {blob},
-  patients TEXT, restricted {int} NOT NULL DEFAULT 0,
+  patients TEXT, restricted {int} NOT NULL DEFAULT 0, shared TEXT,
   UNIQUE (rtype, id, vid));
 CREATE INDEX IF NOT EXISTS resource_version_lastupd ON resource_version (lastupd);
 CREATE TABLE IF NOT EXISTS resource (
   rid {rid}, rtype TEXT NOT NULL, id TEXT NOT NULL, vid {int} NOT NULL,
   lastupd {int} NOT NULL, deleted {int} NOT NULL, seq {int} NOT NULL,
-  restricted {int} NOT NULL DEFAULT 0,
+  restricted {int} NOT NULL DEFAULT 0, shared TEXT,
   UNIQUE (rtype, id));
 -- The patients whose compartments hold each version (by change-log position): access to a
 -- resource is decided from these rows, in the SQL of every read.

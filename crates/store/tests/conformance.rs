@@ -825,6 +825,7 @@ fn audit_search(store: &dyn Store) {
             role: access::Role::Nurse,
             practitioner: None,
             wards: vec![],
+            organization: None,
             scopes: None,
             via: access::Via::Session,
         },

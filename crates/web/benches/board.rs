@@ -183,6 +183,7 @@ fn main() {
                         role,
                         practitioner: Some("Practitioner/bn".into()),
                         wards,
+                        organization: None,
                         password: password.into(),
                     },
                     "bench",

@@ -29,6 +29,8 @@ struct UsersPage {
     nav: Nav,
     lines: Vec<Line>,
     roles: Vec<(&'static str, &'static str)>,
+    /// Organisations a community partner may work for: (id, name).
+    organizations: Vec<(String, String)>,
     notice: Option<String>,
     error: Option<String>,
     /// A token just issued, shown once.
@@ -69,7 +71,8 @@ fn render(
                 "active"
             },
             disabled: a.disabled,
-            // Wards by name, as the board shows them (the id when the ward is gone).
+            // Wards by name, as the board shows them (the id when the ward is gone); a
+            // community partner's organisation.
             wards: a
                 .wards
                 .iter()
@@ -79,6 +82,11 @@ fn render(
                         .and_then(|l| l["name"].as_str().map(str::to_string))
                         .unwrap_or_else(|| id.to_string())
                 })
+                .chain(a.organization.iter().map(|o| {
+                    view::read(&*web.app.store, &store::Access::system(), "Organization", o)
+                        .and_then(|l| l["name"].as_str().map(str::to_string))
+                        .unwrap_or_else(|| o.clone())
+                }))
                 .collect::<Vec<_>>()
                 .join(", "),
             role: a.role.title().to_string(),
@@ -94,6 +102,7 @@ fn render(
             .filter(|r| *r != access::Role::IntegrationService)
             .map(|r| (r.code(), r.title()))
             .collect(),
+        organizations: organizations(web),
         notice,
         error,
         token,
@@ -135,6 +144,28 @@ fn redirect_done(
     Redirect::to(&format!("/admin/users?done={key}")).into_response()
 }
 
+/// Organisations in the directory, by name (community partners work for one).
+fn organizations(web: &Web) -> Vec<(String, String)> {
+    let params = [("_count", "500".to_string()), ("_sort", "name".to_string())];
+    let mut out: Vec<(String, String)> = view::search(
+        &*web.app.store,
+        &store::Access::system(),
+        "Organization",
+        &params,
+    )
+    .unwrap_or_default()
+    .into_iter()
+    .filter_map(|o| {
+        Some((
+            o["id"].as_str()?.to_string(),
+            o["name"].as_str()?.to_string(),
+        ))
+    })
+    .collect();
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
 /// Wards and the practitioner of a new account must exist: a typo would leave a nurse with
 /// no patients (or someone else's name on every alert answered).
 fn check_links(web: &Web, new: &accounts::NewAccount) -> Result<(), String> {
@@ -151,6 +182,11 @@ fn check_links(web: &Web, new: &accounts::NewAccount) -> Result<(), String> {
             return Err(format!(
                 "'{id}' is not a ward Tend knows: use a ward's id, as the board shows it."
             ));
+        }
+    }
+    if let Some(o) = &new.organization {
+        if view::read(store, &store::Access::system(), "Organization", o).is_none() {
+            return Err(format!("There is no organisation '{o}' in the directory."));
         }
     }
     if let Some(p) = &new.practitioner {
@@ -176,6 +212,8 @@ pub(crate) struct AddForm {
     practitioner: String,
     #[serde(default)]
     wards: String,
+    #[serde(default)]
+    organization: String,
     #[serde(default)]
     password: String,
 }
@@ -216,6 +254,13 @@ pub(crate) async fn add(
                     }
                 })
                 .collect(),
+            organization: Some(
+                f.organization
+                    .trim()
+                    .trim_start_matches("Organization/")
+                    .to_string(),
+            )
+            .filter(|o| !o.is_empty()),
             password: f.password.clone(),
         };
         if let Err(why) = check_links(&web, &new) {

@@ -67,6 +67,7 @@ pub(crate) fn account(
                 role,
                 practitioner: practitioner.map(str::to_string),
                 wards: vec![],
+                organization: None,
                 password: "a long test passphrase for tend".into(),
             },
             "test",

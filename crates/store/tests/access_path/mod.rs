@@ -964,6 +964,7 @@ fn caller(c: &Caller) -> Access {
         role: c.who.role(),
         practitioner: Some("Practitioner/pr-1".into()),
         wards: vec![],
+        organization: None,
         scopes: None,
         via: Via::Session,
     };

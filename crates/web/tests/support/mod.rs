@@ -79,6 +79,7 @@ pub(crate) fn account(
                 role,
                 practitioner: practitioner.map(str::to_string),
                 wards: wards.iter().map(|w| w.to_string()).collect(),
+                organization: None,
                 password: PASSWORD.into(),
             },
             "test",
