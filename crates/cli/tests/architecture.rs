@@ -15,6 +15,7 @@ const PURE: &[&str] = &[
     "access",
     "tumour-board",
     "social-needs",
+    "community",
 ];
 const FORBIDDEN: &[&str] = &[
     "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",

@@ -218,6 +218,8 @@ impl Screenings {
 
     /// Record a screening of `patient` asked by `by` (`Practitioner/ID`), answered at `when`,
     /// with the caller's own access; returns the response's id once its Observations exist.
+    /// `by_patient`: the patient answered on their own (a tablet handed over by `by`), said
+    /// in the response's `source`.
     pub fn record(
         &self,
         access: &Access,
@@ -225,6 +227,7 @@ impl Screenings {
         patient: &str,
         answers: &Answer,
         when: &str,
+        by_patient: bool,
     ) -> Result<String, Error> {
         if answers.values().all(|a| a.is_empty()) {
             return Err(Error::Invalid("Answer at least one question.".into()));
@@ -259,6 +262,9 @@ impl Screenings {
             "author": {"reference": by},
             "item": items,
         });
+        if by_patient {
+            r["source"] = json!({"reference": format!("Patient/{patient}")});
+        }
         let safety = ["q7", "q8", "q9", "q10"]
             .iter()
             .any(|l| answers.get(*l).is_some_and(|k| !k.is_empty()));

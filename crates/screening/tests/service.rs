@@ -87,6 +87,7 @@ fn screenings_become_scored_observations_seen_as_far_as_one_may() {
                 ("q10", "LA6270-8"),
             ]),
             "2026-12-06T10:00:00Z",
+            false,
         )
         .unwrap();
     let system = Access::system();

@@ -12,6 +12,8 @@
 //! | `GET /board/handover?ward=` | the handover sheet: each bed's NEWS2 trend, last set, alert, problems; made to print |
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
+//! | `POST /patients/{id}/social-needs/kiosk` | hand the tablet to the patient: the session ends on this device and the tablet shows only the questionnaire |
+//! | `GET`/`POST /kiosk/{key}` | the patient answers the social-needs questions in large type (one-time key, 30 minutes), recorded as the person who handed the tablet over |
 //! | `GET`/`POST /patients/{id}/social-needs` | social-needs screening (AHC HRSN core questions) asked by staff, and the latest results, needs first; safety answers only with access to sensitive records |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
@@ -32,6 +34,7 @@ mod chart;
 mod chart_essentials;
 mod flash;
 mod handover;
+mod kiosk;
 mod local;
 mod mdt;
 mod navigator;
@@ -84,6 +87,8 @@ pub(crate) struct Web {
     /// What a form post has to tell the page it redirects to, shown once (post, redirect,
     /// get: a reload repeats nothing).
     pub(crate) flash: Arc<flash::Flash>,
+    /// Tablets handed to patients to answer the social-needs questions.
+    pub(crate) kiosks: Arc<kiosk::Kiosks>,
 }
 
 impl Web {
@@ -117,6 +122,7 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         app,
         config,
         flash: Arc::new(flash::Flash::default()),
+        kiosks: Arc::new(kiosk::Kiosks::default()),
     };
     Router::new()
         .route("/", get(home))
@@ -141,6 +147,8 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
             "/patients/{id}/social-needs",
             get(social_needs::page).post(social_needs::submit),
         )
+        .route("/patients/{id}/social-needs/kiosk", post(kiosk::start))
+        .route("/kiosk/{key}", get(kiosk::page).post(kiosk::submit))
         .route("/alerts", get(alerts::page))
         .route("/care-gaps", get(care_gaps::page))
         .route("/care-gaps/{gap}/outreach", post(care_gaps::outreach))

@@ -156,7 +156,7 @@ pub(crate) struct SignInForm {
     password: String,
 }
 
-fn peer(connect: &Option<axum::Extension<ConnectInfo<SocketAddr>>>) -> String {
+pub(crate) fn peer(connect: &Option<axum::Extension<ConnectInfo<SocketAddr>>>) -> String {
     connect
         .as_ref()
         .map(|c| c.0 .0.ip().to_string())

@@ -29,12 +29,12 @@ impl Web {
 }
 
 pub(crate) struct Q {
-    link: String,
-    text: String,
-    multiple: bool,
+    pub(crate) link: String,
+    pub(crate) text: String,
+    pub(crate) multiple: bool,
     /// (value, words, chosen).
-    options: Vec<(String, String, bool)>,
-    sensitive: bool,
+    pub(crate) options: Vec<(String, String, bool)>,
+    pub(crate) sensitive: bool,
 }
 
 pub(crate) struct Result_ {
@@ -107,21 +107,7 @@ fn screening_page(
         "Not answered" => 2,
         _ => 1,
     });
-    let questions = i
-        .questions
-        .iter()
-        .map(|q| Q {
-            link: q.link.clone(),
-            text: q.text.clone(),
-            multiple: q.repeats,
-            options: q
-                .answers
-                .iter()
-                .map(|a| (a.key().to_string(), a.label().to_string(), false))
-                .collect(),
-            sensitive: i.domain(&q.domain).is_some_and(|d| d.sensitive),
-        })
-        .collect();
+    let questions = questions(i);
     let back = if user.may(access::Permission::Outreach) {
         format!("/navigation/patients/{id}")
     } else {
@@ -149,7 +135,34 @@ fn screening_page(
     })
 }
 
-fn may_screen(user: &crate::User) -> Result<(), PageError> {
+/// The instrument's questions as the forms ask them.
+pub(crate) fn questions(i: &Instrument) -> Vec<Q> {
+    i.questions
+        .iter()
+        .map(|q| Q {
+            link: q.link.clone(),
+            text: q.text.clone(),
+            multiple: q.repeats,
+            options: q
+                .answers
+                .iter()
+                .map(|a| (a.key().to_string(), a.label().to_string(), false))
+                .collect(),
+            sensitive: i.domain(&q.domain).is_some_and(|d| d.sensitive),
+        })
+        .collect()
+}
+
+/// The answers in a posted form (`qN` fields).
+pub(crate) fn answers(pairs: &[(String, String)]) -> social_needs::Answer {
+    let mut answers = social_needs::Answer::new();
+    for (k, v) in pairs.iter().filter(|(k, _)| k.starts_with('q')) {
+        answers.entry(k.clone()).or_default().push(v.clone());
+    }
+    answers
+}
+
+pub(crate) fn may_screen(user: &crate::User) -> Result<(), PageError> {
     if user.may(access::Permission::Outreach) || user.may(access::Permission::RecordWrite) {
         return Ok(());
     }
@@ -195,13 +208,10 @@ pub(crate) async fn submit(
     let (w, u, pid) = (web.clone(), user.clone(), id.clone());
     let outcome = blocking(move || {
         let access = w.access(&u)?;
-        let mut answers = social_needs::Answer::new();
-        for (k, v) in pairs.iter().filter(|(k, _)| k.starts_with('q')) {
-            answers.entry(k.clone()).or_default().push(v.clone());
-        }
+        let answers = answers(&pairs);
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         Ok(
-            match s.record(&access, &u.practitioner, &pid, &answers, &now) {
+            match s.record(&access, &u.practitioner, &pid, &answers, &now, false) {
                 Ok(_) => {
                     let i = Instrument::ahc_hrsn();
                     let score = i.score(&answers);
