@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use search::{Registry, SearchQuery};
 use serde_json::{json, Value};
+mod concerns;
+pub use concerns::{Concern, Decision};
+
 use social_needs::{Answer, Context, Instrument, QUESTIONNAIRE_URL};
 use store::{Access, Entry, Mode, Op, Progress, Store, WriteOp};
 
@@ -96,31 +99,31 @@ impl Screenings {
         let i = Instrument::ahc_hrsn();
         let system = Access::system();
         let prefix = prefix(id);
-        let want: Vec<Value> = match response {
+        let (want, concerns): (Vec<Value>, Vec<Value>) = match response {
             Some(r) if r["status"] != "entered-in-error" => {
                 let patient = r["subject"]["reference"]
                     .as_str()
                     .and_then(|s| s.strip_prefix("Patient/"))
                     .unwrap_or_default();
                 match i.answers(r) {
-                    Ok(answers) if !patient.is_empty() => i.observations(
-                        &answers,
-                        &Context {
+                    Ok(answers) if !patient.is_empty() => {
+                        let ctx = Context {
                             patient,
                             response: &format!("QuestionnaireResponse/{id}"),
                             when: r["authored"].as_str().unwrap_or_default(),
                             performer: r["author"]["reference"].as_str(),
                             prefix: &prefix,
-                        },
-                    ),
-                    Ok(_) => Vec::new(),
+                        };
+                        (i.observations(&answers, &ctx), i.concerns(&answers, &ctx))
+                    }
+                    Ok(_) => Default::default(),
                     Err(e) => {
                         tracing::warn!(error = %e, "a social-needs screening could not be read");
-                        Vec::new()
+                        Default::default()
                     }
                 }
             }
-            _ => Vec::new(),
+            _ => Default::default(),
         };
         let mut entries: Vec<Entry> = Vec::new();
         let wanted: Vec<String> = want
@@ -169,6 +172,7 @@ impl Screenings {
                 }
             }
         }
+        entries.extend(concerns::derived(&*self.store, &prefix, concerns)?);
         Ok(entries)
     }
 

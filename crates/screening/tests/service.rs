@@ -181,4 +181,88 @@ fn screenings_become_scored_observations_seen_as_far_as_one_may() {
         store::Op::Delete,
         "a withdrawn response leaves no answers"
     );
+
+    // The needs found await a clinician: food (the first screening) for the navigator;
+    // the safety concern is not raised (total 5) and would be restricted if it were.
+    let waiting = s.awaiting(&navigator, 100).unwrap();
+    let domains: Vec<&str> = waiting.iter().map(|c| c.domain.as_str()).collect();
+    assert_eq!(domains, ["food-insecurity"], "{waiting:?}");
+    let food = waiting[0].clone();
+    assert_eq!(food.status, "unconfirmed");
+    assert!(food.because.contains("Sometimes true"), "{}", food.because);
+    let withdrawn = store
+        .read(&system, "Condition", "hrsn-api-1-need-housing-instability")
+        .unwrap();
+    assert!(
+        withdrawn.is_none_or(|v| v.op == store::Op::Delete),
+        "the withdrawn response's undecided needs are gone"
+    );
+    // A navigator may not confirm a problem; a social worker may, with a goal.
+    let no = s.decide(
+        &navigator,
+        "Practitioner/nav1",
+        &food.id,
+        food.version,
+        &screening::Decision::Confirm { goal: None },
+        "2026-12-07T09:00:00Z",
+    );
+    assert!(
+        matches!(
+            no,
+            Err(screening::Error::Store(store::StoreError::Forbidden { .. }))
+        ),
+        "{no:?}"
+    );
+    let social = person(Role::SocialWorker, "sw1");
+    let stale = s.decide(
+        &social,
+        "Practitioner/sw1",
+        &food.id,
+        food.version + 5,
+        &screening::Decision::Confirm { goal: None },
+        "2026-12-07T09:00:00Z",
+    );
+    assert!(stale.is_err(), "decided on what the page showed");
+    let done = s
+        .decide(
+            &social,
+            "Practitioner/sw1",
+            &food.id,
+            food.version,
+            &screening::Decision::Confirm {
+                goal: Some("Enough food for the family every week".into()),
+            },
+            "2026-12-07T09:00:00Z",
+        )
+        .unwrap();
+    assert_eq!(done.status, "confirmed");
+    assert!(s.awaiting(&social, 100).unwrap().is_empty());
+    let goals = s
+        .store()
+        .search(
+            &system,
+            &search::SearchQuery::parse(
+                search::Registry::r4(),
+                "Goal",
+                &[("subject".to_string(), "Patient/p1".to_string())],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(goals.matches.len(), 1);
+    assert!(goals.matches[0].body.contains("Enough food"));
+    // Screening again does not raise a confirmed need twice.
+    s.record(
+        &navigator,
+        "Practitioner/nav1",
+        "p1",
+        &answers(&[("q3", "LA28397-0")]),
+        "2026-12-07T10:00:00Z",
+        false,
+    )
+    .unwrap();
+    assert!(s.awaiting(&navigator, 100).unwrap().is_empty());
+    let all = s.concerns(&navigator, "p1").unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].status, "confirmed");
 }

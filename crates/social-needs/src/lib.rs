@@ -8,11 +8,13 @@
 //! safety (the sum of four answers greater than 10), plus the safety policy of Tend's
 //! clinical reference: any answer other than "never" to being physically hurt or threatened
 //! asks for a clinician's follow-up, whatever the sum), and turned into Observations in the
-//! shapes of the HL7 SDOH Clinical Care IG ([`Instrument::observations`]). Interpersonal-
+//! shapes of the HL7 SDOH Clinical Care IG ([`Instrument::observations`]), and its positive
+//! domains as health concerns a clinician confirms or refutes ([`concerns`]). Interpersonal-
 //! safety answers are sensitive: the store restricts them by code (`access::sensitive`).
 //!
 //! *Architecture invariant:* no IO, no clock.
 
+pub mod concerns;
 mod instrument;
 mod observations;
 mod score;

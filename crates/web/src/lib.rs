@@ -12,6 +12,7 @@
 //! | `GET /board/handover?ward=` | the handover sheet: each bed's NEWS2 trend, last set, alert, problems; made to print |
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
+//! | `POST /patients/{id}/social-needs/needs/{condition}` | confirm a screened need as a problem (with a Goal) or record that it is not one, with why |
 //! | `POST /patients/{id}/social-needs/kiosk` | hand the tablet to the patient: the session ends on this device and the tablet shows only the questionnaire |
 //! | `GET`/`POST /kiosk/{key}` | the patient answers the social-needs questions in large type (one-time key, 30 minutes), recorded as the person who handed the tablet over |
 //! | `GET`/`POST /patients/{id}/social-needs` | social-needs screening (AHC HRSN core questions) asked by staff, and the latest results, needs first; safety answers only with access to sensitive records |
@@ -43,6 +44,7 @@ mod privacy;
 mod session;
 mod settings;
 mod signin;
+mod social_concerns;
 mod social_needs;
 mod users;
 mod view;
@@ -148,6 +150,10 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
             get(social_needs::page).post(social_needs::submit),
         )
         .route("/patients/{id}/social-needs/kiosk", post(kiosk::start))
+        .route(
+            "/patients/{id}/social-needs/needs/{condition}",
+            post(social_concerns::decide),
+        )
         .route("/kiosk/{key}", get(kiosk::page).post(kiosk::submit))
         .route("/alerts", get(alerts::page))
         .route("/care-gaps", get(care_gaps::page))

@@ -44,12 +44,28 @@ pub(crate) struct Result_ {
     because: String,
 }
 
+/// A need on the record, for the page.
+pub(crate) struct NeedLine {
+    id: String,
+    version: i64,
+    words: String,
+    /// "Awaiting a clinician", "Confirmed need", "Not a need".
+    state: &'static str,
+    class: &'static str,
+    awaiting: bool,
+    when: String,
+    because: String,
+}
+
 #[derive(Template)]
 #[template(path = "social_needs.html")]
 struct ScreeningPage {
     nav: Nav,
     id: String,
     name: String,
+    needs: Vec<NeedLine>,
+    /// Whether the user may confirm needs (social workers, nurses, physicians).
+    decides: bool,
     when: String,
     results: Vec<Result_>,
     follow_up: bool,
@@ -108,6 +124,30 @@ fn screening_page(
         _ => 1,
     });
     let questions = questions(i);
+    let now = chrono::Utc::now().timestamp_millis();
+    let needs = s
+        .concerns(&access, id)
+        .map_err(view::store_error)?
+        .into_iter()
+        .map(|c| NeedLine {
+            state: match c.status.as_str() {
+                "unconfirmed" => "Awaiting a clinician",
+                "confirmed" => "Confirmed need",
+                _ => "Not a need",
+            },
+            class: match c.status.as_str() {
+                "unconfirmed" => "awaiting",
+                "confirmed" => "need",
+                _ => "no-need",
+            },
+            awaiting: c.status == "unconfirmed",
+            when: web.config.zone.clock(&c.recorded, now),
+            because: c.because,
+            words: c.words,
+            version: c.version,
+            id: c.id,
+        })
+        .collect();
     let back = if user.may(access::Permission::Outreach) {
         format!("/navigation/patients/{id}")
     } else {
@@ -117,6 +157,8 @@ fn screening_page(
         nav: Nav::new(user, "navigation", web.config.zone),
         id: id.to_string(),
         name: view::name(&patient),
+        needs,
+        decides: may_decide(user),
         when: latest
             .as_ref()
             .map(|l| {
@@ -160,6 +202,11 @@ pub(crate) fn answers(pairs: &[(String, String)]) -> social_needs::Answer {
         answers.entry(k.clone()).or_default().push(v.clone());
     }
     answers
+}
+
+/// Whether the user may confirm a screened need as a problem (writes Conditions).
+pub(crate) fn may_decide(user: &crate::User) -> bool {
+    user.principal.may_fhir("Condition", true)
 }
 
 pub(crate) fn may_screen(user: &crate::User) -> Result<(), PageError> {

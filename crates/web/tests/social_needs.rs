@@ -122,7 +122,7 @@ async fn a_nurse_screens_and_the_safety_answers_reach_only_the_physician() {
     );
 
     let physician = support::sign_in(&app, "physician").await;
-    let (_, page) = get(physician, "/patients/p1/social-needs".into()).await;
+    let (_, page) = get(physician.clone(), "/patients/p1/social-needs".into()).await;
     assert!(
         page.contains("A clinician should follow up today, privately."),
         "{page}"
@@ -132,6 +132,62 @@ async fn a_nurse_screens_and_the_safety_answers_reach_only_the_physician() {
         results.contains("Interpersonal safety") && results.contains("total 5"),
         "{results}"
     );
+
+    // The physician confirms the food need, with the patient's goal.
+    let needs = between(&page, "id=\"h-needs\"", "</section>").to_string();
+    assert!(
+        needs.contains("Food insecurity") && needs.contains("Awaiting a clinician"),
+        "{needs}"
+    );
+    let action = between(&needs, "<form method=\"post\" action=\"", "\"").to_string();
+    let version = between(&needs, "name=\"version\" value=\"", "\"").to_string();
+    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("decision", "confirm"),
+            ("goal", "Enough food every week"),
+        ])
+        .finish();
+    let resp = tower::ServiceExt::oneshot(
+        app.clone(),
+        Request::post(&action)
+            .header(header::COOKIE, &physician)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.clone()))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, page) = get(physician.clone(), to).await;
+    assert!(
+        page.contains("Food insecurity confirmed as a need."),
+        "{page}"
+    );
+    assert!(between(&page, "id=\"h-needs\"", "</section>").contains("Confirmed need"));
+    // Posting the same decision again (a second tab) is refused in words.
+    let resp = tower::ServiceExt::oneshot(
+        app.clone(),
+        Request::post(&action)
+            .header(header::COOKIE, &physician)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let to = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, page) = get(physician, to).await;
+    assert!(page.contains("Someone has decided on this need"), "{page}");
 
     let coordinator = support::sign_in(&app, "coordinator").await;
     let (s, _) = get(coordinator, "/patients/p1/social-needs".into()).await;
