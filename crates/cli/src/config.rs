@@ -55,6 +55,22 @@ pub(crate) struct SiteArgs {
     /// where visitors cannot read the screen).
     #[arg(long = "wall-display-names", env = "TEND_WALL_DISPLAY_NAMES")]
     pub(crate) wall_names: bool,
+    /// The hospital's Organization id: the sender of referrals to community services.
+    #[arg(
+        long = "hospital-organization",
+        env = "TEND_HOSPITAL_ORGANIZATION",
+        default_value = "hospital"
+    )]
+    pub(crate) hospital: String,
+    /// Days without news after which a referral to a community service asks "was the need
+    /// met?".
+    #[arg(
+        long = "referral-follow-up-days",
+        env = "TEND_REFERRAL_FOLLOW_UP_DAYS",
+        default_value_t = community::DEFAULT_FOLLOW_UP_DAYS,
+        value_parser = clap::value_parser!(u32).range(1..=365)
+    )]
+    pub(crate) follow_up_days: u32,
 }
 
 impl SiteArgs {
@@ -66,6 +82,16 @@ impl SiteArgs {
             navigation: None,
             tumour_board: None,
             screening: None,
+            referrals: None,
+        }
+    }
+
+    /// The referral service's settings.
+    pub(crate) fn referrals(&self, zone: web::Zone) -> referrals::Config {
+        referrals::Config {
+            hospital: self.hospital.clone(),
+            follow_up_days: self.follow_up_days,
+            zone: zone.tz(),
         }
     }
 }

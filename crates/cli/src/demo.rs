@@ -139,6 +139,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     web.navigation = Some(nav.clone());
     web.tumour_board = Some(crate::tumour_board_service(&state));
     web.screening = Some(crate::screening_service(&state));
+    let mut referral_config = args.site.referrals(web.zone);
+    if args.site.hospital == "hospital" {
+        // The demo hospital's own Organization sends its referrals.
+        referral_config.hospital = synth::HOSPITAL_ORGANIZATION.to_string();
+    }
+    web.referrals = Some(crate::referrals_service(&state, referral_config));
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         nav.wait_processed(target_seq(&nav), Duration::from_secs(600));
@@ -291,6 +297,25 @@ fn demo_accounts(
             "tend demo",
         )?;
         println!("  {username:<10} {}", role.title());
+    }
+    // Two community partners, each seeing only the referrals sent to their organisation.
+    for (username, name, organization) in synth::PARTNERS {
+        accounts.add(
+            accounts::NewAccount {
+                username: username.into(),
+                name: name.into(),
+                role: Role::CommunityPartner,
+                practitioner: None,
+                wards: vec![],
+                organization: Some(organization.into()),
+                password: password.clone(),
+            },
+            "tend demo",
+        )?;
+        println!(
+            "  {username:<10} {} ({name})",
+            Role::CommunityPartner.title()
+        );
     }
     let token = accounts.issue_token("admin", "demo", None, "tend demo")?;
     let nurse = accounts.issue_token("nurse", "demo", None, "tend demo")?;

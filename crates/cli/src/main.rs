@@ -171,6 +171,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     web.navigation = Some(navigation_service(&state, web.zone));
     web.tumour_board = Some(tumour_board_service(&state));
     web.screening = Some(screening_service(&state));
+    web.referrals = Some(referrals_service(&state, args.site.referrals(web.zone)));
     serve_app(state, &args.listen, web, cds).await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
@@ -265,6 +266,16 @@ pub(crate) fn screening_service(state: &server::AppState) -> Arc<screening::Scre
     let s = screening::Screenings::new(state.store.clone());
     s.start();
     s
+}
+
+/// Referrals to community services, following the record (started).
+pub(crate) fn referrals_service(
+    state: &server::AppState,
+    config: referrals::Config,
+) -> Arc<referrals::Referrals> {
+    let r = referrals::Referrals::new(state.store.clone(), config, Arc::new(store::SystemClock));
+    r.start();
+    r
 }
 
 /// Bind, print the URLs, and serve the API, CDS Hooks and the web app until Ctrl-C / SIGTERM.

@@ -16,6 +16,7 @@ const PURE: &[&str] = &[
     "tumour-board",
     "social-needs",
     "community",
+    "strata",
 ];
 const FORBIDDEN: &[&str] = &[
     "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",

@@ -27,6 +27,7 @@ pub mod directory;
 mod error;
 pub mod need;
 pub mod referral;
+pub mod report;
 
 pub use directory::{
     distance_miles, Address, Capacity, CapacityStatus, Contact, ContactSystem, Directory, Hours,
@@ -34,9 +35,9 @@ pub use directory::{
 };
 pub use error::{Error, Problem, Record};
 pub use referral::{
-    apply, follow_up_due, read, referral, Change, ConsentFacts, ConsentGiver, ConsentMethod, Ids,
-    NewReferral, Note, Outcome, Party, Reason, ReasonCode, Referral, ReferralState, Requester,
-    Rules, Status, StatusReason, DEFAULT_FOLLOW_UP_DAYS,
+    apply, follow_up, follow_up_due, read, referral, Change, ConsentFacts, ConsentGiver,
+    ConsentMethod, Ids, NewReferral, Note, Outcome, Party, Reason, ReasonCode, Referral,
+    ReferralState, Requester, Rules, Status, StatusReason, DEFAULT_FOLLOW_UP_DAYS,
 };
 
 pub use social_needs::SDOHCC;

@@ -18,8 +18,7 @@ use serde_json::{json, Value};
 
 use crate::definition::Unit;
 
-/// The smallest count shown.
-pub const SUPPRESS_BELOW: usize = 11;
+pub use strata::{age_band, Cell, SUPPRESS_BELOW};
 
 /// One stopped clock, as a report counts it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,26 +37,6 @@ pub struct Stopped {
     /// (stratifier, value): `tumour-site`, `race`, `ethnicity`, `language`, `interpreter`,
     /// `sex`, `age-band`.
     pub strata: Vec<(String, String)>,
-}
-
-/// A count pair, suppressed when small.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Cell {
-    pub denominator: usize,
-    pub numerator: usize,
-}
-
-impl Cell {
-    /// Whether the cell must not be shown: 1 to 10 counted.
-    pub fn suppressed(&self) -> bool {
-        self.denominator > 0 && self.denominator < SUPPRESS_BELOW
-    }
-
-    /// The share met, in percent, when shown.
-    pub fn percent(&self) -> Option<f64> {
-        (!self.suppressed() && self.denominator > 0)
-            .then(|| 100.0 * self.numerator as f64 / self.denominator as f64)
-    }
 }
 
 /// One standard in one month.
@@ -87,30 +66,7 @@ pub const STRATIFIERS: [(&str, &str); 7] = [
     ("age-band", "Age band"),
 ];
 
-/// The age band of an age in years (the bands national cancer statistics use).
-pub fn age_band(years: i64) -> &'static str {
-    match years {
-        i64::MIN..=39 => "under 40",
-        40..=49 => "40 to 49",
-        50..=59 => "50 to 59",
-        60..=69 => "60 to 69",
-        70..=79 => "70 to 79",
-        _ => "80 and over",
-    }
-}
-
-fn median(mut v: Vec<i64>) -> Option<i64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_unstable();
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2
-    })
-}
+use strata::median;
 
 /// Compliance per standard and month, newest month first within each standard.
 pub fn compliance(stopped: &[Stopped]) -> Vec<Line> {
@@ -163,10 +119,8 @@ pub fn compliance(stopped: &[Stopped]) -> Vec<Line> {
     out
 }
 
-/// Tend's extension marking a suppressed count.
-pub const SUPPRESSED_EXT: &str = "https://tend.example.org/fhir/StructureDefinition/suppressed";
-/// Tend's extension holding the median elapsed time (valueQuantity, days or minutes).
-pub const MEDIAN_EXT: &str = "https://tend.example.org/fhir/StructureDefinition/median-elapsed";
+pub use strata::{MEDIAN_EXT, SUPPRESSED_EXT};
+
 /// The canonical URL of a standard's measure.
 pub fn measure_url(pathway: &str, clock: &str) -> String {
     format!("https://tend.example.org/fhir/Measure/pathway-{pathway}-{clock}")
@@ -177,75 +131,20 @@ pub fn report_id(line: &Line) -> String {
     format!("pathway-{}-{}-{}", line.pathway, line.clock, line.month)
 }
 
-fn populations(c: &Cell) -> Value {
-    if c.suppressed() {
-        return json!([
-            {"code": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-population", "code": "denominator"}]},
-             "extension": [{"url": SUPPRESSED_EXT, "valueBoolean": true}]},
-            {"code": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-population", "code": "numerator"}]},
-             "extension": [{"url": SUPPRESSED_EXT, "valueBoolean": true}]},
-        ]);
-    }
-    json!([
-        {"code": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-population", "code": "denominator"}]}, "count": c.denominator},
-        {"code": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-population", "code": "numerator"}]}, "count": c.numerator},
-    ])
-}
-
-fn score(c: &Cell) -> Option<Value> {
-    c.percent()
-        .map(|p| json!({"value": (p * 10.0).round() / 1000.0}))
-}
-
-/// The last day of a `YYYY-MM` month.
-fn month_end(month: &str) -> String {
-    let (y, m) = month.split_once('-').unwrap_or(("1970", "01"));
-    let (y, m): (i32, u32) = (y.parse().unwrap_or(1970), m.parse().unwrap_or(1));
-    let next = if m == 12 {
-        chrono::NaiveDate::from_ymd_opt(y + 1, 1, 1)
-    } else {
-        chrono::NaiveDate::from_ymd_opt(y, m + 1, 1)
-    };
-    next.and_then(|d| d.pred_opt())
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| format!("{month}-28"))
-}
-
 /// A line as a MeasureReport (summary, the month as its period, one group for the standard
 /// with its stratifiers; suppressed counts are absent and marked).
 pub fn measure_report(line: &Line) -> Value {
-    let mut group = json!({
-        "code": {"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/pathway-clock", "code": line.clock, "display": line.name}], "text": line.name},
-        "population": populations(&line.all),
-        "stratifier": STRATIFIERS.iter().filter_map(|(code, words)| {
-            let values = line.strata.get(*code)?;
-            Some(json!({
-                "code": [{"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/stratifier", "code": code}], "text": words}],
-                "stratum": values.iter().map(|(v, c)| {
-                    let mut s = json!({"value": {"text": v}, "population": populations(c)});
-                    if let Some(m) = score(c) {
-                        s["measureScore"] = m;
-                    }
-                    if c.suppressed() {
-                        s["extension"] = json!([{"url": SUPPRESSED_EXT, "valueBoolean": true}]);
-                    }
-                    s
-                }).collect::<Vec<_>>(),
-            }))
-        }).collect::<Vec<_>>(),
-    });
-    if let Some(m) = score(&line.all) {
-        group["measureScore"] = m;
-    }
-    if line.all.suppressed() {
-        group["extension"] = json!([{"url": SUPPRESSED_EXT, "valueBoolean": true}]);
-    } else if let Some(m) = line.median {
-        let unit = match line.unit {
-            Unit::Days => ("d", "days"),
-            Unit::Minutes => ("min", "minutes"),
-        };
-        group["extension"] = json!([{"url": MEDIAN_EXT, "valueQuantity": {"value": m, "unit": unit.1, "system": "http://unitsofmeasure.org", "code": unit.0}}]);
-    }
+    let unit = match line.unit {
+        Unit::Days => ("d", "days"),
+        Unit::Minutes => ("min", "minutes"),
+    };
+    let group = strata::group(
+        json!({"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/pathway-clock", "code": line.clock, "display": line.name}], "text": line.name}),
+        &line.all,
+        &line.strata,
+        &STRATIFIERS,
+        line.median.map(|m| (m, unit.0, unit.1)),
+    );
     json!({
         "resourceType": "MeasureReport",
         "id": report_id(line),
@@ -253,7 +152,7 @@ pub fn measure_report(line: &Line) -> Value {
         "status": "complete",
         "type": "summary",
         "measure": measure_url(&line.pathway, &line.clock),
-        "period": {"start": format!("{}-01", line.month), "end": month_end(&line.month)},
+        "period": {"start": format!("{}-01", line.month), "end": strata::month_end(&line.month)},
         "improvementNotation": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-improvement-notation", "code": "increase"}]},
         "group": [group],
     })

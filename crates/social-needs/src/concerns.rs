@@ -46,7 +46,10 @@ impl Instrument {
                     "verificationStatus": {"coding": [{"system": VERIFICATION, "code": "unconfirmed"}]},
                     "category": [
                         {"coding": [{"system": CONDITION_CATEGORY, "code": "health-concern", "display": "Health Concern"}]},
-                        {"coding": [{"system": SDOHCC, "code": domain.category}]},
+                        // The domain itself: utility insecurity is in the IG's SDOH
+                        // category value set since STU 2.1 (its answer Observations keep
+                        // the unspecified category Gravity advised before).
+                        {"coding": [{"system": SDOHCC, "code": domain.code}]},
                     ],
                     "code": {"text": d.words},
                     "subject": {"reference": format!("Patient/{}", ctx.patient)},

@@ -14,7 +14,7 @@ use crate::fhir::{self, concept, reference, Code, NPI, SNOMED};
 use crate::hospital::Out;
 use crate::random::{chance, int, rng};
 
-pub(crate) const ORGANIZATION: &str = "org-riverbend";
+pub const ORGANIZATION: &str = "org-riverbend";
 pub(crate) const OUTPATIENT_CENTRE: &str = "loc-outpatients";
 const HOSPITAL_NAME: &str = "Riverbend General Hospital";
 const MAIN_PHONE: &str = "(978) 555-0100";

@@ -65,6 +65,17 @@ pub(crate) fn meta() -> Value {
     }]})
 }
 
+/// `r` with the test-data tag of [`meta`] added to whatever `meta` it has (for resources
+/// built by other crates).
+pub(crate) fn with_test_tag(mut r: Value) -> Value {
+    let tag = meta()["tag"][0].clone();
+    match r["meta"]["tag"].as_array_mut() {
+        Some(tags) => tags.push(tag),
+        None => r["meta"]["tag"] = json!([tag]),
+    }
+    r
+}
+
 /// `[{"coding": [...]}]` for an Observation or Condition category.
 pub(crate) fn category(system: &'static str, code: &'static str, display: &'static str) -> Value {
     json!([{ "coding": [coding((system, code, display))] }])

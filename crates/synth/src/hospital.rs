@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::vitals::{Sim, VitalsStream};
-use crate::{clinic, facility, inpatients, referrals, social_screenings, tumour_boards};
+use crate::{clinic, community, facility, inpatients, referrals, social_screenings, tumour_boards};
 
 /// What to generate. Time and seed are inputs: generation never reads the clock.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,9 +42,12 @@ impl Default for Config {
 #[derive(Clone, Debug)]
 pub struct Hospital {
     /// FHIR R4 resources with client-assigned ids, in dependency order: every reference points at
-    /// a resource earlier in the list (Organization, Location, Practitioner, PractitionerRole,
-    /// Patient, ServiceRequest, Encounter, CareTeam, Condition, Goal, CarePlan, Observation, Procedure,
-    /// DiagnosticReport, MedicationAdministration, Communication, Task).
+    /// a resource earlier in the list (Organization, Location, HealthcareService, Practitioner,
+    /// PractitionerRole, Patient, QuestionnaireResponse, ServiceRequest, Encounter, CareTeam,
+    /// Condition, Goal, CarePlan, Observation, Procedure, DiagnosticReport,
+    /// MedicationAdministration, Communication, Task; last, the confirmed social needs and their
+    /// referrals: Condition, Goal, Consent, ServiceRequest, Task), but for a referral's Consent,
+    /// which names the ServiceRequest right after it that cites it.
     pub resources: Vec<Value>,
     sims: Vec<Sim>,
     now: DateTime<Utc>,
@@ -59,9 +62,10 @@ impl Hospital {
 
 /// Resource types in load order; a resource only refers to types before it (or, for
 /// Observation panels, to Observations pushed before them).
-const ORDER: [&str; 21] = [
+const ORDER: [&str; 22] = [
     "Organization",
     "Location",
+    "HealthcareService",
     "Practitioner",
     "PractitionerRole",
     "Patient",
@@ -150,7 +154,8 @@ pub fn generate(cfg: &Config) -> Hospital {
     let first_referral = first_clinic + cfg.clinic_patients as u32;
     referrals::generate(cfg, &staff, first_referral, &mut out);
     tumour_boards::generate(cfg, &staff, &mut out);
-    social_screenings::generate(&mut out);
+    social_screenings::generate(cfg, &staff, first_clinic..first_referral, &mut out);
+    community::generate(cfg, &staff, &mut out);
     Hospital {
         resources: out.into_resources(),
         sims,

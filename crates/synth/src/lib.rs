@@ -7,7 +7,12 @@
 //! and about 60 patients on urgent suspected-cancer pathways at every stage (tagged with the
 //! pathway files' event codes, with their navigators' assignments and a few allowed pauses),
 //! the last of them a man with oesophageal adenocarcinoma whose first-line chemoradiation
-//! failed and whose biomarkers were tested for second-line treatment. [`Hospital::vitals_stream`] then
+//! failed and whose biomarkers were tested for second-line treatment. About a hundred clinic
+//! and pathway patients answered the social-needs screening in the last 90 days, a third of
+//! them with a need; a demo directory of invented community organisations around Boston
+//! (Open Referral HSDS 3.0, `data/community-directory.json`) takes the social worker's
+//! referrals, which stand at every status, two of its partners with demo accounts
+//! ([`PARTNERS`]). [`Hospital::vitals_stream`] then
 //! keeps the wards alive: each [`VitalsStream::advance`] returns the vital signs taken since the
 //! previous call.
 //!
@@ -17,13 +22,15 @@
 //!
 //! Ids are client-assigned and stable (`ward-3east`, `bed-3east-12`, `prac-004`, `pat-000123`,
 //! `enc-000123`, `obs-000123-0007-rr`, ...), so the output loads with PUT; references are
-//! `Type/id` and always point at a resource earlier in [`Hospital::resources`].
+//! `Type/id` and point at a resource earlier in [`Hospital::resources`], but for a community
+//! referral's Consent, which names the ServiceRequest that follows it and cites it.
 //!
 //! Clinical sources: `clinical/early-warning.md` (NEWS2 monitoring frequency), `screening.md`
 //! (screening codes and intervals), `pathways.md` (suspected-cancer milestones).
 
 mod bedside_record;
 mod clinic;
+mod community;
 mod demographics;
 mod facility;
 mod fhir;
@@ -38,5 +45,8 @@ mod social_screenings;
 mod tumour_boards;
 mod vitals;
 
+pub use crate::community::PARTNERS;
+/// The demo hospital's own Organization: the sender of its referrals.
+pub use facility::ORGANIZATION as HOSPITAL_ORGANIZATION;
 pub use hospital::{generate, summary, Config, Hospital};
 pub use vitals::VitalsStream;

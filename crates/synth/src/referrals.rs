@@ -37,7 +37,7 @@ pub(crate) fn tagged(events: &[&str]) -> Value {
 }
 
 /// The navigator a referral is assigned to (the demo's two cancer-pathway navigators).
-fn navigator_of(number: u32) -> &'static str {
+pub(crate) fn navigator_of(number: u32) -> &'static str {
     if number.is_multiple_of(2) {
         "navigator-1"
     } else {

@@ -7,12 +7,12 @@
 //! referred two days ago for second-line treatment or a trial now his biomarkers are back.
 
 use chrono::{Datelike, TimeDelta, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 use tumour_board::recommendation::{self, Context, Options, Recommendation};
 use tumour_board::{codes, shape, Board};
 
 use crate::facility::Staff;
-use crate::fhir::{self, instant};
+use crate::fhir::{instant, with_test_tag};
 use crate::hospital::{Config, Out};
 
 /// A board: id, name, (staff role key, part) of its members, the ICD-10 prefixes of the
@@ -67,15 +67,6 @@ const BOARDS: &[BoardDef] = &[
         &["surgery"],
     ),
 ];
-
-fn with_test_tag(mut r: Value) -> Value {
-    let tag = fhir::meta()["tag"][0].clone();
-    match r["meta"]["tag"].as_array_mut() {
-        Some(tags) => tags.push(tag),
-        None => r["meta"] = json!({"tag": [tag]}),
-    }
-    r
-}
 
 /// Confirmed cancers of a board's sites diagnosed in the last 120 days (on the referral
 /// pathways, not a history on a problem list): (recorded, patient, Condition id), newest

@@ -378,7 +378,7 @@ fn minutes_f(m: f64) -> TimeDelta {
     TimeDelta::seconds((m * 60.0).round() as i64)
 }
 
-fn whole_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn whole_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.with_second(0)
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(t)

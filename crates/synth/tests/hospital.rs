@@ -96,7 +96,14 @@ fn counts_follow_the_configuration() {
     let h = default_hospital();
     let counts = summary(h);
     println!("{counts:#?}");
-    assert_eq!(counts["Organization"], 1);
+    // The hospital, and the invented community organisations of the demo directory.
+    assert_eq!(
+        of_type(h, "Organization")
+            .filter(|o| !o["id"].as_str().unwrap().starts_with("cbo-"))
+            .count(),
+        1
+    );
+    assert_eq!(counts["Organization"], 1 + 12);
     assert_eq!(
         counts["Patient"],
         cfg.inpatients + cfg.clinic_patients + cfg.cancer_referrals
@@ -109,6 +116,7 @@ fn counts_follow_the_configuration() {
     assert_eq!(referrals, cfg.cancer_referrals);
     let ordered = of_type(h, "ServiceRequest")
         .filter(|s| s["category"][0]["coding"][0]["code"] != "recommendation")
+        .filter(|s| !s["id"].as_str().unwrap().starts_with("sdoh-"))
         .count();
     assert_eq!(ordered, cfg.cancer_referrals + 2);
     let wards = of_type(h, "Location")
@@ -142,6 +150,9 @@ fn ids_are_unique_and_references_point_backwards() {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
     };
     let mut seen = BTreeSet::new();
+    // A referral's Consent names the ServiceRequest that cites it, written right after it
+    // (the SDOH Clinical Care IG's shapes refer to each other).
+    let mut ahead: Vec<(String, String)> = Vec::new();
     for r in &h.resources {
         let key = format!(
             "{}/{}",
@@ -152,12 +163,25 @@ fn ids_are_unique_and_references_point_backwards() {
         let mut refs = Vec::new();
         references(r, &mut refs);
         for target in refs {
+            if r["resourceType"] == "Consent" && target.starts_with("ServiceRequest/") {
+                ahead.push((key.clone(), target));
+                continue;
+            }
             assert!(
                 seen.contains(&target),
                 "{key} refers to {target}, which is not earlier in the list"
             );
         }
         assert!(seen.insert(key.clone()), "duplicate {key}");
+    }
+    for (consent, request) in ahead {
+        assert!(seen.contains(&request), "{consent} refers to {request}");
+        let sr = h
+            .resources
+            .iter()
+            .find(|r| format!("ServiceRequest/{}", r["id"].as_str().unwrap()) == request)
+            .unwrap();
+        assert_eq!(sr["supportingInfo"][0]["reference"], consent.as_str());
     }
 }
 
@@ -631,11 +655,12 @@ fn age_on(p: &Value, day: chrono::NaiveDate) -> i32 {
     day.years_since(born).unwrap() as i32
 }
 
+/// Whether `r` is coded `c` (social-needs concerns are coded by text alone).
 fn has_code(r: &Value, c: &str) -> bool {
     r["code"]["coding"]
         .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
+        .flatten()
         .any(|x| x["code"] == c)
 }
 
@@ -903,4 +928,256 @@ fn tumour_boards_meet_with_their_lists() {
     assert!(of_type(h, "CarePlan").any(|p| p["id"] == plan));
     assert!(of_type(h, "ServiceRequest")
         .any(|s| s["basedOn"][0]["reference"] == format!("CarePlan/{plan}")));
+}
+
+/// The clinical social worker's Practitioner reference.
+fn social_worker(h: &Hospital) -> String {
+    of_type(h, "PractitionerRole")
+        .find(|r| r["code"][0]["text"] == "Clinical social worker")
+        .and_then(|r| r["practitioner"]["reference"].as_str())
+        .expect("a clinical social worker")
+        .to_string()
+}
+
+/// The social-needs screenings (AHC HRSN responses), with their scores.
+fn screenings(h: &Hospital) -> Vec<(&Value, social_needs::Screening)> {
+    let i = social_needs::Instrument::ahc_hrsn();
+    of_type(h, "QuestionnaireResponse")
+        .filter(|q| q["questionnaire"] == social_needs::QUESTIONNAIRE_URL)
+        .map(|q| (q, i.score(&i.answers(q).expect("answers to the questions"))))
+        .collect()
+}
+
+const RESTRICTED: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+
+fn restricted(r: &Value) -> bool {
+    r["meta"]["security"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["system"] == RESTRICTED && c["code"] == "R")
+}
+
+/// Clinic and pathway patients screened over the last 90 days, a third of them with a need,
+/// a few unsafe at home (restricted, as every response with safety answers), all reached by
+/// the social worker through an active care team.
+#[test]
+fn social_needs_screenings_are_in_realistic_proportions() {
+    let h = default_hospital();
+    let cfg = Config::default();
+    let screened = screenings(h);
+    let n = screened.len();
+    let with_needs = screened
+        .iter()
+        .filter(|(_, s)| s.positive().next().is_some())
+        .count();
+    let unsafe_at_home: Vec<&Value> = screened
+        .iter()
+        .filter(|(_, s)| {
+            s.positive()
+                .any(|d| d.domain == "intimate-partner-violence")
+        })
+        .map(|(q, _)| *q)
+        .collect();
+    println!(
+        "screened {n}, with needs {with_needs}, unsafe at home {}",
+        unsafe_at_home.len()
+    );
+    assert!((60..=120).contains(&n), "{n} screened");
+    let share = with_needs as f64 / n as f64;
+    assert!(
+        (0.3..=0.37).contains(&share),
+        "{with_needs} of {n} have needs"
+    );
+    assert!((2..=3).contains(&unsafe_at_home.len()));
+    assert!(unsafe_at_home.iter().all(|q| restricted(q)));
+    for (q, _) in &screened {
+        let safety = q["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["linkId"] == "q7");
+        assert_eq!(restricted(q), safety, "{}", q["id"]);
+        assert_eq!(q["language"], "en");
+        assert!(q["author"]["reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("Practitioner/"));
+        let at: DateTime<Utc> = q["authored"].as_str().unwrap().parse().unwrap();
+        assert!(at <= cfg.now && cfg.now - at <= TimeDelta::days(90));
+    }
+    // Both kinds of patient, and every need among the answers.
+    let pathway: BTreeSet<&str> = of_type(h, "ServiceRequest")
+        .filter(|s| s["priority"] == "urgent")
+        .map(subject)
+        .collect();
+    let on_pathway = screened
+        .iter()
+        .filter(|(q, _)| pathway.contains(subject(q)))
+        .count();
+    println!(
+        "{on_pathway} on pathways; {} asked about safety (restricted)",
+        screened.iter().filter(|(q, _)| restricted(q)).count()
+    );
+    assert!(
+        on_pathway >= 10 && n - on_pathway >= 30,
+        "{on_pathway} on pathways"
+    );
+    for need in [
+        "food-insecurity",
+        "housing-instability",
+        "inadequate-housing",
+        "transportation-insecurity",
+        "utility-insecurity",
+    ] {
+        assert!(
+            screened
+                .iter()
+                .any(|(_, s)| s.positive().any(|d| d.domain == need)),
+            "nobody screened positive for {need}"
+        );
+    }
+    // The social worker reaches every screened patient.
+    let sw = social_worker(h);
+    let reached: BTreeSet<&str> = of_type(h, "CareTeam")
+        .filter(|t| t["status"] == "active")
+        .filter(|t| {
+            t["participant"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["member"]["reference"] == sw.as_str())
+        })
+        .map(|t| t["subject"]["reference"].as_str().unwrap())
+        .collect();
+    for (q, _) in &screened {
+        assert!(
+            reached.contains(subject(q)),
+            "{} is out of reach",
+            subject(q)
+        );
+    }
+}
+
+/// The demo directory, and referrals from confirmed needs at every status, several to each
+/// demo partner, some awaiting the partner, a few overdue for a follow-up.
+#[test]
+fn referrals_reach_every_status_and_both_partners() {
+    let h = default_hospital();
+    let now = Config::default().now;
+    assert_eq!(of_type(h, "HealthcareService").count(), 16);
+    let directory = community::Directory::from_resources(&h.resources);
+    assert_eq!(directory.services.len(), 16);
+    assert!(directory
+        .services
+        .iter()
+        .all(|s| s.locations.iter().all(|l| l.position.is_some_and(|p| {
+            (42.25..=42.42).contains(&p.latitude) && (-71.2..=-70.98).contains(&p.longitude)
+        }))));
+
+    let tasks: Vec<&Value> = of_type(h, "Task")
+        .filter(|t| t["id"].as_str().unwrap().starts_with("sdoh-task-"))
+        .collect();
+    let states: Vec<community::ReferralState> =
+        tasks.iter().map(|t| community::read(t).unwrap()).collect();
+    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &states {
+        *by_status.entry(s.status.code()).or_default() += 1;
+    }
+    println!("{} referrals: {by_status:?}", states.len());
+    for s in community::Status::ALL {
+        assert!(by_status.contains_key(s.code()), "no referral is {s}");
+    }
+    assert!(states
+        .iter()
+        .any(|s| s.status == community::Status::Completed
+            && s.outcome == Some(community::Outcome::NeedMet)));
+    assert!(states
+        .iter()
+        .any(|s| s.status == community::Status::Completed
+            && matches!(s.outcome, Some(community::Outcome::NotMet { .. }))));
+    for (user, _, org) in synth::PARTNERS {
+        let theirs: Vec<&community::ReferralState> = states
+            .iter()
+            .filter(|s| s.owner.as_deref() == Some(org))
+            .collect();
+        println!(
+            "{user}: {:?}",
+            theirs.iter().map(|s| s.status.code()).collect::<Vec<_>>()
+        );
+        assert!(theirs.len() >= 4, "{user} has {} referrals", theirs.len());
+        assert!(theirs.iter().any(|s| matches!(
+            s.status,
+            community::Status::Requested | community::Status::Received
+        )));
+        assert!(of_type(h, "Organization").any(|o| o["id"] == org));
+    }
+    let overdue = states
+        .iter()
+        .filter(|s| {
+            community::follow_up_due(
+                s.authored_on,
+                s.last_modified,
+                s.status,
+                s.outcome.is_some(),
+                community::DEFAULT_FOLLOW_UP_DAYS,
+            )
+            .is_some_and(|due| due <= now)
+        })
+        .count();
+    assert!((2..=6).contains(&overdue), "{overdue} follow-ups due");
+
+    // Each referral: consent, a confirmed need behind it with a Goal, after the screening.
+    let sw = social_worker(h);
+    let screened: BTreeMap<String, &Value> = screenings(h)
+        .into_iter()
+        .map(|(q, _)| (q["id"].as_str().unwrap().to_string(), q))
+        .collect();
+    let with_needs = screenings(h)
+        .iter()
+        .filter(|(_, s)| s.positive().next().is_some())
+        .count();
+    let mut decided = BTreeSet::new();
+    for s in &states {
+        assert!(s.last_modified <= now && s.authored_on <= s.last_modified);
+        let sr = of_type(h, "ServiceRequest")
+            .find(|r| r["id"] == s.service_request.as_str())
+            .unwrap();
+        assert_eq!(sr["requester"]["reference"], sw.as_str());
+        let consent = sr["supportingInfo"][0]["reference"].as_str().unwrap();
+        assert!(of_type(h, "Consent")
+            .any(|c| format!("Consent/{}", c["id"].as_str().unwrap()) == consent));
+        let condition_ref = sr["reasonReference"][0]["reference"].as_str().unwrap();
+        let condition = of_type(h, "Condition")
+            .find(|c| format!("Condition/{}", c["id"].as_str().unwrap()) == condition_ref)
+            .unwrap();
+        assert_eq!(
+            condition["verificationStatus"]["coding"][0]["code"],
+            "confirmed"
+        );
+        assert_eq!(condition["asserter"]["reference"], sw.as_str());
+        assert!(of_type(h, "Goal").any(|g| g["addresses"][0]["reference"] == condition_ref));
+        // The Condition has the id the screening service gives the concern it raises.
+        let id = condition["id"].as_str().unwrap();
+        let (response, need) = id
+            .strip_prefix("hrsn-")
+            .and_then(|r| r.split_once("-need-"))
+            .unwrap();
+        assert_eq!(sr["category"][1]["coding"][0]["code"], need);
+        let q = screened[response];
+        assert_eq!(subject(q), s.patient);
+        let screened_at: DateTime<Utc> = q["authored"].as_str().unwrap().parse().unwrap();
+        assert!(screened_at < s.authored_on);
+        decided.insert(s.patient.clone());
+    }
+    let share = decided.len() as f64 / with_needs as f64;
+    println!(
+        "{} of {with_needs} patients with needs referred",
+        decided.len()
+    );
+    assert!(
+        (0.35..=0.65).contains(&share),
+        "{} of {with_needs} decided",
+        decided.len()
+    );
 }

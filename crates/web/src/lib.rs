@@ -12,6 +12,11 @@
 //! | `GET /board/handover?ward=` | the handover sheet: each bed's NEWS2 trend, last set, alert, problems; made to print |
 //! | `GET /patients/{id}` | the chart: demographics, encounter and location history, the NEWS2 observation chart, labs, problems, alerts |
 //! | `GET`/`POST /patients/{id}/vitals` | record a set of vital signs at the bedside; the score, band, response and next-due time at once |
+//! | `GET`/`POST /patients/{id}/social-needs/refer` | refer to a community service: the directory's services for the need, the patient's language and home first; the patient's consent asked before anything is sent |
+//! | `GET /social` | the social worker's worklist: needs awaiting a decision, follow-ups due ("was the need met?"), open referrals by status and age |
+//! | `GET /social/reports` | social-needs measures per month (screening, positive, connection, loop closure, needs met), stratified, small counts withheld |
+//! | `GET /partner` | a community partner's referrals: awaiting an answer, in hand, finished; the patient's contact details only |
+//! | `POST /referrals/{task}` | a referral's next step: the partner's (received, accept, decline, start, pause, resume, finished, could not help) or the hospital's (cancel, follow-up) |
 //! | `POST /patients/{id}/social-needs/needs/{condition}` | confirm a screened need as a problem (with a Goal) or record that it is not one, with why |
 //! | `POST /patients/{id}/social-needs/kiosk` | hand the tablet to the patient: the session ends on this device and the tablet shows only the questionnaire |
 //! | `GET`/`POST /kiosk/{key}` | the patient answers the social-needs questions in large type (one-time key, 30 minutes), recorded as the person who handed the tablet over |
@@ -38,14 +43,18 @@ mod handover;
 mod kiosk;
 mod local;
 mod mdt;
+mod measure_reports;
 mod navigator;
-mod pathway_reports;
+mod partner;
 mod privacy;
+mod refer;
+mod referral_actions;
 mod session;
 mod settings;
 mod signin;
 mod social_concerns;
 mod social_needs;
+mod social_worklist;
 mod users;
 mod view;
 mod vitals;
@@ -79,6 +88,8 @@ pub struct WebConfig {
     pub tumour_board: Option<Arc<::mdt::TumourBoard>>,
     /// Social-needs screening, when running.
     pub screening: Option<Arc<::screening::Screenings>>,
+    /// Referrals to community services, when running.
+    pub referrals: Option<Arc<::referrals::Referrals>>,
 }
 
 /// What the pages share.
@@ -151,15 +162,23 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         )
         .route("/patients/{id}/social-needs/kiosk", post(kiosk::start))
         .route(
+            "/patients/{id}/social-needs/refer",
+            get(refer::page).post(refer::send),
+        )
+        .route(
             "/patients/{id}/social-needs/needs/{condition}",
             post(social_concerns::decide),
         )
         .route("/kiosk/{key}", get(kiosk::page).post(kiosk::submit))
+        .route("/social", get(social_worklist::page))
+        .route("/social/reports", get(measure_reports::social))
+        .route("/partner", get(partner::page))
+        .route("/referrals/{task}", post(referral_actions::act))
         .route("/alerts", get(alerts::page))
         .route("/care-gaps", get(care_gaps::page))
         .route("/care-gaps/{gap}/outreach", post(care_gaps::outreach))
         .route("/navigation", get(navigator::page))
-        .route("/navigation/reports", get(pathway_reports::page))
+        .route("/navigation/reports", get(measure_reports::page))
         .route("/navigation/patients/{id}", get(navigator::patient))
         .route(
             "/navigation/patients/{id}/contact",
@@ -251,6 +270,10 @@ async fn home(auth: session::AuthExt) -> Response {
     };
     let to = if u.board() {
         "/board"
+    } else if u.may(access::Permission::ReferralsReceived) {
+        "/partner"
+    } else if u.principal.role == access::Role::SocialWorker {
+        "/social"
     } else if u.principal.role == access::Role::Navigator {
         "/navigation"
     } else if u.tumour_board() {

@@ -44,6 +44,10 @@ impl User {
     pub(crate) fn outreach(&self) -> bool {
         self.may(Permission::Outreach)
     }
+    /// A community partner (the referrals sent to their organisation).
+    pub(crate) fn partner(&self) -> bool {
+        self.may(Permission::ReferralsReceived)
+    }
     pub(crate) fn measures(&self) -> bool {
         self.may(Permission::Measures)
     }

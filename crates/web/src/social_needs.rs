@@ -47,6 +47,7 @@ pub(crate) struct Result_ {
 /// A need on the record, for the page.
 pub(crate) struct NeedLine {
     id: String,
+    domain: String,
     version: i64,
     words: String,
     /// "Awaiting a clinician", "Confirmed need", "Not a need".
@@ -66,6 +67,13 @@ struct ScreeningPage {
     needs: Vec<NeedLine>,
     /// Whether the user may confirm needs (social workers, nurses, physicians).
     decides: bool,
+    /// Whether the user refers to community services (navigators, social workers).
+    refers: bool,
+    referrals: Vec<crate::social_worklist::Row>,
+    /// Reasons the hospital cancels a referral: (code, words).
+    cancel: Vec<(String, String)>,
+    /// Reasons a need was not met, for the follow-up: (code, words).
+    not_met: Vec<(String, String)>,
     when: String,
     results: Vec<Result_>,
     follow_up: bool,
@@ -141,6 +149,7 @@ fn screening_page(
                 _ => "no-need",
             },
             awaiting: c.status == "unconfirmed",
+            domain: c.domain.clone(),
             when: web.config.zone.clock(&c.recorded, now),
             because: c.because,
             words: c.words,
@@ -159,6 +168,22 @@ fn screening_page(
         name: view::name(&patient),
         needs,
         decides: may_decide(user),
+        refers: user.may(access::Permission::Outreach) && web.config.referrals.is_some(),
+        referrals: match &web.config.referrals {
+            Some(r) if user.may(access::Permission::Outreach) => r
+                .of_patient(&access, id)
+                .map_err(view::store_error)?
+                .iter()
+                .map(|l| crate::social_worklist::row(web, l, now))
+                .collect(),
+            _ => Vec::new(),
+        },
+        cancel: community::Rules::shipped()
+            .status_reasons(community::Status::Cancelled)
+            .into_iter()
+            .map(|r| (r.code.clone(), r.words.clone()))
+            .collect(),
+        not_met: crate::social_worklist::outcome_reasons(),
         when: latest
             .as_ref()
             .map(|l| {

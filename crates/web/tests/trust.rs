@@ -71,6 +71,25 @@ fn hospital() -> Vec<Value> {
             "code": {"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/tumour-board", "code": "case"}]},
             "for": {"reference": "Patient/p3"}, "owner": {"reference": "CareTeam/board-1"},
             "basedOn": [{"reference": "Appointment/m1"}], "description": "Treatment options?", "authoredOn": now}),
+        // A referral of p1 to a community food network (shared with its partner), with
+        // the patient's consent.
+        json!({"resourceType": "Organization", "id": "cbo-food", "name": "Food network"}),
+        json!({"resourceType": "ServiceRequest", "id": "sdoh-sr-1", "status": "active", "intent": "order",
+            "category": [{"coding": [{"system": "http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes", "code": "food-insecurity"}]}],
+            "code": {"text": "Referral to a food pantry"}, "subject": {"reference": "Patient/p1"},
+            "performer": [{"reference": "Organization/cbo-food"}]}),
+        body_for("PUT", "/fhir/Task/sdoh-task-1")
+            .map(|mut t| {
+                t["status"] = json!("requested");
+                t
+            })
+            .unwrap(),
+        json!({"resourceType": "Consent", "id": "sdoh-consent-1", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": "Patient/p1"},
+            "provision": {"type": "permit", "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
+                "reference": {"reference": "Organization/cbo-food"}}]}}),
         obs("o1", "p1", "8867-4", 88.0, "/min"),
         obs("o2", "p2", "8867-4", 90.0, "/min"),
         obs("o3", "p3", "8867-4", 70.0, "/min"),
@@ -195,6 +214,7 @@ async fn world() -> (World, tempfile::TempDir) {
     support::account(&gate, "quality", Role::QualityOfficer, None, &[]);
     support::account(&gate, "safety", Role::SafetyReviewer, None, &[]);
     support::account(&gate, "privacy", Role::PrivacyOfficer, None, &[]);
+    support::partner(&gate, "partner", "cbo-food");
     let nav = navigation::Navigation::new(
         store.clone(),
         navigation::Config::default(),
@@ -210,6 +230,11 @@ async fn world() -> (World, tempfile::TempDir) {
             navigation: Some(nav),
             tumour_board: Some(boards),
             screening: Some(screenings),
+            referrals: Some(referrals::Referrals::new(
+                store.clone(),
+                referrals::Config::default(),
+                Arc::new(store::SystemClock),
+            )),
             ..Default::default()
         },
     );
@@ -284,6 +309,12 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("PATCH", "/fhir/Observation/o1") => Some(json!([
             {"op": "replace", "path": "/status", "value": "amended"}
         ])),
+        ("PUT", "/fhir/Task/sdoh-task-1") => Some(
+            json!({"resourceType": "Task", "id": "sdoh-task-1", "status": "accepted", "intent": "order",
+            "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
+            "focus": {"reference": "ServiceRequest/sdoh-sr-1"}, "for": {"reference": "Patient/p1"},
+            "owner": {"reference": "Organization/cbo-food"}}),
+        ),
         ("PUT", "/fhir/Location/ward-x") => Some(
             json!({"resourceType": "Location", "id": "ward-x", "name": "Ward X", "status": "active"}),
         ),
@@ -381,6 +412,7 @@ async fn the_role_matrix_holds_and_every_request_is_audited() {
         "safety",
         "privacy",
         "admin",
+        "partner",
     ];
     let mut tokens: HashMap<&str, String> = HashMap::new();
     let mut cookies: HashMap<&str, String> = HashMap::new();
@@ -422,6 +454,7 @@ async fn the_role_matrix_holds_and_every_request_is_audited() {
             "safety",
             "privacy",
             "admin",
+            "partner",
             "service"
         ]
     );

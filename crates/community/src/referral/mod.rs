@@ -24,8 +24,8 @@ pub use create::{
     referral, ConsentFacts, ConsentGiver, ConsentMethod, Ids, NewReferral, Referral, Requester,
 };
 pub use task::{
-    apply, follow_up_due, read, Change, Note, Outcome, Reason, ReferralState, StatusReason,
-    DEFAULT_FOLLOW_UP_DAYS,
+    apply, follow_up, follow_up_due, read, Change, Note, Outcome, Reason, ReferralState,
+    StatusReason, DEFAULT_FOLLOW_UP_DAYS,
 };
 
 /// A referral Task's status: the FHIR R4 Task.status codes the IG's referral workflow uses.

@@ -93,6 +93,8 @@ pub struct ReferralState {
     pub patient: String,
     pub authored_on: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
+    /// When the partner took it on (accepted, started or finished it): the connection.
+    pub connected: Option<DateTime<Utc>>,
     pub notes: Vec<Note>,
 }
 
@@ -225,6 +227,25 @@ pub fn apply(
     }
     m.insert("businessStatus".into(), json!({"text": words}));
     m.insert("lastModified".into(), json!(instant(now)));
+    // When the partner took the referral on (the connection the reports time) and when it
+    // ended: Task.executionPeriod.
+    let mut period = m
+        .get("executionPeriod")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    if matches!(
+        to,
+        Status::Accepted | Status::InProgress | Status::Completed
+    ) && period.get("start").is_none()
+    {
+        period["start"] = json!(instant(now));
+    }
+    if to.is_terminal() {
+        period["end"] = json!(instant(now));
+    }
+    if period.as_object().is_some_and(|p| !p.is_empty()) {
+        m.insert("executionPeriod".into(), period);
+    }
     if let Some(n) = note {
         let mut notes = m
             .get("note")
@@ -235,50 +256,135 @@ pub fn apply(
         m.insert("note".into(), json!(notes));
     }
     if let Some(o) = &change.outcome {
-        let p = rules.parameters();
-        let types = [p.outcome.code.as_str(), p.reason.code.as_str()];
-        let mut outputs: Vec<Value> = m
-            .get("output")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|x| {
-                !x["type"]["coding"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|c| {
-                        c["system"] == rules.parameter_system()
-                            && types.iter().any(|t| c["code"] == *t)
-                    })
-            })
-            .cloned()
-            .collect();
-        let parameter = |c: &super::Coded| json!({"coding": [{"system": rules.parameter_system(), "code": c.code, "display": c.words}], "text": c.words});
+        put_outcome(m, o);
+    }
+    Ok(t)
+}
+
+/// Replace the Task's outcome outputs with `o` (already checked against the rules).
+fn put_outcome(m: &mut serde_json::Map<String, Value>, o: &Outcome) {
+    let rules = Rules::shipped();
+    let p = rules.parameters();
+    let types = [p.outcome.code.as_str(), p.reason.code.as_str()];
+    let mut outputs: Vec<Value> = m
+        .get("output")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|x| {
+            !x["type"]["coding"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| {
+                    c["system"] == rules.parameter_system() && types.iter().any(|t| c["code"] == *t)
+                })
+        })
+        .cloned()
+        .collect();
+    let parameter = |c: &super::Coded| json!({"coding": [{"system": rules.parameter_system(), "code": c.code, "display": c.words}], "text": c.words});
+    outputs.push(json!({
+        "type": parameter(&p.outcome),
+        "valueCodeableConcept": {
+            "coding": [{"system": rules.outcome_system(), "code": o.code(), "display": rules.outcome_words(o.code())}],
+            "text": rules.outcome_words(o.code()),
+        },
+    }));
+    if let Outcome::NotMet { reason, text } = o {
+        let known = rules.outcome_reason(reason).expect("checked above");
+        let said = text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .unwrap_or(&known.words);
         outputs.push(json!({
-            "type": parameter(&p.outcome),
+            "type": parameter(&p.reason),
             "valueCodeableConcept": {
-                "coding": [{"system": rules.outcome_system(), "code": o.code(), "display": rules.outcome_words(o.code())}],
-                "text": rules.outcome_words(o.code()),
+                "coding": [{"system": rules.outcome_system(), "code": known.code, "display": known.words}],
+                "text": said,
             },
         }));
-        if let Outcome::NotMet { reason, text } = o {
-            let known = rules.outcome_reason(reason).expect("checked above");
-            let said = text
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .unwrap_or(&known.words);
-            outputs.push(json!({
-                "type": parameter(&p.reason),
-                "valueCodeableConcept": {
-                    "coding": [{"system": rules.outcome_system(), "code": known.code, "display": known.words}],
-                    "text": said,
-                },
-            }));
-        }
-        m.insert("output".into(), json!(outputs));
     }
+    m.insert("output".into(), json!(outputs));
+}
+
+/// The hospital's answer to "was the need met?" (a navigator or social worker, or the
+/// patient through them), `actor_label` naming who: on a referral that has ended it is
+/// recorded beside the ending (it must fit it: a rejected referral did not meet the need);
+/// on one still open, "not met" closes it (cancelled, with the reason, so the partner stops
+/// working on it) and "met" is recorded without changing what the partner is doing.
+pub fn follow_up(
+    task: &Value,
+    outcome: &Outcome,
+    actor_label: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, Error> {
+    check_task(task)?;
+    let rules = Rules::shipped();
+    let status = status_of(task)?;
+    let note = Some(format!(
+        "Followed up: {}.",
+        rules.outcome_words(outcome.code()).to_lowercase()
+    ));
+    if !status.is_terminal() {
+        if let Outcome::NotMet { reason, text } = outcome {
+            return apply(
+                task,
+                Party::Sender,
+                &Change {
+                    to: Status::Cancelled,
+                    reason: Some(Reason {
+                        code: reason.clone(),
+                        text: text.clone(),
+                    }),
+                    outcome: Some(outcome.clone()),
+                    note,
+                },
+                actor_label,
+                now,
+            );
+        }
+    } else if !rules.outcome_fits(outcome.code(), status) {
+        return Err(Error::OutcomeContradicts {
+            outcome: match outcome {
+                Outcome::NeedMet => "a need met",
+                Outcome::NotMet { .. } => "a need not met",
+            },
+            status,
+        });
+    }
+    // Checked as `apply` checks an outcome, by recording it with the status unchanged.
+    if let Outcome::NotMet { reason, text } = outcome {
+        let known = rules
+            .outcome_reason(reason)
+            .ok_or_else(|| Error::UnknownReason(reason.clone()))?;
+        if known.text_required && text.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            return Err(Error::ReasonText(reason.clone()));
+        }
+        if text
+            .as_deref()
+            .is_some_and(|t| t.chars().count() > MAX_TEXT)
+        {
+            return Err(Error::TooLong("the outcome"));
+        }
+    }
+    let last = time(&task["lastModified"]).or_else(|| time(&task["authoredOn"]));
+    if last.is_some_and(|l| now < l) {
+        return Err(Error::Backdated);
+    }
+    let mut t = task.clone();
+    let Some(m) = t.as_object_mut() else {
+        return Err(Error::Task("resourceType (Task)"));
+    };
+    put_outcome(m, outcome);
+    m.insert("lastModified".into(), json!(instant(now)));
+    let mut notes = m
+        .get("note")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    notes.push(json!({"authorString": actor_label, "time": instant(now), "text": note}));
+    m.insert("note".into(), json!(notes));
     Ok(t)
 }
 
@@ -358,6 +464,7 @@ pub fn read(task: &Value) -> Result<ReferralState, Error> {
             .to_string(),
         authored_on,
         last_modified: time(&task["lastModified"]).unwrap_or(authored_on),
+        connected: time(&task["executionPeriod"]["start"]),
         notes: list(&task["note"])
             .filter_map(|n| {
                 Some(Note {

@@ -6,4 +6,5 @@
 mod directory;
 mod expect;
 mod referral;
+mod report;
 mod shape;

@@ -87,6 +87,27 @@ pub(crate) fn account(
         .unwrap();
 }
 
+/// Add a community partner working for `organization` (an Organization id).
+pub(crate) fn partner(gate: &server::Gate, username: &str, organization: &str) {
+    if gate.accounts.is_empty().unwrap() {
+        account(gate, "admin", access::Role::Administrator, None, &[]);
+    }
+    gate.accounts
+        .add(
+            accounts::NewAccount {
+                username: username.into(),
+                name: format!("Test {username}"),
+                role: access::Role::CommunityPartner,
+                practitioner: None,
+                wards: vec![],
+                organization: Some(organization.into()),
+                password: PASSWORD.into(),
+            },
+            "test",
+        )
+        .unwrap();
+}
+
 pub(crate) async fn send(
     app: &axum::Router,
     req: Request<Body>,

@@ -1,9 +1,12 @@
-//! Pathway standards (`/navigation/reports`): compliance with each standard per month from
-//! the MeasureReports the navigation service writes, with the share met against the
-//! standard's expectation as a bar and in words, the median time, and one month stratified by
-//! tumour site, race, ethnicity, language, interpreter need, sex and age band. Counts from 1
-//! to 10 are never shown (the reports do not hold them). Read through the store with the
-//! signed-in person's access: navigators and quality officers.
+//! Stratified measures from MeasureReports, one page per family: pathway standards
+//! (`/navigation/reports`, written by the navigation service: compliance with each standard
+//! per month against the standard's expectation) and social needs (`/social/reports`,
+//! written by the referrals service: screening, positive, connection, loop-closure and
+//! need-resolution rates). Each month shows its share as a bar and in words, the median time
+//! where there is one, and a month by group (race, ethnicity, language, sex, age band, and
+//! the family's own: tumour site or need). Counts from 1 to 10 are never shown (the reports
+//! do not hold them). Read through the store with the signed-in person's access: navigators,
+//! social workers and quality officers.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -48,10 +51,48 @@ pub(crate) struct Stratum {
     percent: Option<f64>,
 }
 
+/// A family of measures and how its page speaks of them.
+pub(crate) struct Kind {
+    /// The MeasureReports' tag code.
+    tag: &'static str,
+    path: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) sub: &'static str,
+    nav: &'static str,
+    /// The worklist to go back to: (path, words).
+    pub(crate) back: (&'static str, &'static str),
+    /// What the numerator counts, after "x% of n".
+    met: &'static str,
+    pub(crate) empty: &'static str,
+}
+
+const PATHWAYS: Kind = Kind {
+    tag: "navigation",
+    path: "/navigation/reports",
+    title: "Pathway standards",
+    sub: "Clocks counted in the month they stopped; counts under 11 are not shown",
+    nav: "navigation",
+    back: ("/navigation", "Pathways"),
+    met: " within target",
+    empty: "No clock has stopped yet, so there is nothing to report.",
+};
+
+const SOCIAL: Kind = Kind {
+    tag: "social-needs",
+    path: "/social/reports",
+    title: "Social needs: screening, referrals and needs met",
+    sub: "Referrals counted in the month they were sent; counts under 11 are not shown",
+    nav: "social",
+    back: ("/social", "Social needs"),
+    met: "",
+    empty: "Nothing has been screened or referred yet, so there is nothing to report.",
+};
+
 #[derive(Template)]
-#[template(path = "pathway_reports.html")]
+#[template(path = "measure_reports.html")]
 struct ReportsPage {
     nav: Nav,
+    kind: &'static Kind,
     /// Whether the user has the worklist to go back to.
     worklist: bool,
     standards: Vec<Standard>,
@@ -78,7 +119,7 @@ fn suppressed(v: &Value) -> bool {
         .any(|e| e["url"] == SUPPRESSED && e["valueBoolean"] == true)
 }
 
-fn cell_words(v: &Value) -> (Option<f64>, String) {
+fn cell_words(v: &Value, met: &str) -> (Option<f64>, String) {
     if suppressed(v) {
         return (None, "fewer than 11 counted".into());
     }
@@ -90,7 +131,7 @@ fn cell_words(v: &Value) -> (Option<f64>, String) {
         return (None, "none counted".into());
     }
     let p = 100.0 * n as f64 / d as f64;
-    (Some(p), format!("{p:.0}% of {d} within target"))
+    (Some(p), format!("{p:.0}% of {d}{met}"))
 }
 
 fn month_label(month: &str) -> String {
@@ -99,7 +140,12 @@ fn month_label(month: &str) -> String {
         .unwrap_or_else(|_| month.to_string())
 }
 
-fn reports_page(web: &Web, user: &crate::User, f: &Filters) -> Result<ReportsPage, PageError> {
+fn reports_page(
+    web: &Web,
+    user: &crate::User,
+    f: &Filters,
+    kind: &'static Kind,
+) -> Result<ReportsPage, PageError> {
     let access = web.access(user)?;
     let reports = view::search(
         &*web.app.store,
@@ -108,7 +154,10 @@ fn reports_page(web: &Web, user: &crate::User, f: &Filters) -> Result<ReportsPag
         &[
             (
                 "_tag",
-                "https://tend.example.org/fhir/CodeSystem/tend-tags|navigation".into(),
+                format!(
+                    "https://tend.example.org/fhir/CodeSystem/tend-tags|{}",
+                    kind.tag
+                ),
             ),
             ("_count", "1000".into()),
         ],
@@ -162,7 +211,7 @@ fn reports_page(web: &Web, user: &crate::User, f: &Filters) -> Result<ReportsPag
             .get(..7)
             .unwrap_or_default()
             .to_string();
-        let (percent, mut words) = cell_words(group);
+        let (percent, mut words) = cell_words(group, kind.met);
         let target = expected(&key);
         if let Some(m) = group["extension"]
             .as_array()
@@ -178,11 +227,7 @@ fn reports_page(web: &Web, user: &crate::User, f: &Filters) -> Result<ReportsPag
         }
         let line = Month {
             label: month_label(&month),
-            link: view::filtered_url(
-                "/navigation/reports",
-                &[("standard", &key), ("month", &month)],
-                0,
-            ),
+            link: view::filtered_url(kind.path, &[("standard", &key), ("month", &month)], 0),
             below: matches!((percent, target), (Some(p), Some(t)) if p < t),
             percent,
             words,
@@ -202,7 +247,7 @@ fn reports_page(web: &Web, user: &crate::User, f: &Filters) -> Result<ReportsPag
                         .into_iter()
                         .flatten()
                         .map(|st| {
-                            let (percent, words) = cell_words(st);
+                            let (percent, words) = cell_words(st, kind.met);
                             Stratum {
                                 value: st["value"]["text"].as_str().unwrap_or_default().to_string(),
                                 words,
@@ -228,27 +273,64 @@ fn reports_page(web: &Web, user: &crate::User, f: &Filters) -> Result<ReportsPag
             }),
         }
     }
+    // Social measures: outcomes first, as the service orders them.
+    if kind.tag == SOCIAL.tag {
+        standards.sort_by_key(|s| social_order(&s.key));
+    }
     Ok(ReportsPage {
         worklist: user.outreach(),
-        nav: Nav::new(user, "navigation", web.config.zone),
+        kind,
+        nav: Nav::new(user, kind.nav, web.config.zone),
         standards,
         detail,
     })
 }
 
-pub(crate) async fn page(
-    State(web): State<Web>,
+fn social_order(key: &str) -> usize {
+    [
+        "social-needs-need-resolution",
+        "social-needs-loop-closure",
+        "social-needs-connection",
+        "social-needs-screening-rate",
+        "social-needs-positive-any",
+    ]
+    .iter()
+    .position(|k| *k == key)
+    .unwrap_or(5)
+}
+
+async fn serve(
+    web: Web,
     auth: crate::session::AuthExt,
-    Query(f): Query<Filters>,
+    f: Filters,
+    kind: &'static Kind,
 ) -> Result<Response, PageError> {
     let user = crate::session::anyone(&auth)?;
     if !user.may(access::Permission::Outreach) && !user.may(access::Permission::Measures) {
         return Err(view::error_page(
             axum::http::StatusCode::FORBIDDEN,
-            "Pathway reports are for navigators and the quality office.",
+            "These reports are for navigators, social workers and the quality office.",
         ));
     }
     let w = web.clone();
-    let page = blocking(move || reports_page(&w, &user, &f)).await?;
+    let page = blocking(move || reports_page(&w, &user, &f, kind)).await?;
     Ok(view::render(&page))
+}
+
+/// `GET /navigation/reports`.
+pub(crate) async fn page(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    serve(web, auth, f, &PATHWAYS).await
+}
+
+/// `GET /social/reports`.
+pub(crate) async fn social(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    serve(web, auth, f, &SOCIAL).await
 }
