@@ -13,8 +13,10 @@
 //!   ("was the need met?" answered by the partner or the hospital's follow-up);
 //! - **need resolution**: of those with a known outcome, those where the need was met.
 //!
-//! Each is stratified by race, ethnicity, preferred language, sex and age band (and the
-//! referral measures by need); counts from 1 to 10 are never shown or stored (`strata`).
+//! Each is counted per calendar month and per calendar year (a year so far while it runs:
+//! small services see too few people in a month for any group to be shown), stratified by
+//! race, ethnicity, preferred language, sex and age band (and the referral measures by
+//! need); counts from 1 to 10 are never shown or stored (`strata`).
 
 use std::collections::BTreeMap;
 
@@ -55,6 +57,7 @@ pub struct Line {
     /// The measure's code (`screening-rate`, `positive-food-insecurity`, `connection`, ...).
     pub measure: String,
     pub name: String,
+    /// The period: a month `YYYY-MM` or a year `YYYY`.
     pub month: String,
     pub all: Cell,
     /// Median days to connection (the connection measure, when shown).
@@ -76,7 +79,22 @@ pub const STRATIFIERS: [(&str, &str); 6] = [
 /// The measures' code system.
 pub const MEASURE_SYSTEM: &str = "https://tend.example.org/fhir/CodeSystem/social-needs-measure";
 
+/// Count a case in its month and in its year.
 fn add(
+    lines: &mut BTreeMap<(String, String), Line>,
+    measure: &str,
+    name: &str,
+    month: &str,
+    met: bool,
+    strata: &[(String, String)],
+) {
+    add_to(lines, measure, name, month, met, strata);
+    if let Some(year) = month.get(..4) {
+        add_to(lines, measure, name, year, met, strata);
+    }
+}
+
+fn add_to(
     lines: &mut BTreeMap<(String, String), Line>,
     measure: &str,
     name: &str,
@@ -105,7 +123,8 @@ fn add(
     }
 }
 
-/// Every measure for every month the facts cover, ordered by measure then newest month.
+/// Every measure for every month and year the facts cover, ordered by measure then newest
+/// period (a year before its months).
 pub fn lines(seen: &[Seen], sent: &[Sent]) -> Vec<Line> {
     let mut out: BTreeMap<(String, String), Line> = BTreeMap::new();
     for s in seen {
@@ -153,6 +172,9 @@ pub fn lines(seen: &[Seen], sent: &[Sent]) -> Vec<Line> {
         );
         if let Some(d) = r.days_to_connection {
             days.entry(r.month.clone()).or_default().push(d);
+            if let Some(year) = r.month.get(..4) {
+                days.entry(year.to_string()).or_default().push(d);
+            }
         }
         add(
             &mut out,
@@ -182,6 +204,8 @@ pub fn lines(seen: &[Seen], sent: &[Sent]) -> Vec<Line> {
     lines.sort_by(|a, b| {
         order(&a.measure)
             .cmp(&order(&b.measure))
+            .then(b.month.get(..4).cmp(&a.month.get(..4)))
+            .then(a.month.len().cmp(&b.month.len()))
             .then(b.month.cmp(&a.month))
     });
     lines
@@ -209,16 +233,28 @@ pub fn report_id(line: &Line) -> String {
     format!("social-{}-{}", line.measure, line.month)
 }
 
-/// A line as a MeasureReport (summary, the month as its period, one stratified group).
-pub fn measure_report(line: &Line) -> Value {
+/// The first and last day of a period (`YYYY-MM` or `YYYY`).
+fn period(p: &str) -> (String, String) {
+    if p.len() == 4 {
+        (format!("{p}-01-01"), format!("{p}-12-31"))
+    } else {
+        (format!("{p}-01"), strata::month_end(p))
+    }
+}
+
+/// A line as a MeasureReport (summary, its month or year as the period, one stratified
+/// group); `pending` while the period runs (`current_month`, `YYYY-MM`, is in it).
+pub fn measure_report(line: &Line, current_month: &str) -> Value {
+    let (start, end) = period(&line.month);
+    let running = current_month.starts_with(&line.month);
     json!({
         "resourceType": "MeasureReport",
         "id": report_id(line),
         "meta": {"tag": [{"system": "https://tend.example.org/fhir/CodeSystem/tend-tags", "code": "social-needs"}]},
-        "status": "complete",
+        "status": if running { "pending" } else { "complete" },
         "type": "summary",
         "measure": measure_url(&line.measure),
-        "period": {"start": format!("{}-01", line.month), "end": strata::month_end(&line.month)},
+        "period": {"start": start, "end": end},
         "improvementNotation": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-improvement-notation",
             "code": if line.measure.starts_with("positive-") { "decrease" } else { "increase" }}]},
         "group": [strata::group(

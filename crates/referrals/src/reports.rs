@@ -210,15 +210,23 @@ impl Referrals {
     /// Write the measures' MeasureReports (those whose content changed), as Tend.
     pub(crate) fn report_entries(&self, now: DateTime<Utc>) -> Result<Vec<Entry>, Error> {
         let mut entries = Vec::new();
+        let current = self
+            .month(&now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
         for line in self.measures(now)? {
-            let r = report::measure_report(&line);
+            // Years are reported while they run (earlier ones fall partly outside the
+            // twelve months read).
+            if line.month.len() == 4 && !current.starts_with(&line.month) {
+                continue;
+            }
+            let r = report::measure_report(&line, &current);
             let id = report::report_id(&line);
             let same = self
                 .store
                 .read(&Access::system(), "MeasureReport", &id)?
                 .and_then(|v| v.body)
                 .and_then(|b| serde_json::from_str::<Value>(&b).ok())
-                .is_some_and(|old| old["group"] == r["group"]);
+                .is_some_and(|old| old["group"] == r["group"] && old["status"] == r["status"]);
             if same {
                 continue;
             }

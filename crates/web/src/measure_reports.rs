@@ -134,7 +134,25 @@ fn cell_words(v: &Value, met: &str) -> (Option<f64>, String) {
     (Some(p), format!("{p:.0}% of {d}{met}"))
 }
 
+/// Whether a report's period is a calendar year.
+fn is_year(r: &Value) -> bool {
+    r["period"]["start"]
+        .as_str()
+        .is_some_and(|s| s.ends_with("-01-01"))
+        && r["period"]["end"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("-12-31"))
+}
+
 fn month_label(month: &str) -> String {
+    if month.len() == 4 {
+        let now = chrono::Utc::now().format("%Y").to_string();
+        return if now == month {
+            format!("{month} so far")
+        } else {
+            month.to_string()
+        };
+    }
     chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
         .map(|d| d.format("%B %Y").to_string())
         .unwrap_or_else(|_| month.to_string())
@@ -186,11 +204,15 @@ fn reports_page(
     let mut detail = None;
     let mut sorted = reports;
     sorted.sort_by(|a, b| {
-        a["measure"].as_str().cmp(&b["measure"].as_str()).then(
-            b["period"]["start"]
-                .as_str()
-                .cmp(&a["period"]["start"].as_str()),
-        )
+        a["measure"]
+            .as_str()
+            .cmp(&b["measure"].as_str())
+            .then(is_year(b).cmp(&is_year(a)))
+            .then(
+                b["period"]["start"]
+                    .as_str()
+                    .cmp(&a["period"]["start"].as_str()),
+            )
     });
     for r in &sorted {
         let key = r["measure"]
@@ -208,7 +230,7 @@ fn reports_page(
         let month = r["period"]["start"]
             .as_str()
             .unwrap_or_default()
-            .get(..7)
+            .get(..if is_year(r) { 4 } else { 7 })
             .unwrap_or_default()
             .to_string();
         let (percent, mut words) = cell_words(group, kind.met);

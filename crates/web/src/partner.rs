@@ -70,7 +70,11 @@ pub(crate) async fn page(
         seen.dedup();
         let (mut waiting, mut in_hand, mut finished) = (vec![], vec![], vec![]);
         for l in &lines {
-            let r = row(&w, l, now_ms);
+            let mut r = row(&w, l, now_ms);
+            if l.state.status == Status::Requested {
+                // Sent by the hospital: new to the partner.
+                r.status = "New";
+            }
             match l.state.status {
                 Status::Requested | Status::Received => waiting.push(r),
                 Status::Accepted | Status::InProgress | Status::OnHold => in_hand.push(r),

@@ -163,7 +163,7 @@ fn screening_page(
         format!("/patients/{id}")
     };
     Ok(ScreeningPage {
-        nav: Nav::new(user, "navigation", web.config.zone),
+        nav: Nav::new(user, "social", web.config.zone),
         id: id.to_string(),
         name: view::name(&patient),
         needs,

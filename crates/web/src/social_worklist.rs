@@ -115,7 +115,7 @@ pub(crate) fn row(web: &Web, l: &referrals::Line, now_ms: i64) -> Row {
     }
 }
 
-fn capitalised(s: &str) -> String {
+pub(crate) fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

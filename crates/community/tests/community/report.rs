@@ -47,13 +47,28 @@ fn measures_count_as_their_file_says() {
     }
     let got = lines(&seen, &sent);
     assert_eq!(got[0].measure, "need-resolution", "outcomes first");
+    assert_eq!(got[0].month, "2026", "the year before its months");
+    let year = got
+        .iter()
+        .find(|l| l.measure == "screening-rate" && l.month == "2026")
+        .unwrap();
+    assert_eq!(
+        (year.all.denominator, year.all.numerator),
+        (23, 17),
+        "both months"
+    );
+    let running = measure_report(year, "2026-11");
+    assert_eq!(running["status"], "pending");
+    assert_eq!(running["period"]["start"], "2026-01-01");
+    assert_eq!(running["period"]["end"], "2026-12-31");
     for e in file["expect"].as_array().unwrap() {
         let (m, month) = (e["measure"].as_str().unwrap(), e["month"].as_str().unwrap());
         let line = got
             .iter()
             .find(|l| l.measure == m && l.month == month)
             .unwrap_or_else(|| panic!("{m} {month}"));
-        let report = measure_report(line);
+        let report = measure_report(line, "2026-12");
+        assert_eq!(report["status"], "complete");
         let group = &report["group"][0];
         if e["suppressed"] == true {
             assert!(line.all.suppressed(), "{m} {month}");
