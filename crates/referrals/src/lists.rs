@@ -36,7 +36,7 @@ pub struct Line {
 }
 
 /// The social worker's referrals: open ones (oldest first) and follow-ups due, with how
-/// many there are by status.
+/// many are open at each status (ended referrals are counted by the reports).
 #[derive(Debug, Clone, Default)]
 pub struct Worklist {
     pub open: Vec<Line>,
@@ -201,7 +201,7 @@ impl Referrals {
     }
 
     /// The social worker's referrals: open ones, oldest change first, those whose
-    /// follow-up is due, and how many referrals are at each status.
+    /// follow-up is due, and how many open referrals are at each status.
     pub fn worklist(&self, access: &Access, now: DateTime<Utc>) -> Result<Worklist, Error> {
         let (open, _) = self.lines(
             access,
@@ -243,7 +243,7 @@ impl Referrals {
         due.retain(|l| l.follow_up_due.is_some_and(|d| d <= now));
         due.truncate(SHOWN);
         let mut by_status = Vec::new();
-        for s in Status::ALL {
+        for s in OPEN {
             let page = self.store.search(
                 access,
                 &q(

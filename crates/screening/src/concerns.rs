@@ -74,16 +74,23 @@ fn domains() -> Vec<String> {
         .collect()
 }
 
-/// The writes that bring a response's concerns up to date (`wanted`: what it raises now).
+/// The writes that bring a response's concerns up to date (`wanted`: what it raises now;
+/// `first`: the response's first version, so it raised nothing before).
 pub(crate) fn derived(
     store: &dyn Store,
     prefix: &str,
     wanted: Vec<Value>,
+    first: bool,
 ) -> Result<Vec<Entry>, Error> {
     let system = Access::system();
     let mut entries = Vec::new();
     for domain in domains() {
         let id = concern_id(prefix, &domain);
+        if first && !wanted.iter().any(|c| c["id"] == id.as_str()) {
+            continue;
+        }
+        // A concern may exist even for a first response: one written with it (an import of
+        // decided needs); a decision is never undone.
         let existing = store
             .read(&system, "Condition", &id)?
             .filter(|v| v.op != Op::Delete)

@@ -95,7 +95,14 @@ impl Screenings {
     }
 
     /// The Observations a response should have (its id, its body or `None` when deleted).
-    fn derived(&self, id: &str, response: Option<&Value>) -> Result<Vec<Entry>, Error> {
+    /// `first`: the response's first version, so nothing was derived from it before and
+    /// nothing needs looking up to be withdrawn.
+    fn derived(
+        &self,
+        id: &str,
+        response: Option<&Value>,
+        first: bool,
+    ) -> Result<Vec<Entry>, Error> {
         let i = Instrument::ahc_hrsn();
         let system = Access::system();
         let prefix = prefix(id);
@@ -155,7 +162,7 @@ impl Screenings {
             "q10",
             "safety-total",
         ];
-        for l in links {
+        for l in links.iter().filter(|_| !first) {
             let oid = format!("{prefix}-{l}");
             if wanted.contains(&oid) {
                 continue;
@@ -172,7 +179,7 @@ impl Screenings {
                 }
             }
         }
-        entries.extend(concerns::derived(&*self.store, &prefix, concerns)?);
+        entries.extend(concerns::derived(&*self.store, &prefix, concerns, first)?);
         Ok(entries)
     }
 
@@ -205,7 +212,8 @@ impl Screenings {
                 None => true,
             };
             if ours {
-                entries.extend(self.derived(&c.id, body.as_ref())?);
+                let first = c.version == 1 && c.op != Op::Delete;
+                entries.extend(self.derived(&c.id, body.as_ref(), first)?);
             }
         }
         for r in self
