@@ -153,6 +153,9 @@ pub(crate) enum Who {
     Navigator,
     PrivacyOfficer,
     QualityOfficer,
+    /// A community partner (of an organisation nothing in the world is shared with): the
+    /// directory and, of the record, its reached patients' contact details only.
+    CommunityPartner,
 }
 
 impl Who {
@@ -163,6 +166,7 @@ impl Who {
             Who::Navigator => Role::Navigator,
             Who::PrivacyOfficer => Role::PrivacyOfficer,
             Who::QualityOfficer => Role::QualityOfficer,
+            Who::CommunityPartner => Role::CommunityPartner,
         }
     }
 }
@@ -964,7 +968,7 @@ fn caller(c: &Caller) -> Access {
         role: c.who.role(),
         practitioner: Some("Practitioner/pr-1".into()),
         wards: vec![],
-        organization: None,
+        organization: (c.who.role() == Role::CommunityPartner).then(|| "cbo-partner".to_string()),
         scopes: None,
         via: Via::Session,
     };
