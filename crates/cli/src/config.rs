@@ -71,6 +71,14 @@ pub(crate) struct SiteArgs {
         value_parser = clap::value_parser!(u32).range(1..=365)
     )]
     pub(crate) follow_up_days: u32,
+    /// Months after a social-needs screening when the next is due.
+    #[arg(
+        long = "rescreen-months",
+        env = "TEND_RESCREEN_MONTHS",
+        default_value_t = 12,
+        value_parser = clap::value_parser!(u32).range(1..=60)
+    )]
+    pub(crate) rescreen_months: u32,
 }
 
 impl SiteArgs {
@@ -92,6 +100,7 @@ impl SiteArgs {
             hospital: self.hospital.clone(),
             follow_up_days: self.follow_up_days,
             zone: zone.tz(),
+            rescreen_months: self.rescreen_months,
         }
     }
 }

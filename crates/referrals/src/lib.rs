@@ -20,7 +20,8 @@
 //!   change-log consumer (checkpoint `social-care`, on `store::Runner`) writes as
 //!   MeasureReports when screenings, encounters or referrals change, at most once a minute.
 //!
-//! The follow-up interval is the site's setting ([`Config::follow_up_days`]).
+//! The follow-up interval and when a patient is due to be screened again are the site's
+//! settings ([`Config::follow_up_days`], [`Config::rescreen_months`]).
 
 mod act;
 mod consumer;
@@ -61,6 +62,8 @@ pub struct Config {
     pub follow_up_days: u32,
     /// The hospital's time zone: reports count its calendar months.
     pub zone: chrono_tz::Tz,
+    /// Months after a screening when the next is due.
+    pub rescreen_months: u32,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             hospital: "hospital".into(),
             follow_up_days: community::DEFAULT_FOLLOW_UP_DAYS,
             zone: chrono_tz::Tz::UTC,
+            rescreen_months: 12,
         }
     }
 }
@@ -119,6 +123,16 @@ impl Referrals {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// When a patient screened at `screened` is due to be screened again.
+    pub fn rescreen_due(
+        &self,
+        screened: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        screened
+            .checked_add_months(chrono::Months::new(self.config.rescreen_months))
+            .unwrap_or(screened)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

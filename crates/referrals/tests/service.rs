@@ -242,6 +242,11 @@ fn a_referral_goes_round_the_loop() {
         !written.body.unwrap().contains("\"count\""),
         "small counts are never stored"
     );
+    // Screened again a year later (the site's setting).
+    assert_eq!(
+        r.rescreen_due(t0),
+        Utc.with_ymd_and_hms(2027, 11, 2, 10, 0, 0).unwrap()
+    );
     let mine = r.of_patient(&social_access, "p1").unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].state.status, Status::Completed);

@@ -67,6 +67,8 @@ struct ScreeningPage {
     needs: Vec<NeedLine>,
     /// Whether the user may confirm needs (social workers, nurses, physicians).
     decides: bool,
+    /// When the next screening is due, and whether that is past.
+    next_due: Option<(String, bool)>,
     /// Whether the user refers to community services (navigators, social workers).
     refers: bool,
     referrals: Vec<crate::social_worklist::Row>,
@@ -168,6 +170,18 @@ fn screening_page(
         name: view::name(&patient),
         needs,
         decides: may_decide(user),
+        next_due: match (&web.config.referrals, &latest) {
+            (Some(r), Some(l)) => chrono::DateTime::parse_from_rfc3339(&l.when)
+                .ok()
+                .map(|t| r.rescreen_due(t.with_timezone(&chrono::Utc)))
+                .map(|due| {
+                    (
+                        web.config.zone.date(&due.to_rfc3339(), now),
+                        due.timestamp_millis() <= now,
+                    )
+                }),
+            _ => None,
+        },
         refers: user.may(access::Permission::Outreach) && web.config.referrals.is_some(),
         referrals: match &web.config.referrals {
             Some(r) if user.may(access::Permission::Outreach) => r
