@@ -5,11 +5,22 @@
 //! screening's SDOHCC Condition, confirmed, and a Goal) and the patient referred with their
 //! consent to a service for it (Consent, ServiceRequest and Task in the shapes of the HL7 SDOH
 //! Clinical Care IG). Each referral's Task then lives a history, moved by the partner and the
-//! hospital under `community`'s rules ([`::community::apply`]), so the demo holds referrals at
-//! every status: sent, received, accepted, in progress, on hold, completed with the need met
-//! or not, failed, declined and cancelled, each with its reason; a few have had no news for
-//! more than 14 days, so their follow-up is due. Two partners have demo accounts
-//! ([`PARTNERS`]) and several referrals each, some still waiting for their answer.
+//! hospital under `community`'s rules ([`::community::apply`]).
+//!
+//! The histories are stories played in rounds over the year the screenings cover, each story
+//! cast onto a patient screened with its need shortly before the referral, one or two
+//! referrals a patient. The current round ([`STORIES`]) ends now and holds referrals at every
+//! status: sent, received, accepted, in progress, on hold, completed with the need met or
+//! not, failed, declined and cancelled, each with its reason; a few have had no news for more
+//! than 14 days, so their follow-up is due. Two partners have demo accounts ([`PARTNERS`])
+//! and several referrals each, some still waiting for their answer. Ten earlier rounds, a
+//! month apart, replay the stories that end ([`STORIES`]' ended ones and [`PAST`]), so the
+//! older referrals have all ended, most with the need met (about three in five), the others
+//! not met, declined, failed or cancelled with their reasons; some the partner completed
+//! without saying how it went, and the social worker asked the patient
+//! ([`::community::follow_up`]) once the follow-up came due, but for the latest earlier
+//! round's, whose follow-ups are due now. That makes about 150 referrals over the year,
+//! enough for Tend's yearly social-needs figures to show the share of needs met by group.
 //!
 //! The other patients with needs are left as the screening service leaves them: unconfirmed
 //! concerns on the social worker's worklist. Interpersonal-safety needs are left for the
@@ -19,10 +30,11 @@ use std::collections::BTreeMap;
 
 use ::community::directory::fhir::fhir_id;
 use ::community::{
-    apply, referral, Change, ConsentFacts, ConsentGiver, ConsentMethod, Directory, Ids,
+    apply, follow_up, referral, Change, ConsentFacts, ConsentGiver, ConsentMethod, Directory, Ids,
     NewReferral, Outcome, Party, Reason, Requester, Status,
 };
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc, Weekday};
+use rand::seq::SliceRandom;
 use serde_json::json;
 use social_needs::concerns::{concern_id, confirmed, goal};
 use social_needs::{Answer, Context, Instrument, QUESTIONNAIRE_URL};
@@ -77,6 +89,10 @@ struct Step {
     reason: Option<(&'static str, Option<&'static str>)>,
     ending: Option<Ending>,
     note: Option<&'static str>,
+    /// The hospital's "was the need met?" ([`::community::follow_up`]) with the `ending` as
+    /// the answer, rather than a move: `to` is then the referral's status after it (its own
+    /// when it has ended; cancelled when the need was not met of one still open).
+    follow_up: bool,
 }
 
 const fn partner(after: f64, to: Status) -> Step {
@@ -87,6 +103,7 @@ const fn partner(after: f64, to: Status) -> Step {
         reason: None,
         ending: None,
         note: None,
+        follow_up: false,
     }
 }
 
@@ -94,6 +111,16 @@ const fn hospital(after: f64, to: Status) -> Step {
     Step {
         party: Party::Sender,
         ..partner(after, to)
+    }
+}
+
+/// The social worker asks the patient "was the need met?" and records `e` (see
+/// [`Step::follow_up`]).
+const fn asked(after: f64, to: Status, e: Ending) -> Step {
+    Step {
+        ending: Some(e),
+        follow_up: true,
+        ..hospital(after, to)
     }
 }
 
@@ -121,7 +148,8 @@ impl Step {
 }
 
 /// A referral's story: the service (HSDS id) for a need, what the social worker told the
-/// partner, the moves after it was sent, and how many days it has been quiet since.
+/// partner, the moves after it was sent, and how many days it has been quiet since, up to the
+/// end of its round.
 struct Story {
     need: &'static str,
     service: &'static str,
@@ -131,9 +159,22 @@ struct Story {
 }
 
 impl Story {
-    /// Days from sending to now.
+    /// Whether the partner completes the referral without saying how it went and the
+    /// hospital then asks.
+    fn asked_after_completion(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.follow_up && s.to == Status::Completed)
+    }
+
+    /// Days from sending to the end of its round.
     fn span(&self) -> f64 {
         self.steps.iter().map(|s| s.after).sum::<f64>() + self.quiet
+    }
+
+    /// Whether the referral has ended by the end of the story.
+    fn ended(&self) -> bool {
+        self.steps.last().is_some_and(|s| s.to.is_terminal())
     }
 }
 
@@ -143,8 +184,9 @@ const HOUSING_QUALITY: &str = "inadequate-housing";
 const TRANSPORT: &str = "transportation-insecurity";
 const UTILITIES: &str = "utility-insecurity";
 
-/// The referrals, most needed first: the first nine reach the nine statuses, and the two
-/// partners' come early, so a smaller demo still shows them.
+/// The referrals of the current round, most needed first: the first nine reach the nine
+/// statuses, and the two partners' come early, so a smaller demo still shows them. Those
+/// that end are played again in the earlier rounds.
 const STORIES: &[Story] = &[
     Story {
         need: FOOD,
@@ -365,6 +407,247 @@ const STORIES: &[Story] = &[
     },
 ];
 
+/// More referrals that have ended, played only in the earlier rounds (with the ended
+/// [`STORIES`]): most met the need; some the partner completed without saying how it went,
+/// and the social worker asked the patient when the follow-up came due.
+const PAST: &[Story] = &[
+    Story {
+        need: FOOD,
+        service: "three-bridges-pantry",
+        note: "Caring for two grandchildren on a pension; food runs short at the end of the month.",
+        steps: &[
+            partner(0.7, Status::Received),
+            partner(1.0, Status::Accepted).noted("Registered by phone; picks up on Mondays."),
+            partner(3.0, Status::InProgress),
+            partner(21.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("Comes every week; the household has enough to eat now."),
+        ],
+        quiet: 5.0,
+    },
+    Story {
+        need: TRANSPORT,
+        service: "bellflower-medical-rides",
+        note: "Physical therapy twice a week for six weeks after a knee replacement; cannot drive yet.",
+        steps: &[
+            partner(1.0, Status::Accepted).noted("All twelve rides booked."),
+            partner(3.0, Status::InProgress),
+            partner(40.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("Rode to every session; therapy finished."),
+        ],
+        quiet: 4.0,
+    },
+    Story {
+        need: HOUSING,
+        service: "sparrow-street-rent",
+        note: "Two months behind after hours were cut at work; the landlord will wait if a fund is paying.",
+        steps: &[
+            partner(1.0, Status::Received),
+            partner(2.0, Status::Accepted),
+            partner(2.0, Status::InProgress)
+                .noted("Application to the city's emergency rental fund filed."),
+            partner(18.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("The fund paid the arrears; the landlord agreed to a plan for the rest."),
+        ],
+        quiet: 6.0,
+    },
+    Story {
+        need: UTILITIES,
+        service: "pilot-light-shutoff",
+        note: "Electric shut-off notice; uses an oxygen concentrator at home.",
+        steps: &[
+            partner(0.4, Status::Accepted)
+                .noted("Called the electric company with the patient the same day."),
+            partner(4.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("Serious-illness protection filed: no shut-off, and a payment plan agreed."),
+        ],
+        quiet: 8.0,
+    },
+    Story {
+        need: FOOD,
+        service: "three-bridges-snap",
+        note: "SNAP stopped at renewal; the renewal forms were confusing.",
+        steps: &[
+            partner(1.0, Status::Received),
+            partner(1.0, Status::Accepted),
+            partner(8.0, Status::Completed)
+                .noted("Renewal filed with the patient; waiting for the decision."),
+            asked(15.0, Status::Completed, Ending::Met),
+        ],
+        quiet: 7.0,
+    },
+    Story {
+        need: TRANSPORT,
+        service: "corner-lantern-fare",
+        note: "Spends too much on fares to get to appointments; the income qualifies for the reduced fare.",
+        steps: &[
+            partner(2.0, Status::Accepted),
+            partner(4.0, Status::Completed)
+                .noted("Reduced-fare application sent; a month's pass given meanwhile."),
+            asked(15.0, Status::Completed, Ending::Met),
+        ],
+        quiet: 5.0,
+    },
+    Story {
+        need: HOUSING_QUALITY,
+        service: "plumb-line-repair",
+        note: "Mould in the bedroom and a leak under the sink; a child with asthma.",
+        steps: &[
+            partner(2.0, Status::Received),
+            partner(4.0, Status::Accepted).noted("Home visit booked."),
+            partner(6.0, Status::InProgress)
+                .noted("Home visit done: the leak and the mould confirmed."),
+            partner(18.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("Leak fixed and mould removed; the landlord agreed to the work."),
+        ],
+        quiet: 4.0,
+    },
+    Story {
+        need: HOUSING_QUALITY,
+        service: "plumb-line-repair",
+        note: "Mice in the kitchen; the landlord has not acted.",
+        steps: &[
+            partner(1.0, Status::Received),
+            partner(5.0, Status::Accepted),
+            partner(10.0, Status::Completed).noted("Treated for pests and sealed the gaps."),
+            asked(
+                15.0,
+                Status::Completed,
+                Ending::NotMet(
+                    "other",
+                    Some("The mice came back; the landlord has been asked to act again"),
+                ),
+            ),
+        ],
+        quiet: 6.0,
+    },
+    Story {
+        need: HOUSING,
+        service: "stillwater-law-tenants",
+        note: "The landlord is trying to evict after the patient asked for repairs.",
+        steps: &[
+            partner(1.0, Status::Accepted),
+            partner(2.0, Status::InProgress).noted("Represented at the first hearing."),
+            partner(26.0, Status::Completed)
+                .ending(Ending::NotMet(
+                    "other",
+                    Some("The court ruled for the landlord; the household has three months to move"),
+                ))
+                .noted("Sent on to housing search help."),
+        ],
+        quiet: 5.0,
+    },
+    Story {
+        need: FOOD,
+        service: "doorstep-supper-meals",
+        note: "Recovering at home after a hip fracture; cannot stand to cook for some weeks.",
+        steps: &[
+            partner(1.0, Status::Received),
+            partner(2.0, Status::Accepted),
+            partner(1.0, Status::InProgress).noted("Meals start on Monday."),
+            partner(35.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("Meals delivered for five weeks; cooking again now."),
+        ],
+        quiet: 3.0,
+    },
+    Story {
+        need: FOOD,
+        service: "open-ladle-supper",
+        note: "Lives around the corner; eats alone and often skips supper.",
+        steps: &[
+            partner(2.0, Status::Accepted).noted("Welcomed at supper on Tuesday."),
+            partner(12.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("Comes to supper most evenings and takes the Friday groceries."),
+        ],
+        quiet: 6.0,
+    },
+    Story {
+        need: UTILITIES,
+        service: "corner-lantern-fuel",
+        note: "Oil heat; still owes the supplier for last winter.",
+        steps: &[
+            partner(1.0, Status::Received),
+            partner(2.0, Status::Accepted),
+            partner(2.0, Status::InProgress),
+            partner(14.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("Fuel assistance approved; the supplier will deliver again."),
+        ],
+        quiet: 5.0,
+    },
+    Story {
+        need: HOUSING,
+        service: "sparrow-street-search",
+        note: "Has to leave the apartment when the lease ends in two months.",
+        steps: &[
+            partner(2.0, Status::Received),
+            partner(3.0, Status::Accepted).noted("Housing search worker assigned."),
+            partner(4.0, Status::InProgress),
+            asked(
+                30.0,
+                Status::Cancelled,
+                Ending::NotMet(
+                    "other",
+                    Some("No affordable apartment found before the lease ended; staying with family meanwhile"),
+                ),
+            ),
+        ],
+        quiet: 6.0,
+    },
+    Story {
+        need: TRANSPORT,
+        service: "bellflower-medical-rides",
+        note: "Monthly eye injections in Boston; cannot see well enough to take the bus.",
+        steps: &[
+            partner(1.0, Status::Received),
+            partner(1.0, Status::Accepted).noted("Standing monthly booking made."),
+            partner(2.0, Status::InProgress),
+            partner(30.0, Status::Completed)
+                .ending(Ending::Met)
+                .noted("Two rides done; the standing booking goes on with the clinic."),
+        ],
+        quiet: 5.0,
+    },
+    Story {
+        need: FOOD,
+        service: "doorstep-supper-meals",
+        note: "Lives alone; tires quickly since a stroke and cannot stand to cook for long.",
+        steps: &[
+            partner(1.0, Status::Received),
+            partner(2.0, Status::Rejected)
+                .because("not-eligible", Some("Not homebound: goes to a day centre three days a week"))
+                .ending(Ending::NotMet("not-eligible", None))
+                .noted("Suggested the Open Ladle supper near the day centre."),
+        ],
+        quiet: 9.0,
+    },
+    Story {
+        need: FOOD,
+        service: "three-bridges-pantry",
+        note: "Works two jobs, days and evenings, six days a week.",
+        steps: &[
+            partner(1.0, Status::Accepted),
+            partner(9.0, Status::Failed)
+                .because("other", Some("The patient could not come in the opening hours"))
+                .ending(Ending::NotMet(
+                    "other",
+                    Some("The opening hours did not suit; given the list of weekend pantries"),
+                )),
+        ],
+        quiet: 7.0,
+    },
+];
+
+/// Services that take applications only in the heating season (the directory: November to
+/// April); an earlier round refers to them only then.
+const HEATING_SEASON_ONLY: [&str; 1] = ["corner-lantern-fuel"];
+
 /// The Goal, in the patient's words, for each need.
 const GOALS: [(&str, &str); 5] = [
     (FOOD, "Enough food for the household every week"),
@@ -411,18 +694,90 @@ fn screened(out: &Out) -> Vec<Screened> {
         .collect()
 }
 
-/// Which screened patient each story happens to, and when: `(story, patient, days from the
-/// screening to the referral)`, by index. About half the
-/// patients with needs (not counting those whose safety is at stake) get referrals, one or
-/// two each; each story goes to a patient with its need whose screening is old enough for its
-/// history, and no longer ago than it needs.
-fn cast(cfg: &Config, people: &[Screened]) -> Vec<(usize, usize, f64)> {
+/// How many earlier rounds play the ended stories, each ending [`ROUND_DAYS`] before the next.
+const ROUNDS: usize = 10;
+/// Days between the ends of consecutive rounds.
+const ROUND_DAYS: i64 = 30;
+/// How many ended stories an earlier round plays.
+const PER_ROUND: usize = 16;
+/// The most days a referral of an earlier round comes after the patient's screening.
+const MAX_WAIT: f64 = 45.0;
+/// The earlier round whose referrals the partner completed without saying how they went
+/// have not been followed up yet: the latest.
+const NOT_YET_ASKED: usize = 1;
+
+/// A story played in a round: `round` 0 is the current one, ending at `until` (now); the
+/// earlier ones end weeks to months ago.
+struct Slot {
+    round: usize,
+    story: &'static Story,
+    until: DateTime<Utc>,
+    /// Days between the screening and the referral wanted.
+    wait: f64,
+}
+
+/// The stories to play: every story in the current round, ending now; and in each earlier
+/// round, one a month further back, [`PER_ROUND`] of the ended ones ([`STORIES`] and
+/// [`PAST`]), drawn, each ending within a dozen days of the round's end (and at least 15
+/// days ago).
+fn slots(cfg: &Config) -> Vec<Slot> {
+    let mut r = rng(cfg.seed, "sdoh-referrals", 0);
+    let mut slots: Vec<Slot> = STORIES
+        .iter()
+        .map(|story| Slot {
+            round: 0,
+            story,
+            until: cfg.now,
+            wait: uniform(&mut r, 1.0, 8.0),
+        })
+        .collect();
+    let ended: Vec<&'static Story> = STORIES.iter().chain(PAST).filter(|s| s.ended()).collect();
+    let latest = cfg.now - TimeDelta::days(15);
+    // Oldest first, so each round finds the patients referred before it.
+    for round in (1..=ROUNDS).rev() {
+        let mut r = rng(cfg.seed, "sdoh-round", round as u64);
+        let mut pool = ended.clone();
+        pool.shuffle(&mut r);
+        if round == NOT_YET_ASKED {
+            // Those whose follow-up is due come first, so they are played.
+            pool.sort_by_key(|s| !s.asked_after_completion());
+        }
+        let end = cfg.now - TimeDelta::days(ROUND_DAYS * round as i64 - 5);
+        let mut played = 0;
+        for story in pool {
+            if played == PER_ROUND {
+                break;
+            }
+            let until = (end + minutes(uniform(&mut r, -12.0, 12.0))).min(latest);
+            let sent = until - minutes(story.span());
+            if HEATING_SEASON_ONLY.contains(&story.service) && (5..=10).contains(&sent.month()) {
+                continue;
+            }
+            slots.push(Slot {
+                round,
+                story,
+                until,
+                wait: uniform(&mut r, 1.0, 8.0),
+            });
+            played += 1;
+        }
+    }
+    slots
+}
+
+/// Which screened patient each slot's story happens to: `(slot, patient)`, by index. Each
+/// story goes to a patient with its need (not one whose safety is at stake) whose screening
+/// is old enough for its history, and no longer ago than it needs; in an earlier round, one
+/// screened at most [`MAX_WAIT`] days before the referral, or nobody. A patient has one or
+/// two referrals (for different needs), and by the end of each round about half of the
+/// patients screened with needs by then have been referred.
+fn cast(slots: &[Slot], people: &[Screened]) -> Vec<(usize, usize)> {
     let with_needs: Vec<usize> = (0..people.len())
         .filter(|&i| !people[i].needs.is_empty())
         .collect();
-    let decided = with_needs.len().div_ceil(2);
     let candidates: Vec<usize> = with_needs
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|&i| {
             !people[i]
                 .needs
@@ -430,14 +785,15 @@ fn cast(cfg: &Config, people: &[Screened]) -> Vec<(usize, usize, f64)> {
                 .any(|n| n == "intimate-partner-violence")
         })
         .collect();
-    let mut r = rng(cfg.seed, "sdoh-referrals", 0);
     let mut referred: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
     let mut cast = Vec::new();
-    for (s, story) in STORIES.iter().enumerate() {
-        // Days between the screening and the referral, for this story.
-        let wait = uniform(&mut r, 1.0, 8.0);
-        let wanted = story.span() + wait;
-        let open = referred.len() < decided;
+    for (k, slot) in slots.iter().enumerate() {
+        let story = slot.story;
+        let wanted = story.span() + slot.wait;
+        // Half of those screened with needs by the round's end, against those referred.
+        let by_then = |i: &usize| people[*i].at <= slot.until;
+        let decided = with_needs.iter().filter(|i| by_then(i)).count().div_ceil(2);
+        let open = referred.keys().filter(|i| by_then(i)).count() < decided;
         let chosen = candidates
             .iter()
             .copied()
@@ -446,8 +802,12 @@ fn cast(cfg: &Config, people: &[Screened]) -> Vec<(usize, usize, f64)> {
                 Some(needs) => needs.len() < 2 && !needs.contains(&story.need),
                 None => open,
             })
+            .filter(|i| {
+                let available = days(slot.until - people[*i].at);
+                slot.round == 0 || (available >= wanted && available <= story.span() + MAX_WAIT)
+            })
             .min_by_key(|i| {
-                let available = days(cfg.now - people[*i].at);
+                let available = days(slot.until - people[*i].at);
                 let fits = available >= wanted;
                 (
                     !fits,
@@ -457,7 +817,7 @@ fn cast(cfg: &Config, people: &[Screened]) -> Vec<(usize, usize, f64)> {
             });
         if let Some(i) = chosen {
             referred.entry(i).or_default().push(story.need);
-            cast.push((s, i, wait));
+            cast.push((k, i));
         }
     }
     cast
@@ -505,9 +865,15 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, out: &mut Out) {
     let sw_label = format!("{sw_name}, clinical social worker");
     let instrument = Instrument::ahc_hrsn();
     let mut written = Vec::new();
-    for (n, (s, i, wait)) in cast(cfg, &people).into_iter().enumerate() {
+    let slots = slots(cfg);
+    for (n, (k, i)) in cast(&slots, &people).into_iter().enumerate() {
         let n = n + 1;
-        let story = &STORIES[s];
+        let Slot {
+            round,
+            story,
+            until,
+            wait,
+        } = slots[k];
         let person = &people[i];
         let mut r = rng(cfg.seed, "sdoh-referral", n as u64);
         let service = directory
@@ -516,17 +882,17 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, out: &mut Out) {
 
         // The history's times, squeezed when the screening is too recent for it.
         let stretch = uniform(&mut r, 0.9, 1.1);
-        let available = days(cfg.now - person.at) - 1.0 / 24.0;
+        let available = days(until - person.at) - 1.0 / 24.0;
         let needed = (story.span() + wait) * stretch;
         let scale = if needed > available {
             available / needed * 0.98
         } else {
             1.0
         };
-        let mut moment = cfg.now - minutes(story.span() * stretch * scale);
-        let sent = office(moment, cfg.now)
+        let mut moment = until - minutes(story.span() * stretch * scale);
+        let sent = office(moment, until)
             .max(person.at + TimeDelta::minutes(30))
-            .min(cfg.now);
+            .min(until);
         let decided = sent - TimeDelta::minutes(20);
 
         // The need confirmed, with a Goal.
@@ -605,32 +971,49 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, out: &mut Out) {
         let mut task = made.task;
         let mut at = sent;
         for step in story.steps {
+            if step.follow_up && round == NOT_YET_ASKED && step.to == Status::Completed {
+                break;
+            }
             moment += minutes(step.after * stretch * scale);
             // A move the same working hour as the one before comes a few minutes after it.
-            at = office(moment, cfg.now)
+            at = office(moment, until)
                 .max(at + TimeDelta::minutes(7))
-                .min(cfg.now);
-            let change = Change {
-                to: step.to,
-                reason: step.reason.map(|(code, text)| Reason {
-                    code: code.to_string(),
+                .min(until);
+            let outcome = step.ending.map(|e| match e {
+                Ending::Met => Outcome::NeedMet,
+                Ending::NotMet(reason, text) => Outcome::NotMet {
+                    reason: reason.to_string(),
                     text: text.map(str::to_string),
-                }),
-                outcome: step.ending.map(|e| match e {
-                    Ending::Met => Outcome::NeedMet,
-                    Ending::NotMet(reason, text) => Outcome::NotMet {
-                        reason: reason.to_string(),
-                        text: text.map(str::to_string),
-                    },
-                }),
-                note: step.note.map(str::to_string),
-            };
+                },
+            });
             let actor = match step.party {
                 Party::Recipient => partner_label.as_str(),
                 Party::Sender => sw_label.as_str(),
             };
-            task = apply(&task, step.party, &change, actor, at)
-                .unwrap_or_else(|e| panic!("story {s} breaks the referral rules: {e}"));
+            let moved = match (step.follow_up, &outcome) {
+                (true, Some(answer)) => follow_up(&task, answer, actor, at),
+                _ => apply(
+                    &task,
+                    step.party,
+                    &Change {
+                        to: step.to,
+                        reason: step.reason.map(|(code, text)| Reason {
+                            code: code.to_string(),
+                            text: text.map(str::to_string),
+                        }),
+                        outcome,
+                        note: step.note.map(str::to_string),
+                    },
+                    actor,
+                    at,
+                ),
+            };
+            task = moved.unwrap_or_else(|e| {
+                panic!(
+                    "the {} story \"{}\" breaks the referral rules: {e}",
+                    story.service, story.note
+                )
+            });
             if matches!(step.ending, Some(Ending::Met)) {
                 target["lifecycleStatus"] = json!("completed");
                 target["achievementStatus"]["coding"][0]["code"] = json!("achieved");
@@ -727,7 +1110,7 @@ mod tests {
         };
         assert_eq!(capacity(::community::CapacityStatus::Waitlist), 2);
         assert_eq!(capacity(::community::CapacityStatus::Full), 1);
-        for story in STORIES {
+        for story in STORIES.iter().chain(PAST) {
             let s = d
                 .service(story.service)
                 .expect("a service of the directory");
@@ -737,18 +1120,45 @@ mod tests {
                 s.id,
                 story.need
             );
-            // Every move is allowed from where the story is.
+            // Every move is allowed from where the story is; a follow-up leaves an ended
+            // referral as it is, and cancels one still open when the need was not met.
             let mut at = Status::Requested;
             for step in story.steps {
-                assert!(
-                    Rules::shipped().allows(step.party, at, step.to),
-                    "{}: {at} to {}",
-                    story.service,
-                    step.to
-                );
+                if step.follow_up {
+                    assert_eq!(step.party, Party::Sender);
+                    let want = match step.ending {
+                        Some(Ending::NotMet(..)) if !at.is_terminal() => Status::Cancelled,
+                        Some(_) if at.is_terminal() => at,
+                        _ => panic!("{}: a follow-up without an answer", story.service),
+                    };
+                    assert_eq!(step.to, want, "{}", story.service);
+                } else {
+                    assert!(
+                        Rules::shipped().allows(step.party, at, step.to),
+                        "{}: {at} to {}",
+                        story.service,
+                        step.to
+                    );
+                }
                 at = step.to;
             }
         }
+        // The earlier rounds play ended stories only, most of which met the need.
+        assert!(PAST.iter().all(Story::ended));
+        let ended: Vec<&Story> = STORIES.iter().chain(PAST).filter(|s| s.ended()).collect();
+        let met = ended
+            .iter()
+            .filter(|s| {
+                s.steps
+                    .iter()
+                    .any(|step| matches!(step.ending, Some(Ending::Met)))
+            })
+            .count();
+        assert!(
+            (0.55..=0.7).contains(&(met as f64 / ended.len() as f64)),
+            "{met} of {} met",
+            ended.len()
+        );
         for (_, _, org) in PARTNERS {
             assert!(d
                 .services

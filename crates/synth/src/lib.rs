@@ -7,14 +7,15 @@
 //! and about 60 patients on urgent suspected-cancer pathways at every stage (tagged with the
 //! pathway files' event codes, with their navigators' assignments and a few allowed pauses),
 //! the last of them a man with oesophageal adenocarcinoma whose first-line chemoradiation
-//! failed and whose biomarkers were tested for second-line treatment. About a hundred clinic
-//! and pathway patients answered the social-needs screening in the last 90 days, a third of
+//! failed and whose biomarkers were tested for second-line treatment. Several hundred clinic
+//! and pathway patients answered the social-needs screening over the last year, a third of
 //! them with a need; a demo directory of invented community organisations around Boston
 //! (Open Referral HSDS 3.0, `data/community-directory.json`) takes the social worker's
-//! referrals, which stand at every status, two of its partners with demo accounts
-//! ([`PARTNERS`]). [`Hospital::vitals_stream`] then
-//! keeps the wards alive: each [`VitalsStream::advance`] returns the vital signs taken since the
-//! previous call.
+//! referrals over the year: those of the last weeks stand at every status, two of its
+//! partners with demo accounts ([`PARTNERS`]), and the older ones have ended, most with the
+//! need met, so the year's social-needs figures are shown by group.
+//! [`Hospital::vitals_stream`] then keeps the wards alive: each [`VitalsStream::advance`]
+//! returns the vital signs taken since the previous call.
 //!
 //! Architecture invariant: this crate is pure. It does no IO and never reads the clock, the
 //! environment or a global random source; the seed and the time are arguments, and the same

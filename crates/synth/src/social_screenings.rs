@@ -1,19 +1,24 @@
 //! Social-needs screenings (crate `social-needs`: the Accountable Health Communities HRSN core
 //! questions, as Tend's screening page records them) of clinic and pathway patients over the
-//! last 90 days. The clinic screens about one patient in four seen in that time, at the
-//! visit; half the patients on suspected-cancer pathways were screened at their first
-//! appointment. About a third of those screened have at least one need, as the Accountable
-//! Health Communities evaluation found of the beneficiaries it screened; the answers vary
-//! across the needs (food, housing, housing quality, transport, utilities).
+//! last year ([`WINDOW_DAYS`]), so the current calendar year is covered from January. The
+//! hospital screens at visits: the clinic screened a little over half the patients seen in
+//! that time, at their latest visit, and half the patients on suspected-cancer pathways were
+//! screened at their first appointment. That makes several hundred screened, a few dozen in
+//! every month, enough for Tend's social-needs reports to show each month's screening
+//! figures (they suppress counts of 1 to 10). About a third of those screened have at least
+//! one need, as the Accountable Health Communities evaluation found of the beneficiaries it
+//! screened; the answers vary across the needs (food, housing, housing quality, transport,
+//! utilities).
 //!
 //! The clinical social worker asks all ten questions, the interpersonal-safety ones included,
 //! so their responses are labelled restricted as Tend's screening service labels them; a few
-//! are positive for safety (a sum above 10). Navigators (the clinic's outreach navigator, a
-//! pathway patient's cancer navigator) ask the first six at check-in. Each response comes with the answer Observations the screening service derives
-//! from it (same ids, same content), and every patient screened is on an active care team
-//! with the social worker, which is how Tend lets the social worker reach them.
+//! (three) are positive for safety (a sum above 10). Navigators (the clinic's outreach
+//! navigator, a pathway patient's cancer navigator) ask the first six at check-in. Each
+//! response comes with the answer Observations the screening service derives from it (same
+//! ids, same content), and every patient screened is on an active care team with the social
+//! worker, which is how Tend lets the social worker reach them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc, Weekday};
 use rand::seq::SliceRandom;
@@ -28,10 +33,10 @@ use crate::random::{chance, int, pick, rng, weighted};
 use crate::referrals::navigator_of;
 use crate::vitals::whole_minute;
 
-/// How far back the demo's screenings go.
-pub(crate) const WINDOW_DAYS: i64 = 90;
+/// How far back the demo's screenings go: a year, so the current calendar year is covered.
+const WINDOW_DAYS: i64 = 365;
 /// The share of clinic patients seen in the window who were screened.
-const CLINIC_SHARE: f64 = 0.25;
+const CLINIC_SHARE: f64 = 0.55;
 /// The share of screened patients with at least one need (one in three).
 const WITH_NEEDS: (usize, usize) = (1, 3);
 /// How many screenings are positive for interpersonal safety.
@@ -169,6 +174,7 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, clinic: std::ops::Range<u32>
         .collect();
 
     let instrument = Instrument::ahc_hrsn();
+    let reached = reached(out, &social_worker);
     let mut responses = Vec::new();
     let mut observations = Vec::new();
     let mut teams = Vec::new();
@@ -204,7 +210,7 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, clinic: std::ops::Range<u32>
             o["meta"] = fhir::meta();
             observations.push(o);
         }
-        if !reaches(out, &p.patient, &social_worker) {
+        if !reached.contains(&format!("Patient/{}", p.patient)) {
             teams.push(social_work_team(p, &social_worker));
         }
     }
@@ -359,19 +365,22 @@ fn response(instrument: &Instrument, id: &str, p: &Planned, answers: &Answer) ->
     })
 }
 
-/// Whether `practitioner` is on an active care team of `patient` already.
-fn reaches(out: &Out, patient: &str, practitioner: &str) -> bool {
-    let patient = format!("Patient/{patient}");
+/// The patients (`Patient/pat-000123`) `practitioner` is on an active care team of already.
+fn reached(out: &Out, practitioner: &str) -> BTreeSet<String> {
     let member = format!("Practitioner/{practitioner}");
-    out.of_type("CareTeam").iter().any(|t| {
-        t["status"] == "active"
-            && t["subject"]["reference"] == patient.as_str()
-            && t["participant"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|p| p["member"]["reference"] == member.as_str())
-    })
+    out.of_type("CareTeam")
+        .iter()
+        .filter(|t| {
+            t["status"] == "active"
+                && t["participant"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["member"]["reference"] == member.as_str())
+        })
+        .filter_map(|t| t["subject"]["reference"].as_str())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The patient's social-work care team: the social worker, and the navigator who screened
