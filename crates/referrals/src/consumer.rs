@@ -1,7 +1,10 @@
-//! The service's change-log consumer: the social-needs MeasureReports follow the record.
-//! What they count (screenings, encounters, referrals, the patients' details) marks them
-//! stale; stale reports are recomputed at most once a minute (a busy feed does not
-//! recompute a year of measures per commit) and written with the checkpoint.
+//! The service's change-log consumer. It links needs to care: a change to a patient's
+//! health concerns, appointments or pathway episodes looks again for an appointment a food
+//! or transport need could keep them from (`links`). And the social-needs MeasureReports
+//! follow the record: what they count (screenings, encounters, referrals, the patients'
+//! details) marks them stale; stale reports are recomputed at most once a minute (a busy
+//! feed does not recompute a year of measures per commit). Both are written with the
+//! checkpoint.
 
 use chrono::{TimeZone, Utc};
 use store::{Mode, Progress};
@@ -23,6 +26,9 @@ const COUNTED: [&str; 5] = [
     "Patient",
 ];
 
+/// What a need's link to an appointment depends on.
+const LINKED: [&str; 3] = ["Condition", "Appointment", "EpisodeOfCare"];
+
 /// Whether the reports are stale, and when they were last written (ms).
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
@@ -39,25 +45,45 @@ impl Referrals {
             .lock()
             .map_err(|_| Error::Invalid("poisoned".into()))?;
         let from = self.store.checkpoint(CONSUMER)?;
-        let log = self.store.changes(from, BATCH)?;
+        let log = self.store.log(from, BATCH)?;
         let last = log.last().map(|c| c.seq).unwrap_or(from);
         if pending.written.is_none() || log.iter().any(|c| COUNTED.contains(&c.rtype.as_str())) {
             pending.stale = true;
         }
         let now_ms = self.clock.now_ms();
+        let now = Utc
+            .timestamp_millis_opt(now_ms)
+            .single()
+            .ok_or_else(|| Error::Invalid("the clock is out of range".into()))?;
+        let mut patients: Vec<&String> = log
+            .iter()
+            .filter(|v| LINKED.contains(&v.rtype.as_str()))
+            .flat_map(|v| v.patients.iter())
+            .collect();
+        patients.sort();
+        patients.dedup();
+        let mut entries = Vec::new();
+        for p in patients {
+            entries.extend(self.link_entries(p, now)?);
+        }
         let due = pending.stale && pending.written.is_none_or(|w| now_ms - w >= EVERY_MS);
         if !due {
-            if !log.is_empty() {
+            if !entries.is_empty() {
+                for r in self
+                    .store
+                    .write_consumed(entries, Mode::Independent, CONSUMER, last)?
+                {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "a navigator's task was refused");
+                    }
+                }
+            } else if !log.is_empty() {
                 self.store.save_checkpoint(CONSUMER, last)?;
             }
             self.processed.mark(last);
             return Ok(log.len());
         }
-        let now = Utc
-            .timestamp_millis_opt(now_ms)
-            .single()
-            .ok_or_else(|| Error::Invalid("the clock is out of range".into()))?;
-        let entries = self.report_entries(now)?;
+        entries.extend(self.report_entries(now)?);
         for r in self
             .store
             .write_consumed(entries, Mode::Independent, CONSUMER, last)?

@@ -15,6 +15,8 @@
 //! - [`Referrals::received`], [`Referrals::worklist`], [`Referrals::of_patient`]: the lists
 //!   the partner and the social worker work from, read with the caller's access.
 //!
+//! - links: a patient on a care pathway with a food or transport need and an appointment
+//!   booked in the next 30 days gets a navigator's Task to arrange support before it.
 //! - [`Referrals::measures`]: screening, positive, connection, loop-closure and
 //!   need-resolution rates per month, stratified (`community::report`), which the service's
 //!   change-log consumer (checkpoint `social-care`, on `store::Runner`) writes as
@@ -26,6 +28,7 @@
 mod act;
 mod consumer;
 mod directory;
+mod links;
 mod lists;
 mod reports;
 mod send;
@@ -36,6 +39,7 @@ use search::{Registry, SearchQuery};
 use store::{Progress, Store};
 
 pub use consumer::CONSUMER;
+pub use links::{CODE as BEFORE_APPOINTMENT, CODE_SYSTEM as NAVIGATION_CODES, LOOKAHEAD_DAYS};
 
 pub use act::Move;
 pub use lists::{Line, Worklist, SHOWN};

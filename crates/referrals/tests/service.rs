@@ -251,3 +251,145 @@ fn a_referral_goes_round_the_loop() {
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].state.status, Status::Completed);
 }
+
+/// A patient on a pathway with a transport need and an appointment next week gets a
+/// navigator's task due before it, once; a patient on no pathway, or whose need was refuted,
+/// gets none.
+#[test]
+fn a_need_before_an_appointment_becomes_a_navigator_s_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(
+        &format!("sqlite://{}", dir.path().join("l.db").display()),
+        store::Options {
+            clock: Arc::new(store::SystemClock),
+            indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
+            readers: 2,
+        },
+    )
+    .unwrap();
+    let soon = (Utc::now() + Duration::days(6)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let far = (Utc::now() + Duration::days(60)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let concern = |id: &str, p: &str, domain: &str, status: &str| {
+        json!({"resourceType": "Condition", "id": id,
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": status}]},
+            "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/condition-category", "code": "health-concern"}]},
+                         {"coding": [{"system": community::SDOHCC, "code": domain}]}],
+            "code": {"text": domain}, "subject": {"reference": format!("Patient/{p}")}})
+    };
+    let appointment = |id: &str, p: &str, start: &str| {
+        json!({"resourceType": "Appointment", "id": id, "status": "booked", "start": start, "end": start,
+            "serviceType": [{"text": "Endoscopy"}],
+            "participant": [{"actor": {"reference": format!("Patient/{p}")}, "status": "accepted"}]})
+    };
+    let episode = |p: &str| {
+        json!({"resourceType": "EpisodeOfCare", "id": format!("ep-{p}"), "status": "active",
+            "patient": {"reference": format!("Patient/{p}")}})
+    };
+    let mut world = vec![];
+    for p in ["p1", "p2", "p3"] {
+        world.push(json!({"resourceType": "Patient", "id": p}));
+    }
+    world.extend([
+        episode("p1"),
+        concern("c1", "p1", "transportation-insecurity", "unconfirmed"),
+        appointment("a1", "p1", &soon),
+        appointment("a-far", "p1", &far),
+        // p2: the same, but on no pathway.
+        concern("c2", "p2", "transportation-insecurity", "confirmed"),
+        appointment("a2", "p2", &soon),
+        // p3: on a pathway, the need refuted.
+        episode("p3"),
+        concern("c3", "p3", "food-insecurity", "refuted"),
+        appointment("a3", "p3", &soon),
+    ]);
+    let entries = world
+        .into_iter()
+        .map(|r| Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: r["resourceType"].as_str().unwrap().into(),
+                id: r["id"].as_str().unwrap().into(),
+                resource: r,
+                if_match: None,
+            },
+        })
+        .collect();
+    store
+        .write(&Access::system(), entries, Mode::Atomic)
+        .unwrap();
+    let r = Referrals::new(
+        store.clone(),
+        Config::default(),
+        Arc::new(store::SystemClock),
+    );
+    r.catch_up().unwrap();
+    let tasks = |p: &str| {
+        store
+            .search(
+                &Access::system(),
+                &search::SearchQuery::parse(
+                    search::Registry::r4(),
+                    "Task",
+                    &[
+                        ("patient".to_string(), format!("Patient/{p}")),
+                        (
+                            "code".to_string(),
+                            format!(
+                                "{}|{}",
+                                referrals::NAVIGATION_CODES,
+                                referrals::BEFORE_APPOINTMENT
+                            ),
+                        ),
+                    ],
+                )
+                .unwrap(),
+            )
+            .unwrap()
+            .matches
+    };
+    let mine = tasks("p1");
+    assert_eq!(
+        mine.len(),
+        1,
+        "one appointment in the next 30 days: {mine:?}"
+    );
+    let t: serde_json::Value = serde_json::from_str(&mine[0].body).unwrap();
+    assert_eq!(t["focus"]["reference"], "Appointment/a1");
+    assert_eq!(t["restriction"]["period"]["end"], soon.as_str());
+    assert_eq!(t["status"], "requested");
+    assert!(
+        t["description"]
+            .as_str()
+            .unwrap()
+            .contains("Arrange a ride before the endoscopy"),
+        "{t}"
+    );
+    assert!(tasks("p2").is_empty(), "not on a pathway");
+    assert!(tasks("p3").is_empty(), "the need was refuted");
+    // The appointment moves: looked at again, the same task is not written twice.
+    let mut moved = appointment("a1", "p1", &soon);
+    moved["comment"] = json!("Moved to the afternoon");
+    store
+        .write(
+            &Access::system(),
+            vec![Entry {
+                full_url: None,
+                op: WriteOp::Update {
+                    rtype: "Appointment".into(),
+                    id: "a1".into(),
+                    resource: moved,
+                    if_match: None,
+                },
+            }],
+            Mode::Atomic,
+        )
+        .unwrap();
+    r.catch_up().unwrap();
+    assert_eq!(tasks("p1").len(), 1);
+    let v = store
+        .read(&Access::system(), "Task", t["id"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.version, 1, "written once");
+}

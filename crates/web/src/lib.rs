@@ -23,7 +23,7 @@
 //! | `GET`/`POST /patients/{id}/social-needs` | social-needs screening (AHC HRSN core questions) asked by staff, and the latest results, needs first; safety answers only with access to sensitive records |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
-//! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over |
+//! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator`, `…/tasks/{task}/done` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over; support arranged before an appointment |
 //! | `GET /navigation/reports` | pathway standards: compliance per standard and month against the standard, the median time, one month by tumour site, race, ethnicity, language, interpreter need, sex and age band (counts under 11 not shown) |
 //! | `GET /mdt`, `POST /mdt/meetings` | tumour boards: meetings ahead and past, patients waiting for a meeting, arranging one |
 //! | `GET /mdt/meetings/{id}`, `POST /mdt/cases/{id}/schedule`, `…/withdraw`, `…/recommend`, `…/told` | a meeting's list: each patient's case summary from the record, the recommendation recorded as tracked steps, told to the patient |
@@ -185,6 +185,10 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
             post(navigator::contact),
         )
         .route("/navigation/patients/{id}/milestone", post(navigator::step))
+        .route(
+            "/navigation/patients/{id}/tasks/{task}/done",
+            post(navigator::task_done),
+        )
         .route(
             "/navigation/patients/{id}/adjustment",
             post(navigator::adjust),

@@ -322,8 +322,115 @@ pub(crate) struct TimelinePage {
     now_input: String,
     today_input: String,
     mdt: crate::mdt::Panel,
+    /// Open tasks a social need raised before an appointment: (id, version, what, due).
+    before: Vec<(String, String, String, String)>,
     notice: Option<String>,
     error: Option<String>,
+}
+
+/// Open tasks a food or transport need raised before the patient's appointments, as the
+/// user reaches them: (id, version, what, due in words).
+fn before_appointments(
+    web: &Web,
+    user: &crate::User,
+    id: &str,
+    now_ms: i64,
+) -> Result<Vec<(String, String, String, String)>, PageError> {
+    let access = web.access(user)?;
+    let tasks = view::search(
+        &*web.app.store,
+        &access,
+        "Task",
+        &[
+            ("patient", format!("Patient/{id}")),
+            (
+                "code",
+                format!(
+                    "{}|{}",
+                    referrals::NAVIGATION_CODES,
+                    referrals::BEFORE_APPOINTMENT
+                ),
+            ),
+            ("status", "requested,accepted,in-progress".into()),
+            ("_count", "20".into()),
+        ],
+    )?;
+    Ok(tasks
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t["id"].as_str()?.to_string(),
+                t["meta"]["versionId"].as_str().unwrap_or("1").to_string(),
+                t["description"].as_str().unwrap_or_default().to_string(),
+                t["restriction"]["period"]["end"]
+                    .as_str()
+                    .map(|d| web.config.zone.clock(d, now_ms))
+                    .unwrap_or_default(),
+            ))
+        })
+        .collect())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DoneForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+}
+
+/// `POST /navigation/patients/{id}/tasks/{task}/done`: the navigator arranged the support.
+pub(crate) async fn task_done(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Path((id, task)): Path<(String, String)>,
+    Form(f): Form<DoneForm>,
+) -> Result<Response, PageError> {
+    let user = crate::session::poster(&auth, &f.csrf, access::Permission::Outreach)?;
+    let (w, u) = (web.clone(), user.clone());
+    let notice = blocking(move || {
+        let access = w.access(&u)?;
+        let Some(mut t) = view::read(&*w.app.store, &access, "Task", &task) else {
+            return Ok("That task is not on the record.".to_string());
+        };
+        if t["code"]["coding"][0]["code"] != referrals::BEFORE_APPOINTMENT {
+            return Ok("That is not a task before an appointment.".to_string());
+        }
+        t["status"] = serde_json::json!("completed");
+        t["lastModified"] = serde_json::json!(
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        if !u.practitioner.is_empty() {
+            t["owner"] = serde_json::json!({"reference": u.practitioner});
+        }
+        let entry = store::Entry {
+            full_url: None,
+            op: store::WriteOp::Update {
+                rtype: "Task".into(),
+                id: task.clone(),
+                resource: t,
+                if_match: Some(f.version.clone()),
+            },
+        };
+        Ok(
+            match w.app.store.write(&access, vec![entry], store::Mode::Atomic) {
+                Ok(rs) if rs.iter().all(|r| r.is_ok()) => "Marked done.".to_string(),
+                Ok(_) | Err(store::StoreError::VersionConflict { .. }) => {
+                    "Someone changed this task since you opened the page; it is shown as it is now."
+                        .to_string()
+                }
+                Err(store::StoreError::Forbidden { .. }) => {
+                    "You cannot change this task.".to_string()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a task could not be marked done");
+                    "The task could not be saved. Try again in a moment.".to_string()
+                }
+            },
+        )
+    })
+    .await?;
+    Ok(web.redirect_with_notice(&user, &format!("/navigation/patients/{id}"), notice))
 }
 
 pub(crate) fn timeline(
@@ -436,6 +543,7 @@ pub(crate) fn timeline(
         now_input: zone.input_value(now_ms),
         today_input: now.format("%Y-%m-%d").to_string(),
         mdt: crate::mdt::panel(web, user, id)?,
+        before: before_appointments(web, user, id, now_ms)?,
         notice,
         error,
     })

@@ -583,3 +583,58 @@ async fn a_navigator_runs_a_morning_in_the_browser() {
     let _ = stop.send(());
     let _ = server.await;
 }
+
+/// A transport need before an appointment: the referrals service raises the navigator's
+/// task; it is on the patient's timeline, and the navigator marks it done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transport_need_before_an_appointment_is_on_the_timeline() {
+    let w = world();
+    let soon = (chrono::Utc::now() + chrono::Duration::days(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    support::put_all(
+        &*w.store,
+        vec![
+            json!({"resourceType": "Condition", "id": "need-1",
+                "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+                "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "unconfirmed"}]},
+                "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/condition-category", "code": "health-concern"}]},
+                             {"coding": [{"system": "http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes", "code": "transportation-insecurity"}]}],
+                "code": {"text": "Transportation"}, "subject": {"reference": "Patient/p1"}}),
+            json!({"resourceType": "Appointment", "id": "appt-1", "status": "booked", "start": soon, "end": soon,
+                "serviceType": [{"text": "CT scan"}],
+                "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]}),
+        ],
+    );
+    w.nav.catch_up().unwrap();
+    let r = referrals::Referrals::new(
+        w.store.clone(),
+        referrals::Config::default(),
+        Arc::new(store::SystemClock),
+    );
+    r.catch_up().unwrap();
+    let nadia = support::sign_in(&w.app, "navigator").await;
+    let (s, page) = get(&w, &nadia, "/navigation/patients/p1").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let before = between(&page, "id=\"h-before\"", "</div>").to_string();
+    assert!(
+        before.contains("Arrange a ride before the ct scan"),
+        "{before}"
+    );
+    let action = between(&before, "action=\"", "\"").to_string();
+    let version = between(&before, "name=\"version\" value=\"", "\"").to_string();
+    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let (s, to, page) = post(
+        &w,
+        &nadia,
+        &action,
+        &[("csrf", &csrf), ("version", &version)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    let (_, page) = get(&w, &nadia, &to.unwrap()).await;
+    assert!(page.contains("Marked done."), "{page}");
+    assert!(
+        !page.contains("id=\"h-before\""),
+        "nothing left before appointments"
+    );
+}
