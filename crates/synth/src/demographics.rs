@@ -57,6 +57,7 @@ const fn lang(code: &'static str, display: &'static str) -> Language {
 
 pub(crate) const ENGLISH: Language = lang("en", "English");
 
+#[derive(Debug)]
 pub(crate) struct Address {
     pub(crate) line: String,
     pub(crate) city: &'static str,
@@ -399,7 +400,33 @@ const TOWNS: &[(&str, &str)] = &[
     ("Harbor Point", "01967"),
     ("Oak Grove", "01968"),
 ];
+/// Where each ZIP code's homes are, roughly (the demo's towns sit around Boston, near the
+/// community organisations of the demo directory): latitude, longitude of its centre.
+const ZIP_CENTRES: &[(&str, f64, f64)] = &[
+    ("01960", 42.330, -71.075),
+    ("01961", 42.310, -71.060),
+    ("01962", 42.360, -71.040),
+    ("01963", 42.290, -71.090),
+    ("01964", 42.340, -71.020),
+    ("01965", 42.300, -71.110),
+    ("01966", 42.350, -71.130),
+    ("01967", 42.375, -71.030),
+    ("01968", 42.280, -71.060),
+];
 pub(crate) const STATE: &str = "MA";
+
+/// A home's position: its ZIP code's centre moved by up to about a mile, derived from the
+/// street address (so the same home is always in the same place, and no random draw is
+/// spent).
+fn position(a: &Address) -> Option<(f64, f64)> {
+    let (_, lat, lon) = ZIP_CENTRES.iter().find(|(z, ..)| *z == a.postal_code)?;
+    let h = a.line.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let jitter = |k: u64| ((k % 2001) as f64 / 1000.0 - 1.0) * 0.015;
+    let round = |v: f64| (v * 10_000.0).round() / 10_000.0;
+    Some((round(lat + jitter(h)), round(lon + jitter(h >> 20))))
+}
 const AREA_CODES: &[&str] = &["978", "781", "617", "508", "857"];
 
 fn address(r: &mut impl Rng) -> Address {
@@ -538,6 +565,12 @@ pub(crate) fn patient(
             "country": "US",
         }],
     });
+    if let Some((lat, lon)) = position(&p.address) {
+        patient["address"][0]["extension"] = json!([{
+            "url": "http://hl7.org/fhir/StructureDefinition/geolocation",
+            "extension": [{"url": "latitude", "valueDecimal": lat}, {"url": "longitude", "valueDecimal": lon}],
+        }]);
+    }
     if let Some(l) = p.language {
         patient["communication"] = json!([{
             "language": {"coding": [{"system": "urn:ietf:bcp:47", "code": l.code, "display": l.display}], "text": l.display},
@@ -555,6 +588,24 @@ pub(crate) fn patient(
 mod tests {
     use super::*;
     use crate::random::rng;
+
+    #[test]
+    fn every_home_has_a_place_near_its_town_and_keeps_it() {
+        let mut r = rng(7, "homes", 0);
+        for _ in 0..200 {
+            let a = address(&mut r);
+            let (lat, lon) = position(&a).expect("every demo ZIP code has a centre");
+            let (_, clat, clon) = ZIP_CENTRES
+                .iter()
+                .find(|(z, ..)| *z == a.postal_code)
+                .unwrap();
+            assert!(
+                (lat - clat).abs() <= 0.0151 && (lon - clon).abs() <= 0.0151,
+                "{a:?}"
+            );
+            assert_eq!(position(&a), Some((lat, lon)));
+        }
+    }
 
     #[test]
     fn age_is_exact() {
