@@ -42,7 +42,7 @@ use social_needs::{Answer, Context, Instrument, QUESTIONNAIRE_URL};
 use crate::facility::{Staff, ORGANIZATION};
 use crate::fhir::{instant, with_test_tag};
 use crate::hospital::{Config, Out};
-use crate::random::{rng, uniform};
+use crate::random::{int, rng, uniform};
 use crate::social_screenings::prefix;
 
 /// The demo's community partner accounts: (user name, display name, the FHIR id of the
@@ -1032,6 +1032,54 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, out: &mut Out) {
     for r in written {
         out.push_last(r);
     }
+    appointments(cfg, &people, out);
+}
+
+/// What pathway patients are booked for in the coming weeks.
+const BOOKED: [&str; 3] = ["CT scan", "Endoscopy", "Oncology clinic"];
+
+/// Appointments in the next three weeks for the pathway patients whose screening found a
+/// food or transport need: the referrals service asks their navigator to arrange a ride or
+/// food support before each.
+fn appointments(cfg: &Config, people: &[Screened], out: &mut Out) {
+    let on_pathways: std::collections::BTreeSet<String> = out
+        .of_type("ServiceRequest")
+        .iter()
+        .filter(|s| s["priority"] == "urgent")
+        .filter_map(|s| s["subject"]["reference"].as_str())
+        .filter_map(|r| r.strip_prefix("Patient/"))
+        .map(str::to_string)
+        .collect();
+    let mut r = rng(cfg.seed, "sdoh-appointments", 0);
+    let mut booked = Vec::new();
+    for (n, p) in people
+        .iter()
+        .filter(|p| on_pathways.contains(&p.patient))
+        .filter(|p| {
+            p.needs
+                .iter()
+                .any(|d| d == "transportation-insecurity" || d == "food-insecurity")
+        })
+        .enumerate()
+    {
+        let day = (cfg.now + TimeDelta::days(int(&mut r, 3, 21))).date_naive();
+        let start = day
+            .and_hms_opt(int(&mut r, 13, 19) as u32, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or(cfg.now);
+        let what = BOOKED[n % BOOKED.len()];
+        booked.push(with_test_tag(json!({
+            "resourceType": "Appointment",
+            "id": format!("sdoh-appt-{}", n + 1),
+            "status": "booked",
+            "serviceType": [{"text": what}],
+            "description": what,
+            "start": instant(start),
+            "end": instant(start + TimeDelta::minutes(45)),
+            "participant": [{"actor": {"reference": format!("Patient/{}", p.patient)}, "status": "accepted"}],
+        })));
+    }
+    out.extend(booked);
 }
 
 /// `t` moved into office hours (weekdays, 8:00 to 17:00 in Boston in winter: 13:00 to 22:00

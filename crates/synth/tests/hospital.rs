@@ -1367,3 +1367,32 @@ fn the_year_shows_need_resolution_by_group() {
         .count();
     assert!(months >= 9, "{months} months with outcomes");
 }
+
+/// Pathway patients with a food or transport need have appointments booked in the next three
+/// weeks (the referrals service raises their navigator's task before each); every home has
+/// a place.
+#[test]
+fn needy_pathway_patients_have_appointments_ahead_and_homes_have_places() {
+    let h = default_hospital();
+    let now = Config::default().now;
+    let booked: Vec<&Value> = of_type(h, "Appointment")
+        .filter(|a| {
+            a["id"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("sdoh-appt-"))
+        })
+        .collect();
+    assert!(!booked.is_empty());
+    for a in &booked {
+        let start: DateTime<Utc> = a["start"].as_str().unwrap().parse().unwrap();
+        assert!(
+            start > now && start < now + chrono::Duration::days(22),
+            "{a}"
+        );
+        assert_eq!(a["status"], "booked");
+    }
+    assert!(of_type(h, "Patient").all(|p| {
+        p["address"][0]["extension"][0]["url"]
+            == "http://hl7.org/fhir/StructureDefinition/geolocation"
+    }));
+}
