@@ -32,6 +32,23 @@ fn search_all(r: &Referrals, rtype: &str, params: &[(&str, String)]) -> Result<V
         .collect())
 }
 
+/// A service's name inside a sentence: "Endoscopy" → "endoscopy", "CT scan" kept.
+fn in_a_sentence(s: &str) -> String {
+    let first = s.split_whitespace().next().unwrap_or_default();
+    if first
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .all(char::is_uppercase)
+        && first.len() > 1
+    {
+        return s.to_string();
+    }
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 impl Referrals {
     /// The Tasks `patient` should have now that it does not.
     pub(crate) fn link_entries(
@@ -121,7 +138,7 @@ impl Referrals {
                     "intent": "order",
                     "priority": "urgent",
                     "code": {"coding": [{"system": CODE_SYSTEM, "code": CODE, "display": "Support a social need before an appointment"}]},
-                    "description": format!("{what} before the {} ({}).", what_for.to_lowercase(), community::need::words(need)),
+                    "description": format!("{what} before the {} ({}).", in_a_sentence(what_for), community::need::words(need)),
                     "for": {"reference": format!("Patient/{patient}")},
                     "focus": {"reference": format!("Appointment/{aid}")},
                     "reasonReference": {"reference": format!("Condition/{condition}")},

@@ -617,7 +617,7 @@ async fn a_transport_need_before_an_appointment_is_on_the_timeline() {
     assert_eq!(s, StatusCode::OK, "{page}");
     let before = between(&page, "id=\"h-before\"", "</div>").to_string();
     assert!(
-        before.contains("Arrange a ride before the ct scan"),
+        before.contains("Arrange a ride before the CT scan"),
         "{before}"
     );
     let action = between(&before, "action=\"", "\"").to_string();
