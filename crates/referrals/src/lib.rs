@@ -153,5 +153,15 @@ pub(crate) fn q(rtype: &str, params: &[(&str, String)]) -> Result<SearchQuery, E
     SearchQuery::parse(Registry::r4(), rtype, &params).map_err(|e| Error::Invalid(e.to_string()))
 }
 
+/// The need a referral's ServiceRequest is for (its SDOH category).
+pub(crate) fn need_of(request: &serde_json::Value) -> Option<&str> {
+    request["category"]
+        .as_array()?
+        .iter()
+        .flat_map(|c| c["coding"].as_array().into_iter().flatten())
+        .find(|c| c["system"] == community::SDOHCC)
+        .and_then(|c| c["code"].as_str())
+}
+
 /// The Task code of a referral.
 pub(crate) const FULFIL: &str = "http://hl7.org/fhir/CodeSystem/task-code|fulfill";

@@ -116,14 +116,7 @@ impl Referrals {
             let patient = patients.get(&pid);
             let request = requests.get(&state.service_request);
             let need = request
-                .and_then(|r| {
-                    r["category"]
-                        .as_array()?
-                        .iter()
-                        .flat_map(|c| c["coding"].as_array().into_iter().flatten())
-                        .find(|c| c["system"] == community::SDOHCC)
-                        .and_then(|c| c["code"].as_str())
-                })
+                .and_then(|r| crate::need_of(r))
                 .unwrap_or_default()
                 .to_string();
             let service = state.service.as_ref().and_then(|s| services.get(s));

@@ -135,14 +135,7 @@ impl Referrals {
             let need = included
                 .iter()
                 .find(|r| r["id"] == s.service_request.as_str())
-                .and_then(|r| {
-                    r["category"]
-                        .as_array()?
-                        .iter()
-                        .flat_map(|c| c["coding"].as_array().into_iter().flatten())
-                        .find(|c| c["system"] == community::SDOHCC)
-                        .and_then(|c| c["code"].as_str())
-                })
+                .and_then(crate::need_of)
                 .unwrap_or("sdoh-category-unspecified")
                 .to_string();
             sent.push((s, need));

@@ -198,12 +198,7 @@ pub fn apply(
     if note.is_some_and(|n| n.chars().count() > MAX_TEXT) {
         return Err(Error::TooLong("the note"));
     }
-    let last = time(&task["lastModified"]).or_else(|| time(&task["authoredOn"]));
-    if last.is_some_and(|l| now < l) {
-        return Err(Error::Backdated);
-    }
-
-    let mut t = task.clone();
+    let mut t = moved(task, now)?;
     let Some(m) = t.as_object_mut() else {
         return Err(Error::Task("resourceType (Task)"));
     };
@@ -259,6 +254,15 @@ pub fn apply(
         put_outcome(m, o);
     }
     Ok(t)
+}
+
+/// A copy of the Task to change at `now`, which may not be before its last change.
+fn moved(task: &Value, now: DateTime<Utc>) -> Result<Value, Error> {
+    let last = time(&task["lastModified"]).or_else(|| time(&task["authoredOn"]));
+    if last.is_some_and(|l| now < l) {
+        return Err(Error::Backdated);
+    }
+    Ok(task.clone())
 }
 
 /// Replace the Task's outcome outputs with `o` (already checked against the rules).
@@ -368,11 +372,7 @@ pub fn follow_up(
             return Err(Error::TooLong("the outcome"));
         }
     }
-    let last = time(&task["lastModified"]).or_else(|| time(&task["authoredOn"]));
-    if last.is_some_and(|l| now < l) {
-        return Err(Error::Backdated);
-    }
-    let mut t = task.clone();
+    let mut t = moved(task, now)?;
     let Some(m) = t.as_object_mut() else {
         return Err(Error::Task("resourceType (Task)"));
     };
