@@ -510,6 +510,22 @@ fn put(
     ctx.access
         .check(rtype, true, &others, false, shared.as_deref())
         .map_err(|d| StoreError::denied(ctx.access, d))?;
+    // A community partner answers a referral about its patient; it never moves a record to
+    // another patient.
+    if ctx.access.partner_of().is_some() {
+        if let Some(p) = prev.filter(|p| p.patients != patients) {
+            let moved_to = patients
+                .iter()
+                .find(|x| !p.patients.contains(x))
+                .or(p.patients.first())
+                .cloned()
+                .unwrap_or_default();
+            return Err(StoreError::denied(
+                ctx.access,
+                access::Denied::Patient(format!("Patient/{moved_to}")),
+            ));
+        }
+    }
     let body = serde_json::to_string(&order_keys(resource))
         .map_err(|e| StoreError::Database(e.to_string()))?;
     let op = if prev.is_some_and(|p| p.op != Op::Delete) {

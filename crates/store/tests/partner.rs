@@ -244,6 +244,14 @@ fn a_partner_reaches_its_referrals_and_the_contact_details_only() {
         put(&*store, &p, hand_off).is_err(),
         "giving a referral away"
     );
+    // Nor moves its referral to another patient it reaches.
+    let mut elsewhere = t1.clone();
+    elsewhere["for"] = json!({"reference": "Patient/b"});
+    let both = partner(Some("food"), &["a", "b"]);
+    assert!(
+        put(&*store, &both, elsewhere).is_err(),
+        "moving a referral to another patient"
+    );
     let mut new = referral("9", "food", "a")[1].clone();
     new["id"] = json!("t-9");
     assert!(
