@@ -9,65 +9,7 @@ use axum::http::{header, Request, StatusCode};
 use serde_json::json;
 
 mod support;
-use support::{between, send};
-
-async fn post(
-    app: &axum::Router,
-    cookie: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, String) {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let resp = tower::ServiceExt::oneshot(
-        app.clone(),
-        Request::post(path)
-            .header(header::COOKIE, cookie)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    let status = resp.status();
-    let to = resp
-        .headers()
-        .get(header::LOCATION)
-        .map(|l| l.to_str().unwrap().to_string());
-    match to {
-        Some(to) if status == StatusCode::SEE_OTHER => {
-            let (_, _, page) = send(
-                app,
-                Request::get(to)
-                    .header(header::COOKIE, cookie)
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
-            (status, page)
-        }
-        _ => {
-            let bytes = http_body_util::BodyExt::collect(resp.into_body())
-                .await
-                .unwrap()
-                .to_bytes();
-            (status, String::from_utf8(bytes.to_vec()).unwrap())
-        }
-    }
-}
-
-async fn get(app: &axum::Router, cookie: &str, path: &str) -> (StatusCode, String) {
-    let (s, _, page) = send(
-        app,
-        Request::get(path)
-            .header(header::COOKIE, cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    (s, page)
-}
+use support::{between, form as post, page as get, send};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_social_worker_refers_and_the_partner_closes_the_loop() {

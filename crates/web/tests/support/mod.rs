@@ -202,3 +202,70 @@ async fn post_sign_in(
     )
     .await
 }
+
+/// Post a form as `cookie`; after a redirect, the page it leads to.
+pub(crate) async fn form(
+    app: &axum::Router,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (axum::http::StatusCode, String) {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let resp = tower::ServiceExt::oneshot(
+        app.clone(),
+        axum::http::Request::post(path)
+            .header(axum::http::header::COOKIE, cookie)
+            .header(
+                axum::http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(axum::body::Body::from(body))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let status = resp.status();
+    let to = resp
+        .headers()
+        .get(axum::http::header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_string());
+    match to {
+        Some(to) if status == axum::http::StatusCode::SEE_OTHER => {
+            let (_, _, page) = send(
+                app,
+                axum::http::Request::get(to)
+                    .header(axum::http::header::COOKIE, cookie)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            (status, page)
+        }
+        _ => {
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    }
+}
+
+/// A page as `cookie`.
+pub(crate) async fn page(
+    app: &axum::Router,
+    cookie: &str,
+    path: &str,
+) -> (axum::http::StatusCode, String) {
+    let (s, _, page) = send(
+        app,
+        axum::http::Request::get(path)
+            .header(axum::http::header::COOKIE, cookie)
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    (s, page)
+}
