@@ -43,6 +43,16 @@ pub fn words(code: &str) -> String {
     }
 }
 
+/// A need as a heading or a list item ("Food insecurity"); the code itself when it is not
+/// a need Tend knows.
+pub fn title(code: &str) -> String {
+    Instrument::ahc_hrsn()
+        .domains
+        .iter()
+        .find(|d| d.code == code)
+        .map_or_else(|| code.to_string(), |d| d.words.clone())
+}
+
 /// The place of a need in the screening's order (unknown codes last).
 pub(crate) fn rank(code: &str) -> usize {
     codes().position(|c| c == code).unwrap_or(usize::MAX)

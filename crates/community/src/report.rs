@@ -160,10 +160,7 @@ pub fn lines(seen: &[Seen], sent: &[Sent]) -> Vec<Line> {
     }
     let mut days: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for r in sent {
-        let mut strata = vec![(
-            "need".to_string(),
-            capitalised(&crate::need::words(&r.need)),
-        )];
+        let mut strata = vec![("need".to_string(), crate::need::title(&r.need))];
         strata.extend(r.strata.iter().cloned());
         add(
             &mut out,
@@ -212,13 +209,6 @@ pub fn lines(seen: &[Seen], sent: &[Sent]) -> Vec<Line> {
             .then(b.month.cmp(&a.month))
     });
     lines
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// Measures in the order reports show them.

@@ -160,12 +160,7 @@ fn page_for(
         language,
         choices,
         needs: community::need::codes()
-            .map(|c| {
-                (
-                    c.to_string(),
-                    crate::social_worklist::capitalised(&community::need::words(c)),
-                )
-            })
+            .map(|c| (c.to_string(), community::need::title(c)))
             .collect(),
         error,
     })

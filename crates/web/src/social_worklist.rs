@@ -74,7 +74,7 @@ pub(crate) fn row(web: &Web, l: &referrals::Line, now_ms: i64) -> Row {
         version: l.version,
         patient: l.patient.clone(),
         name: l.patient_name.clone(),
-        need: capitalised(&l.need_words),
+        need: community::need::title(&l.need),
         service: l.service_name.clone(),
         organization: l.organization_name.clone(),
         status: s.status.words(),
@@ -112,14 +112,6 @@ pub(crate) fn row(web: &Web, l: &referrals::Line, now_ms: i64) -> Row {
                 )
             })
             .collect(),
-    }
-}
-
-pub(crate) fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
