@@ -131,7 +131,9 @@ impl Referrals {
                 version,
                 patient_name: patient.map(name).unwrap_or_else(|| "Patient".into()),
                 phone: patient.and_then(phone),
-                language: patient.and_then(language),
+                language: patient
+                    .and_then(community::directory::language::of_patient)
+                    .map(|(_, words)| words),
                 need_words: community::need::words(&need),
                 need,
                 service_name: service
@@ -283,21 +285,4 @@ fn phone(p: &Value) -> Option<String> {
         .find(|t| t["system"] == "phone")
         .and_then(|t| t["value"].as_str())
         .map(str::to_string)
-}
-
-fn language(p: &Value) -> Option<String> {
-    let c = p["communication"]
-        .as_array()?
-        .iter()
-        .find(|c| c["preferred"] == true)
-        .or_else(|| p["communication"].as_array()?.first())?;
-    c["language"]["text"]
-        .as_str()
-        .or_else(|| c["language"]["coding"][0]["display"].as_str())
-        .map(str::to_string)
-        .or_else(|| {
-            c["language"]["coding"][0]["code"]
-                .as_str()
-                .map(community::directory::language::name)
-        })
 }

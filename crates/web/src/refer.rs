@@ -55,25 +55,7 @@ struct ReferPage {
 
 /// The patient's preferred language (BCP 47 tag and words) and home position, if known.
 fn patient_facts(p: &Value) -> (Option<String>, String, Option<(f64, f64)>) {
-    let comm = p["communication"].as_array().and_then(|cs| {
-        cs.iter()
-            .find(|c| c["preferred"] == true)
-            .or_else(|| cs.first())
-    });
-    let tag = comm.and_then(|c| {
-        c["language"]["coding"][0]["code"]
-            .as_str()
-            .map(str::to_string)
-    });
-    let words = comm
-        .and_then(|c| {
-            c["language"]["text"]
-                .as_str()
-                .or_else(|| c["language"]["coding"][0]["display"].as_str())
-        })
-        .map(str::to_string)
-        .or_else(|| tag.as_deref().map(community::directory::language::name))
-        .unwrap_or_default();
+    let (tag, words) = community::directory::language::of_patient(p).unwrap_or_default();
     let home = p["address"].as_array().into_iter().flatten().find_map(|a| {
         let geo = a["extension"]
             .as_array()?

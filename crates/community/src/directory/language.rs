@@ -2,6 +2,27 @@
 //! names an HSDS directory gives (`language.code` is ISO 639-1 or 639-3): `data/languages.json`.
 
 use serde::Deserialize;
+use serde_json::Value;
+
+/// A patient's preferred language (or their first): its BCP 47 tag when coded, and its
+/// name in words (the record's text or display, else the tag's name). `None` when the
+/// record says no language.
+pub fn of_patient(p: &Value) -> Option<(Option<String>, String)> {
+    let comms = p["communication"].as_array()?;
+    let c = comms
+        .iter()
+        .find(|c| c["preferred"] == true)
+        .or_else(|| comms.first())?;
+    let tag = c["language"]["coding"][0]["code"]
+        .as_str()
+        .map(str::to_string);
+    let words = c["language"]["text"]
+        .as_str()
+        .or_else(|| c["language"]["coding"][0]["display"].as_str())
+        .map(str::to_string)
+        .or_else(|| tag.as_deref().map(name))?;
+    Some((tag, words))
+}
 
 #[derive(Debug, Clone, Deserialize)]
 struct Language {
@@ -95,6 +116,19 @@ pub fn primary(tag: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patient_s_preferred_language_in_words() {
+        let p = serde_json::json!({"communication": [
+            {"language": {"coding": [{"code": "en"}]}},
+            {"language": {"coding": [{"code": "es"}]}, "preferred": true}]});
+        let (tag, words) = of_patient(&p).unwrap();
+        assert_eq!(tag.as_deref(), Some("es"));
+        assert_eq!(words, name("es"));
+        let said = serde_json::json!({"communication": [{"language": {"text": "Haitian Creole"}}]});
+        assert_eq!(of_patient(&said), Some((None, "Haitian Creole".to_string())));
+        assert_eq!(of_patient(&serde_json::json!({})), None);
+    }
 
     #[test]
     fn codes_and_names_become_bcp47_tags() {
