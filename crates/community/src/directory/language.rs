@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(tag.as_deref(), Some("es"));
         assert_eq!(words, name("es"));
         let said = serde_json::json!({"communication": [{"language": {"text": "Haitian Creole"}}]});
-        assert_eq!(of_patient(&said), Some((None, "Haitian Creole".to_string())));
+        assert_eq!(
+            of_patient(&said),
+            Some((None, "Haitian Creole".to_string()))
+        );
         assert_eq!(of_patient(&serde_json::json!({})), None);
     }
 
