@@ -49,6 +49,9 @@ pub enum Denied {
     Restricted,
     /// A community partner's request for a record not shared with its organisation.
     NotShared { rtype: String },
+    /// A safety-event report someone else filed (or filed anonymously), or a change to a
+    /// filed report by anyone but the safety team.
+    SafetyReport { write: bool },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +161,30 @@ impl Access {
         }
     }
 
+    /// The reporter (`Practitioner/ID`) whose own safety-event reports are all this caller
+    /// reads of them: every person but the safety team; `None` for the safety team, for
+    /// integration services (which carry other systems' reports, in their reporters' names,
+    /// as they carry every other record) and for Tend.
+    pub fn reporter(&self) -> Option<String> {
+        match &self.who {
+            Who::Caller(p) if !p.may(Permission::SafetyEvents) && p.needs_relationship() => Some(
+                p.practitioner
+                    .clone()
+                    .unwrap_or_else(|| format!("Practitioner/{}", p.id)),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Whether this caller may change a stored record of `rtype` (beyond creating one):
+    /// a filed safety-event report is changed only by the safety team (and Tend).
+    pub fn may_revise(&self, rtype: &str) -> Result<(), Denied> {
+        if category_of(rtype) == Category::SafetyEvent && self.reporter().is_some() {
+            return Err(Denied::SafetyReport { write: true });
+        }
+        Ok(())
+    }
+
     /// Whether restricted (sensitive) records are visible.
     pub fn sees_restricted(&self) -> bool {
         match &self.who {
@@ -168,13 +195,14 @@ impl Access {
 
     /// Whether resources of `rtype` are reached by permission hospital-wide rather than
     /// through the patients they are about: the audit trail for those who may read it,
-    /// safety-event reports for safety reviewers.
+    /// safety-event reports (all of them for the safety team; a reporter's own for
+    /// everyone else, [`Access::reporter`], whoever the patient).
     pub fn compartment_free(&self, rtype: &str) -> bool {
         match &self.who {
             Who::System => true,
             Who::Caller(p) => match category_of(rtype) {
                 Category::Audit => p.may(Permission::AuditRead),
-                Category::SafetyEvent => p.may(Permission::SafetyEvents),
+                Category::SafetyEvent => p.may_fhir(rtype, false),
                 _ => false,
             },
         }
@@ -211,6 +239,28 @@ impl Access {
                 });
             }
         }
+        if let (Category::SafetyEvent, Some(me)) = (category_of(rtype), self.reporter()) {
+            // Anyone reports (in their own name, or anonymously) about the patients they
+            // reach; they read back only what they reported, whoever it is about.
+            let mine = shared == Some(me.as_str());
+            if !write {
+                return if mine {
+                    Ok(())
+                } else {
+                    Err(Denied::SafetyReport { write: false })
+                };
+            }
+            if shared.is_some() && !mine {
+                return Err(Denied::SafetyReport { write: true });
+            }
+            return match patients.iter().find(|p| !self.reach.contains(p.as_ref())) {
+                Some(p) => Err(Denied::Patient(format!(
+                    "Patient/{}",
+                    p.as_ref().trim_start_matches("Patient/")
+                ))),
+                None => Ok(()),
+            };
+        }
         if !self.reaches_all(rtype) {
             if let Some(p) = patients.iter().find(|p| !self.reach.contains(p.as_ref())) {
                 let id = p.as_ref().trim_start_matches("Patient/");
@@ -239,6 +289,8 @@ impl Access {
             Denied::Restricted => {
                 "this record is restricted (sensitive): your role does not include it".into()
             }
+            Denied::SafetyReport { write: false } => "safety-event reports are seen by the safety team and by the person who filed them (in their own name)".into(),
+            Denied::SafetyReport { write: true } => "a safety-event report is filed in your own name or anonymously, and once filed only the safety team changes it".into(),
             Denied::NotShared { rtype } => format!(
                 "this {rtype} was not shared with your organisation: community partners see only the referrals sent to them"
             ),
@@ -341,8 +393,49 @@ mod tests {
         assert!(p.check("Observation", false, &["x"], false, None).is_err());
         let s = Access::caller(person(Role::SafetyReviewer), reach(&[]), None);
         assert_eq!(s.check("AdverseEvent", false, &["x"], false, None), Ok(()));
-        let n = Access::caller(person(Role::Nurse), reach(&[]), None);
+        assert_eq!(s.reporter(), None);
+        assert_eq!(s.may_revise("AdverseEvent"), Ok(()));
+        let n = Access::caller(person(Role::Nurse), reach(&["x"]), None);
         assert!(n.check("AdverseEvent", false, &["x"], false, None).is_err());
+    }
+
+    #[test]
+    fn staff_file_safety_reports_and_read_back_only_their_own() {
+        // `person` has id "u": its practitioner is Practitioner/u.
+        let n = Access::caller(person(Role::Nurse), reach(&["x"]), None);
+        let me = Some("Practitioner/u");
+        let other = Some("Practitioner/someone-else");
+        assert_eq!(n.reporter().as_deref(), me);
+        // Filing: in one's own name or anonymously, about patients one reaches.
+        assert_eq!(n.check("AdverseEvent", true, &["x"], false, me), Ok(()));
+        assert_eq!(n.check("AdverseEvent", true, &["x"], false, None), Ok(()));
+        assert_eq!(
+            n.check("AdverseEvent", true, &["x"], false, other),
+            Err(Denied::SafetyReport { write: true })
+        );
+        assert_eq!(
+            n.check("AdverseEvent", true, &["y"], false, me),
+            Err(Denied::Patient("Patient/y".into()))
+        );
+        // Reading: one's own, whoever the patient; never another's or an anonymous one.
+        assert_eq!(n.check("AdverseEvent", false, &["y"], false, me), Ok(()));
+        assert_eq!(
+            n.check("AdverseEvent", false, &["x"], false, other),
+            Err(Denied::SafetyReport { write: false })
+        );
+        assert!(n.check("AdverseEvent", false, &["x"], false, None).is_err());
+        assert_eq!(
+            n.may_revise("AdverseEvent"),
+            Err(Denied::SafetyReport { write: true })
+        );
+        assert_eq!(n.may_revise("Observation"), Ok(()));
+        // A quality officer, who reaches no patient, files reports with no patient.
+        let q = Access::caller(person(Role::QualityOfficer), reach(&["x"]), None);
+        assert_eq!(
+            q.check("AdverseEvent", true, &[] as &[&str], false, me),
+            Ok(())
+        );
+        assert!(q.check("AdverseEvent", true, &["x"], false, me).is_err());
     }
 
     #[test]

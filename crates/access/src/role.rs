@@ -118,10 +118,9 @@ impl Role {
                     self.grants(Measures) || self.grants(ChartRead)
                 }
             }
-            Category::SafetyEvent => {
-                self.grants(SafetyEvents)
-                    || self.grants(if write { RecordWrite } else { ChartRead })
-            }
+            // Staff report safety events and read back their own (decided per record,
+            // `Access::check`); the safety team reads and reviews them all.
+            Category::SafetyEvent => self.grants(SafetyEvents) || self.grants(ReportSafetyEvents),
             Category::Coordination => {
                 self.grants(if write { RecordWrite } else { ChartRead })
                     || ((self.grants(Outreach) || self.grants(TumourBoard))
@@ -169,8 +168,11 @@ pub enum Permission {
     BreakGlass,
     /// Population measures (MeasureReports), stratified; no patient-level data.
     Measures,
-    /// Safety-event reports (AdverseEvent) hospital-wide.
+    /// Safety-event reports (AdverseEvent) hospital-wide: the safety team's review.
     SafetyEvents,
+    /// File safety-event reports (in one's own name or anonymously) and read back one's
+    /// own.
+    ReportSafetyEvents,
     /// Tumour boards: meetings, their case lists and referrals to them.
     TumourBoard,
     /// Search the audit trail (the privacy page, AuditEvent reads).
@@ -209,7 +211,10 @@ impl Permission {
                 "Break the glass: reach a patient outside one's care, with a reason"
             }
             Permission::Measures => "Population measures (MeasureReports), no patient-level data",
-            Permission::SafetyEvents => "Safety-event reports (AdverseEvent) hospital-wide",
+            Permission::SafetyEvents => "Review safety-event reports (AdverseEvent) hospital-wide",
+            Permission::ReportSafetyEvents => {
+                "Report safety events (named or anonymous) and read back one's own"
+            }
             Permission::TumourBoard => {
                 "Tumour boards: prepare meetings, list and refer patients to discuss"
             }
@@ -224,7 +229,7 @@ impl Permission {
         }
     }
 
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::Board,
         Permission::ChartRead,
         Permission::RecordWrite,
@@ -234,6 +239,7 @@ impl Permission {
         Permission::BreakGlass,
         Permission::Measures,
         Permission::SafetyEvents,
+        Permission::ReportSafetyEvents,
         Permission::TumourBoard,
         Permission::AuditRead,
         Permission::ManageUsers,
@@ -284,6 +290,22 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
         &[QualityOfficer, SafetyReviewer, Administrator],
     ),
     (Permission::SafetyEvents, &[SafetyReviewer]),
+    (
+        Permission::ReportSafetyEvents,
+        &[
+            Nurse,
+            Physician,
+            RapidResponse,
+            Navigator,
+            MdtCoordinator,
+            SocialWorker,
+            QualityOfficer,
+            SafetyReviewer,
+            PrivacyOfficer,
+            Administrator,
+            IntegrationService,
+        ],
+    ),
     (
         Permission::TumourBoard,
         &[Physician, Navigator, MdtCoordinator],

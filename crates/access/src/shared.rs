@@ -1,4 +1,5 @@
-//! Records shared with a community organisation: all a community partner may see.
+//! Records shared with someone outside the usual rules: a community organisation (all a
+//! community partner may see), or a safety-event report's reporter.
 //!
 //! A referral to a community service, in the shapes of the HL7 SDOH Clinical Care IG
 //! (STU 2, "Referral management"), is three records: the ServiceRequest (category an SDOH
@@ -46,10 +47,19 @@ fn codings(v: &Value) -> impl Iterator<Item = &Value> {
     v["coding"].as_array().into_iter().flatten()
 }
 
-/// The organisation (`Organization` id) a record is shared with, if it is one of a
-/// community referral's records.
+/// Who a record is shared with outside the usual rules: the organisation (`Organization`
+/// id) of a community referral's records, or the reporter (`Practitioner/ID`) of a
+/// safety-event report (AdverseEvent `recorder`; none when the report is anonymous), who
+/// may read their own report and no one else's.
 pub fn shared_with(resource: &Value) -> Option<String> {
     match resource["resourceType"].as_str()? {
+        "AdverseEvent" => resource["recorder"]["reference"]
+            .as_str()
+            .filter(|r| {
+                r.strip_prefix("Practitioner/")
+                    .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+            })
+            .map(str::to_string),
         "Task" => {
             let fulfil = codings(&resource["code"])
                 .any(|c| c["system"] == TASK_CODE && c["code"] == "fulfill");
@@ -137,6 +147,18 @@ mod tests {
             {"role": {"coding": [{"system": PARTICIPATION, "code": "AUT"}]}, "reference": {"reference": "Organization/food-bank"}}]}});
         assert_eq!(shared_with(&author), None);
         assert_eq!(shared_with(&json!({"resourceType": "Observation"})), None);
+    }
+
+    #[test]
+    fn a_safety_report_is_shared_with_its_reporter_unless_anonymous() {
+        let named =
+            json!({"resourceType": "AdverseEvent", "recorder": {"reference": "Practitioner/n1"}});
+        assert_eq!(shared_with(&named).as_deref(), Some("Practitioner/n1"));
+        let anonymous = json!({"resourceType": "AdverseEvent"});
+        assert_eq!(shared_with(&anonymous), None);
+        let patient =
+            json!({"resourceType": "AdverseEvent", "recorder": {"reference": "Patient/p1"}});
+        assert_eq!(shared_with(&patient), None);
     }
 
     #[test]

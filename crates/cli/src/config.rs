@@ -91,6 +91,7 @@ impl SiteArgs {
             tumour_board: None,
             screening: None,
             referrals: None,
+            safety: None,
         }
     }
 

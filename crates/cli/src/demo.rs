@@ -145,6 +145,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         referral_config.hospital = synth::HOSPITAL_ORGANIZATION.to_string();
     }
     web.referrals = Some(crate::referrals_service(&state, referral_config));
+    web.safety = Some(crate::safety_service(&state));
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         nav.wait_processed(target_seq(&nav), Duration::from_secs(600));
@@ -269,9 +270,9 @@ fn demo_accounts(
         ),
         (
             "safety",
-            "Safety reviewer",
+            "Dana Whitfield",
             Role::SafetyReviewer,
-            None,
+            Some(format!("Practitioner/{}", synth::SAFETY_REVIEWER)),
             vec![],
         ),
         (

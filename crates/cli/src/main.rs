@@ -172,6 +172,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     web.tumour_board = Some(tumour_board_service(&state));
     web.screening = Some(screening_service(&state));
     web.referrals = Some(referrals_service(&state, args.site.referrals(web.zone)));
+    web.safety = Some(safety_service(&state));
     serve_app(state, &args.listen, web, cds).await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
@@ -276,6 +277,14 @@ pub(crate) fn referrals_service(
     let r = referrals::Referrals::new(state.store.clone(), config, Arc::new(store::SystemClock));
     r.start();
     r
+}
+
+/// Safety-event reporting, with its consumer sharing the learning of closed reviews
+/// (started).
+pub(crate) fn safety_service(state: &server::AppState) -> Arc<safety::Safety> {
+    let s = safety::Safety::new(state.store.clone(), Arc::new(store::SystemClock));
+    s.start();
+    s
 }
 
 /// Bind, print the URLs, and serve the API, CDS Hooks and the web app until Ctrl-C / SIGTERM.

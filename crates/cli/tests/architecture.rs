@@ -17,6 +17,7 @@ const PURE: &[&str] = &[
     "social-needs",
     "community",
     "strata",
+    "safety-events",
 ];
 const FORBIDDEN: &[&str] = &[
     "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",

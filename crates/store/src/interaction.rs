@@ -30,6 +30,11 @@ pub(crate) struct Ctx<'a> {
 
 /// May `ctx.access` change (or delete) the stored version `prev`?
 fn may_change(ctx: &Ctx<'_>, rtype: &str, prev: Option<&Version>) -> Result<(), StoreError> {
+    if prev.is_some_and(|p| p.op != Op::Delete) {
+        ctx.access
+            .may_revise(rtype)
+            .map_err(|d| StoreError::denied(ctx.access, d))?;
+    }
     let (patients, restricted, shared) = prev.map_or((&[][..], false, None), |p| {
         (&p.patients[..], p.restricted, p.shared.as_deref())
     });
@@ -502,6 +507,14 @@ fn put(
     let restricted = access::sensitive(&resource);
     let shared = access::shared_with(&resource);
     may_change(ctx, rtype, prev)?;
+    // A safety-event report keeps its reporter (or stays anonymous) whoever reviews it.
+    if prev.is_some_and(|p| {
+        p.op != Op::Delete && rtype == "AdverseEvent" && p.shared.as_deref() != shared.as_deref()
+    }) {
+        return Err(StoreError::BadRequest(
+            "the reporter of a safety-event report cannot be changed".into(),
+        ));
+    }
     let registering = rtype == "Patient" && prev.is_none();
     let others: Vec<&String> = patients
         .iter()

@@ -86,6 +86,21 @@ pub(crate) fn condition(
             args.push(Arg::Text(org.to_string()));
         }
     }
+    if let Some(me) = access.reporter() {
+        // Safety-event reports: a reporter's own only (compartment-free for them, above).
+        match types {
+            Types::One("AdverseEvent") => {
+                conds.push(format!("{t}.shared = ?"));
+                args.push(Arg::Text(me));
+            }
+            Types::One(_) => {}
+            Types::Any => {
+                conds.push(format!("({t}.rtype <> ? OR {t}.shared = ?)"));
+                args.push(Arg::Text("AdverseEvent".into()));
+                args.push(Arg::Text(me));
+            }
+        }
+    }
     let whole = matches!(types, Types::One(_)) && !free.is_empty();
     if !whole && *access.reach() != Reach::All {
         let mut alt = String::new();

@@ -6,7 +6,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::vitals::{Sim, VitalsStream};
-use crate::{clinic, community, facility, inpatients, referrals, social_screenings, tumour_boards};
+use crate::{
+    clinic, community, facility, inpatients, referrals, safety_reports, social_screenings,
+    tumour_boards,
+};
 
 /// What to generate. Time and seed are inputs: generation never reads the clock.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +48,7 @@ pub struct Hospital {
     /// a resource earlier in the list (Organization, Location, HealthcareService, Practitioner,
     /// PractitionerRole, Patient, QuestionnaireResponse, ServiceRequest, Encounter, CareTeam,
     /// Condition, Goal, CarePlan, Observation, Procedure, DiagnosticReport,
-    /// MedicationAdministration, Communication, Task; last, the confirmed social needs and their
+    /// MedicationAdministration, Communication, Task, Group, AdverseEvent; last, the confirmed social needs and their
     /// referrals: Condition, Goal, Consent, ServiceRequest, Task), but for a referral's Consent,
     /// which names the ServiceRequest right after it that cites it.
     pub resources: Vec<Value>,
@@ -62,7 +65,7 @@ impl Hospital {
 
 /// Resource types in load order; a resource only refers to types before it (or, for
 /// Observation panels, to Observations pushed before them).
-const ORDER: [&str; 22] = [
+const ORDER: [&str; 24] = [
     "Organization",
     "Location",
     "HealthcareService",
@@ -85,6 +88,8 @@ const ORDER: [&str; 22] = [
     "MedicationAdministration",
     "Communication",
     "Task",
+    "Group",
+    "AdverseEvent",
 ];
 
 /// Collects resources by type, to be laid out in [`ORDER`].
@@ -156,6 +161,7 @@ pub fn generate(cfg: &Config) -> Hospital {
     tumour_boards::generate(cfg, &staff, &mut out);
     social_screenings::generate(cfg, &staff, first_clinic..first_referral, &mut out);
     community::generate(cfg, &staff, &mut out);
+    safety_reports::generate(cfg, &staff, first_clinic..first_referral, &mut out);
     Hospital {
         resources: out.into_resources(),
         sims,

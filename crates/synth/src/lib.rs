@@ -42,6 +42,7 @@ mod oesophageal;
 mod problems;
 mod random;
 mod referrals;
+mod safety_reports;
 mod social_screenings;
 mod tumour_boards;
 mod vitals;
@@ -50,4 +51,5 @@ pub use crate::community::PARTNERS;
 /// The demo hospital's own Organization: the sender of its referrals.
 pub use facility::ORGANIZATION as HOSPITAL_ORGANIZATION;
 pub use hospital::{generate, summary, Config, Hospital};
+pub use safety_reports::REVIEWER_ID as SAFETY_REVIEWER;
 pub use vitals::VitalsStream;

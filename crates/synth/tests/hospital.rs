@@ -1396,3 +1396,43 @@ fn needy_pathway_patients_have_appointments_ahead_and_homes_have_places() {
             == "http://hl7.org/fhir/StructureDefinition/geolocation"
     }));
 }
+
+#[test]
+fn safety_reports_cover_every_category_kind_and_review_stage() {
+    let h = default_hospital();
+    let events: Vec<safety_events::SafetyEvent> = of_type(h, "AdverseEvent")
+        .map(|e| safety_events::read(e).unwrap())
+        .collect();
+    let count =
+        |f: &dyn Fn(&safety_events::SafetyEvent) -> bool| events.iter().filter(|e| f(e)).count();
+    println!("{} safety reports", events.len());
+    // Two years of about ten reports a month on each of the wards.
+    assert!((900..=2000).contains(&events.len()), "{}", events.len());
+    // Every category but perinatal: the demo hospital has no maternity unit.
+    for c in safety_events::Formats::shipped()
+        .categories()
+        .iter()
+        .filter(|c| c.code != "perinatal")
+    {
+        assert!(count(&|e| e.category == c.code) > 0, "no {} report", c.code);
+    }
+    for k in ["incident", "near-miss", "unsafe-condition"] {
+        assert!(count(&|e| e.kind == k) > 0, "no {k}");
+    }
+    use safety_events::Status;
+    for s in [
+        Status::New,
+        Status::Triaged,
+        Status::Investigating,
+        Status::Closed,
+    ] {
+        assert!(count(&|e| e.review.status == s) > 0, "none {s:?}");
+    }
+    // Falls weigh most on the older people's ward; some falls injure.
+    let falls_on =
+        |ward: &str| count(&|e| e.category == "fall" && e.location.as_deref() == Some(ward));
+    assert!(falls_on("ward-2south") > falls_on("ward-ccu"));
+    assert!(count(&|e| e.fall_with_injury()) > 0);
+    assert!(count(&|e| e.reporter.is_none()) > 0, "some anonymous");
+    assert!(count(&|e| e.review.share) > 0, "some learning shared");
+}

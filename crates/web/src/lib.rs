@@ -28,6 +28,10 @@
 //! | `GET /mdt`, `POST /mdt/meetings` | tumour boards: meetings ahead and past, patients waiting for a meeting, arranging one |
 //! | `GET /mdt/meetings/{id}`, `POST /mdt/cases/{id}/schedule`, `…/withdraw`, `…/recommend`, `…/told` | a meeting's list: each patient's case summary from the record, the recommendation recorded as tracked steps, told to the patient |
 //! | `POST /mdt/refer/{patient}` | refer a patient to a tumour board (from the pathway timeline) |
+//! | `GET`/`POST /safety/report` | any member of staff reports a safety event (AHRQ Common Formats): from any page, or from a chart with the patient filled in; named or anonymous |
+//! | `GET /safety/mine` | one's own reports and where their review stands; the learning the safety team shared |
+//! | `GET /safety` | the safety team's queue: awaiting triage (most harm first), in review (priority, overdue actions), recently closed |
+//! | `GET /safety/events/{id}`, `POST` the same | one report and its review: triage, investigation, notes, actions with owners and due dates, closure with the learning |
 //!
 //! Pages carry no inline script (a strict Content-Security-Policy); `assets/live.js` keeps
 //! the board live and announces deteriorating patients to screen readers. Forms carry the
@@ -49,6 +53,11 @@ mod partner;
 mod privacy;
 mod refer;
 mod referral_actions;
+mod safety_mine;
+mod safety_report;
+mod safety_review;
+mod safety_rows;
+mod safety_steps;
 mod session;
 mod settings;
 mod signin;
@@ -90,6 +99,8 @@ pub struct WebConfig {
     pub screening: Option<Arc<::screening::Screenings>>,
     /// Referrals to community services, when running.
     pub referrals: Option<Arc<::referrals::Referrals>>,
+    /// Safety-event reporting and review, when running.
+    pub safety: Option<Arc<::safety::Safety>>,
 }
 
 /// What the pages share.
@@ -206,6 +217,16 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/mdt/cases/{id}/told", post(mdt::told))
         .route("/mdt/refer/{patient}", post(mdt::refer))
         .route("/alerts/{id}/{action}", post(alerts::act))
+        .route(
+            "/safety/report",
+            get(safety_report::form).post(safety_report::submit),
+        )
+        .route("/safety/mine", get(safety_mine::page))
+        .route("/safety", get(safety_review::queue))
+        .route(
+            "/safety/events/{id}",
+            get(safety_review::event).post(safety_steps::take),
+        )
         .route("/assets/{file}", get(asset))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -284,6 +305,8 @@ async fn home(auth: session::AuthExt) -> Response {
         "/mdt"
     } else if u.outreach() {
         "/care-gaps"
+    } else if u.may(access::Permission::SafetyEvents) {
+        "/safety"
     } else if u.audit() {
         "/privacy"
     } else if u.admin() {

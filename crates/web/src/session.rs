@@ -54,6 +54,14 @@ impl User {
     pub(crate) fn tumour_board(&self) -> bool {
         self.may(Permission::TumourBoard)
     }
+    /// Files safety-event reports (every member of staff).
+    pub(crate) fn reports_safety(&self) -> bool {
+        self.may(Permission::ReportSafetyEvents)
+    }
+    /// Reviews every safety-event report.
+    pub(crate) fn safety_team(&self) -> bool {
+        self.may(Permission::SafetyEvents)
+    }
     pub(crate) fn audit(&self) -> bool {
         self.may(Permission::AuditRead)
     }

@@ -90,6 +90,11 @@ fn hospital() -> Vec<Value> {
             "patient": {"reference": "Patient/p1"},
             "provision": {"type": "permit", "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
                 "reference": {"reference": "Organization/cbo-food"}}]}}),
+        // A fall on ward T reported by the ward's nurse (Practitioner/n1): theirs and the
+        // safety team's to read, nobody else's.
+        json!({"resourceType": "AdverseEvent", "id": "ae-n1", "actuality": "actual",
+            "subject": {"reference": "Patient/p1"}, "date": now,
+            "recorder": {"reference": "Practitioner/n1", "display": "Test nurse"}}),
         obs("o1", "p1", "8867-4", 88.0, "/min"),
         obs("o2", "p2", "8867-4", 90.0, "/min"),
         obs("o3", "p3", "8867-4", 70.0, "/min"),
@@ -235,6 +240,10 @@ async fn world() -> (World, tempfile::TempDir) {
                 referrals::Config::default(),
                 Arc::new(store::SystemClock),
             )),
+            safety: Some(safety::Safety::new(
+                store.clone(),
+                Arc::new(store::SystemClock),
+            )),
             ..Default::default()
         },
     );
@@ -314,6 +323,17 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
             "focus": {"reference": "ServiceRequest/sdoh-sr-1"}, "for": {"reference": "Patient/p1"},
             "owner": {"reference": "Organization/cbo-food"}}),
+        ),
+        // A new report about p1, anonymous.
+        ("POST", "/fhir/AdverseEvent") => Some(
+            json!({"resourceType": "AdverseEvent", "actuality": "potential",
+            "subject": {"reference": "Patient/p1"}, "date": today()}),
+        ),
+        // The nurse's report, changed.
+        ("PUT", "/fhir/AdverseEvent/ae-n1") => Some(
+            json!({"resourceType": "AdverseEvent", "id": "ae-n1", "actuality": "actual",
+            "subject": {"reference": "Patient/p1"}, "date": today(),
+            "recorder": {"reference": "Practitioner/n1", "display": "Test nurse"}}),
         ),
         ("PUT", "/fhir/Location/ward-x") => Some(
             json!({"resourceType": "Location", "id": "ward-x", "name": "Ward X", "status": "active"}),
