@@ -27,8 +27,9 @@ thread_local! {
     static WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
 }
 
-/// Poll `future` to completion, parking the thread while it waits.
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+/// Poll `future` to completion, parking the thread while it waits (for engine futures that
+/// do no IO: this crate's, and the SQL-on-FHIR evaluator's in crate `views`).
+pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     WAKER.with(|waker| {
         let mut cx = Context::from_waker(waker);

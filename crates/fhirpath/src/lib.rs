@@ -17,6 +17,7 @@ mod convert;
 mod executor;
 mod model;
 
+pub use executor::block_on;
 pub use model::ElementType;
 
 use std::sync::Arc;
@@ -29,8 +30,6 @@ use octofhir_fhirpath::{
     FhirPathEngine, FhirPathValue, ModelProvider, StaticAnalyzer,
 };
 use octofhir_fhirschema::EmbeddedSchemaProvider;
-
-use executor::block_on;
 
 /// The one error type of this crate.
 #[derive(Debug, thiserror::Error)]
