@@ -18,6 +18,7 @@ const PURE: &[&str] = &[
     "community",
     "strata",
     "safety-events",
+    "quality",
 ];
 const FORBIDDEN: &[&str] = &[
     "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",

@@ -311,6 +311,9 @@ async fn home(auth: session::AuthExt) -> Response {
         "/privacy"
     } else if u.admin() {
         "/admin/users"
+    } else if u.measures() {
+        // The quality office: the stratified measures it has today.
+        "/navigation/reports"
     } else {
         "/account"
     };

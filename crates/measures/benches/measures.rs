@@ -1,0 +1,107 @@
+//! `cargo bench -p measures`: the measure suite over `MEASURES_BENCH_PATIENTS` (default
+//! 100,000) synthetic inpatients: one stay each of 1 to 9 days on one of 20 units over two
+//! years, with a move to a second unit for one in five, and a fall for one in 100 (a third
+//! with injury), filed as Tend files reports. Prints the rows per second of each view and
+//! of the SQL, and the whole run. Target (the quality issue): the whole suite over 1M
+//! patients in ≤ 60 s.
+
+use std::time::Instant;
+
+use chrono::{Duration, TimeZone, Utc};
+use safety_events::{Details, Fall, Formats, Report, Reporter};
+use serde_json::{json, Value};
+
+fn main() {
+    let n: usize = std::env::var("MEASURES_BENCH_PATIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let start = Utc.with_ymd_and_hms(2024, 10, 1, 0, 0, 0).unwrap();
+    let as_of = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+    let f = Formats::shipped();
+    let reporter = Reporter {
+        reference: "Practitioner/n1".into(),
+        name: "A nurse".into(),
+        role: "Nurse".into(),
+    };
+    let made = Instant::now();
+    let mut resources: Vec<Value> = Vec::with_capacity(n + n / 100);
+    // A small deterministic generator (xorshift): the same hospital every run.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    for i in 0..n {
+        let arrived = start + Duration::minutes(next(730 * 24 * 60) as i64);
+        let days = 1 + next(9) as i64;
+        let left = arrived + Duration::hours(days * 24 - 3);
+        let unit = format!("ward-{:02}", next(20));
+        let fmt = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut locations = vec![
+            json!({"location": {"reference": format!("Location/{unit}")},
+            "period": {"start": fmt(arrived), "end": fmt(left)}}),
+        ];
+        if next(5) == 0 {
+            locations[0]["period"]["end"] = json!(fmt(arrived + Duration::hours(20)));
+            locations.push(
+                json!({"location": {"reference": format!("Location/ward-{:02}", next(20))},
+                "period": {"start": fmt(arrived + Duration::hours(20)), "end": fmt(left)}}),
+            );
+        }
+        resources.push(
+            json!({"resourceType": "Encounter", "id": format!("e{i}"), "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": format!("Patient/p{i}")}, "location": locations}),
+        );
+        if next(100) == 0 {
+            let r = Report {
+                kind: "incident".into(),
+                category: "fall".into(),
+                occurred: arrived + Duration::hours(12),
+                discovered: None,
+                location: Some(unit),
+                description: "Found on the floor.".into(),
+                harm: Some("none".into()),
+                factors: vec![],
+                patient: Some(format!("p{i}")),
+                encounter: None,
+                details: Details::Fall(Fall {
+                    injury: if next(3) == 0 { "minor" } else { "none" }.into(),
+                    ..Fall::default()
+                }),
+                anonymous: false,
+            };
+            resources.push(
+                r.adverse_event(f, &format!("se-{i:08}"), as_of, Some(&reporter))
+                    .unwrap(),
+            );
+        }
+    }
+    println!(
+        "{n} patients, {} resources generated in {:.1} s",
+        resources.len(),
+        made.elapsed().as_secs_f64()
+    );
+    let suite = measures::Suite::shipped().unwrap();
+    let run = Instant::now();
+    let (rows, timing) = suite
+        .run_timed(&resources, "America/New_York", as_of)
+        .unwrap();
+    let total = run.elapsed().as_secs_f64();
+    for t in &timing {
+        println!(
+            "{:<28} {:>9} rows in {:>6.2} s ({:>9.0} rows/s)",
+            t.name,
+            t.rows,
+            t.seconds,
+            t.rows as f64 / t.seconds.max(1e-9)
+        );
+    }
+    println!(
+        "measure suite over {n} patients: {total:.1} s, {} unit-months (target: 1M patients in <= 60 s)",
+        rows.len()
+    );
+}
