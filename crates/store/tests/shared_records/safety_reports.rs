@@ -2,20 +2,11 @@
 //! anonymously, and reads back only their own, through every store path; the safety team
 //! reads and reviews them all; a filed report's reporter never changes.
 
-use std::sync::Arc;
-
 use access::{Principal, Role, Via};
-use search::SearchQuery;
 use serde_json::{json, Value};
 use store::{Access, Entry, HistoryQuery, HistoryScope, Mode, Outcome, Reach, Store, WriteOp};
 
-fn options() -> store::Options {
-    store::Options {
-        clock: Arc::new(store::SystemClock),
-        indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
-        readers: 1,
-    }
-}
+use crate::{ids, options, put};
 
 fn person(id: &str, role: Role, patients: &[&str]) -> Access {
     Access::caller(
@@ -44,28 +35,6 @@ fn report(id: &str, patient: &str, recorder: Option<&str>) -> Value {
     r
 }
 
-fn put(store: &dyn Store, access: &Access, r: Value) -> Result<Outcome, store::StoreError> {
-    let rtype = r["resourceType"].as_str().unwrap().to_string();
-    let id = r["id"].as_str().unwrap().to_string();
-    store
-        .write(
-            access,
-            vec![Entry {
-                full_url: None,
-                op: WriteOp::Update {
-                    rtype,
-                    id,
-                    resource: r,
-                    if_match: None,
-                },
-            }],
-            Mode::Atomic,
-        )?
-        .into_iter()
-        .next()
-        .unwrap()
-}
-
 fn create(store: &dyn Store, access: &Access, r: Value) -> Result<Outcome, store::StoreError> {
     store
         .write(
@@ -83,23 +52,6 @@ fn create(store: &dyn Store, access: &Access, r: Value) -> Result<Outcome, store
         .into_iter()
         .next()
         .unwrap()
-}
-
-fn ids(store: &dyn Store, access: &Access, rtype: &str, params: &[(&str, &str)]) -> Vec<String> {
-    let params: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let q = SearchQuery::parse(search::Registry::r4(), rtype, &params).unwrap();
-    let page = store.search(access, &q).unwrap();
-    let mut out: Vec<String> = page
-        .matches
-        .iter()
-        .chain(page.included.iter())
-        .map(|h| format!("{}/{}", h.rtype, h.id))
-        .collect();
-    out.sort();
-    out
 }
 
 #[test]

@@ -1,20 +1,12 @@
 //! A community partner reaches, through every store path, only the referrals shared with its
 //! organisation and the contact details of the patients referred to it.
 
-use std::sync::Arc;
-
 use access::{Principal, Role, Via};
 use search::SearchQuery;
 use serde_json::{json, Value};
-use store::{Access, Entry, HistoryQuery, HistoryScope, Mode, Outcome, Reach, Store, WriteOp};
+use store::{Access, HistoryQuery, HistoryScope, Reach};
 
-fn options() -> store::Options {
-    store::Options {
-        clock: Arc::new(store::SystemClock),
-        indexer: Arc::new(search::Indexer::new(search::Registry::r4()).unwrap()),
-        readers: 1,
-    }
-}
+use crate::{ids, options, put};
 
 const SDOHCC: &str =
     "http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes";
@@ -34,28 +26,6 @@ fn referral(id: &str, org: &str, patient: &str) -> Vec<Value> {
     ]
 }
 
-fn put(store: &dyn Store, access: &Access, r: Value) -> Result<Outcome, store::StoreError> {
-    let rtype = r["resourceType"].as_str().unwrap().to_string();
-    let id = r["id"].as_str().unwrap().to_string();
-    store
-        .write(
-            access,
-            vec![Entry {
-                full_url: None,
-                op: WriteOp::Update {
-                    rtype,
-                    id,
-                    resource: r,
-                    if_match: None,
-                },
-            }],
-            Mode::Atomic,
-        )?
-        .into_iter()
-        .next()
-        .unwrap()
-}
-
 fn partner(org: Option<&str>, patients: &[&str]) -> Access {
     Access::caller(
         Principal {
@@ -71,23 +41,6 @@ fn partner(org: Option<&str>, patients: &[&str]) -> Access {
         Reach::Patients(patients.iter().map(|p| p.to_string()).collect()),
         None,
     )
-}
-
-fn ids(store: &dyn Store, access: &Access, rtype: &str, params: &[(&str, &str)]) -> Vec<String> {
-    let params: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let q = SearchQuery::parse(search::Registry::r4(), rtype, &params).unwrap();
-    let page = store.search(access, &q).unwrap();
-    let mut out: Vec<String> = page
-        .matches
-        .iter()
-        .chain(page.included.iter())
-        .map(|h| format!("{}/{}", h.rtype, h.id))
-        .collect();
-    out.sort();
-    out
 }
 
 #[test]
