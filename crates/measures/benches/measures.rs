@@ -75,8 +75,13 @@ fn main() {
                 anonymous: false,
             };
             resources.push(
-                r.adverse_event(f, &format!("se-{i:08}"), as_of, Some(&reporter))
-                    .unwrap(),
+                r.adverse_event(
+                    f,
+                    &format!("se-{i:08}"),
+                    as_of + Duration::days(30),
+                    Some(&reporter),
+                )
+                .unwrap(),
             );
         }
     }
