@@ -71,6 +71,10 @@ pub(crate) struct SiteArgs {
         value_parser = clap::value_parser!(u32).range(1..=365)
     )]
     pub(crate) follow_up_days: u32,
+    /// The quality measures' settings (JSON, as `crates/measures/data/settings.json`):
+    /// benchmarks by unit type, the small-cell rule, reference groups. Default: Tend's.
+    #[arg(long = "measure-settings", env = "TEND_MEASURE_SETTINGS")]
+    pub(crate) measure_settings: Option<std::path::PathBuf>,
     /// Months after a social-needs screening when the next is due.
     #[arg(
         long = "rescreen-months",
@@ -92,6 +96,19 @@ impl SiteArgs {
             screening: None,
             referrals: None,
             safety: None,
+            measure_reports: None,
+        }
+    }
+
+    /// The quality measures' settings: the site's file, or those shipped with Tend.
+    pub(crate) fn measure_settings(&self) -> anyhow::Result<measures::Settings> {
+        match &self.measure_settings {
+            None => Ok(measures::Settings::shipped()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Ok(measures::Settings::from_json(&text)?)
+            }
         }
     }
 

@@ -146,6 +146,21 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     web.referrals = Some(crate::referrals_service(&state, referral_config));
     web.safety = Some(crate::safety_service(&state));
+    let quality = crate::measure_reports_service(&state, web.zone, args.site.measure_settings()?)?;
+    web.measure_reports = Some(quality.clone());
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        // The first run follows the demo's load: wait for it, up to ten minutes.
+        while quality.last_run().is_none() && started.elapsed() < Duration::from_secs(600) {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        if let Some(r) = quality.last_run() {
+            println!(
+                "Quality measures: {} reports from {} resources in {:.1} s",
+                r.reports, r.resources, r.seconds
+            );
+        }
+    });
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         nav.wait_processed(target_seq(&nav), Duration::from_secs(600));

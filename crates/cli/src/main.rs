@@ -173,6 +173,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     web.screening = Some(screening_service(&state));
     web.referrals = Some(referrals_service(&state, args.site.referrals(web.zone)));
     web.safety = Some(safety_service(&state));
+    web.measure_reports = Some(measure_reports_service(
+        &state,
+        web.zone,
+        args.site.measure_settings()?,
+    )?);
     serve_app(state, &args.listen, web, cds).await?;
     let _ = stop.send(true);
     if let Some(task) = mllp {
@@ -285,6 +290,25 @@ pub(crate) fn safety_service(state: &server::AppState) -> Arc<safety::Safety> {
     let s = safety::Safety::new(state.store.clone(), Arc::new(store::SystemClock));
     s.start();
     s
+}
+
+/// The quality measures, kept up to date from the record (started).
+pub(crate) fn measure_reports_service(
+    state: &server::AppState,
+    zone: web::Zone,
+    settings: measures::Settings,
+) -> anyhow::Result<Arc<measure_reports::MeasureReports>> {
+    let m = measure_reports::MeasureReports::new(
+        state.store.clone(),
+        Arc::new(store::SystemClock),
+        measure_reports::Config {
+            zone: zone.name().to_string(),
+            settings,
+            ..Default::default()
+        },
+    )?;
+    m.start();
+    Ok(m)
 }
 
 /// Bind, print the URLs, and serve the API, CDS Hooks and the web app until Ctrl-C / SIGTERM.

@@ -9,13 +9,21 @@
 //! SQL, which returns one row per unit and month: `unit`, `month` (`YYYY-MM`, hospital
 //! time), `numerator`, `denominator`. The same files are meant to run on a cluster.
 //!
+//! Each row may name its `patient`: [`equity`] then counts every measure by race,
+//! ethnicity, language, interpreter need, sex and age band, small cells suppressed, with
+//! ratios to a reference group. [`Settings`] (`data/settings.json`, a site's to replace)
+//! holds benchmarks by unit type, the small-cell rule and the reference groups.
+//!
 //! SQL templates take `{zone}` (the hospital's IANA time zone, checked), `{as_of}` (the
 //! end of anything still open) and the measure's own `parameters`.
 
 mod arrow;
+pub mod equity;
 pub mod report;
+mod settings;
 mod suite;
 
+pub use settings::{Benchmark, Settings};
 pub use suite::{Measure, MeasureRow, Suite, Timing};
 
 /// The crate's error type.

@@ -57,6 +57,9 @@ pub struct MeasureRow {
     pub unit: String,
     /// `YYYY-MM`, hospital time.
     pub month: String,
+    /// The patient (`Patient` id) the counts are about, when the SQL says (its optional
+    /// `patient` column): what equity strata are counted from.
+    pub patient: Option<String>,
     pub numerator: i64,
     pub denominator: i64,
 }
@@ -137,6 +140,11 @@ impl Suite {
         Ok(Suite { views, measures })
     }
 
+    /// Whether `zone` is an IANA time zone the SQL can be given.
+    pub fn zone_ok(zone: &str) -> bool {
+        zone.parse::<chrono_tz::Tz>().is_ok()
+    }
+
     pub fn measures(&self) -> &[Measure] {
         &self.measures
     }
@@ -168,61 +176,22 @@ impl Suite {
         Ok(self.run_timed(resources, zone, as_of)?.0)
     }
 
-    /// [`Suite::run`], with how long each view and each measure took.
-    pub fn run_timed<'a>(
+    /// Every measure's SQL over the registered views, with its timing.
+    fn queries(
         &self,
-        resources: impl IntoIterator<Item = &'a Value>,
+        ctx: &SessionContext,
         zone: &str,
-        as_of: DateTime<Utc>,
+        as_of: &str,
+        view_rows: &BTreeMap<&str, usize>,
     ) -> Result<(Vec<MeasureRow>, Vec<Timing>), Error> {
         let mut timing = Vec::new();
-        let mut view_rows: BTreeMap<&str, usize> = BTreeMap::new();
-        if zone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(file_error("zone", format!("{zone:?} is not a time zone")));
-        }
-        let mut by_type: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
-        for r in resources {
-            if let Some(t) = r["resourceType"].as_str() {
-                by_type.entry(t).or_default().push(r);
-            }
-        }
-        let ctx = SessionContext::new();
-        for v in &self.views {
-            let started = std::time::Instant::now();
-            let list = by_type
-                .get(v.resource())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let table = v.rows(list.iter().copied())?;
-            view_rows.insert(v.name(), table.rows.len());
-            let batch = crate::arrow::batch(&table).map_err(|e| Error::Sql {
-                measure: v.name().into(),
-                message: e.to_string(),
-            })?;
-            let mem =
-                MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::Sql {
-                    measure: v.name().into(),
-                    message: e.to_string(),
-                })?;
-            ctx.register_table(v.name(), Arc::new(mem))
-                .map_err(|e| Error::Sql {
-                    measure: v.name().into(),
-                    message: e.to_string(),
-                })?;
-            timing.push(Timing {
-                name: format!("view {}", v.name()),
-                rows: table.rows.len(),
-                seconds: started.elapsed().as_secs_f64(),
-            });
-        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| file_error("runtime", e))?;
-        let as_of = as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut out = Vec::new();
         for m in &self.measures {
             let started = std::time::Instant::now();
-            let mut sql = m.query.replace("{zone}", zone).replace("{as_of}", &as_of);
+            let mut sql = m.query.replace("{zone}", zone).replace("{as_of}", as_of);
             for (k, v) in &m.parameters {
                 sql = sql.replace(&format!("{{{k}}}"), v);
             }
@@ -273,11 +242,19 @@ impl Suite {
                 };
                 let (units, months, nums, dens) =
                     (text(&unit)?, text(&month)?, int(&num)?, int(&den)?);
+                let patients: Vec<Option<String>> = match b.column_by_name("patient") {
+                    Some(p) => text(p)?
+                        .into_iter()
+                        .map(|p| (!p.is_empty()).then_some(p))
+                        .collect(),
+                    None => vec![None; b.num_rows()],
+                };
                 for i in 0..b.num_rows() {
                     out.push(MeasureRow {
                         measure: m.id.clone(),
                         unit: units[i].clone(),
                         month: months[i].clone(),
+                        patient: patients[i].clone(),
                         numerator: nums[i],
                         denominator: dens[i],
                     });
@@ -293,6 +270,71 @@ impl Suite {
                 seconds: started.elapsed().as_secs_f64(),
             });
         }
+        Ok((out, timing))
+    }
+
+    /// [`Suite::run`], with how long each view and each measure took.
+    pub fn run_timed<'a>(
+        &self,
+        resources: impl IntoIterator<Item = &'a Value>,
+        zone: &str,
+        as_of: DateTime<Utc>,
+    ) -> Result<(Vec<MeasureRow>, Vec<Timing>), Error> {
+        let mut timing = Vec::new();
+        let mut view_rows: BTreeMap<&str, usize> = BTreeMap::new();
+        if zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(file_error("zone", format!("{zone:?} is not a time zone")));
+        }
+        let mut by_type: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+        for r in resources {
+            if let Some(t) = r["resourceType"].as_str() {
+                by_type.entry(t).or_default().push(r);
+            }
+        }
+        let ctx = SessionContext::new();
+        for v in &self.views {
+            let started = std::time::Instant::now();
+            let list = by_type
+                .get(v.resource())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let table = v.rows_parallel(list, threads)?;
+            view_rows.insert(v.name(), table.rows.len());
+            let batch = crate::arrow::batch(&table).map_err(|e| Error::Sql {
+                measure: v.name().into(),
+                message: e.to_string(),
+            })?;
+            let mem =
+                MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::Sql {
+                    measure: v.name().into(),
+                    message: e.to_string(),
+                })?;
+            ctx.register_table(v.name(), Arc::new(mem))
+                .map_err(|e| Error::Sql {
+                    measure: v.name().into(),
+                    message: e.to_string(),
+                })?;
+            timing.push(Timing {
+                name: format!("view {}", v.name()),
+                rows: table.rows.len(),
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        let as_of = as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let queries = || self.queries(&ctx, zone, &as_of, &view_rows);
+        // DataFusion's futures are driven on a runtime of their own; a caller already inside
+        // one (an async request handler) has the SQL run on a thread beside it.
+        let (out, more) = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                s.spawn(queries)
+                    .join()
+                    .unwrap_or_else(|_| Err(file_error("runtime", "the SQL thread failed")))
+            })?
+        } else {
+            queries()?
+        };
+        timing.extend(more);
         Ok((out, timing))
     }
 }

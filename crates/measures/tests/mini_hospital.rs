@@ -1,6 +1,8 @@
 //! The shipped measures over a mini hospital worked by hand (`tests/data/mini_hospital.json`):
 //! patient days by the midnight census in hospital time, falls and falls with injury per unit
-//! and month, off-unit falls counted against no unit.
+//! and month, off-unit falls counted against no unit; the same falls by equity group, with
+//! small cells suppressed and ratios to the reference group; the Magnet grid against the
+//! shipped benchmark.
 
 use chrono::{DateTime, Utc};
 use safety_events::{Details, Fall, Formats, Medication, Report, Reporter};
@@ -24,6 +26,19 @@ fn at(v: &Value) -> DateTime<Utc> {
 /// reports filed as Tend files them.
 pub fn resources(data: &Value) -> Vec<Value> {
     let mut out = Vec::new();
+    for p in data["patients"].as_array().unwrap() {
+        let mut r = json!({"resourceType": "Patient", "id": p["id"], "gender": p["gender"]});
+        if let Some(b) = p["birthDate"].as_str() {
+            r["birthDate"] = json!(b);
+        }
+        if let Some(l) = p["language"].as_str() {
+            r["communication"] = json!([{"language": {"text": l}, "preferred": true}]);
+        }
+        if p["interpreter"] == true {
+            r["extension"] = json!([{"url": "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired", "valueBoolean": true}]);
+        }
+        out.push(r);
+    }
     for s in data["stays"].as_array().unwrap() {
         let locations: Vec<Value> = s["locations"]
             .as_array()
@@ -34,7 +49,11 @@ pub fn resources(data: &Value) -> Vec<Value> {
                 if !l[2].is_null() {
                     period["end"] = l[2].clone();
                 }
-                json!({"location": {"reference": format!("Location/{}", l[0].as_str().unwrap())}, "period": period})
+                let mut l2 = json!({"location": {"reference": format!("Location/{}", l[0].as_str().unwrap())}, "period": period});
+                if let Some(t) = l.get(3).and_then(Value::as_str) {
+                    l2["physicalType"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": t}]});
+                }
+                l2
             })
             .collect();
         out.push(json!({"resourceType": "Encounter", "id": s["id"], "status": "finished",
@@ -106,12 +125,11 @@ fn falls_per_patient_days_match_the_hand_count() {
         )
         .unwrap();
     for (measure, want) in data["expect"].as_object().unwrap() {
-        let mut got: Vec<(String, String, i64, i64)> = rows
-            .iter()
-            .filter(|r| &r.measure == measure)
-            .map(|r| (r.unit.clone(), r.month.clone(), r.numerator, r.denominator))
-            .collect();
-        got.sort();
+        let got: Vec<(String, String, i64, i64)> =
+            measures::report::by_period(&rows, measure, false)
+                .into_iter()
+                .map(|((unit, month), c)| (unit, month, c.numerator, c.denominator))
+                .collect();
         let want: Vec<(String, String, i64, i64)> = want
             .as_array()
             .unwrap()
@@ -174,4 +192,189 @@ fn quarters_sum_the_months_and_report_as_fhir() {
     );
     assert_eq!(g["measureScore"]["value"], 266.67);
     assert_eq!(g["stratifier"][0]["stratum"].as_array().unwrap().len(), 2);
+}
+
+fn run_mini() -> (
+    Value,
+    measures::Suite,
+    Vec<measures::MeasureRow>,
+    Vec<Value>,
+) {
+    let data = load();
+    let suite = measures::Suite::shipped().unwrap();
+    let resources = resources(&data);
+    let rows = suite
+        .run(
+            &resources,
+            data["zone"].as_str().unwrap(),
+            at(&data["as_of"]),
+        )
+        .unwrap();
+    (data, suite, rows, resources)
+}
+
+fn equity(
+    suppress_below: usize,
+) -> (
+    Value,
+    std::collections::BTreeMap<String, measures::equity::Stratifier>,
+) {
+    let (data, suite, rows, resources) = run_mini();
+    let patients: std::collections::HashMap<String, Value> = resources
+        .iter()
+        .filter(|r| r["resourceType"] == "Patient")
+        .map(|p| (p["id"].as_str().unwrap().to_string(), p.clone()))
+        .collect();
+    let e = &data["equity"];
+    let m = suite.measure(e["measure"].as_str().unwrap()).unwrap();
+    let mut settings = measures::Settings::shipped();
+    settings.suppress_below = suppress_below;
+    let by = measures::equity::stratify(
+        m,
+        &rows,
+        e["from"].as_str().unwrap(),
+        e["to"].as_str().unwrap(),
+        &patients,
+        &settings,
+    )
+    .into_iter()
+    .map(|s| (s.code.to_string(), s))
+    .collect();
+    (data, by)
+}
+
+#[test]
+fn falls_by_equity_group_with_ratios_to_the_reference() {
+    let (data, by) = equity(1);
+    let want = &data["equity"]["no_suppression"];
+    for code in ["interpreter", "sex", "age-band", "race"] {
+        let got: Vec<(String, i64, i64, usize)> = by[code]
+            .strata
+            .iter()
+            .map(|s| {
+                (
+                    s.value.clone(),
+                    s.count.numerator,
+                    s.count.denominator,
+                    s.patients,
+                )
+            })
+            .collect();
+        let mut want: Vec<(String, i64, i64, usize)> = want[code]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v[0].as_i64().unwrap(),
+                    v[1].as_i64().unwrap(),
+                    v[2].as_u64().unwrap() as usize,
+                )
+            })
+            .collect();
+        // Largest first, "Not recorded" last, as shown.
+        want.sort_by(|a, b| {
+            (a.0 == "Not recorded")
+                .cmp(&(b.0 == "Not recorded"))
+                .then(b.2.cmp(&a.2))
+        });
+        assert_eq!(got, want, "{code}");
+        assert!(
+            by[code].strata.iter().any(|s| s.value == "Not recorded"),
+            "{code}: the not-recorded group is always listed"
+        );
+    }
+    let close = |a: f64, b: &Value| (a - b.as_f64().unwrap()).abs() < 1e-9;
+    for (code, value, reference) in [
+        ("interpreter", "Yes", "interpreter_reference"),
+        ("sex", "Male", "sex_reference"),
+    ] {
+        let s = &by[code].strata;
+        let r = s.iter().find(|g| g.reference).unwrap();
+        assert_eq!(r.value, want[reference].as_str().unwrap(), "{code}");
+        let g = s.iter().find(|g| g.value == value).unwrap();
+        let ratio = g.ratio.unwrap();
+        let key = format!("{code}_{}_ratio", value.to_lowercase());
+        let w = &want[key.as_str()];
+        assert!(
+            close(ratio.ratio, &w[0]) && close(ratio.low, &w[1]) && close(ratio.high, &w[2]),
+            "{code}: {ratio:?}"
+        );
+    }
+}
+
+#[test]
+fn small_groups_are_suppressed_in_the_figures_and_the_report() {
+    let (data, by) = equity(3);
+    let want = &data["equity"]["suppress_below_3"];
+    for (field, suppressed) in [("suppressed", true), ("shown", false)] {
+        for (code, values) in want[field].as_object().unwrap() {
+            for v in values.as_array().unwrap() {
+                let g = by[code.as_str()]
+                    .strata
+                    .iter()
+                    .find(|g| g.value == v.as_str().unwrap())
+                    .unwrap();
+                assert_eq!(g.suppressed, suppressed, "{code} {v}");
+                assert_eq!(g.rate.is_none(), suppressed, "{code} {v}");
+                if suppressed {
+                    assert!(g.ratio.is_none() && !g.reference, "{code} {v}");
+                }
+            }
+        }
+    }
+    let suite = measures::Suite::shipped().unwrap();
+    let m = suite.measure("ndnqi-falls").unwrap();
+    let strata: Vec<measures::equity::Stratifier> = by.into_values().collect();
+    let report = measures::equity::equity_report(
+        m,
+        &strata,
+        measures::report::Count {
+            numerator: 4,
+            denominator: 15,
+        },
+        "ndnqi-falls-equity-2026-q1",
+        "2026-01-01",
+        "2026-03-31",
+        "2026-04-01T06:00:00Z",
+    );
+    assert!(fhir::validation::validate(&report).is_empty(), "{report:#}");
+    let text = report.to_string();
+    let interp = report["group"][0]["stratifier"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"][0]["coding"][0]["code"] == "interpreter")
+        .unwrap();
+    let yes = interp["stratum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["value"]["text"] == "Yes")
+        .unwrap();
+    assert!(yes["population"][0].get("count").is_none(), "{yes}");
+    assert!(yes.get("measureScore").is_none(), "{yes}");
+    assert!(text.contains(strata::SUPPRESSED_EXT));
+}
+
+#[test]
+fn the_magnet_grid_uses_the_benchmark_of_the_unit_s_type() {
+    let (_, suite, rows, _) = run_mini();
+    let m = suite.measure("ndnqi-falls").unwrap();
+    let settings = measures::Settings::shipped();
+    let bench = settings.benchmark(&m.id, Some("medical")).unwrap().value;
+    assert_eq!(
+        bench, 2.75,
+        "the shipped comparison-group rate applies to every unit type"
+    );
+    let grid = measures::report::magnet(m, &rows, "2026-Q1", |_| Some(bench)).unwrap();
+    assert_eq!(grid.quarters.last().unwrap(), "2026-Q1");
+    let a = grid.units.iter().find(|u| u.unit == "ward-a").unwrap();
+    // 3 falls in 9 patient days is far above 2.75 per 1,000: not outperformed; the seven
+    // quarters before have no data and count against the unit.
+    assert_eq!(a.outperformed, 0);
+    assert_eq!(*a.cells.last().unwrap(), quality::Cell::NotOutperformed);
+    assert_eq!(a.cells[0], quality::Cell::NoData);
+    assert!(!grid.met);
 }

@@ -92,3 +92,78 @@ fn the_magnet_rule() {
     }
     assert!(evaluate(&[], Better::Lower, "2026-Q5").is_none());
 }
+
+#[test]
+fn control_and_run_charts() {
+    use quality::spc::{chart, Kind, Period, Rule, Variation};
+    for case in load("spc.json")["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let nums = case["numerators"].as_array().unwrap();
+        let periods: Vec<Period> = nums
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Period {
+                label: format!("p{i}"),
+                numerator: n.as_f64().unwrap(),
+                denominator: case["denominators"]
+                    .as_array()
+                    .map(|d| d[i].as_f64().unwrap())
+                    .unwrap_or_else(|| case["denominator"].as_f64().unwrap()),
+            })
+            .collect();
+        let kind = match case["kind"].as_str().unwrap() {
+            "u" => Kind::U,
+            "p" => Kind::P,
+            _ => Kind::Run,
+        };
+        let better = match case["better"].as_str().unwrap() {
+            "lower" => Better::Lower,
+            _ => Better::Higher,
+        };
+        let c = chart(kind, &periods, case["scale"].as_f64().unwrap(), better);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.abs().max(1.0);
+        assert!(
+            close(c.centre.unwrap(), case["centre"].as_f64().unwrap()),
+            "{name}: centre {:?}",
+            c.centre
+        );
+        if let Some(i) = case["check_point"].as_u64() {
+            let p = &c.points[i as usize];
+            assert!(
+                close(p.upper.unwrap(), case["upper"].as_f64().unwrap()),
+                "{name}: upper {:?}",
+                p.upper
+            );
+            assert!(
+                close(p.lower.unwrap(), case["lower"].as_f64().unwrap()),
+                "{name}: lower {:?}",
+                p.lower
+            );
+        }
+        for (i, p) in c.points.iter().enumerate() {
+            let want: Vec<Rule> = case["signals"][i.to_string()]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|r| match r.as_str().unwrap() {
+                            "outside" => Rule::OutsideLimits,
+                            "shift" => Rule::Shift,
+                            "trend" => Rule::Trend,
+                            _ => Rule::TwoOfThree,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(p.rules, want, "{name}: point {i}");
+            let variation = match case["variation"][i.to_string()].as_str() {
+                Some("concern") => Variation::Concern,
+                Some("improvement") => Variation::Improvement,
+                _ => Variation::Common,
+            };
+            assert_eq!(p.variation, variation, "{name}: point {i}");
+        }
+        for m in case["missing"].as_array().into_iter().flatten() {
+            assert_eq!(c.points[m.as_u64().unwrap() as usize].value, None, "{name}");
+        }
+    }
+}

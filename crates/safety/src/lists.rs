@@ -119,6 +119,32 @@ impl Safety {
     }
 
     /// One report and its version, when the caller reaches it.
+    /// The reports of events that happened in `[from, to)`, on `unit` when given, that
+    /// `access` may read, oldest first: what a measure's number counted.
+    pub fn between(
+        &self,
+        access: &Access,
+        unit: Option<&str>,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<SafetyEvent>, Error> {
+        let fmt =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut params = vec![
+            ("date", format!("ge{}", fmt(from))),
+            ("date", format!("lt{}", fmt(to))),
+            ("_sort", "date".into()),
+        ];
+        if let Some(u) = unit {
+            params.push(("location", format!("Location/{u}")));
+        }
+        Ok(events(store::search_all(
+            &**self.store(),
+            access,
+            q("AdverseEvent", &params)?,
+        )?))
+    }
+
     pub fn event(&self, access: &Access, id: &str) -> Result<Option<(SafetyEvent, i64)>, Error> {
         let Some(v) = self.store().read(access, "AdverseEvent", id)? else {
             return Ok(None);

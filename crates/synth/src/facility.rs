@@ -30,6 +30,17 @@ pub(crate) enum WardKind {
     Coronary,
 }
 
+/// The nursing unit types the quality measures' benchmarks are set by.
+const UNIT_TYPE: &str = "https://tend.example.org/fhir/CodeSystem/nursing-unit-type";
+
+fn unit_type(kind: &WardKind) -> (&'static str, &'static str) {
+    match kind {
+        WardKind::Surgery => ("surgical", "Surgical"),
+        WardKind::Coronary => ("critical-care", "Critical care"),
+        _ => ("medical", "Medical"),
+    }
+}
+
 pub(crate) struct WardSpec {
     pub(crate) key: &'static str,
     pub(crate) name: &'static str,
@@ -369,6 +380,7 @@ pub(crate) fn build(seed: u64, today: NaiveDate, beds: &[usize], out: &mut Out) 
             "mode": "instance",
             "telecom": [{"system": "phone", "value": format!("{MAIN_PHONE} ext {}", 3100 + i * 100), "use": "work"}],
             "physicalType": {"coding": [{"system": PHYSICAL_TYPE, "code": "wa", "display": "Ward"}]},
+            "type": [{"coding": [{"system": UNIT_TYPE, "code": unit_type(&w.kind).0, "display": unit_type(&w.kind).1}]}],
             "managingOrganization": reference("Organization", ORGANIZATION),
         }));
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::vitals::{Sim, VitalsStream};
 use crate::{
-    clinic, community, facility, inpatients, referrals, safety_reports, social_screenings,
+    clinic, community, facility, inpatients, referrals, safety_reports, social_screenings, stays,
     tumour_boards,
 };
 
@@ -23,6 +23,9 @@ pub struct Config {
     pub cancer_referrals: usize,
     /// Days of vital-sign history before `now` for patients admitted longer ago.
     pub vitals_days: u32,
+    /// Days of past inpatient stays on every ward (the nurse-sensitive indicators' patient
+    /// days); 0 for none.
+    pub history_days: u32,
 }
 
 impl Default for Config {
@@ -37,6 +40,7 @@ impl Default for Config {
             clinic_patients: 2000,
             cancer_referrals: 60,
             vitals_days: 3,
+            history_days: 730,
         }
     }
 }
@@ -161,7 +165,8 @@ pub fn generate(cfg: &Config) -> Hospital {
     tumour_boards::generate(cfg, &staff, &mut out);
     social_screenings::generate(cfg, &staff, first_clinic..first_referral, &mut out);
     community::generate(cfg, &staff, &mut out);
-    safety_reports::generate(cfg, &staff, first_clinic..first_referral, &mut out);
+    let past = stays::generate(cfg, &staff, first_clinic..first_referral, &mut out);
+    safety_reports::generate(cfg, &staff, first_clinic..first_referral, &past, &mut out);
     Hospital {
         resources: out.into_resources(),
         sims,

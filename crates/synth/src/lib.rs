@@ -13,7 +13,10 @@
 //! (Open Referral HSDS 3.0, `data/community-directory.json`) takes the social worker's
 //! referrals over the year: those of the last weeks stand at every status, two of its
 //! partners with demo accounts ([`PARTNERS`]), and the older ones have ended, most with the
-//! need met, so the year's social-needs figures are shown by group.
+//! need met, so the year's social-needs figures are shown by group. Two years of past stays
+//! fill every bed before its current patient, and two years of safety reports (falls among
+//! them, more often for patients who need an interpreter) give the quality office eight
+//! quarters of nurse-sensitive indicators with a gap between groups to find.
 //! [`Hospital::vitals_stream`] then keeps the wards alive: each [`VitalsStream::advance`]
 //! returns the vital signs taken since the previous call.
 //!
@@ -44,6 +47,7 @@ mod random;
 mod referrals;
 mod safety_reports;
 mod social_screenings;
+mod stays;
 mod tumour_boards;
 mod vitals;
 

@@ -20,12 +20,15 @@ use serde_json::Value;
 use crate::facility::{Staff, WardKind};
 use crate::hospital::{Config, Out};
 use crate::random::{chance, int, pick, rng, weighted};
+use crate::stays::{on_ward_at, Stay};
+
+/// How much more often, in the demo, a patient who needs an interpreter falls: invented for
+/// the demo's equity figures to find, not a clinical figure.
+const FALL_RISK_INTERPRETER: f64 = 2.5;
 
 /// The patient-safety lead, the demo's safety reviewer (`tend demo`'s `safety` account).
 pub const REVIEWER_ID: &str = "safety-lead";
 const REVIEWER: (&str, &str) = ("Practitioner/safety-lead", "Dana Whitfield");
-/// Days of history.
-const DAYS: i64 = 730;
 
 /// (category, kind, description, weight) per ward kind; falls and pressure injuries weigh
 /// most on the older people's ward.
@@ -173,7 +176,7 @@ fn report(
         )
         .clone()
     };
-    let harm = weighted(
+    let mut harm = weighted(
         r,
         &[
             ("none", 45.0),
@@ -193,13 +196,25 @@ fn report(
         .collect();
     let (description, details) = match category {
         "fall" => {
-            let injury = match harm.as_str() {
-                "none" | "unknown" => "none",
-                "mild" => "minor",
+            // Most falls do not injure; the harm follows the injury.
+            let injury = *weighted(
+                r,
+                &[
+                    ("none", 68.0),
+                    ("minor", 24.0),
+                    ("moderate", 5.0),
+                    ("major", 2.5),
+                    ("death", 0.5),
+                ],
+            );
+            harm = match injury {
+                "none" => "none",
+                "minor" => "mild",
                 "moderate" => "moderate",
-                "severe" => "major",
+                "major" => "severe",
                 _ => "death",
-            };
+            }
+            .to_string();
             (
                 pick(r, FALLS).to_string(),
                 Details::Fall(Fall {
@@ -407,7 +422,13 @@ fn reviewed(
 }
 
 /// The reports, with the "no patient" Group they may name.
-pub(crate) fn generate(cfg: &Config, staff: &Staff, patients: std::ops::Range<u32>, out: &mut Out) {
+pub(crate) fn generate(
+    cfg: &Config,
+    staff: &Staff,
+    patients: std::ops::Range<u32>,
+    stays: &[Stay],
+    out: &mut Out,
+) {
     let f = Formats::shipped();
     out.push(serde_json::json!({
         "resourceType": "Practitioner",
@@ -433,16 +454,38 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, patients: std::ops::Range<u3
         // About ten reports a month on a 40-bed ward.
         let per_day = ward.beds as f64 * 10.0 / 40.0 / 30.0;
         let mut r = rng(cfg.seed, "safety-reports", w as u64);
-        for day in 0..DAYS {
+        let start = crate::stays::history_start(cfg);
+        for day in 0..(cfg.now - start).num_days() {
             let n = (0..3).filter(|_| chance(&mut r, per_day / 3.0)).count();
             for _ in 0..n {
                 let occurred =
-                    cfg.now - Duration::days(DAYS - day) + Duration::minutes(int(&mut r, 0, 1439));
+                    (start + Duration::days(day) + Duration::minutes(int(&mut r, 0, 1439)))
+                        .min(cfg.now - Duration::minutes(30));
                 let category = weighted(&mut r, &mix).to_string();
-                let patient = format!(
+                let random = format!(
                     "pat-{:06}",
                     int(&mut r, patients.start as i64, patients.end as i64 - 1)
                 );
+                // Someone on the ward then; a patient who needs an interpreter is more
+                // likely to fall (the gap the demo's equity figures show).
+                let here = on_ward_at(stays, &ward.id(), occurred);
+                let patient = if here.is_empty() {
+                    random
+                } else {
+                    let weights: Vec<(usize, f64)> = here
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| {
+                            let w = if category == "fall" && s.interpreter {
+                                FALL_RISK_INTERPRETER
+                            } else {
+                                1.0
+                            };
+                            (i, w)
+                        })
+                        .collect();
+                    here[*weighted(&mut r, &weights)].patient.clone()
+                };
                 let nurse = pick(&mut r, &ward.nurses).clone();
                 let name = names
                     .get(&nurse)

@@ -51,6 +51,10 @@ mod measure_reports;
 mod navigator;
 mod partner;
 mod privacy;
+mod quality;
+mod quality_chart;
+mod quality_events;
+mod quality_export;
 mod refer;
 mod referral_actions;
 mod safety_mine;
@@ -101,6 +105,8 @@ pub struct WebConfig {
     pub referrals: Option<Arc<::referrals::Referrals>>,
     /// Safety-event reporting and review, when running.
     pub safety: Option<Arc<::safety::Safety>>,
+    /// The quality measures' reports, when running.
+    pub measure_reports: Option<Arc<::measure_reports::MeasureReports>>,
 }
 
 /// What the pages share.
@@ -227,6 +233,11 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
             "/safety/events/{id}",
             get(safety_review::event).post(safety_steps::take),
         )
+        .route("/quality", get(quality::overview))
+        .route("/quality/measures/{id}", get(quality::measure))
+        .route("/quality/measures/{id}/csv", get(quality_export::csv))
+        .route("/quality/measures/{id}/fhir", get(quality_export::fhir))
+        .route("/quality/measures/{id}/events", get(quality_events::page))
         .route("/assets/{file}", get(asset))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -312,8 +323,8 @@ async fn home(auth: session::AuthExt) -> Response {
     } else if u.admin() {
         "/admin/users"
     } else if u.measures() {
-        // The quality office: the stratified measures it has today.
-        "/navigation/reports"
+        // The quality office: its measures, the riskiest first.
+        "/quality"
     } else {
         "/account"
     };

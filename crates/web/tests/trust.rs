@@ -229,6 +229,13 @@ async fn world() -> (World, tempfile::TempDir) {
     let screenings = screening::Screenings::new(store.clone());
     let boards = mdt::TumourBoard::new(store.clone(), Arc::new(store::SystemClock));
     boards.catch_up().unwrap();
+    let quality = measure_reports::MeasureReports::new(
+        store.clone(),
+        Arc::new(store::SystemClock),
+        measure_reports::Config::default(),
+    )
+    .unwrap();
+    quality.run_now().unwrap();
     let app = support::app_with(
         state,
         web::WebConfig {
@@ -244,6 +251,7 @@ async fn world() -> (World, tempfile::TempDir) {
                 store.clone(),
                 Arc::new(store::SystemClock),
             )),
+            measure_reports: Some(quality),
             ..Default::default()
         },
     );
