@@ -21,10 +21,13 @@ pub(crate) fn month_words(month: &str) -> String {
         .unwrap_or_else(|_| month.to_string())
 }
 
-fn short(month: &str) -> String {
+/// A month's axis label: with the year when it is not the year of the label before.
+fn short(month: &str, year_shown: &mut String) -> String {
     chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
         .map(|d| {
-            if d.format("%m").to_string() == "01" {
+            let year = d.format("%Y").to_string();
+            if *year_shown != year {
+                *year_shown = year;
                 d.format("%b %Y").to_string()
             } else {
                 d.format("%b").to_string()
@@ -114,13 +117,14 @@ pub(crate) fn svg(
         ));
     }
     let every = (n / 12).max(1);
+    let mut year_shown = String::new();
     for (i, m) in months.iter().enumerate() {
         if i % every == 0 || i + 1 == n {
             s.push_str(&format!(
                 r#"<text class="tick" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
                 x(i),
                 H - BOTTOM + 16.0,
-                short(m)
+                short(m, &mut year_shown)
             ));
         }
     }
