@@ -1,9 +1,11 @@
 //! `cargo bench -p measures`: the measure suite over `MEASURES_BENCH_PATIENTS` (default
-//! 100,000) synthetic inpatients: one stay each of 1 to 9 days on one of 20 units over two
-//! years, with a move to a second unit for one in five, and a fall for one in 100 (a third
-//! with injury), filed as Tend files reports. Prints the rows per second of each view and
-//! of the SQL, and the whole run. Target (the quality issue): the whole suite over 1M
-//! patients in ≤ 60 s.
+//! 100,000) synthetic inpatients: a Patient each (sex, birth date, race, language, one in
+//! ten needing an interpreter), one stay each of 1 to 9 days on one of 20 units over two
+//! years, with a move to a second unit for one in five, a fall for one in 100 (a third with
+//! injury), filed as Tend files reports, and an early-warning alert for one in ten. Prints
+//! the rows per second of each view and of the SQL, the equity stratification of every
+//! measure over the last four quarters, and the whole run. Target (the quality issue): the
+//! whole suite over 1M patients in ≤ 60 s.
 
 use std::time::Instant;
 
@@ -34,7 +36,19 @@ fn main() {
         x ^= x << 17;
         x % m
     };
+    let mut patients = std::collections::HashMap::with_capacity(n);
     for i in 0..n {
+        let race = ["White", "Black or African American", "Asian", "Other Race"][next(4) as usize];
+        let mut p = json!({"resourceType": "Patient", "id": format!("p{i}"),
+            "gender": if next(2) == 0 { "female" } else { "male" },
+            "birthDate": format!("{}-06-15", 1930 + next(70)),
+            "extension": [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
+                "extension": [{"url": "text", "valueString": race}]}]});
+        if next(10) == 0 {
+            p["communication"] = json!([{"language": {"text": "Spanish"}, "preferred": true}]);
+            p["extension"].as_array_mut().unwrap().push(json!({"url": "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired", "valueBoolean": true}));
+        }
+        patients.insert(format!("p{i}"), p);
         let arrived = start + Duration::minutes(next(730 * 24 * 60) as i64);
         let days = 1 + next(9) as i64;
         let left = arrived + Duration::hours(days * 24 - 3);
@@ -56,6 +70,17 @@ fn main() {
             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
             "subject": {"reference": format!("Patient/p{i}")}, "location": locations}),
         );
+        if next(10) == 0 {
+            let raised = arrived + Duration::hours(6);
+            let mut t = json!({"resourceType": "Task", "id": format!("a{i}"), "status": "completed", "intent": "order",
+                "code": {"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/early-warning", "code": "news2-response"}]},
+                "businessStatus": {"coding": [{"code": "resolved"}]},
+                "for": {"reference": format!("Patient/p{i}")}, "location": {"reference": format!("Location/{unit}")},
+                "authoredOn": fmt(raised), "restriction": {"period": {"end": fmt(raised + Duration::minutes(60))}}});
+            t["executionPeriod"] =
+                json!({"start": fmt(raised + Duration::minutes(next(80) as i64))});
+            resources.push(t);
+        }
         if next(100) == 0 {
             let r = Report {
                 kind: "incident".into(),
@@ -95,6 +120,18 @@ fn main() {
     let (rows, timing) = suite
         .run_timed(&resources, "America/New_York", as_of)
         .unwrap();
+    let settings = measures::Settings::shipped();
+    for m in suite.measures() {
+        let started = Instant::now();
+        let groups =
+            measures::equity::stratify(m, &rows, "2025-10", "2026-09", &patients, &settings);
+        println!(
+            "{:<28} {:>9} groups in {:>6.2} s",
+            format!("equity {}", m.id),
+            groups.iter().map(|g| g.strata.len()).sum::<usize>(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     let total = run.elapsed().as_secs_f64();
     for t in &timing {
         println!(
@@ -106,7 +143,7 @@ fn main() {
         );
     }
     println!(
-        "measure suite over {n} patients: {total:.1} s, {} unit-months (target: 1M patients in <= 60 s)",
+        "measure suite over {n} patients: {total:.1} s, {} rows (target: 1M patients in <= 60 s)",
         rows.len()
     );
 }

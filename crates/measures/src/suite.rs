@@ -91,9 +91,12 @@ macro_rules! shipped_files {
 const SHIPPED: &[(&str, &str)] = shipped_files!(
     "views/inpatient_stay.json",
     "views/safety_event.json",
+    "views/alert_task.json",
     "measures/falls.json",
     "measures/falls_with_injury.json",
     "measures/falls.sql",
+    "measures/alerts_acknowledged.json",
+    "measures/alerts_acknowledged.sql",
 );
 
 fn file_error(file: &str, message: impl std::fmt::Display) -> Error {

@@ -1,6 +1,7 @@
 //! The shipped measures over a mini hospital worked by hand (`tests/data/mini_hospital.json`):
 //! patient days by the midnight census in hospital time, falls and falls with injury per unit
-//! and month, off-unit falls counted against no unit; the same falls by equity group, with
+//! and month, off-unit falls counted against no unit; early-warning alerts acknowledged by
+//! their deadline (superseded and not-yet-due alerts left out); the same falls by equity group, with
 //! small cells suppressed and ratios to the reference group; the Magnet grid against the
 //! shipped benchmark.
 
@@ -60,6 +61,18 @@ pub fn resources(data: &Value) -> Vec<Value> {
             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": s["class"]},
             "subject": {"reference": format!("Patient/{}", s["patient"].as_str().unwrap())},
             "location": locations}));
+    }
+    for a in data["alerts"].as_array().unwrap() {
+        let mut t = json!({"resourceType": "Task", "id": a["id"], "status": "requested", "intent": "order",
+            "businessStatus": {"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/alert-status", "code": a["status"]}]},
+            "code": {"coding": [{"system": "https://tend.example.org/fhir/CodeSystem/early-warning", "code": a["code"].as_str().unwrap_or("news2-response")}]},
+            "for": {"reference": format!("Patient/{}", a["patient"].as_str().unwrap())},
+            "location": {"reference": format!("Location/{}", a["ward"].as_str().unwrap())},
+            "authoredOn": a["raised"], "restriction": {"period": {"end": a["deadline"]}}});
+        if let Some(ack) = a.get("acknowledged") {
+            t["executionPeriod"] = json!({"start": ack});
+        }
+        out.push(t);
     }
     let f = Formats::shipped();
     let reporter = Reporter {

@@ -14,7 +14,8 @@
 //! referrals over the year: those of the last weeks stand at every status, two of its
 //! partners with demo accounts ([`PARTNERS`]), and the older ones have ended, most with the
 //! need met, so the year's social-needs figures are shown by group. Two years of past stays
-//! fill every bed before its current patient, and two years of safety reports (falls among
+//! fill every bed before its current patient (about one in ten with a NEWS2 alert, most
+//! acknowledged by the deadline), and two years of safety reports (falls among
 //! them, more often for patients who need an interpreter) give the quality office eight
 //! quarters of nurse-sensitive indicators with a gap between groups to find.
 //! [`Hospital::vitals_stream`] then keeps the wards alive: each [`VitalsStream::advance`]

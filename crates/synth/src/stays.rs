@@ -169,8 +169,75 @@ pub(crate) fn generate(
         }
     }
     out.extend(encounters);
+    alerts(cfg, staff, &stays, out);
     stays.sort_by(|a, b| a.ward.cmp(&b.ward).then(a.start.cmp(&b.start)));
     stays
+}
+
+/// Past NEWS2 alerts: about one stay in ten had one, answered and resolved; most were
+/// acknowledged by the deadline of their band under Tend's alert policy, some late. The
+/// Tasks have the early-warning service's shape (code `news2-response`, the band, the
+/// deadline, who acknowledged and when).
+fn alerts(cfg: &Config, staff: &Staff, stays: &[Stay], out: &mut Out) {
+    const EW: &str = "https://tend.example.org/fhir/CodeSystem/early-warning";
+    const BAND: &str = "https://tend.example.org/fhir/CodeSystem/news2-band";
+    const STATUS: &str = "https://tend.example.org/fhir/CodeSystem/alert-status";
+    let policy = rules::Policy::default();
+    let mut r = rng(cfg.seed, "past-alerts", 0);
+    for (k, s) in stays.iter().enumerate() {
+        if !crate::random::chance(&mut r, 0.10) {
+            continue;
+        }
+        let hours = (s.end - s.start).num_hours().max(2);
+        let set = s.start + Duration::hours(int(&mut r, 1, hours - 1));
+        let (band, words, minutes) = match *weighted(
+            &mut r,
+            &[("low-medium", 0.5), ("medium", 0.35), ("high", 0.15)],
+        ) {
+            "high" => ("high", "High", policy.high.deadline_minutes),
+            "medium" => ("medium", "Medium", policy.medium.deadline_minutes),
+            _ => (
+                "low-medium",
+                "Low-medium",
+                policy.low_medium.deadline_minutes,
+            ),
+        };
+        let minutes = i64::from(minutes);
+        let deadline = set + Duration::minutes(minutes);
+        let acknowledged = if crate::random::chance(&mut r, 0.88) {
+            set + Duration::minutes(int(&mut r, 2, minutes))
+        } else {
+            deadline + Duration::minutes(int(&mut r, 5, 90))
+        };
+        let resolved = acknowledged + Duration::minutes(int(&mut r, 60, 360));
+        let attending = staff
+            .wards
+            .iter()
+            .find(|w| w.id() == s.ward)
+            .map(|w| w.attending.clone())
+            .unwrap_or_default();
+        out.push(json!({
+            "resourceType": "Task",
+            "id": format!("alert-past-{k:06}"),
+            "meta": {"tag": [
+                {"system": "https://tend.example.org/fhir/CodeSystem/tend-tags", "code": "early-warning"},
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "HTEST", "display": "test health data"}
+            ]},
+            "status": "completed",
+            "businessStatus": {"coding": [{"system": STATUS, "code": "resolved"}], "text": "Resolved"},
+            "intent": "order",
+            "priority": if band == "high" { "stat" } else { "urgent" },
+            "code": {"coding": [{"system": EW, "code": "news2-response", "display": "NEWS2 clinical response"}]},
+            "for": reference("Patient", &s.patient),
+            "location": reference("Location", &s.ward),
+            "authoredOn": instant(set),
+            "lastModified": instant(resolved),
+            "restriction": {"period": {"end": instant(deadline)}},
+            "reasonCode": {"coding": [{"system": BAND, "code": band, "display": words}], "text": words},
+            "owner": reference("Practitioner", &attending),
+            "executionPeriod": {"start": instant(acknowledged), "end": instant(resolved)},
+        }));
+    }
 }
 
 /// The stays on `ward` at `at`.
