@@ -333,6 +333,8 @@ struct MeasurePage {
     chart_class: &'static str,
     months: Vec<MonthRow>,
     drill: bool,
+    /// The measure counts safety reports (which only the safety team may open).
+    counts_reports: bool,
     quarters: Vec<String>,
     magnet: Vec<MagnetRow>,
     magnet_words: String,
@@ -580,6 +582,7 @@ pub(crate) async fn measure(
             chart_class,
             months: rows,
             drill: drillable,
+            counts_reports: i.measure.views.iter().any(|v| v == "safety_event"),
             quarters,
             magnet,
             magnet_words,
