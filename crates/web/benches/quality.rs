@@ -95,21 +95,27 @@ fn main() {
             store.clone(),
             Arc::new(store::SystemClock),
         ));
-        let password = "a long bench passphrase for the quality office";
-        accounts
-            .add(
-                accounts::NewAccount {
-                    username: "quality".into(),
-                    name: "Bench quality officer".into(),
-                    role: access::Role::QualityOfficer,
-                    practitioner: None,
-                    wards: vec![],
-                    organization: None,
-                    password: password.into(),
-                },
-                "bench",
-            )
-            .unwrap();
+        let password = "correct horse battery staple on the bench";
+        // The first account is an administrator's.
+        for (username, role) in [
+            ("admin", access::Role::Administrator),
+            ("quality", access::Role::QualityOfficer),
+        ] {
+            accounts
+                .add(
+                    accounts::NewAccount {
+                        username: username.into(),
+                        name: format!("Bench {username}"),
+                        role,
+                        practitioner: None,
+                        wards: vec![],
+                        organization: None,
+                        password: password.into(),
+                    },
+                    "bench",
+                )
+                .unwrap();
+        }
         let (token, _) = accounts
             .sign_in("quality", password, "127.0.0.1")
             .unwrap()
