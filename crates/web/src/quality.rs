@@ -42,6 +42,22 @@ struct OverviewPage {
 }
 
 impl Web {
+    /// Measure `id` read with `user`'s access, or the page saying there is no such measure.
+    /// Blocking.
+    pub(crate) fn indicator(&self, user: &crate::User, id: &str) -> Result<Indicator, PageError> {
+        let svc = self.quality()?;
+        let access = self.access(user)?;
+        let all = svc.reports(&access).map_err(view::store_error)?;
+        svc.indicator(&access, id, &all)
+            .map_err(view::store_error)?
+            .ok_or_else(|| {
+                view::error_page(
+                    axum::http::StatusCode::NOT_FOUND,
+                    "There is no such measure.",
+                )
+            })
+    }
+
     pub(crate) fn quality(
         &self,
     ) -> Result<std::sync::Arc<measure_reports::MeasureReports>, PageError> {
@@ -350,22 +366,12 @@ pub(crate) async fn measure(
     Query(scope): Query<Scope>,
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::Measures)?;
-    let svc = web.quality()?;
+    web.quality()?;
     let w = web.clone();
     let u = user.clone();
     let drill = user.may(access::Permission::SafetyEvents);
     let page = blocking(move || {
-        let access = w.access(&u)?;
-        let all = svc.reports(&access).map_err(view::store_error)?;
-        let i = svc
-            .indicator(&access, &id, &all)
-            .map_err(view::store_error)?
-            .ok_or_else(|| {
-                view::error_page(
-                    axum::http::StatusCode::NOT_FOUND,
-                    "There is no such measure.",
-                )
-            })?;
+        let i = w.indicator(&u, &id)?;
         let run = scope.chart == "run";
         let (scope_name, points_all, benchmark) = if scope.unit.is_empty() {
             ("Whole hospital".to_string(), i.hospital.clone(), None)

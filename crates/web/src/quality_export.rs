@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::view::{self, PageError};
+use crate::view::PageError;
 use crate::{blocking, Web};
 
 /// A CSV field, quoted when it needs to be; a leading `=`, `+`, `-` or `@` is neutralised so a
@@ -42,21 +42,11 @@ pub(crate) async fn csv(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::Measures)?;
-    let svc = web.quality()?;
+    web.quality()?;
     let w = web.clone();
     let name = format!("{id}.csv");
     let body = blocking(move || {
-        let access = w.access(&user)?;
-        let all = svc.reports(&access).map_err(view::store_error)?;
-        let i = svc
-            .indicator(&access, &id, &all)
-            .map_err(view::store_error)?
-            .ok_or_else(|| {
-                view::error_page(
-                    axum::http::StatusCode::NOT_FOUND,
-                    "There is no such measure.",
-                )
-            })?;
+        let i = w.indicator(&user, &id)?;
         let scale = i.measure.scale();
         let mut out = String::from(
             "measure,unit,unit_name,month,numerator,denominator,rate,rate_unit,status\r\n",
@@ -103,21 +93,11 @@ pub(crate) async fn fhir(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::Measures)?;
-    let svc = web.quality()?;
+    web.quality()?;
     let w = web.clone();
     let name = format!("{id}-measure-reports.json");
     let body = blocking(move || {
-        let access = w.access(&user)?;
-        let all = svc.reports(&access).map_err(view::store_error)?;
-        let i = svc
-            .indicator(&access, &id, &all)
-            .map_err(view::store_error)?
-            .ok_or_else(|| {
-                view::error_page(
-                    axum::http::StatusCode::NOT_FOUND,
-                    "There is no such measure.",
-                )
-            })?;
+        let i = w.indicator(&user, &id)?;
         let bundle = json!({
             "resourceType": "Bundle",
             "type": "collection",
