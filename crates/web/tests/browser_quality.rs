@@ -4,44 +4,16 @@
 //! groups; on a tablet the chart fits the width without a sideways scroll of the page.
 //! Screenshots (desktop and tablet) under `target/e2e-screenshots/`.
 
-use std::sync::Arc;
-
 use thirtyfour::prelude::*;
 
 mod support;
 
 use support::browser::{chromium, shot, sign_in, start_chromedriver, text, wait_for};
 
-struct Fixed;
-impl store::Clock for Fixed {
-    fn now_ms(&self) -> i64 {
-        1_795_507_200_000 // 2026-11-24T08:00:00Z, synth's default now
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quality_officer_reads_a_measure_in_the_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let store = support::sqlite_store(dir.path());
-    let cfg = synth::Config {
-        inpatients: 20,
-        clinic_patients: 400,
-        cancer_referrals: 2,
-        vitals_days: 1,
-        history_days: 730,
-        ..synth::Config::default()
-    };
-    support::put_all(&*store, synth::generate(&cfg).resources);
-    let quality = measure_reports::MeasureReports::new(
-        store.clone(),
-        Arc::new(Fixed),
-        measure_reports::Config {
-            zone: "America/New_York".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    quality.run_now().unwrap();
+    let (store, quality) = support::quality_hospital(dir.path(), 400, 730);
     let state = server::AppState::new(store.clone(), support::gate(&store));
     support::account(
         &state.gate,

@@ -12,36 +12,10 @@ use serde_json::Value;
 mod support;
 use support::page as get;
 
-struct Fixed;
-impl store::Clock for Fixed {
-    fn now_ms(&self) -> i64 {
-        1_795_507_200_000 // 2026-11-24T08:00:00Z, synth's default now
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quality_office_reads_its_measures() {
     let dir = tempfile::tempdir().unwrap();
-    let store = support::sqlite_store(dir.path());
-    let cfg = synth::Config {
-        inpatients: 20,
-        clinic_patients: 300,
-        cancer_referrals: 2,
-        vitals_days: 1,
-        history_days: 120,
-        ..synth::Config::default()
-    };
-    support::put_all(&*store, synth::generate(&cfg).resources);
-    let quality = measure_reports::MeasureReports::new(
-        store.clone(),
-        Arc::new(Fixed),
-        measure_reports::Config {
-            zone: "America/New_York".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    quality.run_now().unwrap();
+    let (store, quality) = support::quality_hospital(dir.path(), 300, 120);
     let state = server::AppState::new(store.clone(), support::gate(&store));
     let gate = state.gate.clone();
     support::account(&gate, "quinn", access::Role::QualityOfficer, None, &[]);

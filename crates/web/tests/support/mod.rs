@@ -269,3 +269,42 @@ pub(crate) async fn page(
     .await;
     (s, page)
 }
+
+/// Synth's "now" (2026-11-24T08:00:00Z), for services that must agree with its history.
+pub(crate) struct SynthNow;
+impl store::Clock for SynthNow {
+    fn now_ms(&self) -> i64 {
+        1_795_507_200_000
+    }
+}
+
+/// A synthetic hospital with `clinic_patients` clinic patients and `history_days` of past
+/// stays in a SQLite store in `dir`, and the quality measures run over it once (hospital
+/// time New York, the clock at synth's now).
+pub(crate) fn quality_hospital(
+    dir: &std::path::Path,
+    clinic_patients: usize,
+    history_days: u32,
+) -> (Arc<dyn store::Store>, Arc<measure_reports::MeasureReports>) {
+    let store = sqlite_store(dir);
+    let cfg = synth::Config {
+        inpatients: 20,
+        clinic_patients,
+        cancer_referrals: 2,
+        vitals_days: 1,
+        history_days,
+        ..synth::Config::default()
+    };
+    put_all(&*store, synth::generate(&cfg).resources);
+    let quality = measure_reports::MeasureReports::new(
+        store.clone(),
+        Arc::new(SynthNow),
+        measure_reports::Config {
+            zone: "America/New_York".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    quality.run_now().unwrap();
+    (store, quality)
+}
