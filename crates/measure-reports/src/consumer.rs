@@ -13,11 +13,11 @@ pub const CONSUMER: &str = "measure-reports";
 const BATCH: usize = 5000;
 
 impl MeasureReports {
-    /// Whether a change to `rtype` can change a measure.
-    fn reads(&self, rtype: &str) -> bool {
-        rtype == "Patient"
-            || rtype == "Location"
-            || self.suite.resource_types().iter().any(|t| t == rtype)
+    /// The resource types whose changes can change a measure.
+    fn read_types(&self) -> Vec<String> {
+        let mut t = self.suite.resource_types();
+        t.extend(["Patient".to_string(), "Location".to_string()]);
+        t
     }
 
     /// Handle what is new; returns the entries read.
@@ -32,7 +32,8 @@ impl MeasureReports {
                 .state
                 .lock()
                 .map_err(|_| Error::Invalid("poisoned".into()))?;
-            if log.iter().any(|v| self.reads(&v.rtype)) {
+            let read = self.read_types();
+            if log.iter().any(|v| read.contains(&v.rtype)) {
                 s.dirty = true;
             }
             let since = s.last_run.map(|t| now_ms - t);

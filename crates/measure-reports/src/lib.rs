@@ -31,7 +31,7 @@ use store::{Progress, Store};
 
 pub use consumer::CONSUMER;
 pub use indicator::{EquityGroup, EquityRow, Indicator, MonthPoint, Unit};
-pub use run::Ran;
+pub use run::{quarter_months, Ran};
 
 /// The tag every report carries (`tend-tags|quality`).
 pub const TAG_SYSTEM: &str = "https://tend.example.org/fhir/CodeSystem/tend-tags";

@@ -37,7 +37,7 @@ pub(crate) struct UnitInfo {
 }
 
 /// The months (`YYYY-MM`) of a quarter (`YYYY-Qn`): first and last.
-pub(crate) fn quarter_months(q: &str) -> Option<(String, String)> {
+pub fn quarter_months(q: &str) -> Option<(String, String)> {
     let (y, n) = q.split_once("-Q")?;
     let n: u32 = n.parse().ok()?;
     (1..=4)

@@ -419,7 +419,7 @@ pub(crate) async fn measure(
             &aria,
         );
         let drillable = drill && i.measure.views.iter().any(|v| v == "safety_event");
-        let mut rows: Vec<MonthRow> = points_all
+        let rows: Vec<MonthRow> = points_all
             .iter()
             .rev()
             .take(MONTHS + 1)
@@ -460,7 +460,6 @@ pub(crate) async fn measure(
                 }
             })
             .collect();
-        rows.truncate(MONTHS + 1);
         let (magnet_words, magnet_met) = magnet_words(&i);
         let (quarters, magnet) = match &i.magnet {
             Some(g) => (
@@ -603,20 +602,11 @@ pub(crate) async fn measure(
 
 /// A unit's rate over a quarter (`YYYY-Qn`), in words.
 fn quarter_rate(i: &Indicator, unit: &str, q: &str) -> Option<String> {
-    let (first, last) = quarter_bounds(q)?;
+    let (first, last) = measure_reports::quarter_months(q)?;
     let months = &i.units.iter().find(|(x, _)| x.id == unit)?.1;
     let (n, d) = months
         .iter()
         .filter(|p| p.month >= first && p.month <= last)
         .fold((0, 0), |a, p| (a.0 + p.numerator, a.1 + p.denominator));
     (d > 0).then(|| num(n as f64 / d as f64 * i.measure.scale()))
-}
-
-/// A quarter's first and last months.
-fn quarter_bounds(q: &str) -> Option<(String, String)> {
-    let (y, n) = q.split_once("-Q")?;
-    let n: u32 = n.parse().ok()?;
-    (1..=4)
-        .contains(&n)
-        .then(|| (format!("{y}-{:02}", n * 3 - 2), format!("{y}-{:02}", n * 3)))
 }
