@@ -92,11 +92,21 @@ const SHIPPED: &[(&str, &str)] = shipped_files!(
     "views/inpatient_stay.json",
     "views/safety_event.json",
     "views/alert_task.json",
+    "views/prevalence_survey.json",
+    "views/device.json",
+    "views/device_use.json",
+    "views/hai.json",
     "measures/falls.json",
     "measures/falls_with_injury.json",
     "measures/falls.sql",
     "measures/alerts_acknowledged.json",
     "measures/alerts_acknowledged.sql",
+    "measures/hapi.json",
+    "measures/restraint.json",
+    "measures/prevalence.sql",
+    "measures/clabsi.json",
+    "measures/cauti.json",
+    "measures/device_infections.sql",
 );
 
 fn file_error(file: &str, message: impl std::fmt::Display) -> Error {

@@ -1,7 +1,10 @@
 //! The shipped measures over a mini hospital worked by hand (`tests/data/mini_hospital.json`):
 //! patient days by the midnight census in hospital time, falls and falls with injury per unit
 //! and month, off-unit falls counted against no unit; early-warning alerts acknowledged by
-//! their deadline (superseded and not-yet-due alerts left out); the same falls by equity group, with
+//! their deadline (superseded and not-yet-due alerts left out); pressure-injury and restraint
+//! prevalence from the surveys, on the unit the patient was on when surveyed; CLABSI and
+//! CAUTI per 1,000 device days by the same census, infections placed by the NHSN transfer
+//! rule; the same falls by equity group, with
 //! small cells suppressed and ratios to the reference group; the Magnet grid against the
 //! shipped benchmark.
 
@@ -74,6 +77,7 @@ pub fn resources(data: &Value) -> Vec<Value> {
         }
         out.push(t);
     }
+    surveillance_resources(data, &mut out);
     let f = Formats::shipped();
     let reporter = Reporter {
         reference: "Practitioner/n1".into(),
@@ -124,6 +128,71 @@ pub fn resources(data: &Value) -> Vec<Value> {
         );
     }
     out
+}
+
+/// The mini hospital's prevalence surveys, lines and catheters, and infections, as Tend
+/// records them; `status` and `verification` override what was recorded (entered in error,
+/// refuted).
+fn surveillance_resources(data: &Value, out: &mut Vec<Value>) {
+    use surveillance::device::{DeviceKind, DeviceUse};
+    use surveillance::infection::{Event, Infection};
+    use surveillance::survey::{Finding, NotAssessed, Restraint, Stage, Survey};
+    let now = at(&json!("2026-03-02T12:00:00Z"));
+    for s in data["surveys"].as_array().unwrap() {
+        let survey = Survey {
+            patient: s["patient"].as_str().unwrap().into(),
+            encounter: None,
+            surveyed: at(&s["at"]),
+            surveyor: None,
+            pressure_injury: match s["hapi"].as_str() {
+                Some(c) => Finding::Found(Stage::parse(c).unwrap()),
+                None => Finding::NotAssessed(NotAssessed::Refused),
+            },
+            restraint: match s["restraint"].as_str() {
+                Some(c) => Finding::Found(Restraint::parse(c).unwrap()),
+                None => Finding::NotAssessed(NotAssessed::Unavailable),
+            },
+        };
+        let mut o = survey.observation(s["id"].as_str().unwrap(), now);
+        if let Some(st) = s.get("status") {
+            o["status"] = st.clone();
+        }
+        out.push(o);
+    }
+    for d in data["devices"].as_array().unwrap() {
+        let id = d["id"].as_str().unwrap();
+        let u = DeviceUse {
+            patient: d["patient"].as_str().unwrap().into(),
+            encounter: None,
+            kind: DeviceKind::parse(d["kind"].as_str().unwrap()).unwrap(),
+            placed: at(&d["placed"]),
+            removed: (!d["removed"].is_null()).then(|| at(&d["removed"])),
+            site: None,
+        };
+        let (device, mut statement) = u.resources(&format!("dev-{id}"), id, now).unwrap();
+        if let Some(st) = d.get("status") {
+            statement["status"] = st.clone();
+        }
+        out.push(device);
+        out.push(statement);
+    }
+    for i in data["infections"].as_array().unwrap() {
+        let date = i["date"].as_str().unwrap();
+        let inf = Infection {
+            patient: i["patient"].as_str().unwrap().into(),
+            encounter: None,
+            event: Event::parse(i["event"].as_str().unwrap()).unwrap(),
+            date_of_event: chrono::NaiveDate::parse_from_str(&date[..10], "%Y-%m-%d").unwrap(),
+            recorder: None,
+        };
+        let mut c = inf.condition(i["id"].as_str().unwrap(), now);
+        // An instant as recorded by another system, not a date.
+        c["onsetDateTime"] = json!(date);
+        if let Some(v) = i.get("verification") {
+            c["verificationStatus"]["coding"][0]["code"] = v.clone();
+        }
+        out.push(c);
+    }
 }
 
 #[test]

@@ -57,6 +57,9 @@ pub struct Grid {
     /// The eight quarters, oldest first, ending with the last quarter asked for.
     pub quarters: Vec<String>,
     pub units: Vec<UnitRow>,
+    /// Units with no benchmark in any of the quarters (no benchmark for their type): left
+    /// out of the rule, not counted against it.
+    pub no_benchmark: Vec<String>,
     /// Units outperforming in the majority of quarters.
     pub units_outperforming: usize,
     /// The majority of units do.
@@ -92,7 +95,17 @@ pub fn last_quarters(last: &str) -> Option<Vec<String>> {
 /// is not a quarter.
 pub fn evaluate(values: &[UnitQuarter], better: Better, last: &str) -> Option<Grid> {
     let quarters = last_quarters(last)?;
-    let units: BTreeSet<&str> = values.iter().map(|v| v.unit.as_str()).collect();
+    let all: BTreeSet<&str> = values.iter().map(|v| v.unit.as_str()).collect();
+    let benchmarked: BTreeSet<&str> = values
+        .iter()
+        .filter(|v| v.benchmark.is_some() && quarters.contains(&v.quarter))
+        .map(|v| v.unit.as_str())
+        .collect();
+    let no_benchmark: Vec<String> = all
+        .difference(&benchmarked)
+        .map(|u| u.to_string())
+        .collect();
+    let units = benchmarked;
     let at: BTreeMap<(&str, &str), &UnitQuarter> = values
         .iter()
         .map(|v| ((v.unit.as_str(), v.quarter.as_str()), v))
@@ -135,6 +148,7 @@ pub fn evaluate(values: &[UnitQuarter], better: Better, last: &str) -> Option<Gr
         met: !rows.is_empty() && units_outperforming * 2 > rows.len(),
         quarters,
         units: rows,
+        no_benchmark,
         units_outperforming,
     })
 }

@@ -56,7 +56,10 @@ fn the_magnet_rule() {
                     unit: unit.clone(),
                     quarter: quarters[i].clone(),
                     value: v.as_f64(),
-                    benchmark: Some(bench[i]),
+                    benchmark: (!case["no_benchmark"]
+                        .as_array()
+                        .is_some_and(|n| n.iter().any(|u| u == unit.as_str())))
+                    .then_some(bench[i]),
                 });
             }
         }
@@ -89,6 +92,11 @@ fn the_magnet_rule() {
             "{name}"
         );
         assert_eq!(grid.met, e["met"].as_bool().unwrap(), "{name}");
+        let left_out: Vec<&str> = e["no_benchmark"]
+            .as_array()
+            .map(|n| n.iter().map(|u| u.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(grid.no_benchmark, left_out, "{name}");
     }
     assert!(evaluate(&[], Better::Lower, "2026-Q5").is_none());
 }

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::vitals::{Sim, VitalsStream};
 use crate::{
-    clinic, community, facility, inpatients, referrals, safety_reports, social_screenings, stays,
-    tumour_boards,
+    clinic, community, facility, indicators, inpatients, referrals, safety_reports,
+    social_screenings, stays, tumour_boards,
 };
 
 /// What to generate. Time and seed are inputs: generation never reads the clock.
@@ -69,7 +69,7 @@ impl Hospital {
 
 /// Resource types in load order; a resource only refers to types before it (or, for
 /// Observation panels, to Observations pushed before them).
-const ORDER: [&str; 24] = [
+const ORDER: [&str; 26] = [
     "Organization",
     "Location",
     "HealthcareService",
@@ -86,6 +86,8 @@ const ORDER: [&str; 24] = [
     "CarePlan",
     "AllergyIntolerance",
     "MedicationRequest",
+    "Device",
+    "DeviceUseStatement",
     "Observation",
     "Procedure",
     "DiagnosticReport",
@@ -167,6 +169,7 @@ pub fn generate(cfg: &Config) -> Hospital {
     community::generate(cfg, &staff, &mut out);
     let past = stays::generate(cfg, &staff, first_clinic..first_referral, &mut out);
     safety_reports::generate(cfg, &staff, first_clinic..first_referral, &past, &mut out);
+    indicators::generate(cfg, &staff, &past, &mut out);
     Hospital {
         resources: out.into_resources(),
         sims,

@@ -40,6 +40,7 @@ mod demographics;
 mod facility;
 mod fhir;
 mod hospital;
+mod indicators;
 mod inpatients;
 mod names;
 mod oesophageal;

@@ -22,6 +22,8 @@ const PHYSICAL_TYPE: &str = "http://terminology.hl7.org/CodeSystem/location-phys
 pub(crate) struct Stay {
     pub(crate) ward: String,
     pub(crate) patient: String,
+    /// The stay's `Encounter` id.
+    pub(crate) encounter: String,
     pub(crate) start: DateTime<Utc>,
     pub(crate) end: DateTime<Utc>,
     pub(crate) interpreter: bool,
@@ -160,6 +162,7 @@ pub(crate) fn generate(
                 stays.push(Stay {
                     ward: ward.id(),
                     patient: who.0.clone(),
+                    encounter: id.clone(),
                     start: t,
                     end,
                     interpreter: who.2,

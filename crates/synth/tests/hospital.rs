@@ -1436,3 +1436,76 @@ fn safety_reports_cover_every_category_kind_and_review_stage() {
     assert!(count(&|e| e.reporter.is_none()) > 0, "some anonymous");
     assert!(count(&|e| e.review.share) > 0, "some learning shared");
 }
+
+#[test]
+fn every_ward_has_monthly_surveys_lines_catheters_and_a_few_infections() {
+    use surveillance::survey::{Finding, Survey};
+    let h = default_hospital();
+    let surveys: Vec<Survey> = of_type(h, "Observation")
+        .filter(|o| o["code"]["coding"][0]["code"] == "prevalence-survey")
+        .map(|o| Survey::from_observation(o).unwrap())
+        .collect();
+    let months: std::collections::BTreeSet<String> = surveys
+        .iter()
+        .map(|s| s.surveyed.format("%Y-%m").to_string())
+        .collect();
+    println!("{} surveys over {} months", surveys.len(), months.len());
+    assert!(months.len() >= 24, "{months:?}");
+    let share = |f: &dyn Fn(&Survey) -> Option<bool>| {
+        let seen: Vec<bool> = surveys.iter().filter_map(f).collect();
+        seen.iter().filter(|b| **b).count() as f64 / seen.len() as f64
+    };
+    let hapi = share(&|s| match s.pressure_injury {
+        Finding::Found(st) => Some(st.counts()),
+        Finding::NotAssessed(_) => None,
+    });
+    let restraint = share(&|s| match s.restraint {
+        Finding::Found(r) => Some(r.counts()),
+        Finding::NotAssessed(_) => None,
+    });
+    println!(
+        "stage 2+ {:.1}%, restraint {:.1}%",
+        hapi * 100.0,
+        restraint * 100.0
+    );
+    assert!((0.01..0.05).contains(&hapi), "{hapi}");
+    assert!((0.01..0.05).contains(&restraint), "{restraint}");
+    assert!(surveys
+        .iter()
+        .any(|s| matches!(s.pressure_injury, Finding::NotAssessed(_))));
+
+    let uses: Vec<&Value> = of_type(h, "DeviceUseStatement").collect();
+    let devices: std::collections::HashMap<&str, &Value> = of_type(h, "Device")
+        .map(|d| (d["id"].as_str().unwrap(), d))
+        .collect();
+    let kind = |u: &Value| {
+        let id = u["device"]["reference"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("Device/");
+        devices[id]["type"]["coding"][0]["code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for k in ["central-line", "urinary-catheter"] {
+        let n = uses.iter().filter(|u| kind(u) == k).count();
+        println!("{n} {k}s");
+        assert!(n > 500, "{k}: {n}");
+    }
+    assert!(
+        uses.iter().any(|u| u["status"] == "active"),
+        "some current inpatients have a line or catheter in"
+    );
+    let infections: Vec<&Value> = of_type(h, "Condition")
+        .filter(|c| c["code"]["coding"][0]["system"] == surveillance::HAI_SYSTEM)
+        .collect();
+    for e in ["clabsi", "cauti"] {
+        let n = infections
+            .iter()
+            .filter(|c| c["code"]["coding"][0]["code"] == e)
+            .count();
+        println!("{n} {e}");
+        assert!((3..60).contains(&n), "{e}: {n}");
+    }
+}

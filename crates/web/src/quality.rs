@@ -202,19 +202,19 @@ fn gap_words(i: &Indicator) -> Option<String> {
 fn magnet_words(i: &Indicator) -> (String, Option<bool>) {
     match &i.magnet {
         None => ("No complete quarter yet.".into(), None),
+        Some(g) if g.units.is_empty() => ("No benchmark set for these units.".into(), None),
         Some(g) => {
             let units = g.units.len();
-            let benchmarked = g
-                .units
-                .iter()
-                .any(|u| u.cells.iter().any(|c| *c != quality::Cell::NoData));
-            if !benchmarked {
-                return ("No benchmark set for these units.".into(), None);
-            }
+            let without = match g.no_benchmark.len() {
+                0 => String::new(),
+                1 => " (1 unit has no benchmark for its type)".into(),
+                n => format!(" ({n} units have no benchmark for their type)"),
+            };
             (
                 format!(
-                    "{} of {units} units outperformed the benchmark in at least 5 of the last 8 quarters: {}",
+                    "{} of {units} {} outperformed the benchmark in at least 5 of the last 8 quarters{without}: {}",
                     g.units_outperforming,
+                    if units == 1 { "unit" } else { "units" },
                     if g.met { "the Magnet rule is met" } else { "the Magnet rule is not met" }
                 ),
                 Some(g.met),
@@ -355,6 +355,8 @@ struct MeasurePage {
     magnet: Vec<MagnetRow>,
     magnet_words: String,
     magnet_met: Option<bool>,
+    /// The units left out of the Magnet rule for want of a benchmark, by name.
+    no_benchmark: String,
     equity_period: String,
     equity: Vec<(String, Vec<EquityLine>)>,
 }
@@ -461,6 +463,18 @@ pub(crate) async fn measure(
             })
             .collect();
         let (magnet_words, magnet_met) = magnet_words(&i);
+        let no_benchmark = i
+            .magnet
+            .iter()
+            .flat_map(|g| &g.no_benchmark)
+            .map(|id| {
+                i.units
+                    .iter()
+                    .find(|(u, _)| u.id == *id)
+                    .map_or(id.clone(), |(u, _)| u.name.clone())
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let (quarters, magnet) = match &i.magnet {
             Some(g) => (
                 g.quarters.iter().map(|q| q.replace("-Q", " Q")).collect(),
@@ -592,6 +606,7 @@ pub(crate) async fn measure(
             magnet,
             magnet_words,
             magnet_met,
+            no_benchmark,
             equity_period,
             equity,
         })
