@@ -2,7 +2,10 @@
 //! 100,000) synthetic inpatients: a Patient each (sex, birth date, race, language, one in
 //! ten needing an interpreter), one stay each of 1 to 9 days on one of 20 units over two
 //! years, with a move to a second unit for one in five, a fall for one in 100 (a third with
-//! injury), filed as Tend files reports, and an early-warning alert for one in ten. Prints
+//! injury), filed as Tend files reports, an early-warning alert for one in ten, a
+//! prevalence survey for about one stay in six, a central line for one in eight and a
+//! urinary catheter for one in five (each with an infection for one in 300), recorded as
+//! crate `surveillance` records them. Prints
 //! the rows per second of each view and of the SQL, the equity stratification of every
 //! measure over the last four quarters, and the whole run. Target (the quality issue): the
 //! whole suite over 1M patients in ≤ 60 s.
@@ -12,6 +15,9 @@ use std::time::Instant;
 use chrono::{Duration, TimeZone, Utc};
 use safety_events::{Details, Fall, Formats, Report, Reporter};
 use serde_json::{json, Value};
+use surveillance::device::{DeviceKind, DeviceUse};
+use surveillance::infection::{Event, Infection};
+use surveillance::survey::{Finding, Restraint, Stage, Survey};
 
 fn main() {
     let n: usize = std::env::var("MEASURES_BENCH_PATIENTS")
@@ -80,6 +86,58 @@ fn main() {
             t["executionPeriod"] =
                 json!({"start": fmt(raised + Duration::minutes(next(80) as i64))});
             resources.push(t);
+        }
+        let survey_at = arrived + Duration::hours(12);
+        if (next(30) as i64) < days {
+            let pick = next(100);
+            let s = Survey {
+                patient: format!("p{i}"),
+                encounter: None,
+                surveyed: survey_at,
+                surveyor: None,
+                pressure_injury: Finding::Found(if pick < 2 { Stage::Stage2 } else { Stage::None }),
+                restraint: Finding::Found(if pick == 50 {
+                    Restraint::Limb
+                } else {
+                    Restraint::None
+                }),
+            };
+            resources.push(s.observation(&format!("s{i}"), survey_at));
+        }
+        for (kind, one_in, event) in [
+            (DeviceKind::CentralLine, 8, Event::Clabsi),
+            (DeviceKind::UrinaryCatheter, 5, Event::Cauti),
+        ] {
+            if next(one_in) != 0 {
+                continue;
+            }
+            let u = DeviceUse {
+                patient: format!("p{i}"),
+                encounter: None,
+                kind,
+                placed: arrived + Duration::hours(2),
+                removed: Some(left - Duration::hours(4)),
+                site: None,
+            };
+            let (device, statement) = u
+                .resources(
+                    &format!("d{}{i}", kind.code()),
+                    &format!("u{}{i}", kind.code()),
+                    arrived,
+                )
+                .unwrap();
+            resources.push(device);
+            resources.push(statement);
+            if days >= 4 && next(300) == 0 {
+                let inf = Infection {
+                    patient: format!("p{i}"),
+                    encounter: None,
+                    event,
+                    date_of_event: (arrived + Duration::days(3)).date_naive(),
+                    recorder: None,
+                };
+                resources.push(inf.condition(&format!("h{}{i}", kind.code()), left));
+            }
         }
         if next(100) == 0 {
             let r = Report {

@@ -57,26 +57,7 @@ pub(crate) async fn page(
 ) -> Result<Response, PageError> {
     let user = crate::session::user(&auth, access::Permission::Board)?;
     let ew = web.ew()?;
-    let ward = q
-        .ward
-        .filter(|w| !w.is_empty() && w != "all")
-        .or_else(|| {
-            user.wards
-                .first()
-                .map(|w| w.trim_start_matches("Location/").to_string())
-        })
-        .ok_or_else(|| {
-            view::error_page(
-                axum::http::StatusCode::BAD_REQUEST,
-                "Choose a ward for the handover sheet from the board.",
-            )
-        })?;
-    if !user.hospital_wide() && !user.wards.contains(&format!("Location/{ward}")) {
-        return Err(view::error_page(
-            axum::http::StatusCode::FORBIDDEN,
-            "This ward is not one of yours. Your role covers the wards listed on your board.",
-        ));
-    }
+    let ward = one_ward(&user, q.ward, "the handover sheet")?;
     let (w, reader, zone) = (web.clone(), user.clone(), web.config.zone);
     let ward_id = ward.clone();
     let (title, lines, now) = blocking(move || {
@@ -115,6 +96,35 @@ pub(crate) async fn page(
         }),
         seen,
     ))
+}
+
+/// The ward a ward page is for: the one asked for, else the user's first; refused when it
+/// is not one of theirs. `what` names the page in the message when no ward is chosen.
+pub(crate) fn one_ward(
+    user: &crate::User,
+    asked: Option<String>,
+    what: &str,
+) -> Result<String, PageError> {
+    let ward = asked
+        .filter(|w| !w.is_empty() && w != "all")
+        .or_else(|| {
+            user.wards
+                .first()
+                .map(|w| w.trim_start_matches("Location/").to_string())
+        })
+        .ok_or_else(|| {
+            view::error_page(
+                axum::http::StatusCode::BAD_REQUEST,
+                &format!("Choose a ward for {what} from the board."),
+            )
+        })?;
+    if !user.hospital_wide() && !user.wards.contains(&format!("Location/{ward}")) {
+        return Err(view::error_page(
+            axum::http::StatusCode::FORBIDDEN,
+            "This ward is not one of yours. Your role covers the wards listed on your board.",
+        ));
+    }
+    Ok(ward)
 }
 
 fn line(

@@ -68,6 +68,7 @@ mod signin;
 mod social_concerns;
 mod social_needs;
 mod social_worklist;
+mod survey;
 mod users;
 mod view;
 mod vitals;
@@ -168,6 +169,7 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/board", get(board::page))
         .route("/board/rows", get(board::rows))
         .route("/board/handover", get(handover::page))
+        .route("/board/survey", get(survey::page).post(survey::submit))
         .route("/patients/{id}", get(chart::page))
         .route(
             "/patients/{id}/vitals",

@@ -103,6 +103,13 @@ impl Zone {
         }
     }
 
+    /// The hospital's calendar day of an instant as `YYYYMMDD` (a key for once-a-day records).
+    pub fn day_key(&self, ms: i64) -> String {
+        self.at(ms)
+            .map(|t| t.format("%Y%m%d").to_string())
+            .unwrap_or_default()
+    }
+
     /// The value of an `<input type="datetime-local">` for an instant (`2026-12-06T14:05`).
     pub fn input_value(&self, ms: i64) -> String {
         self.at(ms)

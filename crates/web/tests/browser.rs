@@ -234,6 +234,50 @@ async fn a_nurse_and_a_rapid_response_team_do_their_jobs() {
     driver.set_window_rect(0, 0, 800, 1280).await.unwrap();
     shot(&driver, "2-board-tablet").await;
     driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+
+    // The monthly prevalence survey, from the board: one patient surveyed, the rest later.
+    driver
+        .find(By::LinkText("Pressure injury and restraint survey"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(driver.current_url().await.unwrap().path(), "/board/survey");
+    for (id, value) in [("pi-p1", "deep-tissue"), ("re-p1", "none")] {
+        driver
+            .find(By::Css(format!("#{id} option[value='{value}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    shot(&driver, "2-survey").await;
+    driver
+        .find(By::Css(".survey-save button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for("the survey to be recorded", 10, || async {
+        text(&driver, "p.notice")
+            .await
+            .contains("Recorded the survey of 1 patient")
+    })
+    .await;
+    assert!(text(&driver, ".survey-save")
+        .await
+        .contains("1 of 3 patients surveyed today"));
+    driver.set_window_rect(0, 0, 800, 1280).await.unwrap();
+    shot(&driver, "2-survey-tablet").await;
+    driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+    driver.goto(format!("{base}/board")).await.unwrap();
+    wait_for("the board to go live again", 10, || async {
+        text(&driver, "#live-state").await == "live"
+    })
+    .await;
     let board_window = driver.window().await.unwrap();
 
     // A second window: the bedside form for Mei Chen, at the bottom of the board.

@@ -308,6 +308,12 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             "code": {"coding": [{"system": LOINC, "code": "8867-4"}]}, "subject": {"reference": "Patient/p1"},
             "effectiveDateTime": today(), "valueQuantity": {"value": 91, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}}))
         }
+        // A central line in p1, as the ward records it.
+        ("POST", "/fhir/DeviceUseStatement") => Some(
+            json!({"resourceType": "DeviceUseStatement", "status": "active",
+            "subject": {"reference": "Patient/p1"}, "device": {"reference": "Device/line-1"},
+            "timingPeriod": {"start": today()}}),
+        ),
         ("POST", "/fhir/Task") => Some(
             json!({"resourceType": "Task", "status": "requested", "intent": "order",
             "for": {"reference": "Patient/p1"}, "description": "Call back"}),

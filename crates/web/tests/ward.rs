@@ -808,3 +808,124 @@ async fn the_chart_and_the_board_show_what_to_know_before_acting() {
     let card_b = support::between(&inbox, "/patients/pb\"", "</li>");
     assert!(!card_b.contains("DNACPR"), "{card_b}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ward_records_its_prevalence_survey_once_a_day() {
+    let w = world("UTC");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (s, _, page) = send(&w.app, get("/board/survey?ward=ward-9n", &cookie)).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    for p in ["pa", "pb", "pc"] {
+        assert!(page.contains(&format!("name=\"pi.{p}\"")), "{p}");
+    }
+    assert!(page.contains("Deep tissue pressure injury"));
+    let csrf = support::between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    // Half a patient's survey is refused and nothing is recorded.
+    let (s, _, page) = send(
+        &w.app,
+        post(
+            "/board/survey?ward=ward-9n",
+            &cookie,
+            &format!("csrf={csrf}&pi.pa=stage-2&re.pa=&pi.pb=none&re.pb=none"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("choose both the pressure injury finding and the restraint finding"));
+    assert!(
+        page.contains("<option value=\"stage-2\" selected>"),
+        "what was typed is kept"
+    );
+    let store = w.ew.store();
+    let sys = store::Access::system();
+    let surveys = |store: &Arc<dyn store::Store>| {
+        let q = search::SearchQuery::parse(
+            search::Registry::r4(),
+            "Observation",
+            &[(
+                "code".to_string(),
+                "https://tend.example.org/fhir/CodeSystem/nursing-survey|prevalence-survey"
+                    .to_string(),
+            )],
+        )
+        .unwrap();
+        store.search(&sys, &q).unwrap().matches.len()
+    };
+    assert_eq!(surveys(store), 0);
+    // Two patients surveyed, one left for later; a patient not on the ward is ignored.
+    let (s, _, page) = send(
+        &w.app,
+        post(
+            "/board/survey?ward=ward-9n",
+            &cookie,
+            &format!("csrf={csrf}&pi.pa=stage-2&re.pa=limb&pi.pb=na%3Aasked-declined&re.pb=none&pi.zz=stage-4&re.zz=vest"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(surveys(store), 2);
+    let pa = view_read(store, "pps-pa");
+    assert_eq!(
+        pa["performer"][0]["reference"], "Practitioner/n1",
+        "the nurse signed in"
+    );
+    let read = surveillance::survey::Survey::from_observation(&pa).unwrap();
+    assert_eq!(
+        read.pressure_injury,
+        surveillance::survey::Finding::Found(surveillance::survey::Stage::Stage2)
+    );
+    assert_eq!(read.encounter.as_deref(), Some("e-pa"));
+    // Saving again the same day corrects the survey, not a second one.
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            "/board/survey?ward=ward-9n",
+            &cookie,
+            &format!("csrf={csrf}&pi.pa=stage-1&re.pa=none"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(surveys(store), 2);
+    let (_, _, page) = send(&w.app, get("/board/survey?ward=ward-9n", &cookie)).await;
+    assert!(
+        page.contains("<option value=\"stage-1\" selected>"),
+        "today's survey is shown"
+    );
+    assert!(page.contains("Recorded"));
+    // Another ward's survey is not this nurse's; nor is posting without the form's token.
+    let (s, _, _) = send(&w.app, get("/board/survey?ward=ward-elsewhere", &cookie)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            "/board/survey?ward=ward-9n",
+            &cookie,
+            "csrf=forged&pi.pc=none&re.pc=none",
+        ),
+    )
+    .await;
+    assert_ne!(s, StatusCode::SEE_OTHER);
+    assert_eq!(surveys(store), 2);
+}
+
+/// A resource the survey wrote, whatever its id's day part.
+fn view_read(store: &Arc<dyn store::Store>, prefix: &str) -> Value {
+    let q = search::SearchQuery::parse(
+        search::Registry::r4(),
+        "Observation",
+        &[(
+            "code".to_string(),
+            "https://tend.example.org/fhir/CodeSystem/nursing-survey|prevalence-survey".to_string(),
+        )],
+    )
+    .unwrap();
+    store
+        .search(&store::Access::system(), &q)
+        .unwrap()
+        .matches
+        .into_iter()
+        .map(|h| serde_json::from_str::<Value>(&h.body).unwrap())
+        .find(|o| o["id"].as_str().unwrap_or("").starts_with(prefix))
+        .unwrap()
+}
