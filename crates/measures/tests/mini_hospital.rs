@@ -460,3 +460,28 @@ fn the_magnet_grid_uses_the_benchmark_of_the_unit_s_type() {
     assert_eq!(a.cells[0], quality::Cell::NoData);
     assert!(!grid.met);
 }
+
+#[test]
+fn every_shipped_view_runs_directly_and_agrees_with_the_engine() {
+    let data = load();
+    let resources = resources(&data);
+    let dir = format!("{}/data/views", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let definition: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let view = views::View::parse(&definition).unwrap();
+        assert!(view.is_direct(), "{} is left to the engine", path.display());
+        let direct: Vec<Vec<Value>> = resources
+            .iter()
+            .flat_map(|r| view.resource_rows(r).unwrap())
+            .collect();
+        let engine = view.engine_only();
+        let slow: Vec<Vec<Value>> = resources
+            .iter()
+            .flat_map(|r| engine.resource_rows(r).unwrap())
+            .collect();
+        assert!(!direct.is_empty(), "{}", path.display());
+        assert_eq!(direct, slow, "{}", path.display());
+    }
+}

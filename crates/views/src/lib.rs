@@ -5,7 +5,9 @@
 //! A thin adapter around the SQL-on-FHIR engine crate (`octofhir-sof`'s in-memory
 //! evaluator, on the FHIRPath engine Tend already uses). [`View::parse`] reads and checks a
 //! ViewDefinition and compiles its expressions once; [`View::rows`] flattens resources
-//! into a [`Table`] (the view's columns, typed, and one row per selected element).
+//! into a [`Table`] (the view's columns, typed, and one row per selected element). A view
+//! within a common FHIRPath subset runs on a direct evaluator over the JSON instead
+//! ([`View::is_direct`], module `fast`); the tests check it against the engine.
 //!
 //! *Architecture invariant:* it is the only crate that names the engine's types; the
 //! engine's futures are driven on the calling thread (`fhirpath::block_on`): no runtime.
@@ -13,6 +15,8 @@
 //! (`tests/official_suite.rs`) and prints its pass count.
 
 use serde_json::Value;
+
+mod fast;
 
 /// The crate's error type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +69,8 @@ pub struct View {
     name: String,
     definition: Value,
     compiled: octofhir_sof::CompiledView,
+    /// The direct evaluator, when the view is within its subset.
+    fast: Option<fast::FastView>,
 }
 
 impl std::fmt::Debug for View {
@@ -102,10 +108,13 @@ impl View {
             octofhir_sof::ViewDefinition::from_json(definition).map_err(|e| err(e.to_string()))?;
         let compiled = fhirpath::block_on(octofhir_sof::CompiledView::compile(&vd))
             .map_err(|e| err(e.to_string()))?;
+        let names: Vec<String> = compiled.columns().iter().map(|c| c.name.clone()).collect();
+        let fast = fast::FastView::compile(definition, &names);
         Ok(View {
             name: name.clone(),
             definition: definition.clone(),
             compiled,
+            fast,
         })
     }
 
@@ -138,8 +147,45 @@ impl View {
             .collect()
     }
 
+    /// Whether the view runs on the direct evaluator (its FHIRPath is within the common
+    /// subset) rather than the general engine.
+    pub fn is_direct(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// The same view on the general engine alone.
+    pub fn engine_only(mut self) -> View {
+        self.fast = None;
+        self
+    }
+
+    /// The rows of one resource by the general engine alone (what the direct evaluator is
+    /// checked against).
+    pub fn engine_rows(&self, resource: &Value) -> Result<Vec<Vec<Value>>, Error> {
+        fhirpath::block_on(self.compiled.execute_resource(resource))
+            .map_err(|e| self.row_error(resource, e.to_string()))
+    }
+
+    fn row_error(&self, resource: &Value, message: String) -> Error {
+        Error::Row {
+            view: self.name.clone(),
+            resource: format!(
+                "{}/{}",
+                resource["resourceType"].as_str().unwrap_or("?"),
+                resource["id"].as_str().unwrap_or("?")
+            ),
+            message,
+        }
+    }
+
     /// The rows of one resource (none when it is of another type or its `where` fails).
     pub fn resource_rows(&self, resource: &Value) -> Result<Vec<Vec<Value>>, Error> {
+        if let Some(f) = &self.fast {
+            if resource["resourceType"].as_str() != Some(self.resource()) {
+                return Ok(Vec::new());
+            }
+            return f.rows(resource).map_err(|m| self.row_error(resource, m));
+        }
         fhirpath::block_on(self.compiled.execute_resource(resource)).map_err(|e| Error::Row {
             view: self.name.clone(),
             resource: format!(

@@ -116,3 +116,62 @@ fn the_official_sql_on_fhir_suite() {
     assert_eq!(total, TOTAL, "the suite's size changed");
     assert!(passed >= FLOOR, "{passed} pass, below the floor of {FLOOR}");
 }
+
+/// Every suite view the direct evaluator takes gives the engine's rows (order ignored) on
+/// the suite's resources, and fails where the engine fails.
+#[test]
+fn the_direct_evaluator_agrees_with_the_engine() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql-on-fhir-v2");
+    let (mut direct, mut total) = (0, 0);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let file = entry.unwrap().path();
+        if file.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let resources: Vec<Value> = doc["resources"].as_array().cloned().unwrap_or_default();
+        for test in doc["tests"].as_array().into_iter().flatten() {
+            total += 1;
+            let Ok(view) = views::View::parse(&test["view"]) else {
+                continue;
+            };
+            if !view.is_direct() {
+                continue;
+            }
+            direct += 1;
+            let title = test["title"].as_str().unwrap_or("?");
+            let fast: Result<Vec<String>, _> = resources
+                .iter()
+                .map(|r| view.resource_rows(r))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|rs| {
+                    rs.into_iter()
+                        .flatten()
+                        .map(|row| canonical(&Value::Array(row)))
+                        .collect()
+                });
+            let engine = view.engine_only();
+            let slow: Result<Vec<String>, _> = resources
+                .iter()
+                .map(|r| engine.resource_rows(r))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|rs| {
+                    rs.into_iter()
+                        .flatten()
+                        .map(|row| canonical(&Value::Array(row)))
+                        .collect()
+                });
+            match (fast, slow) {
+                (Ok(mut f), Ok(mut s)) => {
+                    f.sort();
+                    s.sort();
+                    assert_eq!(f, s, "{title}");
+                }
+                (Err(_), Err(_)) => {}
+                (f, s) => panic!("{title}: direct {f:?}, engine {s:?}"),
+            }
+        }
+    }
+    println!("the direct evaluator takes {direct} of {total} suite views");
+    assert!(direct >= 40, "{direct}");
+}
