@@ -78,6 +78,9 @@ pub struct Timing {
 #[derive(Debug)]
 pub struct Suite {
     views: Vec<views::View>,
+    /// Tables derived from the views by SQL (`data/tables/NAME.sql`), computed once a run,
+    /// before the measures, for the measures that share them.
+    tables: Vec<(String, String)>,
     measures: Vec<Measure>,
 }
 
@@ -96,6 +99,7 @@ const SHIPPED: &[(&str, &str)] = shipped_files!(
     "views/device.json",
     "views/device_use.json",
     "views/hai.json",
+    "tables/census.sql",
     "measures/falls.json",
     "measures/falls_with_injury.json",
     "measures/falls.sql",
@@ -127,11 +131,17 @@ impl Suite {
     pub fn from_files(files: impl IntoIterator<Item = (String, String)>) -> Result<Suite, Error> {
         let files: BTreeMap<String, String> = files.into_iter().collect();
         let mut views = Vec::new();
+        let mut tables = Vec::new();
         let mut measures = Vec::new();
         for (path, text) in &files {
             if path.starts_with("views/") && path.ends_with(".json") {
                 let v: Value = serde_json::from_str(text).map_err(|e| file_error(path, e))?;
                 views.push(views::View::parse(&v)?);
+            } else if let Some(name) = path
+                .strip_prefix("tables/")
+                .and_then(|p| p.strip_suffix(".sql"))
+            {
+                tables.push((name.to_string(), text.clone()));
             } else if path.starts_with("measures/") && path.ends_with(".json") {
                 let mut m: Measure = serde_json::from_str(text).map_err(|e| file_error(path, e))?;
                 m.query = files
@@ -142,15 +152,17 @@ impl Suite {
             }
         }
         for m in &measures {
-            if let Some(v) = m
-                .views
-                .iter()
-                .find(|v| !views.iter().any(|x| x.name() == *v))
-            {
-                return Err(file_error(&m.id, format!("no view {v}")));
+            if let Some(v) = m.views.iter().find(|v| {
+                !views.iter().any(|x| x.name() == *v) && !tables.iter().any(|(t, _)| t == *v)
+            }) {
+                return Err(file_error(&m.id, format!("no view or table {v}")));
             }
         }
-        Ok(Suite { views, measures })
+        Ok(Suite {
+            views,
+            tables,
+            measures,
+        })
     }
 
     /// Whether `zone` is an IANA time zone the SQL can be given.
@@ -201,6 +213,36 @@ impl Suite {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| file_error("runtime", e))?;
+        let mut view_rows = view_rows.clone();
+        for (name, query) in &self.tables {
+            let started = std::time::Instant::now();
+            let sql = query.replace("{zone}", zone).replace("{as_of}", as_of);
+            let err = |e: datafusion::error::DataFusionError| Error::Sql {
+                measure: format!("table {name}"),
+                message: e.to_string(),
+            };
+            let batches = runtime.block_on(async {
+                let df = ctx.sql(&sql).await.map_err(err)?;
+                df.collect().await.map_err(err)
+            })?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let schema = match batches.first() {
+                Some(b) => b.schema(),
+                None => runtime
+                    .block_on(async { ctx.sql(&sql).await.map(|df| df.schema().inner().clone()) })
+                    .map_err(err)?,
+            };
+            let mem = MemTable::try_new(schema, vec![batches]).map_err(err)?;
+            ctx.register_table(name.as_str(), Arc::new(mem))
+                .map_err(err)?;
+            view_rows.insert(name.as_str(), rows);
+            timing.push(Timing {
+                name: format!("table {name}"),
+                rows,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        let view_rows = &view_rows;
         let mut out = Vec::new();
         for m in &self.measures {
             let started = std::time::Instant::now();

@@ -1,7 +1,7 @@
 -- A device-associated infection rate (NHSN): infections attributed to each unit per month,
 -- and the unit's device days, per patient (for the equity strata; the unit's figures are
 -- their sums).
---   Device days, counted as patient days are (the midnight census, hospital time): a patient
+--   Device days, counted as patient days are (the midnight census, tables/census.sql): a patient
 --   counts one device day on a unit for each midnight they are there with at least one
 --   device of the kind in place (several lines at once are one line day).
 --   Infections: confirmed NHSN events of the kind ({event}), by date of event. The location
@@ -12,23 +12,7 @@
 --   (present on admission: date of event before day 3) is counted against no unit.
 -- {devices}: the device type codings, as SQL (`(system, code)` tests on the device view);
 -- {zone}: the hospital's IANA time zone; {as_of}: the end of stays and devices still open.
-WITH stay AS (
-  SELECT unit, patient,
-         to_local_time(arrow_cast(arrow_cast(to_timestamp(arrived), 'Timestamp(Nanosecond, Some("UTC"))'), 'Timestamp(Nanosecond, Some("{zone}"))')) AS arrived,
-         to_local_time(arrow_cast(arrow_cast(to_timestamp(COALESCE("left", '{as_of}')), 'Timestamp(Nanosecond, Some("UTC"))'), 'Timestamp(Nanosecond, Some("{zone}"))')) AS left_at
-  FROM inpatient_stay
-  WHERE unit IS NOT NULL AND arrived IS NOT NULL
-),
-midnight AS (
-  SELECT unit, patient,
-         unnest(generate_series(
-           date_trunc('day', arrived - INTERVAL '1 microsecond') + INTERVAL '1 day',
-           left_at - INTERVAL '1 microsecond',
-           INTERVAL '1 day')) AS day
-  FROM stay
-  WHERE left_at > arrived
-),
-kind AS (
+WITH kind AS (
   SELECT DISTINCT device FROM device WHERE {devices}
 ),
 in_place AS (
@@ -40,7 +24,7 @@ in_place AS (
 ),
 device_day AS (
   SELECT DISTINCT m.unit, m.patient, m.day
-  FROM midnight m JOIN in_place d ON d.patient = m.patient
+  FROM census m JOIN in_place d ON d.patient = m.patient
   WHERE d.placed <= m.day AND m.day < d.removed
 ),
 days AS (
@@ -59,7 +43,7 @@ event AS (
 ),
 infection AS (
   SELECT m.unit, e.patient, to_char(e.day, '%Y-%m') AS month, count(*) AS infections
-  FROM event e JOIN midnight m ON m.patient = e.patient AND m.day = e.day - INTERVAL '1 day'
+  FROM event e JOIN census m ON m.patient = e.patient AND m.day = e.day - INTERVAL '1 day'
   GROUP BY 1, 2, 3
 )
 SELECT COALESCE(d.unit, i.unit) AS unit,

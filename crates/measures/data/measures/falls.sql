@@ -1,28 +1,10 @@
 -- Patient falls on each unit per month, and the unit's patient days by the midnight census,
 -- per patient (for the equity strata; the unit's figures are their sums).
--- {zone}: the hospital's IANA time zone; {as_of}: the end of stays still open (RFC 3339).
--- FHIR instants carry their offsets; to_timestamp gives UTC, marked as UTC before it is
--- shown in hospital time, so midnights and months are the hospital's.
-WITH stay AS (
-  SELECT unit, patient,
-         to_local_time(arrow_cast(arrow_cast(to_timestamp(arrived), 'Timestamp(Nanosecond, Some("UTC"))'), 'Timestamp(Nanosecond, Some("{zone}"))')) AS arrived,
-         to_local_time(arrow_cast(arrow_cast(to_timestamp(COALESCE("left", '{as_of}')), 'Timestamp(Nanosecond, Some("UTC"))'), 'Timestamp(Nanosecond, Some("{zone}"))')) AS left_at
-  FROM inpatient_stay
-  WHERE unit IS NOT NULL AND arrived IS NOT NULL
-),
-midnight AS (
-  -- Every midnight from the first at or after arrival to the last before leaving.
-  SELECT unit, patient,
-         unnest(generate_series(
-           date_trunc('day', arrived - INTERVAL '1 microsecond') + INTERVAL '1 day',
-           left_at - INTERVAL '1 microsecond',
-           INTERVAL '1 day')) AS day
-  FROM stay
-  WHERE left_at > arrived
-),
-days AS (
+-- Patient days from the midnight census (tables/census.sql). {zone}: the hospital's IANA
+-- time zone (a fall's month is the hospital's).
+WITH days AS (
   SELECT unit, patient, to_char(day, '%Y-%m') AS month, count(*) AS patient_days
-  FROM midnight
+  FROM census
   GROUP BY unit, patient, to_char(day, '%Y-%m')
 ),
 fall AS (
