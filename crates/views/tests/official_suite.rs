@@ -140,27 +140,19 @@ fn the_direct_evaluator_agrees_with_the_engine() {
             }
             direct += 1;
             let title = test["title"].as_str().unwrap_or("?");
-            let fast: Result<Vec<String>, _> = resources
-                .iter()
-                .map(|r| view.resource_rows(r))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|rs| {
-                    rs.into_iter()
-                        .flatten()
-                        .map(|row| canonical(&Value::Array(row)))
-                        .collect()
-                });
-            let engine = view.engine_only();
-            let slow: Result<Vec<String>, _> = resources
-                .iter()
-                .map(|r| engine.resource_rows(r))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|rs| {
-                    rs.into_iter()
-                        .flatten()
-                        .map(|row| canonical(&Value::Array(row)))
-                        .collect()
-                });
+            let rows = |v: &views::View| -> Result<Vec<String>, views::Error> {
+                let mut out = Vec::new();
+                for r in &resources {
+                    out.extend(
+                        v.resource_rows(r)?
+                            .into_iter()
+                            .map(|row| canonical(&Value::Array(row))),
+                    );
+                }
+                Ok(out)
+            };
+            let fast = rows(&view);
+            let slow = rows(&view.engine_only());
             match (fast, slow) {
                 (Ok(mut f), Ok(mut s)) => {
                     f.sort();
