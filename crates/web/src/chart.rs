@@ -112,6 +112,12 @@ struct ChartPage {
     /// Which page of sets (0: the newest), and whether earlier ones exist.
     page: usize,
     earlier: bool,
+    /// Lines and catheters, those in first; and what a nurse can record.
+    devices: Vec<crate::chart_devices::DeviceLine>,
+    device_kinds: Vec<(&'static str, &'static str)>,
+    /// Now, for the time-placed field.
+    now_input: String,
+    may_record: bool,
 }
 
 fn text_of(concept: &Value) -> String {
@@ -381,16 +387,21 @@ pub(crate) async fn page(
     let pid = id.clone();
     let gaps = web.app.care_gaps.clone();
     let (w, reader) = (web.clone(), user.clone());
-    let ((who, stay, ((columns, rows, line), earlier), essentials, problems, alerts), gaps) =
-        blocking(move || {
-            let access = w.access(&reader)?;
-            let loaded = load(&ew, &access, &pid, w.config.zone, page)?;
-            let gaps = gaps
-                .map(|g| crate::care_gaps::chart_gaps(&g, &pid))
-                .transpose()?;
-            Ok((loaded, gaps))
-        })
-        .await?;
+    let (
+        (who, stay, ((columns, rows, line), earlier), essentials, problems, alerts),
+        gaps,
+        devices,
+    ) = blocking(move || {
+        let access = w.access(&reader)?;
+        let loaded = load(&ew, &access, &pid, w.config.zone, page)?;
+        let gaps = gaps
+            .map(|g| crate::care_gaps::chart_gaps(&g, &pid))
+            .transpose()?;
+        let now = crate::local::Now::new(ew.now_ms(), w.config.zone);
+        let devices = crate::chart_devices::load(&**ew.store(), &access, &pid, now, w.config.zone)?;
+        Ok((loaded, gaps, devices))
+    })
+    .await?;
     Ok(view::render(&ChartPage {
         nav: Nav::new(&user, "chart", web.config.zone),
         id,
@@ -405,6 +416,10 @@ pub(crate) async fn page(
         gaps,
         page,
         earlier,
+        devices,
+        device_kinds: crate::chart_devices::kinds(),
+        now_input: web.config.zone.input_value(web.ew()?.now_ms()),
+        may_record: user.may(access::Permission::RecordWrite),
     }))
 }
 

@@ -41,6 +41,7 @@ mod alerts;
 mod board;
 mod care_gaps;
 mod chart;
+mod chart_devices;
 mod chart_essentials;
 mod flash;
 mod handover;
@@ -162,6 +163,11 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/admin/users", get(users::page).post(users::add))
         .route("/admin/users/{username}/{action}", post(users::act))
         .route("/patients/{id}/break-glass", post(chart::break_glass))
+        .route("/patients/{id}/devices", post(chart_devices::placed))
+        .route(
+            "/patients/{id}/devices/{use_id}/removed",
+            post(chart_devices::removed),
+        )
         .route("/sign-in", get(signin::page).post(signin::submit))
         .route("/sign-out", post(signin::sign_out))
         .route("/sign-in/sso", get(signin::sso))

@@ -929,3 +929,90 @@ fn view_read(store: &Arc<dyn store::Store>, prefix: &str) -> Value {
         .find(|o| o["id"].as_str().unwrap_or("").starts_with(prefix))
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_records_lines_and_catheters_with_their_device_day() {
+    let w = world("UTC");
+    let cookie = support::sign_in(&w.app, "nurse").await;
+    let (_, _, page) = send(&w.app, get("/patients/pa", &cookie)).await;
+    assert!(page.contains("No central line or urinary catheter recorded."));
+    let csrf = support::between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    // Placed two days ago (day 3 today), in hospital time.
+    let placed = chrono::DateTime::from_timestamp_millis(T0 - 2 * 24 * 60 * MIN)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            "/patients/pa/devices",
+            &cookie,
+            &format!("csrf={csrf}&kind=central-line&site=Right+internal+jugular&placed={placed}"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&w.app, get("/patients/pa", &cookie)).await;
+    let card = support::between(&page, "id=\"devices\"", "</section>");
+    assert!(
+        card.contains("Central line") && card.contains("Right internal jugular"),
+        "{card}"
+    );
+    assert!(card.contains("In, Day 3"), "{card}");
+    // What the measures count: a DeviceUseStatement with a Device of the kind, in the stay.
+    let uses = view_search(&w, "DeviceUseStatement");
+    assert_eq!(uses.len(), 1);
+    assert_eq!(uses[0]["derivedFrom"][0]["reference"], "Encounter/e-pa");
+    let use_id = uses[0]["id"].as_str().unwrap().to_string();
+    // Nonsense is refused and nothing is recorded.
+    for form in [
+        format!("csrf={csrf}&kind=chest-drain"),
+        format!("csrf={csrf}&kind=urinary-catheter&placed=2999-01-01T00:00"),
+        format!("csrf={csrf}&kind=urinary-catheter&placed=yesterday"),
+    ] {
+        let (s, _, _) = send(&w.app, post("/patients/pa/devices", &cookie, &form)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{form}");
+    }
+    assert_eq!(view_search(&w, "DeviceUseStatement").len(), 1);
+    // Removed now; the card says so; a second click records nothing more.
+    for _ in 0..2 {
+        let (s, _, _) = send(
+            &w.app,
+            post(
+                &format!("/patients/pa/devices/{use_id}/removed"),
+                &cookie,
+                &format!("csrf={csrf}"),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+    }
+    let uses = view_search(&w, "DeviceUseStatement");
+    assert_eq!(uses[0]["status"], "completed");
+    assert!(uses[0]["timingPeriod"]["end"].is_string());
+    let (_, _, page) = send(&w.app, get("/patients/pa", &cookie)).await;
+    let card = support::between(&page, "id=\"devices\"", "</section>");
+    assert!(card.contains("Removed "), "{card}");
+    // Another patient's line cannot be removed through this patient's record.
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            &format!("/patients/pb/devices/{use_id}/removed"),
+            &cookie,
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+fn view_search(w: &World, rtype: &str) -> Vec<Value> {
+    let q = search::SearchQuery::parse(search::Registry::r4(), rtype, &[]).unwrap();
+    w.ew.store()
+        .search(&store::Access::system(), &q)
+        .unwrap()
+        .matches
+        .into_iter()
+        .map(|h| serde_json::from_str::<Value>(&h.body).unwrap())
+        .collect()
+}
