@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use store::{Entry, Mode, Store, WriteOp};
+use store::{Entry, Mode, Store};
 
 use crate::config::DatabaseArgs;
 
@@ -356,17 +356,7 @@ pub(crate) fn load(store: &dyn Store, resources: Vec<serde_json::Value>) -> anyh
 
 /// An update-at-id entry for a resource that carries its id.
 pub(crate) fn put_entry(resource: serde_json::Value) -> Option<Entry> {
-    let rtype = resource.get("resourceType")?.as_str()?.to_string();
-    let id = resource.get("id")?.as_str()?.to_string();
-    Some(Entry {
-        full_url: None,
-        op: WriteOp::Update {
-            rtype,
-            id,
-            resource,
-            if_match: None,
-        },
-    })
+    Entry::put(resource)
 }
 
 async fn stream_vitals(store: Arc<dyn Store>, mut stream: synth::VitalsStream, tick: u64) {

@@ -92,15 +92,7 @@ fn hl7_now(ms: i64) -> String {
 }
 
 fn put(resource: Value) -> Option<Entry> {
-    Some(Entry {
-        full_url: None,
-        op: WriteOp::Update {
-            rtype: resource["resourceType"].as_str()?.to_string(),
-            id: resource["id"].as_str()?.to_string(),
-            resource,
-            if_match: None,
-        },
-    })
+    Entry::put(resource)
 }
 
 impl Feed {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use community::Directory;
 use serde_json::Value;
-use store::{Access, Entry, Mode, WriteOp};
+use store::{Access, Entry, Mode};
 
 use crate::{q, Error, Referrals};
 
@@ -104,19 +104,7 @@ impl Referrals {
     /// services the file held.
     pub fn import(&self, access: &Access, hsds: &str) -> Result<usize, Error> {
         let d = Directory::from_hsds(hsds)?;
-        let entries: Vec<Entry> = d
-            .resources()
-            .into_iter()
-            .map(|r| Entry {
-                full_url: None,
-                op: WriteOp::Update {
-                    rtype: r["resourceType"].as_str().unwrap_or_default().to_string(),
-                    id: r["id"].as_str().unwrap_or_default().to_string(),
-                    resource: r,
-                    if_match: None,
-                },
-            })
-            .collect();
+        let entries: Vec<Entry> = d.resources().into_iter().filter_map(Entry::put).collect();
         for r in self.store.write(access, entries, Mode::Atomic)? {
             r?;
         }

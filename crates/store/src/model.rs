@@ -152,6 +152,22 @@ pub struct Entry {
     pub op: WriteOp,
 }
 
+impl Entry {
+    /// An update at the resource's own type and id (created or replaced, no version
+    /// check); `None` when the resource carries no type or id.
+    pub fn put(resource: Value) -> Option<Entry> {
+        Some(Entry {
+            full_url: None,
+            op: WriteOp::Update {
+                rtype: resource.get("resourceType")?.as_str()?.to_string(),
+                id: resource.get("id")?.as_str()?.to_string(),
+                resource,
+                if_match: None,
+            },
+        })
+    }
+}
+
 /// A page of search results.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchPage {

@@ -68,6 +68,21 @@ impl DeviceKind {
     }
 }
 
+/// Mark a recorded device removed at `at`: its DeviceUseStatement's period closes and it is
+/// completed; its Device (when given) becomes inactive. A statement already closed is left
+/// as it was (returns `false`).
+pub fn removed(statement: &mut Value, device: Option<&mut Value>, at: DateTime<Utc>) -> bool {
+    if statement["timingPeriod"]["end"].is_string() {
+        return false;
+    }
+    statement["timingPeriod"]["end"] = json!(instant(at));
+    statement["status"] = json!("completed");
+    if let Some(d) = device {
+        d["status"] = json!("inactive");
+    }
+    true
+}
+
 /// A device in a patient, from placement to removal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceUse {

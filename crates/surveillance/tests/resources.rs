@@ -92,12 +92,28 @@ fn a_device_is_a_device_and_its_time_in_the_patient() {
     assert_eq!(statement["status"], "active");
     assert!(statement["timingPeriod"].get("end").is_none());
     assert_eq!(statement["device"]["reference"], "Device/dev1");
-    u.removed = Some(t("2026-02-14T09:00:00Z"));
+    // Removed later: the recorded pair is closed as if recorded removed, once.
+    let (mut open_device, mut open_statement) = (device, statement);
+    let out = t("2026-02-14T09:00:00Z");
+    assert!(surveillance::device::removed(
+        &mut open_statement,
+        Some(&mut open_device),
+        out
+    ));
+    assert!(!surveillance::device::removed(
+        &mut open_statement,
+        None,
+        t("2026-02-15T09:00:00Z")
+    ));
+    u.removed = Some(out);
     let (device, statement) = u
         .resources("dev1", "use1", t("2026-02-14T09:10:00Z"))
         .unwrap();
     assert_eq!(device["status"], "inactive");
     assert_eq!(statement["timingPeriod"]["end"], "2026-02-14T09:00:00Z");
+    assert_eq!(open_device, device);
+    assert_eq!(open_statement["timingPeriod"], statement["timingPeriod"]);
+    assert_eq!(open_statement["status"], statement["status"]);
     u.removed = Some(t("2026-02-09T09:00:00Z"));
     assert!(u
         .resources("dev1", "use1", t("2026-02-14T09:10:00Z"))

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use serde_json::Value;
-use store::{Entry, Mode, WriteOp};
+use store::{Entry, Mode};
 use surveillance::device::{DeviceKind, DeviceUse};
 
 use crate::local::Now;
@@ -186,15 +186,7 @@ pub(crate) async fn placed(
             .map_err(|e| refuse(&e.to_string()))?;
         let entries = [device, statement]
             .into_iter()
-            .map(|r| Entry {
-                full_url: None,
-                op: WriteOp::Update {
-                    rtype: r["resourceType"].as_str().unwrap_or_default().to_string(),
-                    id: r["id"].as_str().unwrap_or_default().to_string(),
-                    resource: r,
-                    if_match: None,
-                },
-            })
+            .filter_map(Entry::put)
             .collect();
         // Written as the nurse, both or neither: the store decides.
         store
@@ -228,39 +220,20 @@ pub(crate) async fn removed(
                     "There is no such line or catheter on this patient's record.",
                 )
             })?;
-        if u["timingPeriod"]["end"].is_string() {
+        let mut device = u["device"]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("Device/"))
+            .and_then(|did| view::read(&**store, &access, "Device", did));
+        let now = chrono::DateTime::from_timestamp_millis(ew.now_ms()).unwrap_or_default();
+        if !surveillance::device::removed(&mut u, device.as_mut(), now) {
             // Already out: nothing to do (a second click records nothing twice).
             return Ok(());
         }
-        let now = search::format_instant(ew.now_ms());
-        u["timingPeriod"]["end"] = Value::String(now);
-        u["status"] = Value::String("completed".into());
-        let mut entries = vec![Entry {
-            full_url: None,
-            op: WriteOp::Update {
-                rtype: "DeviceUseStatement".into(),
-                id: use_id.clone(),
-                resource: u.clone(),
-                if_match: None,
-            },
-        }];
-        if let Some(did) = u["device"]["reference"]
-            .as_str()
-            .and_then(|r| r.strip_prefix("Device/"))
-        {
-            if let Some(mut d) = view::read(&**store, &access, "Device", did) {
-                d["status"] = Value::String("inactive".into());
-                entries.push(Entry {
-                    full_url: None,
-                    op: WriteOp::Update {
-                        rtype: "Device".into(),
-                        id: did.to_string(),
-                        resource: d,
-                        if_match: None,
-                    },
-                });
-            }
-        }
+        let entries = [Some(u), device]
+            .into_iter()
+            .flatten()
+            .filter_map(Entry::put)
+            .collect();
         store
             .write(&access, entries, Mode::Atomic)
             .map_err(view::store_error)?;

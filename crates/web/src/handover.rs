@@ -66,9 +66,7 @@ pub(crate) async fn page(
         let store = ew.store();
         let now = Now::new(ew.now_ms(), zone);
         let reference = format!("Location/{ward_id}");
-        let title = view::read(&**store, &access, "Location", &ward_id)
-            .and_then(|l| l["name"].as_str().map(str::to_string))
-            .unwrap_or_else(|| "Ward".into());
+        let title = ward_name(&**store, &access, &ward_id)?;
         let mut statuses = ew.ward_status(&reference).map_err(view::store_error)?;
         statuses.sort_by(|a, b| {
             early_warning::ranking::bed_order(a.bed_display.as_deref(), b.bed_display.as_deref())
@@ -96,6 +94,21 @@ pub(crate) async fn page(
         }),
         seen,
     ))
+}
+
+/// A ward's name; a ward that does not exist is a clear "not found", not an empty ward.
+pub(crate) fn ward_name(
+    store: &dyn store::Store,
+    access: &store::Access,
+    ward: &str,
+) -> Result<String, PageError> {
+    let l = view::read(store, access, "Location", ward).ok_or_else(|| {
+        view::error_page(
+            axum::http::StatusCode::NOT_FOUND,
+            "There is no ward with this link. Choose a ward from the board.",
+        )
+    })?;
+    Ok(l["name"].as_str().unwrap_or("Ward").to_string())
 }
 
 /// The ward a ward page is for: the one asked for, else the user's first; refused when it

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
-use store::{Entry, Mode, WriteOp};
+use store::{Entry, Mode};
 use surveillance::survey::{Finding, NotAssessed, Restraint, Stage, Survey};
 
 use crate::local::Now;
@@ -143,15 +143,20 @@ struct Ward {
     patients: Vec<OnWard>,
 }
 
+impl Ward {
+    /// Patients with today's survey recorded.
+    fn surveyed(&self) -> usize {
+        self.patients.iter().filter(|p| p.2.is_some()).count()
+    }
+}
+
 fn ward(web: &Web, user: &crate::User, ward: &str) -> Result<(Ward, Now), PageError> {
     let ew = web.ew()?;
     // The patients' records are read as the signed-in user: the store decides.
     let access = web.access(user)?;
     let store = ew.store();
     let now = Now::new(ew.now_ms(), web.config.zone);
-    let title = view::read(&**store, &access, "Location", ward)
-        .and_then(|l| l["name"].as_str().map(str::to_string))
-        .unwrap_or_else(|| "Ward".into());
+    let title = crate::handover::ward_name(&**store, &access, ward)?;
     let day = web.config.zone.day_key(now.ms);
     let mut statuses = ew
         .ward_status(&format!("Location/{ward}"))
@@ -255,7 +260,7 @@ pub(crate) async fn page(
             title: w.title.clone(),
             today: w.today.clone(),
             rows: rows(&w, now, &HashMap::new(), &[]),
-            surveyed: w.patients.iter().filter(|p| p.2.is_some()).count(),
+            surveyed: w.surveyed(),
             notice,
             errors: Vec::new(),
         }),
@@ -321,18 +326,7 @@ pub(crate) async fn submit(
         let recorded = chrono::DateTime::from_timestamp_millis(now.ms).unwrap_or_default();
         let entries: Vec<Entry> = surveys
             .iter()
-            .map(|s| {
-                let id = survey_id(&s.patient, &day);
-                Entry {
-                    full_url: None,
-                    op: WriteOp::Update {
-                        rtype: "Observation".into(),
-                        resource: s.observation(&id, recorded),
-                        id,
-                        if_match: None,
-                    },
-                }
-            })
+            .filter_map(|s| Entry::put(s.observation(&survey_id(&s.patient, &day), recorded)))
             .collect();
         // Written as the nurse, all or none: the store decides.
         w2.ew()?
@@ -363,7 +357,7 @@ pub(crate) async fn submit(
                 title: w.title.clone(),
                 today: w.today.clone(),
                 rows: rows(&w, now, &typed, &wrong),
-                surveyed: w.patients.iter().filter(|p| p.2.is_some()).count(),
+                surveyed: w.surveyed(),
                 notice: None,
                 errors,
             });

@@ -209,6 +209,8 @@ fn world_with(config: web::WebConfig) -> World {
         Some("Practitioner/n1"),
         &["Location/ward-9n"],
     );
+    // A hospital-wide role: any ward, including one that does not exist.
+    support::account(&gate, "rapid", access::Role::RapidResponse, None, &[]);
     World {
         app: support::app_with(state, config),
         clock,
@@ -836,22 +838,8 @@ async fn the_ward_records_its_prevalence_survey_once_a_day() {
         page.contains("<option value=\"stage-2\" selected>"),
         "what was typed is kept"
     );
-    let store = w.ew.store();
-    let sys = store::Access::system();
-    let surveys = |store: &Arc<dyn store::Store>| {
-        let q = search::SearchQuery::parse(
-            search::Registry::r4(),
-            "Observation",
-            &[(
-                "code".to_string(),
-                "https://tend.example.org/fhir/CodeSystem/nursing-survey|prevalence-survey"
-                    .to_string(),
-            )],
-        )
-        .unwrap();
-        store.search(&sys, &q).unwrap().matches.len()
-    };
-    assert_eq!(surveys(store), 0);
+    let surveys = || stored(&w, "Observation", &[("code", SURVEY_CODE)]);
+    assert_eq!(surveys().len(), 0);
     // Two patients surveyed, one left for later; a patient not on the ward is ignored.
     let (s, _, page) = send(
         &w.app,
@@ -863,8 +851,11 @@ async fn the_ward_records_its_prevalence_survey_once_a_day() {
     )
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
-    assert_eq!(surveys(store), 2);
-    let pa = view_read(store, "pps-pa");
+    assert_eq!(surveys().len(), 2);
+    let pa = surveys()
+        .into_iter()
+        .find(|o| o["id"].as_str().unwrap_or("").starts_with("pps-pa-"))
+        .unwrap();
     assert_eq!(
         pa["performer"][0]["reference"], "Practitioner/n1",
         "the nurse signed in"
@@ -886,7 +877,7 @@ async fn the_ward_records_its_prevalence_survey_once_a_day() {
     )
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    assert_eq!(surveys(store), 2);
+    assert_eq!(surveys().len(), 2);
     let (_, _, page) = send(&w.app, get("/board/survey?ward=ward-9n", &cookie)).await;
     assert!(
         page.contains("<option value=\"stage-1\" selected>"),
@@ -896,6 +887,17 @@ async fn the_ward_records_its_prevalence_survey_once_a_day() {
     // Another ward's survey is not this nurse's; nor is posting without the form's token.
     let (s, _, _) = send(&w.app, get("/board/survey?ward=ward-elsewhere", &cookie)).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // A ward that does not exist is "not found", not an empty ward, for the whole hospital's
+    // roles too.
+    let rapid = support::sign_in(&w.app, "rapid").await;
+    for page in [
+        "/board/survey?ward=ward-nowhere",
+        "/board/handover?ward=ward-nowhere",
+    ] {
+        let (s, _, body) = send(&w.app, get(page, &rapid)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{page}");
+        assert!(body.contains("There is no ward with this link"), "{page}");
+    }
     let (s, _, _) = send(
         &w.app,
         post(
@@ -906,29 +908,12 @@ async fn the_ward_records_its_prevalence_survey_once_a_day() {
     )
     .await;
     assert_ne!(s, StatusCode::SEE_OTHER);
-    assert_eq!(surveys(store), 2);
+    assert_eq!(surveys().len(), 2);
 }
 
-/// A resource the survey wrote, whatever its id's day part.
-fn view_read(store: &Arc<dyn store::Store>, prefix: &str) -> Value {
-    let q = search::SearchQuery::parse(
-        search::Registry::r4(),
-        "Observation",
-        &[(
-            "code".to_string(),
-            "https://tend.example.org/fhir/CodeSystem/nursing-survey|prevalence-survey".to_string(),
-        )],
-    )
-    .unwrap();
-    store
-        .search(&store::Access::system(), &q)
-        .unwrap()
-        .matches
-        .into_iter()
-        .map(|h| serde_json::from_str::<Value>(&h.body).unwrap())
-        .find(|o| o["id"].as_str().unwrap_or("").starts_with(prefix))
-        .unwrap()
-}
+/// The code of a prevalence survey's Observation.
+const SURVEY_CODE: &str =
+    "https://tend.example.org/fhir/CodeSystem/nursing-survey|prevalence-survey";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chart_records_lines_and_catheters_with_their_device_day() {
@@ -960,7 +945,7 @@ async fn the_chart_records_lines_and_catheters_with_their_device_day() {
     );
     assert!(card.contains("In, Day 3"), "{card}");
     // What the measures count: a DeviceUseStatement with a Device of the kind, in the stay.
-    let uses = view_search(&w, "DeviceUseStatement");
+    let uses = stored(&w, "DeviceUseStatement", &[]);
     assert_eq!(uses.len(), 1);
     assert_eq!(uses[0]["derivedFrom"][0]["reference"], "Encounter/e-pa");
     let use_id = uses[0]["id"].as_str().unwrap().to_string();
@@ -973,7 +958,7 @@ async fn the_chart_records_lines_and_catheters_with_their_device_day() {
         let (s, _, _) = send(&w.app, post("/patients/pa/devices", &cookie, &form)).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{form}");
     }
-    assert_eq!(view_search(&w, "DeviceUseStatement").len(), 1);
+    assert_eq!(stored(&w, "DeviceUseStatement", &[]).len(), 1);
     // Removed now; the card says so; a second click records nothing more.
     for _ in 0..2 {
         let (s, _, _) = send(
@@ -987,7 +972,7 @@ async fn the_chart_records_lines_and_catheters_with_their_device_day() {
         .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
     }
-    let uses = view_search(&w, "DeviceUseStatement");
+    let uses = stored(&w, "DeviceUseStatement", &[]);
     assert_eq!(uses[0]["status"], "completed");
     assert!(uses[0]["timingPeriod"]["end"].is_string());
     let (_, _, page) = send(&w.app, get("/patients/pa", &cookie)).await;
@@ -1006,8 +991,13 @@ async fn the_chart_records_lines_and_catheters_with_their_device_day() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-fn view_search(w: &World, rtype: &str) -> Vec<Value> {
-    let q = search::SearchQuery::parse(search::Registry::r4(), rtype, &[]).unwrap();
+/// What the store holds of `rtype` matching `params`, read as Tend itself.
+fn stored(w: &World, rtype: &str, params: &[(&str, &str)]) -> Vec<Value> {
+    let params: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let q = search::SearchQuery::parse(search::Registry::r4(), rtype, &params).unwrap();
     w.ew.store()
         .search(&store::Access::system(), &q)
         .unwrap()
