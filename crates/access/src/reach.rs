@@ -67,6 +67,8 @@ pub struct Access {
     reach: Reach,
     /// The break-the-glass reason this access relies on, when the glass was broken.
     break_glass: Option<String>,
+    /// Case review ([`Access::measure_cases`]): the reached patients' Patient resources.
+    cases: bool,
 }
 
 impl Access {
@@ -76,6 +78,7 @@ impl Access {
             who: Who::System,
             reach: Reach::All,
             break_glass: None,
+            cases: false,
         }
     }
 
@@ -99,7 +102,24 @@ impl Access {
             who: Who::Caller(p),
             reach,
             break_glass: glass,
+            cases: false,
         }
+    }
+
+    /// The patients behind a measure's number, for a person whose role reviews them
+    /// ([`Permission::MeasureCases`]): those patients' Patient resources, read only, on top
+    /// of what the role reads anyway; no other record of theirs. `None` for anyone else.
+    /// Built by the quality pages from the measures' own result, never from the request.
+    pub fn measure_cases(p: Principal, patients: BTreeSet<String>) -> Option<Access> {
+        if !p.may(Permission::MeasureCases) || !p.needs_relationship() {
+            return None;
+        }
+        Some(Access {
+            who: Who::Caller(p),
+            reach: Reach::Patients(patients),
+            break_glass: None,
+            cases: true,
+        })
     }
 
     /// Whether `p` reaches every patient whatever its relationships: an integration
@@ -132,7 +152,9 @@ impl Access {
     pub fn may_type(&self, rtype: &str, write: bool) -> bool {
         match &self.who {
             Who::System => true,
-            Who::Caller(p) => p.may_fhir(rtype, write),
+            Who::Caller(p) => {
+                p.may_fhir(rtype, write) || (self.cases && !write && rtype == "Patient")
+            }
         }
     }
 
@@ -384,6 +406,34 @@ mod tests {
         );
         assert_eq!(q.reach(), &Reach::none());
         assert!(q.break_glass().is_none());
+    }
+
+    #[test]
+    fn case_review_reads_the_patients_behind_a_number_and_nothing_else() {
+        let ids = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect();
+        let q = Access::measure_cases(person(Role::QualityOfficer), ids(&["a"])).unwrap();
+        assert_eq!(q.check("Patient", false, &["a"], false, None), Ok(()));
+        assert_eq!(
+            q.check("Patient", false, &["b"], false, None),
+            Err(Denied::Patient("Patient/b".into()))
+        );
+        assert!(matches!(
+            q.check("Patient", true, &["a"], false, None),
+            Err(Denied::Type { .. })
+        ));
+        assert!(matches!(
+            q.check("Observation", false, &["a"], false, None),
+            Err(Denied::Type { .. })
+        ));
+        // The role alone reads no Patient; other roles get no case review.
+        let plain = Access::caller(person(Role::QualityOfficer), reach(&["a"]), None);
+        assert!(plain.check("Patient", false, &["a"], false, None).is_err());
+        for r in [Role::SafetyReviewer, Role::Nurse, Role::Administrator] {
+            assert!(
+                Access::measure_cases(person(r), ids(&["a"])).is_none(),
+                "{r}"
+            );
+        }
     }
 
     #[test]

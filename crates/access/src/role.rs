@@ -168,6 +168,9 @@ pub enum Permission {
     BreakGlass,
     /// Population measures (MeasureReports), stratified; no patient-level data.
     Measures,
+    /// The patients behind a measure's number, for case review: who they are, the unit and
+    /// what they counted; not their charts.
+    MeasureCases,
     /// Safety-event reports (AdverseEvent) hospital-wide: the safety team's review.
     SafetyEvents,
     /// File safety-event reports (in one's own name or anonymously) and read back one's
@@ -211,6 +214,9 @@ impl Permission {
                 "Break the glass: reach a patient outside one's care, with a reason"
             }
             Permission::Measures => "Population measures (MeasureReports), no patient-level data",
+            Permission::MeasureCases => {
+                "The patients behind a measure's number (case review), not their charts"
+            }
             Permission::SafetyEvents => "Review safety-event reports (AdverseEvent) hospital-wide",
             Permission::ReportSafetyEvents => {
                 "Report safety events (named or anonymous) and read back one's own"
@@ -229,7 +235,7 @@ impl Permission {
         }
     }
 
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::Board,
         Permission::ChartRead,
         Permission::RecordWrite,
@@ -238,6 +244,7 @@ impl Permission {
         Permission::SensitiveRead,
         Permission::BreakGlass,
         Permission::Measures,
+        Permission::MeasureCases,
         Permission::SafetyEvents,
         Permission::ReportSafetyEvents,
         Permission::TumourBoard,
@@ -289,6 +296,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
         Permission::Measures,
         &[QualityOfficer, SafetyReviewer, Administrator],
     ),
+    (Permission::MeasureCases, &[QualityOfficer]),
     (Permission::SafetyEvents, &[SafetyReviewer]),
     (
         Permission::ReportSafetyEvents,

@@ -47,7 +47,7 @@ impl MeasureReports {
         };
         // Run once the backlog is read, so a long catch-up runs the suite once.
         if due && log.len() < BATCH {
-            let (reports, mut ran) = self.compute()?;
+            let (reports, mut ran, cases) = self.compute()?;
             let entries = self.changes(reports)?;
             ran.written = entries.len();
             let upto = last.unwrap_or(from);
@@ -68,7 +68,7 @@ impl MeasureReports {
                 written = ran.written,
                 "quality measures run"
             );
-            self.remember(&ran);
+            self.remember(&ran, cases);
         } else if let Some(l) = last {
             store.save_checkpoint(CONSUMER, l)?;
         }

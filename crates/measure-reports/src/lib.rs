@@ -19,7 +19,10 @@
 //!   MeasureReports) and assembles what the quality pages show: the hospital's and each
 //!   unit's months as an SPC chart, the Magnet grid against the benchmark of each unit's
 //!   type, and the latest equity report.
+//! - [`MeasureReports::cases`]: the patients behind a unit's month of a measure, from the
+//!   last run (kept in memory, never written as such), for the quality pages' case review.
 
+mod cases;
 mod consumer;
 mod indicator;
 mod run;
@@ -29,6 +32,7 @@ use std::time::Duration;
 
 use store::{Progress, Store};
 
+pub use cases::{counts_against, Case};
 pub use consumer::CONSUMER;
 pub use indicator::{EquityGroup, EquityRow, Indicator, MonthPoint, Unit};
 pub use run::{quarter_months, Ran};
@@ -82,6 +86,8 @@ struct State {
     /// When the last run started (ms), if there was one in this process.
     last_run: Option<i64>,
     last: Option<Ran>,
+    /// The patients behind each measure's months, from the last run.
+    cases: Arc<cases::Cases>,
 }
 
 /// The service.
@@ -142,6 +148,34 @@ impl MeasureReports {
 
     pub fn zone(&self) -> &str {
         &self.config.zone
+    }
+
+    /// The patients who count against `measure` in `month` (`YYYY-MM`), on `unit` or
+    /// every unit, most counted first; `None` before the first run in this process.
+    pub fn cases(&self, measure: &str, month: &str, unit: Option<&str>) -> Option<Vec<Case>> {
+        let s = self.state.lock().ok()?;
+        s.last.as_ref()?;
+        let mut out: Vec<Case> = s
+            .cases
+            .get(&(measure.to_string(), month.to_string()))
+            .into_iter()
+            .flatten()
+            .filter(|c| unit.is_none_or(|u| c.unit == u))
+            .cloned()
+            .collect();
+        let against = |c: &Case| {
+            if self
+                .suite
+                .measure(measure)
+                .is_some_and(|m| m.better == "higher")
+            {
+                c.denominator - c.numerator
+            } else {
+                c.numerator
+            }
+        };
+        out.sort_by(|a, b| against(b).cmp(&against(a)).then(a.patient.cmp(&b.patient)));
+        Some(out)
     }
 
     /// What the last run in this process did.

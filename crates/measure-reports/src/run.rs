@@ -81,8 +81,9 @@ impl MeasureReports {
             .collect())
     }
 
-    /// Run the suite over the store and make every report, without writing.
-    pub fn compute(&self) -> Result<(Vec<Value>, Ran), Error> {
+    /// Run the suite over the store and make every report, without writing; with the
+    /// patients behind each number.
+    pub(crate) fn compute(&self) -> Result<(Vec<Value>, Ran, crate::cases::Cases), Error> {
         let started = std::time::Instant::now();
         let now = self.now()?;
         let mut resources = Vec::new();
@@ -180,7 +181,8 @@ impl MeasureReports {
             seconds: started.elapsed().as_secs_f64(),
             timing,
         };
-        Ok((reports, ran))
+        let cases = crate::cases::of_rows(self.suite.measures(), &rows);
+        Ok((reports, ran, cases))
     }
 
     /// The writes that bring the stored reports up to `reports` (the new and the changed).
@@ -214,7 +216,7 @@ impl MeasureReports {
 
     /// Run the suite and write what changed now (the demo's start, tests, benchmarks).
     pub fn run_now(&self) -> Result<Ran, Error> {
-        let (reports, mut ran) = self.compute()?;
+        let (reports, mut ran, cases) = self.compute()?;
         let entries = self.changes(reports)?;
         ran.written = entries.len();
         if !entries.is_empty() {
@@ -225,12 +227,13 @@ impl MeasureReports {
                 r?;
             }
         }
-        self.remember(&ran);
+        self.remember(&ran, cases);
         Ok(ran)
     }
 
-    pub(crate) fn remember(&self, ran: &Ran) {
+    pub(crate) fn remember(&self, ran: &Ran, cases: crate::cases::Cases) {
         if let Ok(mut s) = self.state.lock() {
+            s.cases = std::sync::Arc::new(cases);
             s.last_run = Some(ran.at.timestamp_millis());
             s.last = Some(ran.clone());
             s.dirty = false;

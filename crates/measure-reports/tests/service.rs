@@ -285,3 +285,33 @@ fn a_new_fall_changes_its_month() {
     assert!(ran.written >= 1 && ran.written < ran.reports, "{ran:?}");
     assert_eq!(october(&svc.reports(&quality).unwrap()), n + 1);
 }
+
+#[test]
+fn sets_scored_by_early_warning_are_measured_for_timeliness() {
+    let (_dir, store, _) = hospital();
+    let ew = early_warning::EarlyWarning::new(
+        store.clone(),
+        early_warning::Config::default(),
+        Arc::new(Fixed),
+    );
+    ew.catch_up().unwrap();
+    let svc = service(&store);
+    catch_up(&svc);
+    let quality = person("q", Role::QualityOfficer);
+    let reports = svc.reports(&quality).unwrap();
+    let timely = svc
+        .indicator(&quality, "observations-on-time", &reports)
+        .unwrap()
+        .expect("the measure is reported");
+    let november = timely
+        .hospital
+        .iter()
+        .find(|p| p.month == "2026-11")
+        .expect("the day of sets scored falls in November");
+    // The synthetic nurses take most sets by the time they fall due and some late.
+    assert!(november.denominator > 20, "{november:?}");
+    assert!(
+        november.numerator > november.denominator / 2 && november.numerator < november.denominator,
+        "{november:?}"
+    );
+}

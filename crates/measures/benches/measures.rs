@@ -5,7 +5,8 @@
 //! injury), filed as Tend files reports, an early-warning alert for one in ten, a
 //! prevalence survey for about one stay in six, a central line for one in eight and a
 //! urinary catheter for one in five (each with an infection for one in 300), recorded as
-//! crate `surveillance` records them. Prints
+//! crate `surveillance` records them, and NEWS2 scores of the sets taken every 4 hours over
+//! one stay in 20. Prints
 //! the rows per second of each view and of the SQL, the equity stratification of every
 //! measure over the last four quarters, and the whole run. Target (the quality issue): the
 //! whole suite over 1M patients in ≤ 60 s.
@@ -18,6 +19,8 @@ use serde_json::{json, Value};
 use surveillance::device::{DeviceKind, DeviceUse};
 use surveillance::infection::{Event, Infection};
 use surveillance::survey::{Finding, Restraint, Stage, Survey};
+
+const EW: &str = "https://tend.example.org/fhir/CodeSystem/early-warning";
 
 fn main() {
     let n: usize = std::env::var("MEASURES_BENCH_PATIENTS")
@@ -86,6 +89,25 @@ fn main() {
             t["executionPeriod"] =
                 json!({"start": fmt(raised + Duration::minutes(next(80) as i64))});
             resources.push(t);
+        }
+        if next(20) == 0 {
+            // Scored sets every 4 hours over the stay, one in ten a quarter of an hour late.
+            let mut taken = arrived + Duration::minutes(30);
+            let mut k = 0;
+            while taken < left {
+                let due = taken + Duration::hours(4);
+                resources.push(json!({"resourceType": "Observation", "id": format!("n{i}-{k}"),
+                    "status": "final", "code": {"coding": [{"system": "http://snomed.info/sct", "code": "1104051000000101"}]},
+                    "subject": {"reference": format!("Patient/p{i}")}, "effectiveDateTime": fmt(taken),
+                    "component": [
+                        {"code": {"coding": [{"system": EW, "code": "monitoring"}]},
+                         "valueCodeableConcept": {"coding": [{"system": EW, "code": "every-4h"}]}},
+                        {"code": {"coding": [{"system": EW, "code": "next-observations-due"}]},
+                         "valueDateTime": fmt(due)}]}));
+                taken = due - Duration::minutes(10)
+                    + Duration::minutes(if next(10) == 0 { 25 } else { 0 });
+                k += 1;
+            }
         }
         let survey_at = arrived + Duration::hours(12);
         if (next(30) as i64) < days {

@@ -99,6 +99,7 @@ const SHIPPED: &[(&str, &str)] = shipped_files!(
     "views/device.json",
     "views/device_use.json",
     "views/hai.json",
+    "views/observation_set.json",
     "tables/census.sql",
     "measures/falls.json",
     "measures/falls_with_injury.json",
@@ -111,6 +112,8 @@ const SHIPPED: &[(&str, &str)] = shipped_files!(
     "measures/clabsi.json",
     "measures/cauti.json",
     "measures/device_infections.sql",
+    "measures/observations_on_time.json",
+    "measures/observations_on_time.sql",
 );
 
 fn file_error(file: &str, message: impl std::fmt::Display) -> Error {

@@ -4,7 +4,8 @@
 //! their deadline (superseded and not-yet-due alerts left out); pressure-injury and restraint
 //! prevalence from the surveys, on the unit the patient was on when surveyed; CLABSI and
 //! CAUTI per 1,000 device days by the same census, infections placed by the NHSN transfer
-//! rule; the same falls by equity group, with
+//! rule; vital-sign sets followed by the next complete set by their due time (continuous
+//! monitoring, no due time, discharged and not-yet-due left out); the same falls by equity group, with
 //! small cells suppressed and ratios to the reference group; the Magnet grid against the
 //! shipped benchmark.
 
@@ -78,6 +79,7 @@ pub fn resources(data: &Value) -> Vec<Value> {
         out.push(t);
     }
     surveillance_resources(data, &mut out);
+    score_resources(data, &mut out);
     let f = Formats::shipped();
     let reporter = Reporter {
         reference: "Practitioner/n1".into(),
@@ -128,6 +130,38 @@ pub fn resources(data: &Value) -> Vec<Value> {
         );
     }
     out
+}
+
+/// The mini hospital's scored sets of vital signs, in the shape early warning stores them
+/// (NEWS2 or PEWS Observations with `monitoring` and `next-observations-due` components).
+fn score_resources(data: &Value, out: &mut Vec<Value>) {
+    const EW: &str = "https://tend.example.org/fhir/CodeSystem/early-warning";
+    for s in data["sets"].as_array().unwrap() {
+        let code = match s["code"].as_str() {
+            Some("pews") => json!({"coding": [{"system": EW, "code": "pews"}], "text": "PEWS"}),
+            _ => {
+                json!({"coding": [{"system": "http://snomed.info/sct", "code": "1104051000000101"}], "text": "NEWS2"})
+            }
+        };
+        let mut components = vec![
+            json!({"code": {"coding": [{"system": EW, "code": "partial-total"}]}, "valueInteger": 2}),
+        ];
+        if let Some(m) = s["monitoring"].as_str() {
+            components.push(
+                json!({"code": {"coding": [{"system": EW, "code": "monitoring"}]},
+                "valueCodeableConcept": {"coding": [{"system": EW, "code": m}]}}),
+            );
+        }
+        if let Some(due) = s["due"].as_str() {
+            components.push(
+                json!({"code": {"coding": [{"system": EW, "code": "next-observations-due"}]},
+                "valueDateTime": due}),
+            );
+        }
+        out.push(json!({"resourceType": "Observation", "id": s["id"], "status": s["status"],
+            "code": code, "subject": {"reference": format!("Patient/{}", s["patient"].as_str().unwrap())},
+            "effectiveDateTime": s["taken"], "component": components}));
+    }
 }
 
 /// The mini hospital's prevalence surveys, lines and catheters, and infections, as Tend

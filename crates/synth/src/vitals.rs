@@ -343,8 +343,7 @@ fn interval_minutes(score: u32, red: bool, hours_since_admission: f64, max_h: i6
         7.. => 30,
         5..=6 => 60,
         _ if red => 60,
-        3..=4 => 240,
-        1..=2 => 360,
+        1..=4 => 240,
         0 => 720,
     };
     let minutes = if hours_since_admission < 24.0 {
@@ -355,16 +354,19 @@ fn interval_minutes(score: u32, red: bool, hours_since_admission: f64, max_h: i6
     minutes.min(max_h * 60)
 }
 
-/// How late the nurse is: mostly a few minutes, sometimes an hour or two on a busy shift.
+/// When the nurse takes the set, against when it falls due (minutes; negative is early): on
+/// hourly observations within five minutes either side; otherwise mostly a little before the
+/// round's due time, sometimes up to an hour after, and now and then an hour or two late on
+/// a busy shift.
 fn lateness_minutes(r: &mut impl Rng, interval: i64) -> i64 {
     if interval <= 60 {
-        return r.random_range(0..=8);
+        return r.random_range(-5..=5);
     }
     let x: f64 = r.random();
     if x < 0.85 {
-        r.random_range(0..=20)
+        r.random_range(-20..=0)
     } else if x < 0.97 {
-        r.random_range(25..=90)
+        r.random_range(5..=60)
     } else {
         r.random_range(90..=150)
     }
@@ -731,7 +733,7 @@ mod tests {
     fn monitoring_frequency_follows_the_score() {
         assert_eq!(interval_minutes(0, false, 48.0, 12), 720);
         assert_eq!(interval_minutes(0, false, 10.0, 12), 240);
-        assert_eq!(interval_minutes(2, false, 48.0, 12), 360);
+        assert_eq!(interval_minutes(2, false, 48.0, 12), 240);
         assert_eq!(interval_minutes(3, true, 48.0, 12), 60);
         assert_eq!(interval_minutes(6, false, 48.0, 12), 60);
         assert_eq!(interval_minutes(9, true, 48.0, 12), 30);

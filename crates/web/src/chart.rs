@@ -141,15 +141,7 @@ fn demographics(p: &Value, now: Now) -> Demographics {
             .map(|a| a.to_string())
             .unwrap_or_else(|| "?".into()),
         sex: p["gender"].as_str().unwrap_or("unknown").to_string(),
-        mrn: p["identifier"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|i| i["type"]["coding"][0]["code"] == "MR")
-            .or_else(|| p["identifier"].get(0))
-            .and_then(|i| i["value"].as_str())
-            .unwrap_or("")
-            .to_string(),
+        mrn: view::mrn(p),
         language: language.unwrap_or_else(|| "not recorded".into()),
         interpreter,
         race: view::us_core_text(p, "race"),

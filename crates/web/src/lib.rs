@@ -56,6 +56,7 @@ mod quality;
 mod quality_chart;
 mod quality_events;
 mod quality_export;
+mod quality_patients;
 mod refer;
 mod referral_actions;
 mod safety_mine;
@@ -246,6 +247,10 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/quality/measures/{id}/csv", get(quality_export::csv))
         .route("/quality/measures/{id}/fhir", get(quality_export::fhir))
         .route("/quality/measures/{id}/events", get(quality_events::page))
+        .route(
+            "/quality/measures/{id}/patients",
+            get(quality_patients::page),
+        )
         .route("/assets/{file}", get(asset))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -306,8 +306,9 @@ pub(crate) struct MonthRow {
     rate: String,
     signal: String,
     class: &'static str,
-    /// The reports behind the number, for those who may see them.
-    link: Option<String>,
+    /// The reports or the patients behind the number, for those who may see them: words
+    /// and address.
+    links: Vec<(&'static str, String)>,
 }
 
 pub(crate) struct MagnetRow {
@@ -351,6 +352,8 @@ struct MeasurePage {
     drill: bool,
     /// The measure counts safety reports (which only the safety team may open).
     counts_reports: bool,
+    /// The person may open the reports behind the numbers.
+    reports_open: bool,
     quarters: Vec<String>,
     magnet: Vec<MagnetRow>,
     magnet_words: String,
@@ -372,6 +375,7 @@ pub(crate) async fn measure(
     let w = web.clone();
     let u = user.clone();
     let drill = user.may(access::Permission::SafetyEvents);
+    let cases = user.may(access::Permission::MeasureCases);
     let page = blocking(move || {
         let i = w.indicator(&u, &id)?;
         let run = scope.chart == "run";
@@ -421,6 +425,11 @@ pub(crate) async fn measure(
             &aria,
         );
         let drillable = drill && i.measure.views.iter().any(|v| v == "safety_event");
+        let scope_query = if scope.unit.is_empty() {
+            String::new()
+        } else {
+            format!("&unit={}", scope.unit)
+        };
         let rows: Vec<MonthRow> = points_all
             .iter()
             .rev()
@@ -447,18 +456,35 @@ pub(crate) async fn measure(
                     rate: rate_words(&i, p.numerator, p.denominator),
                     signal,
                     class,
-                    link: (drillable && p.numerator > 0).then(|| {
-                        format!(
-                            "/quality/measures/{}/events?month={}{}",
-                            i.measure.id,
-                            p.month,
-                            if scope.unit.is_empty() {
-                                String::new()
-                            } else {
-                                format!("&unit={}", scope.unit)
-                            }
-                        )
-                    }),
+                    links: [
+                        (drillable && p.numerator > 0).then(|| {
+                            (
+                                "The reports",
+                                format!(
+                                    "/quality/measures/{}/events?month={}{scope_query}",
+                                    i.measure.id, p.month
+                                ),
+                            )
+                        }),
+                        (cases
+                            && measure_reports::counts_against(
+                                &i.measure,
+                                p.numerator,
+                                p.denominator,
+                            ))
+                        .then(|| {
+                            (
+                                "The patients",
+                                format!(
+                                    "/quality/measures/{}/patients?month={}{scope_query}",
+                                    i.measure.id, p.month
+                                ),
+                            )
+                        }),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
                 }
             })
             .collect();
@@ -600,7 +626,8 @@ pub(crate) async fn measure(
             chart_words,
             chart_class,
             months: rows,
-            drill: drillable,
+            drill: drillable || cases,
+            reports_open: drillable,
             counts_reports: i.measure.views.iter().any(|v| v == "safety_event"),
             quarters,
             magnet,

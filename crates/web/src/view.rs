@@ -261,6 +261,19 @@ pub(crate) fn responses(alert: &early_warning::AlertView) -> Vec<String> {
         .collect()
 }
 
+/// A patient's medical record number: the identifier typed MR, else the first.
+pub(crate) fn mrn(p: &Value) -> String {
+    p["identifier"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["type"]["coding"][0]["code"] == "MR")
+        .or_else(|| p["identifier"].get(0))
+        .and_then(|i| i["value"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A person's name as people say it: the official (else first) name's text, else given
 /// names and family name.
 pub(crate) fn name(resource: &Value) -> String {

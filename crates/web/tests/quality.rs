@@ -2,7 +2,8 @@
 //! months of past stays and two years of safety reports: the quality officer lands on the
 //! measures, the riskiest first; a measure shows its control chart, its months, the Magnet
 //! grid and its equity groups; the unit view and both downloads work; the reports behind a
-//! number are the safety team's alone, and opening them is audited with the patients.
+//! number are the safety team's alone, the patients behind it the quality officer's (case
+//! review), and opening either is audited with the patients.
 
 use std::sync::Arc;
 
@@ -180,4 +181,77 @@ async fn the_quality_office_reads_its_measures() {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // The patients behind a number: the quality officer's case review, audited with them.
+    let (s, _) = get(
+        &app,
+        &rae,
+        &format!("/quality/measures/ndnqi-falls/patients?month={month}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the safety team opens the reports");
+    let (_, m) = get(&app, &quinn, "/quality/measures/ndnqi-falls").await;
+    assert!(
+        m.contains(&format!(
+            "href=\"/quality/measures/ndnqi-falls/patients?month={month}\""
+        )),
+        "{m}"
+    );
+    let (s, cases) = get(
+        &app,
+        &quinn,
+        &format!("/quality/measures/ndnqi-falls/patients?month={month}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{cases}");
+    let fallers: std::collections::BTreeSet<String> = quality
+        .cases("ndnqi-falls", &month, None)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.patient)
+        .collect();
+    assert!(!fallers.is_empty());
+    let listed = cases.matches("<th scope=\"row\">").count();
+    assert_eq!(listed, fallers.len(), "one row a patient who fell: {cases}");
+    for p in &fallers {
+        let patient: Value = serde_json::from_str(
+            &store
+                .read(&store::Access::system(), "Patient", p)
+                .unwrap()
+                .unwrap()
+                .body
+                .unwrap(),
+        )
+        .unwrap();
+        let family = patient["name"][0]["family"].as_str().unwrap();
+        assert!(cases.contains(family), "{family} is listed");
+    }
+    let (hits, _) = store.scan("AuditEvent", 0, 100_000).unwrap();
+    let audit = hits
+        .iter()
+        .map(|h| serde_json::from_str::<Value>(&h.body).unwrap())
+        .find(|e| {
+            e["agent"][0]["altId"] == "quinn"
+                && e["entity"]
+                    .to_string()
+                    .contains("/quality/measures/ndnqi-falls/patients")
+        })
+        .expect("opening the patients is audited");
+    for p in &fallers {
+        assert!(
+            audit["entity"].to_string().contains(&format!("Patient/{p}\"")),
+            "{audit}"
+        );
+    }
+    // A higher-is-better measure lists those short of it; a bad month is refused.
+    let (s, _) = get(
+        &app,
+        &quinn,
+        "/quality/measures/ndnqi-falls/patients?month=2026-13",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // The role reads no patient through the FHIR API for all that.
+    let (s, _) = get(&app, &quinn, &format!("/fhir/Patient/{}", fallers.iter().next().unwrap())).await;
+    assert!(s.is_client_error(), "{s}");
 }
