@@ -196,6 +196,23 @@ fn the_consumer_keeps_the_measure_reports_true_to_the_record() {
         }
     }
 
+    // Screening on admission began three months ago: October's adult stays, some screened.
+    let screening = svc
+        .indicator(&quality, "social-needs-screening", &reports)
+        .unwrap()
+        .unwrap();
+    let october = screening
+        .hospital
+        .iter()
+        .find(|p| p.month == "2026-10")
+        .expect("stays ended in October");
+    assert!(
+        october.denominator >= 20
+            && october.numerator * 10 >= october.denominator * 3
+            && october.numerator < october.denominator,
+        "{october:?}"
+    );
+
     // Nothing changed: a run makes the same reports and writes none.
     let again = svc.run_now().unwrap();
     assert_eq!((again.reports, again.written), (ran.reports, 0));

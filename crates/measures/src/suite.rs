@@ -100,6 +100,9 @@ const SHIPPED: &[(&str, &str)] = shipped_files!(
     "views/device_use.json",
     "views/hai.json",
     "views/observation_set.json",
+    "views/admission.json",
+    "views/patient_birth.json",
+    "views/social_screening_answer.json",
     "tables/census.sql",
     "measures/falls.json",
     "measures/falls_with_injury.json",
@@ -114,6 +117,8 @@ const SHIPPED: &[(&str, &str)] = shipped_files!(
     "measures/device_infections.sql",
     "measures/observations_on_time.json",
     "measures/observations_on_time.sql",
+    "measures/social_needs_screening.json",
+    "measures/social_needs_screening.sql",
 );
 
 fn file_error(file: &str, message: impl std::fmt::Display) -> Error {

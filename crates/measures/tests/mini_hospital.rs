@@ -5,7 +5,8 @@
 //! prevalence from the surveys, on the unit the patient was on when surveyed; CLABSI and
 //! CAUTI per 1,000 device days by the same census, infections placed by the NHSN transfer
 //! rule; vital-sign sets followed by the next complete set by their due time (continuous
-//! monitoring, no due time, discharged and not-yet-due left out); the same falls by equity group, with
+//! monitoring, no due time, discharged and not-yet-due left out); adult inpatient stays
+//! screened for all five social needs during the stay; the same falls by equity group, with
 //! small cells suppressed and ratios to the reference group; the Magnet grid against the
 //! shipped benchmark.
 
@@ -61,10 +62,19 @@ pub fn resources(data: &Value) -> Vec<Value> {
                 l2
             })
             .collect();
-        out.push(json!({"resourceType": "Encounter", "id": s["id"], "status": "finished",
+        // The stay's period: from the first arrival to the last departure (open if any
+        // location still is).
+        let spans = s["locations"].as_array().unwrap();
+        let start = spans.iter().map(|l| at(&l[1])).min().unwrap();
+        let mut period = json!({"start": start.to_rfc3339()});
+        if spans.iter().all(|l| !l[2].is_null()) {
+            period["end"] = json!(spans.iter().map(|l| at(&l[2])).max().unwrap().to_rfc3339());
+        }
+        out.push(json!({"resourceType": "Encounter", "id": s["id"],
+            "status": if period.get("end").is_some() { "finished" } else { "in-progress" },
             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": s["class"]},
             "subject": {"reference": format!("Patient/{}", s["patient"].as_str().unwrap())},
-            "location": locations}));
+            "period": period, "location": locations}));
     }
     for a in data["alerts"].as_array().unwrap() {
         let mut t = json!({"resourceType": "Task", "id": a["id"], "status": "requested", "intent": "order",
@@ -80,6 +90,7 @@ pub fn resources(data: &Value) -> Vec<Value> {
     }
     surveillance_resources(data, &mut out);
     score_resources(data, &mut out);
+    screening_resources(data, &mut out);
     let f = Formats::shipped();
     let reporter = Reporter {
         reference: "Practitioner/n1".into(),
@@ -161,6 +172,32 @@ fn score_resources(data: &Value, out: &mut Vec<Value>) {
         out.push(json!({"resourceType": "Observation", "id": s["id"], "status": s["status"],
             "code": code, "subject": {"reference": format!("Patient/{}", s["patient"].as_str().unwrap())},
             "effectiveDateTime": s["taken"], "component": components}));
+    }
+}
+
+/// The mini hospital's social-needs screening answers, as Tend's screening service derives
+/// them (SDOHCC screening-response Observations, one per question).
+fn screening_resources(data: &Value, out: &mut Vec<Value>) {
+    const SDOHCC: &str =
+        "http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes";
+    for (i, a) in data["screening_answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for q in a["questions"].as_array().unwrap() {
+            out.push(json!({"resourceType": "Observation", "id": format!("hrsn-{i}-{}", q.as_str().unwrap()),
+                "status": a.get("status").cloned().unwrap_or(json!("final")),
+                "category": [
+                    {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "social-history"}]},
+                    {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey"}]},
+                    {"coding": [{"system": SDOHCC, "code": "food-insecurity"}]}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": q}]},
+                "subject": {"reference": format!("Patient/{}", a["patient"].as_str().unwrap())},
+                "effectiveDateTime": a["at"],
+                "valueCodeableConcept": {"text": "An answer"}}));
+        }
     }
 }
 
@@ -487,10 +524,12 @@ fn the_magnet_grid_uses_the_benchmark_of_the_unit_s_type() {
     let grid = measures::report::magnet(m, &rows, "2026-Q1", |_| Some(bench)).unwrap();
     assert_eq!(grid.quarters.last().unwrap(), "2026-Q1");
     let a = grid.units.iter().find(|u| u.unit == "ward-a").unwrap();
-    // 3 falls in 9 patient days is far above 2.75 per 1,000: not outperformed; the seven
-    // quarters before have no data and count against the unit.
-    assert_eq!(a.outperformed, 0);
+    // 3 falls in 9 patient days is far above 2.75 per 1,000: not outperformed; none in 4
+    // days in the quarter before is; the six quarters before that have no data and count
+    // against the unit.
+    assert_eq!(a.outperformed, 1);
     assert_eq!(*a.cells.last().unwrap(), quality::Cell::NotOutperformed);
+    assert_eq!(a.cells[6], quality::Cell::Outperformed);
     assert_eq!(a.cells[0], quality::Cell::NoData);
     assert!(!grid.met);
 }

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::vitals::{Sim, VitalsStream};
 use crate::{
-    clinic, community, facility, indicators, inpatients, referrals, safety_reports,
-    social_screenings, stays, tumour_boards,
+    clinic, community, facility, indicators, inpatient_screenings, inpatients, referrals,
+    safety_reports, social_screenings, stays, tumour_boards,
 };
 
 /// What to generate. Time and seed are inputs: generation never reads the clock.
@@ -170,6 +170,7 @@ pub fn generate(cfg: &Config) -> Hospital {
     let past = stays::generate(cfg, &staff, first_clinic..first_referral, &mut out);
     safety_reports::generate(cfg, &staff, first_clinic..first_referral, &past, &mut out);
     indicators::generate(cfg, &staff, &past, &mut out);
+    inpatient_screenings::generate(cfg, &staff, &past, &mut out);
     Hospital {
         resources: out.into_resources(),
         sims,

@@ -41,6 +41,7 @@ mod facility;
 mod fhir;
 mod hospital;
 mod indicators;
+mod inpatient_screenings;
 mod inpatients;
 mod names;
 mod oesophageal;

@@ -38,11 +38,11 @@ const WINDOW_DAYS: i64 = 365;
 /// The share of clinic patients seen in the window who were screened.
 const CLINIC_SHARE: f64 = 0.55;
 /// The share of screened patients with at least one need (one in three).
-const WITH_NEEDS: (usize, usize) = (1, 3);
+pub(crate) const WITH_NEEDS: (usize, usize) = (1, 3);
 /// How many screenings are positive for interpersonal safety.
 const SAFETY_POSITIVE: usize = 3;
 /// The domains a need is drawn from, with the chance that a patient with needs has each.
-const NEEDS: [(&str, f64); 5] = [
+pub(crate) const NEEDS: [(&str, f64); 5] = [
     ("food-insecurity", 0.6),
     ("housing-instability", 0.35),
     ("transportation-insecurity", 0.4),
@@ -63,14 +63,14 @@ pub(crate) fn prefix(id: &str) -> String {
 }
 
 /// Someone to screen.
-struct Planned {
-    patient: String,
-    number: u32,
-    at: DateTime<Utc>,
+pub(crate) struct Planned {
+    pub(crate) patient: String,
+    pub(crate) number: u32,
+    pub(crate) at: DateTime<Utc>,
     /// Practitioner id of who asked.
-    author: String,
+    pub(crate) author: String,
     /// Asked the interpersonal-safety questions too.
-    full: bool,
+    pub(crate) full: bool,
 }
 
 /// Clinic patients numbered in `clinic` and the patients on urgent suspected-cancer pathways,
@@ -247,7 +247,7 @@ const FREQUENCY: [&str; 5] = [
 ];
 
 /// Answers that screen positive for exactly `needs`.
-fn answers(r: &mut impl Rng, needs: &[&str], full: bool) -> Answer {
+pub(crate) fn answers(r: &mut impl Rng, needs: &[&str], full: bool) -> Answer {
     let has = |d: &str| needs.contains(&d);
     let mut a = Answer::new();
     let mut put = |link: &str, keys: Vec<&str>| {
@@ -329,7 +329,7 @@ fn answers(r: &mut impl Rng, needs: &[&str], full: bool) -> Answer {
 }
 
 /// The QuestionnaireResponse as Tend's screening page records it.
-fn response(instrument: &Instrument, id: &str, p: &Planned, answers: &Answer) -> Value {
+pub(crate) fn response(instrument: &Instrument, id: &str, p: &Planned, answers: &Answer) -> Value {
     let items: Vec<Value> = instrument
         .questions
         .iter()

@@ -940,10 +940,12 @@ fn social_worker(h: &Hospital) -> String {
 }
 
 /// The social-needs screenings (AHC HRSN responses), with their scores.
+/// The clinic's and the pathways' screenings (not the wards' screenings on admission).
 fn screenings(h: &Hospital) -> Vec<(&Value, social_needs::Screening)> {
     let i = social_needs::Instrument::ahc_hrsn();
     of_type(h, "QuestionnaireResponse")
         .filter(|q| q["questionnaire"] == social_needs::QUESTIONNAIRE_URL)
+        .filter(|q| q["id"].as_str().unwrap().starts_with("hrsn-demo-"))
         .map(|q| (q, i.score(&i.answers(q).expect("answers to the questions"))))
         .collect()
 }
@@ -1508,4 +1510,84 @@ fn every_ward_has_monthly_surveys_lines_catheters_and_a_few_infections() {
         println!("{n} {e}");
         assert!((3..60).contains(&n), "{e}: {n}");
     }
+}
+
+/// The wards' screening on admission over the last three months: every response during one
+/// of the patient's past stays, by a nurse of that ward; a larger share of the stays screened
+/// in the last month than in the first; fewer of the patients who need an interpreter; every
+/// need found decided by the social worker, none left waiting.
+#[test]
+fn inpatients_are_screened_on_admission_more_often_as_the_programme_grows() {
+    let h = default_hospital();
+    let cfg = Config::default();
+    let stays: BTreeMap<&str, &Value> = of_type(h, "Encounter")
+        .filter(|e| e["id"].as_str().unwrap().starts_with("stay-"))
+        .map(|e| (e["id"].as_str().unwrap(), e))
+        .collect();
+    let responses: Vec<&Value> = of_type(h, "QuestionnaireResponse")
+        .filter(|q| q["id"].as_str().unwrap().starts_with("adm-"))
+        .collect();
+    assert!(responses.len() > 500, "{} screened", responses.len());
+    let at = |v: &Value| v.as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let began = cfg.now - chrono::Duration::days(92);
+    let interpreter: BTreeSet<&str> = of_type(h, "Patient")
+        .filter(|p| {
+            p["extension"].as_array().into_iter().flatten().any(|e| {
+                e["url"] == "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired"
+                    && e["valueBoolean"] == true
+            })
+        })
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    let screened: BTreeSet<&str> = responses
+        .iter()
+        .map(|q| {
+            let stay = stays[q["id"].as_str().unwrap().strip_prefix("adm-").unwrap()];
+            assert_eq!(subject(q), subject(stay));
+            let when = at(&q["authored"]);
+            assert!(when >= at(&stay["period"]["start"]) && when <= at(&stay["period"]["end"]));
+            stay["id"].as_str().unwrap()
+        })
+        .collect();
+    // The share of the stays in the programme's first and last months that were screened,
+    // and of the stays of patients who need an interpreter.
+    let share = |from: DateTime<Utc>, to: DateTime<Utc>, only_interpreted: Option<bool>| {
+        let pool: Vec<&&Value> = stays
+            .values()
+            .filter(|e| {
+                let (s, end) = (at(&e["period"]["start"]), at(&e["period"]["end"]));
+                s >= from && s < to && end <= cfg.now
+            })
+            .filter(|e| {
+                only_interpreted.is_none_or(|i| {
+                    interpreter.contains(subject(e).trim_start_matches("Patient/")) == i
+                })
+            })
+            .collect();
+        let n = pool
+            .iter()
+            .filter(|e| screened.contains(e["id"].as_str().unwrap()))
+            .count();
+        n as f64 / pool.len().max(1) as f64
+    };
+    let first = share(began, began + chrono::Duration::days(30), None);
+    let last = share(cfg.now - chrono::Duration::days(40), cfg.now, None);
+    println!("screened on admission: first month {first:.2}, last {last:.2}");
+    assert!(first < last && (0.35..0.7).contains(&first) && (0.6..0.95).contains(&last));
+    let with = share(began, cfg.now, Some(true));
+    let without = share(began, cfg.now, Some(false));
+    println!("needing an interpreter {with:.2}, not {without:.2}");
+    assert!(with < without * 0.8);
+    // Every need found was decided: no screening on admission left a concern waiting.
+    let waiting = of_type(h, "Condition")
+        .filter(|c| c["id"].as_str().unwrap().starts_with("hrsn-adm-"))
+        .filter(|c| c["verificationStatus"]["coding"][0]["code"] == "unconfirmed")
+        .count();
+    assert_eq!(waiting, 0);
+    assert!(
+        of_type(h, "Condition")
+            .filter(|c| c["id"].as_str().unwrap().starts_with("hrsn-adm-"))
+            .count()
+            > 50
+    );
 }

@@ -189,7 +189,11 @@ async fn the_quality_office_reads_its_measures() {
         &format!("/quality/measures/ndnqi-falls/patients?month={month}"),
     )
     .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "the safety team opens the reports");
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the safety team opens the reports"
+    );
     let (_, m) = get(&app, &quinn, "/quality/measures/ndnqi-falls").await;
     assert!(
         m.contains(&format!(
@@ -239,7 +243,9 @@ async fn the_quality_office_reads_its_measures() {
         .expect("opening the patients is audited");
     for p in &fallers {
         assert!(
-            audit["entity"].to_string().contains(&format!("Patient/{p}\"")),
+            audit["entity"]
+                .to_string()
+                .contains(&format!("Patient/{p}\"")),
             "{audit}"
         );
     }
@@ -252,6 +258,11 @@ async fn the_quality_office_reads_its_measures() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // The role reads no patient through the FHIR API for all that.
-    let (s, _) = get(&app, &quinn, &format!("/fhir/Patient/{}", fallers.iter().next().unwrap())).await;
+    let (s, _) = get(
+        &app,
+        &quinn,
+        &format!("/fhir/Patient/{}", fallers.iter().next().unwrap()),
+    )
+    .await;
     assert!(s.is_client_error(), "{s}");
 }
