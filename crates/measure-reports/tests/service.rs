@@ -196,7 +196,7 @@ fn the_consumer_keeps_the_measure_reports_true_to_the_record() {
         }
     }
 
-    // Screening on admission began three months ago: October's adult stays, some screened.
+    // Screening on admission began six months ago: October's adult stays, some screened.
     let screening = svc
         .indicator(&quality, "social-needs-screening", &reports)
         .unwrap()

@@ -163,6 +163,11 @@ pub enum Filter {
         param: SearchParam,
         inner: Box<Filter>,
     },
+    /// Compartment search (`GET Patient/ID/Observation`,
+    /// <https://hl7.org/fhir/R4/compartmentdefinition.html#search>): resources in the Patient
+    /// compartment of the patient with this id, as the official CompartmentDefinition places
+    /// them. Not a URL parameter: the path sets it ([`SearchQuery::in_patient_compartment`]).
+    PatientCompartment(String),
 }
 
 /// A sort key (<https://hl7.org/fhir/R4/search.html#sort>).
@@ -261,6 +266,14 @@ pub const MAX_INCLUDES: usize = 10;
 const IGNORED: &[&str] = &["_format", "_pretty"];
 
 impl SearchQuery {
+    /// The same search within the Patient compartment of patient `id` (compartment search).
+    /// The compartment comes first: it is the most selective filter there is.
+    pub fn in_patient_compartment(mut self, id: &str) -> SearchQuery {
+        self.filters
+            .insert(0, Filter::PatientCompartment(id.to_string()));
+        self
+    }
+
     /// Parse the query parameters of a search on `resource_type`.
     pub fn parse(
         registry: &Registry,

@@ -245,7 +245,10 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     use interaction::*;
     let fhir = Router::new()
-        .route("/", post(batch::batch_or_transaction))
+        .route(
+            "/",
+            get(system_search::search).post(batch::batch_or_transaction),
+        )
         .route("/metadata", get(capabilities::metadata))
         .route("/_history", get(history::system))
         .route(
@@ -271,7 +274,8 @@ pub fn router(state: AppState) -> Router {
     Router::new().nest("/fhir", fhir)
 }
 
-/// `[type]/[id]/_history` and `Patient/[id]/$everything` share one route shape.
+/// `[type]/[id]/_history`, `Patient/[id]/$everything` and compartment search
+/// (`Patient/[id]/[type]`) share one route shape.
 async fn instance_operation(
     state: axum::extract::State<AppState>,
     caller::Caller(access): caller::Caller,
@@ -283,6 +287,9 @@ async fn instance_operation(
         "_history" => interaction::history::instance(state, access, path, headers, query).await,
         "$everything" if path.0 .0 == "Patient" => {
             interaction::everything::everything(state, access, path, headers, query).await
+        }
+        t if !t.starts_with(['$', '_']) => {
+            interaction::search::compartment(state, access, path, headers, query).await
         }
         other => Err(ApiError::NotFound(format!(
             "no operation '{other}' on {}",

@@ -297,6 +297,11 @@ pub(crate) fn condition(f: &Filter) -> Result<Condition, StoreError> {
         Filter::LastUpdated(values) => Ok(Condition::LastUpdated(date_ranges(values))),
         Filter::Chain { param, .. } => Err(unsupported(&format!("a chain on '{}'", param.code))),
         Filter::Has { source_type, .. } => Err(unsupported(&format!("_has:{source_type}"))),
+        // The Patient compartment's rule for AuditEvent: `patient`.
+        Filter::PatientCompartment(id) => Ok(Condition::AnyTerm(vec![
+            Term::Exact(format!("agent:{id}/Patient")),
+            Term::Exact(format!("entity:{id}/Patient")),
+        ])),
         Filter::Param {
             param,
             modifier,

@@ -382,7 +382,7 @@ pub(crate) fn compile(q: &SearchQuery, pids: &ParamIds, access: &Access, shape: 
 /// Lower runs first: the first filter drives the query through its value index.
 fn selectivity_rank(f: &Filter) -> u8 {
     match f {
-        Filter::Id(_) => 0,
+        Filter::Id(_) | Filter::PatientCompartment(_) => 0,
         Filter::Param {
             param, modifier, ..
         } => match (param.kind, modifier) {
@@ -450,6 +450,17 @@ fn filter_sql(b: &mut Builder<'_>, f: &Filter, r: &str, driver: bool) -> String 
         Filter::Id(ids) => {
             let list: Vec<&str> = ids.iter().map(|id| b.text(id)).collect();
             format!("{r}.id IN ({})", list.join(", "))
+        }
+        // The compartment rows the writer placed with each version (`compartment.rs`); the
+        // resource's current version is the one that counts.
+        Filter::PatientCompartment(patient) => {
+            let x = b.alias();
+            let p = b.text(patient);
+            if driver {
+                format!("{r}.seq IN (SELECT {x}.seq FROM compartment {x} WHERE {x}.patient = {p})")
+            } else {
+                format!("EXISTS (SELECT 1 FROM compartment {x} WHERE {x}.seq = {r}.seq AND {x}.patient = {p})")
+            }
         }
         Filter::LastUpdated(values) => {
             let parts: Vec<String> = values

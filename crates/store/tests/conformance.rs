@@ -584,7 +584,77 @@ fn suite(store: &dyn Store) {
     // Compartment.
     let comp = store.compartment(&store::Access::system(), "p2").unwrap();
     assert!(comp.iter().any(|h| h.id == "bp") && comp.iter().all(|h| h.id != "o0"));
+    compartment_search(store);
     audit(store, 0);
+}
+
+/// Compartment search (`Patient/p1/Observation?...`): the type's resources in the
+/// patient's compartment, with the search's own parameters and paging, and as far as the
+/// caller reaches.
+fn compartment_search(store: &dyn Store) {
+    let within = |patient: &str, rtype: &str, query: &str, access: &store::Access| {
+        let mut ids: Vec<String> = store
+            .search(access, &q(rtype, query).in_patient_compartment(patient))
+            .expect("search")
+            .matches
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let system = store::Access::system();
+    // The Observations about each patient (the suite wrote more than the seed's).
+    let about = |p: &str| {
+        let mut v = ids(
+            store,
+            "Observation",
+            &format!("subject=Patient/{p}&_count=1000"),
+        );
+        v.sort();
+        v
+    };
+    assert!(about("p1").len() >= 4 && about("p2").contains(&"bp".to_string()));
+    assert_eq!(
+        within("p1", "Observation", "_count=1000", &system),
+        about("p1")
+    );
+    assert_eq!(
+        within("p2", "Observation", "_count=1000", &system),
+        about("p2")
+    );
+    assert_eq!(within("p1", "Observation", "code=9279-1", &system), ["o3"]);
+    assert_eq!(within("p1", "Patient", "", &system), ["p1"]);
+    assert!(within("p2", "Organization", "", &system).is_empty());
+    assert!(within("nobody", "Observation", "", &system).is_empty());
+    let page = store
+        .search(
+            &system,
+            &q("Observation", "_count=3&_sort=date").in_patient_compartment("p1"),
+        )
+        .unwrap();
+    assert_eq!(page.matches.len(), 3);
+    assert!(page.has_more);
+    // A caller who reaches p2 alone finds nothing in p1's compartment, all of p2's.
+    let nurse = store::Access::caller(
+        access::Principal {
+            id: "n".into(),
+            name: "N".into(),
+            role: access::Role::Nurse,
+            practitioner: None,
+            wards: vec![],
+            organization: None,
+            scopes: None,
+            via: access::Via::Session,
+        },
+        store::Reach::Patients(["p2".to_string()].into_iter().collect()),
+        None,
+    );
+    assert!(within("p1", "Observation", "", &nurse).is_empty());
+    assert_eq!(
+        within("p2", "Observation", "_count=1000", &nurse),
+        about("p2")
+    );
 }
 
 fn audit_event(id: &str) -> Value {

@@ -1,7 +1,7 @@
-//! Social-needs screening on admission, for the stays that ended in the last three months:
-//! the hospital began asking every adult inpatient the Accountable Health Communities
-//! questions at the admission assessment three months ago, and the share of stays screened
-//! has grown since, from about half to about four in five. The nurse who admits the patient
+//! Social-needs screening on admission, for the stays of the last six months: the hospital
+//! began asking every adult inpatient the Accountable Health Communities questions at the
+//! admission assessment six months ago, and the share of stays screened has grown since,
+//! from under half to about four in five. The nurse who admits the patient
 //! asks; most ask all ten questions, some leave out the interpersonal-safety ones (a
 //! visitor at the bedside), which is not a screening for all five needs. Patients who need
 //! an interpreter are screened less often: the disparity the quality pages' groups show.
@@ -25,9 +25,9 @@ use crate::stays::Stay;
 use crate::vitals::whole_minute;
 
 /// How far back screening on admission goes.
-const PROGRAMME_DAYS: i64 = 92;
+const PROGRAMME_DAYS: i64 = 183;
 /// The share of stays screened when the programme began, and now.
-const SHARE: (f64, f64) = (0.5, 0.8);
+const SHARE: (f64, f64) = (0.45, 0.82);
 /// How much less often a patient who needs an interpreter is screened.
 const INTERPRETER_FACTOR: f64 = 0.6;
 /// The share of screenings that ask all ten questions.

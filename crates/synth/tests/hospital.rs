@@ -1512,7 +1512,7 @@ fn every_ward_has_monthly_surveys_lines_catheters_and_a_few_infections() {
     }
 }
 
-/// The wards' screening on admission over the last three months: every response during one
+/// The wards' screening on admission over the last six months: every response during one
 /// of the patient's past stays, by a nurse of that ward; a larger share of the stays screened
 /// in the last month than in the first; fewer of the patients who need an interpreter; every
 /// need found decided by the social worker, none left waiting.
@@ -1529,7 +1529,7 @@ fn inpatients_are_screened_on_admission_more_often_as_the_programme_grows() {
         .collect();
     assert!(responses.len() > 500, "{} screened", responses.len());
     let at = |v: &Value| v.as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
-    let began = cfg.now - chrono::Duration::days(92);
+    let began = cfg.now - chrono::Duration::days(183);
     let interpreter: BTreeSet<&str> = of_type(h, "Patient")
         .filter(|p| {
             p["extension"].as_array().into_iter().flatten().any(|e| {

@@ -123,8 +123,23 @@ fn chart_of(i: &Indicator, points: &[&MonthPoint], run: bool) -> spc::Chart {
     spc::chart(k, &periods, scale, better(i))
 }
 
-/// What the latest finished month says, in words.
-fn latest_words(chart: &spc::Chart, points: &[&MonthPoint]) -> (&'static str, String) {
+/// The month still running, in words (`88.2 % so far in December 2026`), when it has
+/// anything counted.
+fn so_far(i: &Indicator, months: &[MonthPoint]) -> Option<String> {
+    let p = months.last().filter(|p| p.pending && p.denominator > 0)?;
+    Some(format!(
+        "{} so far in {}",
+        rate_words(i, p.numerator, p.denominator),
+        month_words(&p.month)
+    ))
+}
+
+/// What the latest finished month says, in words (or, before the first, the month so far).
+fn latest_words(
+    chart: &spc::Chart,
+    points: &[&MonthPoint],
+    running: Option<String>,
+) -> (&'static str, String) {
     let Some((idx, p)) = chart
         .points
         .iter()
@@ -132,7 +147,13 @@ fn latest_words(chart: &spc::Chart, points: &[&MonthPoint]) -> (&'static str, St
         .rev()
         .find(|(_, p)| p.value.is_some())
     else {
-        return ("common", "No finished month yet.".into());
+        return (
+            "common",
+            match running {
+                Some(r) => format!("No finished month yet: {r}."),
+                None => "No finished month yet.".into(),
+            },
+        );
     };
     let month = points
         .get(idx)
@@ -244,7 +265,7 @@ pub(crate) async fn overview(
             };
             let points = finished(&i.hospital);
             let chart = chart_of(&i, &points, false);
-            let (variation, variation_words) = latest_words(&chart, &points);
+            let (variation, variation_words) = latest_words(&chart, &points, None);
             let latest = points
                 .last()
                 .map(|p| {
@@ -254,6 +275,7 @@ pub(crate) async fn overview(
                         month_words(&p.month)
                     )
                 })
+                .or_else(|| so_far(&i, &i.hospital))
                 .unwrap_or_else(|| "No finished month yet".into());
             let (magnet, magnet_met) = magnet_words(&i);
             let gap = gap_words(&i);
@@ -396,7 +418,7 @@ pub(crate) async fn measure(
         };
         let points = finished(&points_all);
         let chart = chart_of(&i, &points, run);
-        let (chart_class, chart_words) = latest_words(&chart, &points);
+        let (chart_class, chart_words) = latest_words(&chart, &points, so_far(&i, &points_all));
         let months: Vec<String> = points.iter().map(|p| p.month.clone()).collect();
         let tips: Vec<String> = points
             .iter()

@@ -148,10 +148,7 @@ pub(crate) async fn page(
             .collect();
         let seen: Vec<String> = by_id.keys().map(|p| format!("Patient/{p}")).collect();
         let against = if i.measure.better == "higher" {
-            format!(
-                "the patients with {} short of their {}",
-                i.measure.numerator, i.measure.denominator
-            )
+            "the patients for whom it fell short".to_string()
         } else {
             format!("the patients with {}", i.measure.numerator)
         };

@@ -593,6 +593,29 @@ async fn the_role_matrix_holds_and_every_request_is_audited() {
         .unwrap();
     assert_eq!(refused["outcome"], "4");
     assert_eq!(patients_of(refused), ["Patient/p1"]);
+    // Compartment search: the nurse found p1's heart rates; the navigator, who does not
+    // reach p1, found nothing (the store filtered, the search itself was allowed).
+    let compartment = |who: &str| {
+        all.iter()
+            .find(|e| {
+                e["agent"][0]["altId"] == who
+                    && described(e) == Some("GET /fhir/Patient/p1/Observation")
+            })
+            .unwrap()
+    };
+    assert_eq!(patients_of(compartment("nurse")), ["Patient/p1"]);
+    assert!(patients_of(compartment("navigator")).is_empty());
+    // Likewise a search across types, and one of every type the caller reads.
+    let across = |who: &str, path: &str| {
+        all.iter()
+            .find(|e| e["agent"][0]["altId"] == who && described(e) == Some(path))
+            .unwrap()
+    };
+    assert_eq!(patients_of(across("nurse", "GET /fhir")), ["Patient/p1"]);
+    assert!(all
+        .iter()
+        .filter(|e| e["agent"][0]["altId"] == "navigator" && described(e) == Some("GET /fhir"))
+        .all(|e| patients_of(e).is_empty()));
     let page = all
         .iter()
         .find(|e| e["agent"][0]["altId"] == "rapid" && described(e) == Some("GET /board"))

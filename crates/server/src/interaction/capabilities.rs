@@ -104,9 +104,10 @@ pub(crate) fn statement(registry: &Registry) -> &'static str {
             "patchFormat": ["application/json-patch+json"],
             "rest": [{
                 "mode": "server",
-                "documentation": "Search supports the prefixes eq ne gt lt ge le sa eb ap; the modifiers :exact :contains :missing :not :text :identifier :below :above and :[type]; chaining, _has, _include and _revinclude (with :iterate), _sort, _count with next/previous links, _summary, _elements, _total, _id and _lastUpdated.",
+                "documentation": "Search supports the prefixes eq ne gt lt ge le sa eb ap; the modifiers :exact :contains :missing :not :text :identifier :below :above and :[type]; chaining, _has, _include and _revinclude (with :iterate), _sort, _count with next/previous links, _summary, _elements, _total, _id and _lastUpdated. Compartment search in the Patient compartment: GET Patient/[id]/[type] with the type's parameters. Search across types: GET [base]?_type=... with parameters every listed type has (no _sort, _include or _revinclude), paging to 10,000 matches.",
+                "compartment": ["http://hl7.org/fhir/CompartmentDefinition/patient"],
                 "resource": resources,
-                "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+                "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
                 "searchParam": [
                     {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
                     {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"}

@@ -6,4 +6,5 @@ pub(crate) mod everything;
 pub(crate) mod history;
 pub(crate) mod read;
 pub(crate) mod search;
+pub(crate) mod system_search;
 pub(crate) mod write;

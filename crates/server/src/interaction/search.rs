@@ -50,6 +50,26 @@ pub(crate) async fn search_post(
     run(&state, access, &headers, &rtype, params).await
 }
 
+/// Compartment search, `GET Patient/[id]/[type]`
+/// (<https://hl7.org/fhir/R4/http.html#vsearch>): a search of `[type]` within the patient's
+/// compartment, with the same parameters, paging and access as any search. Only the Patient
+/// compartment is kept (the one Tend's access control is built on).
+pub(crate) async fn compartment(
+    state: State<AppState>,
+    access: std::sync::Arc<store::Access>,
+    Path((compartment, id, rtype)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    if compartment != "Patient" {
+        return Err(ApiError::NotFound(format!(
+            "compartment search is offered for the Patient compartment only, not {compartment}"
+        )));
+    }
+    let params = query_pairs(query.as_deref());
+    run_in(&state, access, &headers, &rtype, params, Some(&id)).await
+}
+
 async fn run(
     state: &AppState,
     access: std::sync::Arc<store::Access>,
@@ -57,8 +77,23 @@ async fn run(
     rtype: &str,
     params: Vec<(String, String)>,
 ) -> Result<Response, ApiError> {
+    run_in(state, access, headers, rtype, params, None).await
+}
+
+/// A search, within a patient's compartment when `patient` is given.
+async fn run_in(
+    state: &AppState,
+    access: std::sync::Arc<store::Access>,
+    headers: &HeaderMap,
+    rtype: &str,
+    params: Vec<(String, String)>,
+    patient: Option<&str>,
+) -> Result<Response, ApiError> {
     check_type(rtype)?;
-    let q = SearchQuery::parse(state.registry, rtype, &params)?;
+    let mut q = SearchQuery::parse(state.registry, rtype, &params)?;
+    if let Some(id) = patient {
+        q = q.in_patient_compartment(id);
+    }
     let store = state.store.clone();
     let q2 = q.clone();
     let page = blocking(move || Ok(store.search(&access, &q2)?)).await?;
@@ -74,7 +109,18 @@ async fn run(
     Ok(r)
 }
 
-fn link_url(base: &str, q: &SearchQuery, offset: usize) -> String {
+/// The path a search's links name: the type, or the compartment and type.
+fn path_of(q: &SearchQuery) -> String {
+    match q.filters.iter().find_map(|f| match f {
+        search::Filter::PatientCompartment(id) => Some(id),
+        _ => None,
+    }) {
+        Some(id) => format!("/Patient/{id}/{}", q.resource_type),
+        None => format!("/{}", q.resource_type),
+    }
+}
+
+fn link_url(base: &str, path: &str, q: &SearchQuery, offset: usize) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     for (k, v) in &q.canonical_params {
         ser.append_pair(k, v);
@@ -83,12 +129,22 @@ fn link_url(base: &str, q: &SearchQuery, offset: usize) -> String {
     if offset > 0 {
         ser.append_pair("_offset", &offset.to_string());
     }
-    format!("{base}/{}?{}", q.resource_type, ser.finish())
+    format!("{base}{path}?{}", ser.finish())
 }
 
 /// Serialise the searchset Bundle. Stored bodies are embedded as they are (no re-parse)
 /// unless `_elements` or `_summary` asks for a subset.
 pub(crate) fn searchset(base: &str, q: &SearchQuery, page: SearchPage) -> Result<String, ApiError> {
+    searchset_at(base, &path_of(q), q, page)
+}
+
+/// [`searchset`] with links to `path` under the base (empty for a search of all types).
+pub(crate) fn searchset_at(
+    base: &str,
+    path: &str,
+    q: &SearchQuery,
+    page: SearchPage,
+) -> Result<String, ApiError> {
     let mut out = String::with_capacity(
         256 + page
             .matches
@@ -101,16 +157,16 @@ pub(crate) fn searchset(base: &str, q: &SearchQuery, page: SearchPage) -> Result
         out.push_str(&format!(",\"total\":{t}"));
     }
     let mut links = vec![
-        ("self", link_url(base, q, q.offset)),
-        ("first", link_url(base, q, 0)),
+        ("self", link_url(base, path, q, q.offset)),
+        ("first", link_url(base, path, q, 0)),
     ];
     if page.has_more && q.count > 0 {
-        links.push(("next", link_url(base, q, q.offset + q.count)));
+        links.push(("next", link_url(base, path, q, q.offset + q.count)));
     }
     if q.offset > 0 {
         links.push((
             "previous",
-            link_url(base, q, q.offset.saturating_sub(q.count)),
+            link_url(base, path, q, q.offset.saturating_sub(q.count)),
         ));
     }
     out.push_str(",\"link\":[");
