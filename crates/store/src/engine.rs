@@ -702,7 +702,17 @@ pub(crate) fn compartment(
         .map(|(_, h)| (h.rtype.clone(), h.id.clone()))
         .collect();
     seen.insert(("Patient".to_string(), patient.to_string()));
-    let rids: Vec<i64> = found.iter().map(|(r, _)| *r).collect();
+    // What the compartment's resources refer to, and what the patient's own record does
+    // (their organisation, their clinicians).
+    let mut rids: Vec<i64> = found.iter().map(|(r, _)| *r).collect();
+    for row in conn.query(
+        "SELECT rid FROM resource WHERE rtype = 'Patient' AND id = ? AND deleted = 0",
+        &[Arg::Text(patient.to_string())],
+    )? {
+        if let Some(rid) = row.first() {
+            rids.push(rid.int());
+        }
+    }
     let mut out: Vec<Hit> = found.into_iter().map(|(_, h)| h).collect();
     for chunk in rids.chunks(500) {
         let stmt = sql::include_stmt(access, None, None, chunk);
