@@ -4,7 +4,7 @@
 //! group with a 95 % confidence interval (crate `quality`: a rate ratio for rates per
 //! 1,000 days, a risk ratio for percentages). The "Not recorded" group is always listed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
@@ -62,30 +62,36 @@ pub fn stratify(
     patients: &HashMap<String, Value>,
     settings: &Settings,
 ) -> Vec<Stratifier> {
-    type Acc = (Count, HashSet<String>);
-    let mut acc: BTreeMap<&str, BTreeMap<String, Acc>> = BTreeMap::new();
-    let mut cache: HashMap<(&str, &str), Vec<(String, String)>> = HashMap::new();
+    // First each patient's month (their rows on every unit), then each patient-month once
+    // into its groups: strata are looked up once per patient and month, and nothing is
+    // allocated per row.
+    let mut per: HashMap<(&str, &str), Count> = HashMap::new();
     for r in rows
         .iter()
         .filter(|r| r.measure == m.id && r.month.as_str() >= from && r.month.as_str() <= to)
     {
-        let pid = r.patient.as_deref().unwrap_or("");
-        let groups = cache
-            .entry((pid, r.month.as_str()))
-            .or_insert_with(|| groups_of(patients.get(pid), &r.month));
-        for (code, value) in groups.iter() {
-            let Some((c, _)) = STRATIFIERS.iter().find(|(c, _)| c == code) else {
+        let c = per
+            .entry((r.patient.as_deref().unwrap_or(""), r.month.as_str()))
+            .or_default();
+        c.numerator += r.numerator;
+        c.denominator += r.denominator;
+    }
+    type Acc<'a> = (Count, HashSet<&'a str>);
+    let mut acc: HashMap<&str, HashMap<String, Acc<'_>>> = HashMap::new();
+    for ((pid, month), count) in &per {
+        for (code, value) in groups_of(patients.get(*pid), month) {
+            let Some((c, _)) = STRATIFIERS.iter().find(|(c, _)| code == *c) else {
                 continue;
             };
-            let a = acc
-                .entry(c)
-                .or_default()
-                .entry(value.clone())
-                .or_insert_with(|| (Count::default(), HashSet::new()));
-            a.0.numerator += r.numerator;
-            a.0.denominator += r.denominator;
+            let by_value = acc.entry(c).or_default();
+            let a = match by_value.get_mut(value.as_str()) {
+                Some(a) => a,
+                None => by_value.entry(value).or_default(),
+            };
+            a.0.numerator += count.numerator;
+            a.0.denominator += count.denominator;
             if !pid.is_empty() {
-                a.1.insert(pid.to_string());
+                a.1.insert(pid);
             }
         }
     }

@@ -140,6 +140,10 @@ fn main() {
                 "/quality/measures/ndnqi-falls-with-injury?unit=ward-2south&chart=run",
             ),
             ("CSV download", "/quality/measures/ndnqi-falls/csv"),
+            (
+                "patients behind a month (case review)",
+                "/quality/measures/social-needs-screening/patients?month=2026-10",
+            ),
         ] {
             let mut times = Vec::new();
             let mut bytes = 0;
@@ -157,6 +161,13 @@ fn main() {
                     .unwrap();
                 assert_eq!(resp.status(), 200, "{url}");
                 let body = resp.into_body().collect().await.unwrap().to_bytes();
+                if url.contains("/patients?") && i == 0 {
+                    let rows = String::from_utf8_lossy(&body)
+                        .matches("<th scope=\"row\">")
+                        .count();
+                    assert!(rows > 0, "the case review lists patients");
+                    println!("  case review lists {rows} patients");
+                }
                 if i >= 20 {
                     times.push(started.elapsed().as_secs_f64() * 1000.0);
                 }
