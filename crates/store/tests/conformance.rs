@@ -636,7 +636,17 @@ fn compartment_search(store: &dyn Store) {
     assert_eq!(page.matches.len(), 3);
     assert!(page.has_more);
     // A caller who reaches p2 alone finds nothing in p1's compartment, all of p2's.
-    let nurse = store::Access::caller(
+    let nurse = nurse_reaching("p2");
+    assert!(within("p1", "Observation", "", &nurse).is_empty());
+    assert_eq!(
+        within("p2", "Observation", "_count=1000", &nurse),
+        about("p2")
+    );
+}
+
+/// A nurse who reaches one patient.
+fn nurse_reaching(patient: &str) -> store::Access {
+    store::Access::caller(
         access::Principal {
             id: "n".into(),
             name: "N".into(),
@@ -647,14 +657,9 @@ fn compartment_search(store: &dyn Store) {
             scopes: None,
             via: access::Via::Session,
         },
-        store::Reach::Patients(["p2".to_string()].into_iter().collect()),
+        store::Reach::Patients([patient.to_string()].into_iter().collect()),
         None,
-    );
-    assert!(within("p1", "Observation", "", &nurse).is_empty());
-    assert_eq!(
-        within("p2", "Observation", "_count=1000", &nurse),
-        about("p2")
-    );
+    )
 }
 
 fn audit_event(id: &str) -> Value {
@@ -888,20 +893,7 @@ fn audit_search(store: &dyn Store) {
         .vread(&system, "AuditEvent", "as-1", 2)
         .unwrap()
         .is_none());
-    let nurse = store::Access::caller(
-        access::Principal {
-            id: "n".into(),
-            name: "N".into(),
-            role: access::Role::Nurse,
-            practitioner: None,
-            wards: vec![],
-            organization: None,
-            scopes: None,
-            via: access::Via::Session,
-        },
-        store::Reach::Patients(["as-p1".to_string()].into_iter().collect()),
-        None,
-    );
+    let nurse = nurse_reaching("as-p1");
     assert!(matches!(
         store.search(&nurse, &q("AuditEvent", "patient=as-p1")),
         Err(StoreError::Forbidden { .. })

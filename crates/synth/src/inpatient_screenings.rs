@@ -14,13 +14,13 @@
 use chrono::Duration;
 use serde_json::Value;
 use social_needs::concerns::{confirmed, goal, refuted};
-use social_needs::{Context, Instrument};
+use social_needs::Instrument;
 
 use crate::facility::Staff;
 use crate::fhir::{self, instant};
 use crate::hospital::{Config, Out};
 use crate::random::{chance, int, pick, rng, weighted};
-use crate::social_screenings::{answers, prefix, response, Planned, NEEDS, WITH_NEEDS};
+use crate::social_screenings::{answers, derived, response, Planned, NEEDS, WITH_NEEDS};
 use crate::stays::Stay;
 use crate::vitals::whole_minute;
 
@@ -83,27 +83,16 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, past: &[Stay], out: &mut Out
             patient: stay.patient.clone(),
             number: 0,
             at,
-            author: nurse.clone(),
+            author: nurse,
             full,
         };
         responses.push(response(instrument, &id, &planned, &answers));
-        let when = instant(at);
-        let author = format!("Practitioner/{nurse}");
-        let ctx = Context {
-            patient: &stay.patient,
-            response: &format!("QuestionnaireResponse/{id}"),
-            when: &when,
-            performer: Some(&author),
-            prefix: &prefix(&id),
-        };
-        for mut o in instrument.observations(&answers, &ctx) {
-            o["meta"] = fhir::meta();
-            observations.push(o);
-        }
+        let (answered, concerns) = derived(instrument, &id, &planned, &answers);
+        observations.extend(answered);
         // The social worker's decision on each need, before discharge.
         let seen = at + (stay.end - at) / 2;
         let by = format!("Practitioner/{social_worker}");
-        for concern in instrument.concerns(&answers, &ctx) {
+        for concern in concerns {
             let when = instant(seen);
             if chance(&mut r, 0.75) {
                 let c = confirmed(&concern, &by, &when);

@@ -197,19 +197,7 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, clinic: std::ops::Range<u32>
         let answers = answers(&mut r, &needs, p.full);
         let id = response_id(&p.patient);
         responses.push(response(instrument, &id, p, &answers));
-        let when = instant(p.at);
-        let author = format!("Practitioner/{}", p.author);
-        let ctx = Context {
-            patient: &p.patient,
-            response: &format!("QuestionnaireResponse/{id}"),
-            when: &when,
-            performer: Some(&author),
-            prefix: &prefix(&id),
-        };
-        for mut o in instrument.observations(&answers, &ctx) {
-            o["meta"] = fhir::meta();
-            observations.push(o);
-        }
+        observations.extend(derived(instrument, &id, p, &answers).0);
         if !reached.contains(&format!("Patient/{}", p.patient)) {
             teams.push(social_work_team(p, &social_worker));
         }
@@ -217,6 +205,34 @@ pub(crate) fn generate(cfg: &Config, staff: &Staff, clinic: std::ops::Range<u32>
     out.extend(responses);
     out.extend(teams);
     out.extend(observations);
+}
+
+/// What Tend's screening service derives from response `id` of screening `p`, as it writes
+/// it: the answer Observations, and the concerns of the positive domains (unconfirmed).
+pub(crate) fn derived(
+    instrument: &Instrument,
+    id: &str,
+    p: &Planned,
+    answers: &Answer,
+) -> (Vec<Value>, Vec<Value>) {
+    let when = instant(p.at);
+    let author = format!("Practitioner/{}", p.author);
+    let ctx = Context {
+        patient: &p.patient,
+        response: &format!("QuestionnaireResponse/{id}"),
+        when: &when,
+        performer: Some(&author),
+        prefix: &prefix(id),
+    };
+    let observations = instrument
+        .observations(answers, &ctx)
+        .into_iter()
+        .map(|mut o| {
+            o["meta"] = fhir::meta();
+            o
+        })
+        .collect();
+    (observations, instrument.concerns(answers, &ctx))
 }
 
 /// `pat-000123` of a `{"reference": "Patient/pat-000123"}` as 123.

@@ -196,6 +196,10 @@ async fn the_quality_office_reads_its_measures() {
     );
     let (_, m) = get(&app, &quinn, "/quality/measures/ndnqi-falls").await;
     assert!(
+        m.contains("<details open>"),
+        "the months with their links are open for those who may follow them"
+    );
+    assert!(
         m.contains(&format!(
             "href=\"/quality/measures/ndnqi-falls/patients?month={month}\""
         )),
