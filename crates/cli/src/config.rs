@@ -94,6 +94,7 @@ impl SiteArgs {
             navigation: None,
             tumour_board: None,
             screening: None,
+            sepsis: None,
             referrals: None,
             safety: None,
             measure_reports: None,

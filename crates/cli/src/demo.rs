@@ -139,6 +139,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     web.navigation = Some(nav.clone());
     web.tumour_board = Some(crate::tumour_board_service(&state));
     web.screening = Some(crate::screening_service(&state));
+    web.sepsis = Some(crate::sepsis_service(&state, web.zone));
     let mut referral_config = args.site.referrals(web.zone);
     if args.site.hospital == "hospital" {
         // The demo hospital's own Organization sends its referrals.

@@ -171,6 +171,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     web.navigation = Some(navigation_service(&state, web.zone));
     web.tumour_board = Some(tumour_board_service(&state));
     web.screening = Some(screening_service(&state));
+    web.sepsis = Some(sepsis_service(&state, web.zone));
     web.referrals = Some(referrals_service(&state, args.site.referrals(web.zone)));
     web.safety = Some(safety_service(&state));
     web.measure_reports = Some(measure_reports_service(
@@ -258,6 +259,16 @@ pub(crate) fn navigation_service(
     );
     nav.start();
     nav
+}
+
+/// Suspected sepsis's first hour, following the record (started).
+pub(crate) fn sepsis_service(
+    state: &server::AppState,
+    zone: web::Zone,
+) -> Arc<sepsis_watch::Sepsis> {
+    let s = sepsis_watch::Sepsis::new(state.store.clone(), zone.tz(), Arc::new(store::SystemClock));
+    s.start();
+    s
 }
 
 /// Tumour boards, following the record (started).

@@ -19,6 +19,8 @@ const PURE: &[&str] = &[
     "strata",
     "safety-events",
     "quality",
+    "pathways",
+    "sepsis",
 ];
 const FORBIDDEN: &[&str] = &[
     "tokio", "axum", "hyper", "sqlx", "rusqlite", "postgres", "clap", "reqwest",

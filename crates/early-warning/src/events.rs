@@ -1,5 +1,6 @@
-//! Live events: every score, alert and alert state change, as it is committed, for the
-//! web app's server-sent event streams (per ward and per patient).
+//! Live events: every score, alert and alert state change, and every change to suspected
+//! sepsis's first hour, as it is committed, for the web app's server-sent event streams (per
+//! ward and per patient).
 //!
 //! The hub is fed from the store's change log, not from the evaluator's memory: an event's
 //! id is its change-log position, so a client that reconnects with `Last-Event-ID` gets
@@ -20,7 +21,7 @@ use crate::{alert, score, EarlyWarning};
 pub struct Event {
     /// Change-log position (the SSE event id).
     pub seq: i64,
-    /// `score` or `alert`.
+    /// `score`, `alert` or `sepsis`.
     pub kind: &'static str,
     pub patient: String,
     pub ward: Option<String>,
@@ -148,9 +149,34 @@ impl Hub {
                     data: serde_json::to_value(view).ok()?,
                 })
             }
+            "Task" if is_sepsis(&body) => {
+                let patient = body["for"]["reference"].as_str()?.to_string();
+                let ward = body["encounter"]["reference"]
+                    .as_str()
+                    .and_then(|e| self.ew.ward_of(e));
+                Some(Event {
+                    seq: v.seq,
+                    kind: "sepsis",
+                    patient,
+                    ward,
+                    data: json!({
+                        "action": body["code"]["text"],
+                        "status": body["status"],
+                        "deadline": body["restriction"]["period"]["end"],
+                    }),
+                })
+            }
             _ => None,
         }
     }
+}
+
+/// A Task of suspected sepsis's first hour.
+fn is_sepsis(task: &Value) -> bool {
+    task["meta"]["tag"].as_array().is_some_and(|tags| {
+        tags.iter()
+            .any(|t| t["system"] == sepsis::shape::TAG_SYSTEM && t["code"] == sepsis::shape::TAG)
+    })
 }
 
 impl store::Consumer for Hub {

@@ -310,6 +310,14 @@ pub fn evaluate(
     }
 }
 
+impl Milestone {
+    /// Whether `e` is evidence that completes this milestone (its resource, codes, status,
+    /// verification status, value range and value codes).
+    pub fn completed_by(&self, e: &Event) -> bool {
+        completes(self, e)
+    }
+}
+
 fn completes(m: &Milestone, e: &Event) -> bool {
     match &e.kind {
         EventKind::Navigator { milestone } => m.manual && *milestone == m.id,

@@ -20,11 +20,12 @@
 //!   early-warning trigger) with suspected infection.
 //!
 //! Architecture invariant: pure. No IO (a site's files arrive as text), no clock (`now` is an
-//! argument), no store; the service builds the events from FHIR resources.
+//! argument), no store; [`fhir`] reads the resources a service hands it into events.
 
 mod definition;
 mod evaluate;
 mod event;
+pub mod fhir;
 pub mod report;
 mod worklist;
 

@@ -11,7 +11,7 @@
 //! | `POST /api/alerts/{id}/acknowledge` `{"by"}` | acknowledge |
 //! | `POST /api/alerts/{id}/respond` `{"action", "note", "by"}` | record the response (`increased-monitoring`, `medical-review`, `rapid-response-call`, `transfer-to-higher-care`) |
 //! | `POST /api/alerts/{id}/resolve` `{"note", "by"}` | resolve (after a response) |
-//! | `GET /api/events?ward=&patient=` | live scores and alerts; resumes after `Last-Event-ID` |
+//! | `GET /api/events?ward=&patient=` | live scores, alerts and changes to suspected sepsis's first hour; resumes after `Last-Event-ID` |
 //!
 //! `by` is a `Practitioner/ID` reference. Errors are OperationOutcomes, from the same table
 //! as the FHIR API.

@@ -160,6 +160,7 @@ pub fn generate(cfg: &Config) -> Hospital {
             out.extend(sim.take());
         }
     }
+    crate::sepsis_episodes::generate(cfg.seed, &sims, cfg.now, &mut out);
     let first_clinic = cfg.inpatients as u32 + 1;
     clinic::generate(cfg, &staff, first_clinic, &mut out);
     let first_referral = first_clinic + cfg.clinic_patients as u32;

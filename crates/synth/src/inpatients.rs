@@ -767,7 +767,7 @@ impl Admission {
             cfg.now,
             out,
         );
-        Sim::new(
+        let mut sim = Sim::new(
             cfg.seed,
             self.number,
             patient,
@@ -775,7 +775,16 @@ impl Admission {
             ward.nurses.clone(),
             self.course,
             history_start,
-        )
+        );
+        sim.infection = match self.dx.kind {
+            Kind::Sepsis => Some(sepsis::Source::Unknown),
+            Kind::Pneumonia => Some(sepsis::Source::Chest),
+            Kind::Uti => Some(sepsis::Source::Urine),
+            Kind::Cellulitis => Some(sepsis::Source::SkinOrSoftTissue),
+            _ => None,
+        };
+        sim.doctor = ward.attending.clone();
+        sim
     }
 }
 

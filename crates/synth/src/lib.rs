@@ -49,6 +49,7 @@ mod problems;
 mod random;
 mod referrals;
 mod safety_reports;
+mod sepsis_episodes;
 mod social_screenings;
 mod stays;
 mod tumour_boards;

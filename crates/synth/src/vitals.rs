@@ -390,15 +390,21 @@ pub(crate) fn whole_minute(t: DateTime<Utc>) -> DateTime<Utc> {
 #[derive(Clone, Debug)]
 pub(crate) struct Sim {
     seed: u64,
-    number: u32,
-    patient: String,
-    encounter: String,
+    pub(crate) number: u32,
+    pub(crate) patient: String,
+    pub(crate) encounter: String,
     nurses: Vec<String>,
     pub(crate) course: Course,
     /// Number of the next set (from 1).
     set: u32,
     /// When the next set will be taken.
     at: DateTime<Utc>,
+    /// The NEWS2 of each set taken (the nurses' own count), for the demo's sepsis episodes.
+    pub(crate) scores: Vec<(DateTime<Utc>, u32)>,
+    /// The likely source when the admitting illness is an infection.
+    pub(crate) infection: Option<sepsis::Source>,
+    /// The ward's attending, who suspects infection.
+    pub(crate) doctor: String,
 }
 
 impl Sim {
@@ -438,6 +444,9 @@ impl Sim {
             course,
             set: 1,
             at,
+            scores: Vec::new(),
+            infection: None,
+            doctor: String::new(),
         }
     }
 
@@ -463,6 +472,7 @@ impl Sim {
         let next = at + TimeDelta::minutes(interval + late);
         self.at = self.concern(at, next, &mut r).unwrap_or(next);
         self.set += 1;
+        self.scores.push((at, score));
         self.observations(set, at, &reading)
     }
 
@@ -487,7 +497,7 @@ impl Sim {
     }
 
     /// The nurse on shift (07:00–19:00 and 19:00–07:00 local) looking after this patient.
-    fn nurse_at(&self, at: DateTime<Utc>) -> &str {
+    pub(crate) fn nurse_at(&self, at: DateTime<Utc>) -> &str {
         let shift = (at.timestamp() - (7 - LOCAL_OFFSET_H) * 3600).div_euclid(12 * 3600);
         let i = (shift + i64::from(self.number)).rem_euclid(self.nurses.len() as i64) as usize;
         &self.nurses[i]

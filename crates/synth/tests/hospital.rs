@@ -1591,3 +1591,60 @@ fn inpatients_are_screened_on_admission_more_often_as_the_programme_grows() {
             > 50
     );
 }
+
+#[test]
+fn some_raised_scores_with_infection_start_sepsis_first_hours() {
+    let h = default_hospital();
+    let suspicions: Vec<&Value> = of_type(h, "Condition")
+        .filter(|c| {
+            c["code"]["coding"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["code"] == "suspected-infection")
+        })
+        .collect();
+    let now = Config::default().now;
+    let mut running = 0;
+    let (mut on_time, mut late) = (0, 0);
+    for c in &suspicions {
+        let p = c["subject"]["reference"].as_str().unwrap();
+        let at = DateTime::parse_from_rfc3339(c["recordedDate"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(at <= now, "nothing is recorded after now");
+        let given: Vec<DateTime<Utc>> = of_type(h, "MedicationAdministration")
+            .filter(|m| m["subject"]["reference"] == p)
+            .filter(|m| {
+                m["medicationCodeableConcept"]["coding"][0]["code"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("J01")
+            })
+            .map(time)
+            .filter(|t| *t >= at && *t <= at + chrono::TimeDelta::hours(24))
+            .collect();
+        match given.iter().min() {
+            Some(t) if *t - at <= chrono::TimeDelta::minutes(60) => on_time += 1,
+            Some(_) => late += 1,
+            None => {
+                assert!(
+                    now - at < chrono::TimeDelta::hours(2),
+                    "an old suspicion without antibiotics"
+                );
+                running += 1;
+            }
+        }
+    }
+    println!(
+        "suspicions: {}, antibiotics on time: {on_time}, late: {late}, running now: {running}",
+        suspicions.len()
+    );
+    assert!(
+        suspicions.len() >= 4,
+        "only {} suspicions",
+        suspicions.len()
+    );
+    assert!(on_time > late, "most first doses are on time");
+    assert!(late >= 1, "some are late, as on real wards");
+}

@@ -77,6 +77,7 @@
     source.addEventListener("open", function () { if (state) state.textContent = "live"; });
     source.addEventListener("error", function () { if (state) state.textContent = "reconnecting…"; });
     source.addEventListener("score", soon);
+    source.addEventListener("sepsis", soon);
     source.addEventListener("alert", function (e) { soon(); if (table.dataset.sound === "on") chime(e); });
     // Times since the last set and to deadlines move on even without events.
     window.setInterval(soon, 60000);
@@ -162,6 +163,7 @@
     source.addEventListener("open", function () { if (state) state.textContent = "live"; });
     source.addEventListener("error", function () { if (state) state.textContent = "reconnecting…"; });
     source.addEventListener("alert", soon);
+    source.addEventListener("sepsis", soon);
     window.setInterval(soon, 60000);
   }
 

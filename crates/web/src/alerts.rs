@@ -42,6 +42,11 @@ pub(crate) struct InboxAlert {
     pub(crate) dnacpr: bool,
     /// Its ceiling of treatment ("Ward-based care: not for intensive care").
     pub(crate) ceiling: String,
+    /// Suspected sepsis's first hour, when begun in the last day.
+    pub(crate) sepsis: Option<crate::sepsis::Cell>,
+    /// A medium or high alert with no suspicion of infection in the last day: the card asks
+    /// "could this be infection?" (NICE NG51).
+    pub(crate) ask_infection: bool,
 }
 
 #[derive(Template)]
@@ -159,6 +164,8 @@ fn line(
         acknowledged,
         dnacpr: dnacpr.is_some(),
         ceiling: dnacpr.cloned().unwrap_or_default(),
+        sepsis: None,
+        ask_infection: false,
     })
 }
 
@@ -187,9 +194,20 @@ async fn inbox(
         let patients: Vec<String> = all.iter().map(|a| a.patient.clone()).collect();
         let dnacpr =
             crate::chart_essentials::not_for_resuscitation(&**ew.store(), &access, &patients)?;
+        let sepsis = match &w.config.sepsis {
+            Some(svc) => crate::sepsis::cells(svc, &access, None, now)?,
+            None => Default::default(),
+        };
         Ok(all
             .iter()
-            .filter_map(|a| line(&ew, &access, a, now, dnacpr.get(&a.patient)))
+            .filter_map(|a| {
+                let mut l = line(&ew, &access, a, now, dnacpr.get(&a.patient))?;
+                l.sepsis = sepsis.get(&a.patient).cloned();
+                l.ask_infection = w.config.sepsis.is_some()
+                    && l.sepsis.is_none()
+                    && matches!(a.band.as_str(), "medium" | "high" | "emergency");
+                Some(l)
+            })
             .collect::<Vec<_>>())
     })
     .await?;

@@ -43,6 +43,8 @@ pub(crate) struct Row {
     pub(crate) sirs: bool,
     /// A decision not to attempt resuscitation is in force.
     pub(crate) dnacpr: bool,
+    /// Suspected sepsis's first hour, when begun in the last day.
+    pub(crate) sepsis: Option<crate::sepsis::Cell>,
     /// The board's order (`early_warning::ranking`): band, score, trend, overdue.
     risk: early_warning::ranking::Risk,
 }
@@ -247,6 +249,7 @@ fn row(
         qsofa: s.qsofa.as_deref() == Some("POS"),
         sirs: s.sirs.as_deref() == Some("POS"),
         dnacpr,
+        sepsis: None,
         risk: early_warning::ranking::Risk::of(s),
     })
 }
@@ -256,12 +259,14 @@ type Board = (Vec<WardTab>, String, Vec<Row>, Vec<String>);
 
 fn board(
     ew: &EarlyWarning,
+    sepsis: Option<&sepsis_watch::Sepsis>,
     access: &store::Access,
     ward: &str,
     allowed: Option<&[String]>,
     by_bed: bool,
-    wall_names: bool,
+    config: &crate::WebConfig,
 ) -> Result<Board, PageError> {
+    let wall_names = config.wall_names;
     let now = ew.now_ms();
     let mut wards = ew.wards().map_err(view::store_error)?;
     if let Some(mine) = allowed {
@@ -317,6 +322,13 @@ fn board(
                     empty.push(b["name"].as_str().unwrap_or_default().to_string());
                 }
             }
+        }
+    }
+    if let Some(svc) = sepsis {
+        let cells =
+            crate::sepsis::cells(svc, access, None, crate::local::Now::new(now, config.zone))?;
+        for r in &mut rows {
+            r.sepsis = cells.get(&format!("Patient/{}", r.patient)).cloned();
         }
     }
     // Most at risk first, across wards too; ties in bed order. Or walking the ward: by bed.
@@ -415,11 +427,12 @@ async fn load(
         let access = wc.access(&reader)?;
         board(
             &ew,
+            wc.config.sepsis.as_deref(),
             &access,
             &w,
             allowed.as_deref(),
             by_bed,
-            wc.config.wall_names,
+            &wc.config,
         )
     })
     .await?;

@@ -118,6 +118,8 @@ struct ChartPage {
     /// Now, for the time-placed field.
     now_input: String,
     may_record: bool,
+    /// Suspected sepsis's first hour, when begun in the last day.
+    sepsis: Option<crate::sepsis::Cell>,
 }
 
 fn text_of(concept: &Value) -> String {
@@ -382,7 +384,7 @@ pub(crate) async fn page(
     let (
         (who, stay, ((columns, rows, line), earlier), essentials, problems, alerts),
         gaps,
-        devices,
+        (devices, sepsis),
     ) = blocking(move || {
         let access = w.access(&reader)?;
         let loaded = load(&ew, &access, &pid, w.config.zone, page)?;
@@ -391,7 +393,12 @@ pub(crate) async fn page(
             .transpose()?;
         let now = crate::local::Now::new(ew.now_ms(), w.config.zone);
         let devices = crate::chart_devices::load(&**ew.store(), &access, &pid, now, w.config.zone)?;
-        Ok((loaded, gaps, devices))
+        let sepsis = match &w.config.sepsis {
+            Some(svc) => crate::sepsis::cells(svc, &access, Some(&pid), now)?
+                .remove(&format!("Patient/{pid}")),
+            None => None,
+        };
+        Ok((loaded, gaps, (devices, sepsis)))
     })
     .await?;
     Ok(view::render(&ChartPage {
@@ -412,6 +419,7 @@ pub(crate) async fn page(
         device_kinds: crate::chart_devices::kinds(),
         now_input: web.config.zone.input_value(web.ew()?.now_ms()),
         may_record: user.may(access::Permission::RecordWrite),
+        sepsis,
     }))
 }
 

@@ -22,6 +22,7 @@
 //! | `GET`/`POST /kiosk/{key}` | the patient answers the social-needs questions in large type (one-time key, 30 minutes), recorded as the person who handed the tablet over |
 //! | `GET`/`POST /patients/{id}/social-needs` | social-needs screening (AHC HRSN core questions) asked by staff, and the latest results, needs first; safety answers only with access to sensitive records |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
+//! | `GET`/`POST /patients/{id}/sepsis` | suspected sepsis's first hour: "could this be infection?" with the likely source; then blood cultures, lactate, antibiotics and fluids (when indicated) each with its deadline, late first, recorded as done; ruling infection out with a reason |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
 //! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator`, `…/tasks/{task}/done` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over; support arranged before an appointment |
 //! | `GET /navigation/reports` | pathway standards: compliance per standard and month against the standard, the median time, one month by tumour site, race, ethnicity, language, interpreter need, sex and age band (counts under 11 not shown) |
@@ -64,6 +65,8 @@ mod safety_report;
 mod safety_review;
 mod safety_rows;
 mod safety_steps;
+mod sepsis;
+mod sepsis_record;
 mod session;
 mod settings;
 mod signin;
@@ -104,6 +107,8 @@ pub struct WebConfig {
     pub tumour_board: Option<Arc<::mdt::TumourBoard>>,
     /// Social-needs screening, when running.
     pub screening: Option<Arc<::screening::Screenings>>,
+    /// Suspected sepsis's first hour, when running.
+    pub sepsis: Option<Arc<::sepsis_watch::Sepsis>>,
     /// Referrals to community services, when running.
     pub referrals: Option<Arc<::referrals::Referrals>>,
     /// Safety-event reporting and review, when running.
@@ -178,6 +183,10 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/board/handover", get(handover::page))
         .route("/board/survey", get(survey::page).post(survey::submit))
         .route("/patients/{id}", get(chart::page))
+        .route(
+            "/patients/{id}/sepsis",
+            get(sepsis::show).post(sepsis_record::submit),
+        )
         .route(
             "/patients/{id}/vitals",
             get(vitals::form).post(vitals::submit),

@@ -132,6 +132,39 @@ impl Zone {
     }
 }
 
+/// Why a time typed on a bedside form was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TypedTime {
+    /// Not a time on the hospital's clock (or one skipped when clocks went forward).
+    NotATime,
+    Future,
+    /// More than [`BACKDATE_MS`] ago.
+    TooOld,
+}
+
+/// How far back a bedside record may be dated: 24 hours.
+pub(crate) const BACKDATE_MS: i64 = 24 * 3_600_000;
+
+impl Zone {
+    /// When something typed on a bedside form happened: the typed hospital time (empty:
+    /// `now_ms`), never in the future (the form's clock shows minutes, so this minute is
+    /// not "in the future"), at most [`BACKDATE_MS`] back.
+    pub(crate) fn typed_time(&self, raw: &str, now_ms: i64) -> Result<i64, TypedTime> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(now_ms);
+        }
+        let at = self.from_input(raw).ok_or(TypedTime::NotATime)?;
+        if at > now_ms + 60_000 {
+            Err(TypedTime::Future)
+        } else if at < now_ms - BACKDATE_MS {
+            Err(TypedTime::TooOld)
+        } else {
+            Ok(at.min(now_ms))
+        }
+    }
+}
+
 impl Default for Zone {
     fn default() -> Zone {
         Zone::machine()

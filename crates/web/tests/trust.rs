@@ -252,6 +252,11 @@ async fn world() -> (World, tempfile::TempDir) {
                 Arc::new(store::SystemClock),
             )),
             measure_reports: Some(quality),
+            sepsis: Some(sepsis_watch::Sepsis::new(
+                store.clone(),
+                chrono_tz::UTC,
+                Arc::new(store::SystemClock),
+            )),
             ..Default::default()
         },
     );

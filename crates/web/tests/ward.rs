@@ -165,7 +165,7 @@ fn world(zone: &str) -> World {
     })
 }
 
-fn world_with(config: web::WebConfig) -> World {
+fn world_with(mut config: web::WebConfig) -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(TestClock(AtomicI64::new(T0)));
     let store = store::open(
@@ -211,6 +211,17 @@ fn world_with(config: web::WebConfig) -> World {
     );
     // A hospital-wide role: any ward, including one that does not exist.
     support::account(&gate, "rapid", access::Role::RapidResponse, None, &[]);
+    // A navigator, with no care relationship to the ward's patients.
+    support::account(
+        &gate,
+        "navigator",
+        access::Role::Navigator,
+        Some("Practitioner/nav1"),
+        &[],
+    );
+    let sepsis = sepsis_watch::Sepsis::new(store.clone(), config.zone.tz(), clock.clone());
+    sepsis.start();
+    config.sepsis = Some(sepsis);
     World {
         app: support::app_with(state, config),
         clock,
@@ -992,6 +1003,144 @@ async fn the_chart_records_lines_and_catheters_with_their_device_day() {
 }
 
 /// What the store holds of `rtype` matching `params`, read as Tend itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raised_score_with_suspected_infection_starts_the_first_hour() {
+    let w = world("UTC");
+    let nurse = support::sign_in(&w.app, "nurse").await;
+    let (s, _, page) = send(&w.app, get("/patients/pa/sepsis", &nurse)).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(page.contains("Could this be infection?"), "{page}");
+    assert!(page.contains("The latest score is raised"));
+    assert!(page.contains("NEWS2 13 (high)"), "{page}");
+    let csrf = support::between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    // The inbox asks about infection on each medium or high alert.
+    let (_, _, inbox) = send(&w.app, get("/alerts", &nurse)).await;
+    assert!(
+        inbox.contains("Start suspected sepsis&#x27;s first hour")
+            || inbox.contains("Start suspected sepsis's first hour"),
+        "{inbox}"
+    );
+    // Refused, nothing recorded: no source; a time in the future.
+    for (form, message) in [
+        ("what=suspect&source=&at=", "Choose the likely source"),
+        (
+            "what=suspect&source=chest&at=2030-01-01T10:00",
+            "cannot be in the future",
+        ),
+        ("what=lactate&lactate=abc&at=", "Lactate must be a number"),
+    ] {
+        let (s, _, page) = send(
+            &w.app,
+            post(
+                "/patients/pa/sepsis",
+                &nurse,
+                &format!("csrf={csrf}&{form}"),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{form}");
+        assert!(page.contains(message), "{form}: {page}");
+        assert!(page.contains("Nothing was recorded"));
+    }
+    assert!(stored(
+        &w,
+        "Condition",
+        &[("code", "http://snomed.info/sct|40733004")]
+    )
+    .is_empty());
+    // A forged form and a navigator without a care relationship record nothing.
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            "/patients/pa/sepsis",
+            &nurse,
+            "csrf=forged&what=suspect&source=chest",
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let navigator = support::sign_in(&w.app, "navigator").await;
+    let (s, _, _) = send(&w.app, get("/patients/pa/sepsis", &navigator)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Infection suspected: the clocks start, the board and the inbox say so.
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            "/patients/pa/sepsis",
+            &nurse,
+            &format!("csrf={csrf}&what=suspect&source=chest&at="),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let suspicion = stored(
+        &w,
+        "Condition",
+        &[("code", "http://snomed.info/sct|40733004")],
+    );
+    assert_eq!(suspicion.len(), 1);
+    assert_eq!(
+        suspicion[0]["recorder"]["reference"], "Practitioner/n1",
+        "as the nurse signed in"
+    );
+    let (_, _, page) = send(&w.app, get("/patients/pa/sepsis", &nurse)).await;
+    assert!(page.contains("Infection suspected"), "{page}");
+    assert!(page.contains("Likely source: Chest"), "{page}");
+    assert!(page.contains("The clocks started with NEWS2 13"), "{page}");
+    for action in ["Blood cultures", "Lactate", "Antibiotics"] {
+        assert!(
+            page.contains(&format!("<strong>{action}</strong>")),
+            "{action}"
+        );
+    }
+    assert!(page.contains("Due by 16:00"), "{page}");
+    let (_, _, rows) = send(&w.app, get("/board/rows?ward=ward-9n", &nurse)).await;
+    let row = support::between(&rows, "id=\"row-pa\"", "</tr>");
+    assert!(row.contains("due by 16:00"), "{row}");
+    // Seventy minutes on, nothing done: late, first on the page and red on the board.
+    w.clock.0.fetch_add(70 * MIN, Ordering::SeqCst);
+    let (_, _, page) = send(&w.app, get("/patients/pa/sepsis", &nurse)).await;
+    assert!(page.contains("Late: was due by 16:00"), "{page}");
+    let (_, _, rows) = send(&w.app, get("/board/rows?ward=ward-9n", &nurse)).await;
+    let row = support::between(&rows, "id=\"row-pa\"", "</tr>");
+    assert!(row.contains("sepsis-cell late"), "{row}");
+    assert!(row.contains("antibiotics"), "{row}");
+    // The antibiotics given now: done, late, with the drug and the nurse.
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            "/patients/pa/sepsis",
+            &nurse,
+            &format!("csrf={csrf}&what=antibiotics&antibiotic=co-amoxiclav&at="),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&w.app, get("/patients/pa/sepsis", &nurse)).await;
+    let antibiotics = support::between(&page, "id=\"action-antibiotics-within-hour\"", "</li>");
+    assert!(antibiotics.contains("late"), "{antibiotics}");
+    assert!(antibiotics.contains("Co-amoxiclav"), "{antibiotics}");
+    assert!(antibiotics.contains("Nia Okafor"), "{antibiotics}");
+    // Ruled out: the first hour ends; the question is asked again.
+    let condition = suspicion[0]["id"].as_str().unwrap();
+    let (s, _, _) = send(
+        &w.app,
+        post(
+            "/patients/pa/sepsis",
+            &nurse,
+            &format!(
+                "csrf={csrf}&what=rule-out&condition=Condition/{condition}&reason=Chest+clear"
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&w.app, get("/patients/pa/sepsis", &nurse)).await;
+    assert!(page.contains("Could this be infection?"), "{page}");
+    let (_, _, rows) = send(&w.app, get("/board/rows?ward=ward-9n", &nurse)).await;
+    assert!(!support::between(&rows, "id=\"row-pa\"", "</tr>").contains("sepsis-cell"));
+}
+
 fn stored(w: &World, rtype: &str, params: &[(&str, &str)]) -> Vec<Value> {
     let params: Vec<(String, String)> = params
         .iter()

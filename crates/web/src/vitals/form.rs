@@ -9,6 +9,7 @@
 use rules::Acvpu;
 use serde::Deserialize;
 
+use crate::local::TypedTime;
 use crate::Zone;
 
 /// The form as posted.
@@ -233,7 +234,7 @@ const LIMITS: &[(&str, &str, &str, f64, f64, bool)] = &[
 ];
 
 /// The longest a set may be back-dated: a set entered later than this belongs in a note.
-pub(crate) const BACKDATE_MS: i64 = 24 * 3_600_000;
+pub(crate) use crate::local::BACKDATE_MS;
 
 fn number(field: &'static str, raw: &str, errors: &mut Vec<FieldError>) -> Option<f64> {
     let raw = raw.trim();
@@ -311,29 +312,21 @@ fn reading(
 /// When the set was taken: the typed hospital time, or now.
 fn taken(f: &VitalsForm, now_ms: i64, zone: Zone, errors: &mut Vec<FieldError>) -> i64 {
     let raw = f.taken.trim();
-    if raw.is_empty() {
-        return now_ms;
-    }
-    let Some(at) = zone.from_input(raw) else {
-        errors.push(FieldError {
-            field: "taken",
-            message: format!("Time taken '{raw}' is not a time on the hospital's clock"),
-        });
-        return now_ms;
+    let message = match zone.typed_time(raw, now_ms) {
+        Ok(at) => return at,
+        Err(TypedTime::NotATime) => {
+            format!("Time taken '{raw}' is not a time on the hospital's clock")
+        }
+        Err(TypedTime::Future) => "Time taken cannot be in the future".into(),
+        Err(TypedTime::TooOld) => {
+            "Time taken is more than 24 hours ago: record older sets in a note".into()
+        }
     };
-    // The form's clock shows minutes: a set taken this minute is not "in the future".
-    if at > now_ms + 60_000 {
-        errors.push(FieldError {
-            field: "taken",
-            message: "Time taken cannot be in the future".into(),
-        });
-    } else if at < now_ms - BACKDATE_MS {
-        errors.push(FieldError {
-            field: "taken",
-            message: "Time taken is more than 24 hours ago: record older sets in a note".into(),
-        });
-    }
-    at.min(now_ms)
+    errors.push(FieldError {
+        field: "taken",
+        message,
+    });
+    now_ms
 }
 
 /// Check the form at `now_ms` (the hospital's `zone` reads the typed time).
