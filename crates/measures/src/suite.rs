@@ -103,6 +103,7 @@ const SHIPPED: &[(&str, &str)] = shipped_files!(
     "views/admission.json",
     "views/patient_birth.json",
     "views/social_screening_answer.json",
+    "views/sepsis_action.json",
     "tables/census.sql",
     "measures/falls.json",
     "measures/falls_with_injury.json",
@@ -119,6 +120,8 @@ const SHIPPED: &[(&str, &str)] = shipped_files!(
     "measures/observations_on_time.sql",
     "measures/social_needs_screening.json",
     "measures/social_needs_screening.sql",
+    "measures/sepsis_antibiotics.json",
+    "measures/sepsis_antibiotics.sql",
 );
 
 fn file_error(file: &str, message: impl std::fmt::Display) -> Error {

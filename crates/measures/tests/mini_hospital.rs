@@ -90,6 +90,7 @@ pub fn resources(data: &Value) -> Vec<Value> {
     }
     surveillance_resources(data, &mut out);
     score_resources(data, &mut out);
+    sepsis_resources(data, &mut out);
     screening_resources(data, &mut out);
     let f = Formats::shipped();
     let reporter = Reporter {
@@ -172,6 +173,23 @@ fn score_resources(data: &Value, out: &mut Vec<Value>) {
         out.push(json!({"resourceType": "Observation", "id": s["id"], "status": s["status"],
             "code": code, "subject": {"reference": format!("Patient/{}", s["patient"].as_str().unwrap())},
             "effectiveDateTime": s["taken"], "component": components}));
+    }
+}
+
+/// The mini hospital's suspected-sepsis first hours, as the sepsis service keeps them (one
+/// Task per clock, `sepsis::shape`).
+fn sepsis_resources(data: &Value, out: &mut Vec<Value>) {
+    for a in data["sepsis_actions"].as_array().unwrap() {
+        let mut t = json!({"resourceType": "Task", "id": a["id"], "status": a["status"], "intent": "order",
+            "meta": {"tag": [{"system": sepsis::shape::TAG_SYSTEM, "code": sepsis::shape::TAG}]},
+            "code": {"coding": [{"system": sepsis::shape::ACTION, "code": a["clock"]}]},
+            "for": {"reference": format!("Patient/{}", a["patient"].as_str().unwrap())},
+            "authoredOn": a["started"],
+            "restriction": {"period": {"start": a["started"], "end": a["deadline"]}}});
+        if let Some(done) = a.get("done") {
+            t["executionPeriod"] = json!({"start": a["started"], "end": done});
+        }
+        out.push(t);
     }
 }
 

@@ -398,6 +398,12 @@ impl Sepsis {
         Ok(episodes.into_iter().rev().find(|e| e.current(now)))
     }
 
+    /// The patient's episodes of the last [`LOOK_BACK_DAYS`], oldest first, judged now from
+    /// the record as `access` reaches it.
+    pub fn episodes(&self, access: &Access, patient: &str) -> Result<Vec<Episode>, Error> {
+        Ok(self.judged(access, patient)?.0)
+    }
+
     /// The first-hour actions of every episode begun since `since`, of the patients `access`
     /// reaches (the board and the inbox), or of one of them (the chart).
     pub fn actions(

@@ -17,6 +17,10 @@
 //! - **Actions** (cultures, antibiotics, fluids) count from the suspicion on; the engine
 //!   counts a clock's stop only at or after its start.
 //!
+//! A score's time is when its set was taken (`effectiveDateTime`), not when it was scored
+//! (`issued`): a set scored late, or history scored when the record is loaded, starts its
+//! clock when the patient was that ill. A laboratory result counts when it was reported.
+//!
 //! Lactate reported in mg/dL is converted to mmol/L by lactate's molar mass, 90.08 g/mol
 //! (1 mmol/L = 9.008 mg/dL). A blood-pressure panel (LOINC 85354-9) gives its systolic
 //! component (8480-6) as a reading of its own.
@@ -80,6 +84,15 @@ pub fn events(zone: Tz, r: &Value) -> Vec<Event> {
     let Some(mut e) = pathways::fhir::event(zone, r) else {
         return Vec::new();
     };
+    // A score counts from when its set was taken, not when it was scored.
+    if reading(&e) == Some(Reading::Score) {
+        if let Some(t) = r["effectiveDateTime"]
+            .as_str()
+            .and_then(|t| pathways::fhir::at(zone, t))
+        {
+            e.time = t;
+        }
+    }
     if LACTATE
         .iter()
         .any(|c| e.codes.iter().any(|x| x.system == LOINC && x.code == *c))

@@ -58,6 +58,8 @@ pub(crate) struct Line {
     pub(crate) detail: String,
     /// Not done yet: the page offers its form.
     pub(crate) open: bool,
+    /// The deadline (ms), to order lines of the same state; none: last.
+    due_ms: i64,
 }
 
 /// The current suspicion.
@@ -73,6 +75,55 @@ pub(crate) struct Suspicion {
     pub(crate) trigger: String,
 }
 
+/// An earlier suspicion of the last 30 days, in a line: "5 Dec 13:58: antibiotics 11 min
+/// late; blood cultures, lactate and fluids on time".
+#[derive(Debug, Clone)]
+pub(crate) struct Earlier {
+    pub(crate) when: String,
+    pub(crate) summary: String,
+    pub(crate) late: bool,
+}
+
+/// What became of an earlier episode's actions, in words.
+fn earlier(e: &sepsis::Episode, now: Now) -> Earlier {
+    let mut on_time = Vec::new();
+    let mut late = Vec::new();
+    let mut never = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &e.evaluation.clocks {
+        if !seen.insert(c.clock.clone()) || c.start.is_none() {
+            continue;
+        }
+        let name = sepsis::shape::action_name(&c.clock).to_lowercase();
+        match (c.status, c.stop, c.deadline) {
+            (ClockStatus::Met, Some(_), _) => on_time.push(name),
+            (_, Some(stop), Some(d)) => late.push(format!(
+                "{name} {} late",
+                view::duration((stop - d).num_milliseconds() + 60_000)
+            )),
+            _ => never.push(name),
+        }
+    }
+    let mut parts = Vec::new();
+    if !late.is_empty() {
+        parts.push(late.join(", "));
+    }
+    if !never.is_empty() {
+        parts.push(format!("not recorded: {}", never.join(", ")));
+    }
+    if !on_time.is_empty() {
+        parts.push(format!("on time: {}", on_time.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push("no clock started".into());
+    }
+    Earlier {
+        when: now.zone.clock_ms(e.suspected.timestamp_millis(), now.ms),
+        summary: parts.join("; "),
+        late: !late.is_empty() || !never.is_empty(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "sepsis.html")]
 pub(crate) struct SepsisPage {
@@ -86,6 +137,7 @@ pub(crate) struct SepsisPage {
     pub(crate) raised: bool,
     pub(crate) suspicion: Option<Suspicion>,
     pub(crate) lines: Vec<Line>,
+    pub(crate) earlier: Vec<Earlier>,
     pub(crate) sources: Vec<(&'static str, &'static str)>,
     pub(crate) antibiotics: Vec<(String, String)>,
     pub(crate) fluids: Vec<(&'static str, &'static str)>,
@@ -118,6 +170,7 @@ pub(crate) struct Loaded {
     pub(crate) raised: bool,
     pub(crate) suspicion: Option<Suspicion>,
     pub(crate) lines: Vec<Line>,
+    pub(crate) earlier: Vec<Earlier>,
 }
 
 fn practitioner_name(store: &dyn store::Store, access: &store::Access, r: Option<&str>) -> String {
@@ -246,6 +299,7 @@ fn line(
         status,
         detail,
         open,
+        due_ms: c.deadline.map_or(i64::MAX, |d| d.timestamp_millis()),
     }
 }
 
@@ -298,7 +352,16 @@ pub(crate) fn load(
         ),
         None => (String::new(), false),
     };
-    let episode = sepsis.current(access, id).map_err(view::store_error)?;
+    let mut episodes = sepsis.episodes(access, id).map_err(view::store_error)?;
+    let at = chrono::DateTime::from_timestamp_millis(now.ms).unwrap_or_default();
+    let episode = episodes
+        .last()
+        .filter(|e| e.current(at.fixed_offset()))
+        .cloned();
+    if episode.is_some() {
+        episodes.pop();
+    }
+    let earlier: Vec<Earlier> = episodes.iter().rev().map(|e| earlier(e, now)).collect();
     let mut lines = Vec::new();
     let mut suspicion = None;
     if let Some(e) = &episode {
@@ -308,7 +371,7 @@ pub(crate) fn load(
                 lines.push(line(&**store, access, e, c, now));
             }
         }
-        lines.sort_by_key(|l| rank(l.state));
+        lines.sort_by_key(|l| (rank(l.state), l.due_ms));
         let (rtype, cid) = e.anchor.split_once('/').unwrap_or_default();
         let condition = view::read(&**store, access, rtype, cid).unwrap_or_default();
         let trigger = e
@@ -364,6 +427,7 @@ pub(crate) fn load(
         raised,
         suspicion,
         lines,
+        earlier,
     })
 }
 
@@ -394,6 +458,7 @@ pub(crate) fn page(
         raised: l.raised,
         suspicion: l.suspicion,
         lines: l.lines,
+        earlier: l.earlier,
         sources: sepsis::Source::ALL
             .iter()
             .map(|s| (s.code(), s.display()))

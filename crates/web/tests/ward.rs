@@ -31,71 +31,7 @@ fn get(path: &str, cookie: &str) -> Request<Body> {
         .unwrap()
 }
 
-fn reading(patient: &str, id: &str, code: &str, value: Value, unit: &str, at: i64) -> Value {
-    let mut o = json!({"resourceType": "Observation", "id": id, "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
-        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-        "subject": {"reference": format!("Patient/{patient}")},
-        "encounter": {"reference": format!("Encounter/e-{patient}")},
-        "effectiveDateTime": search::format_instant(at)});
-    if code == "67775-7" {
-        o["valueCodeableConcept"] =
-            json!({"coding": [{"system": "http://snomed.info/sct", "code": value}]});
-    } else {
-        o["valueQuantity"] =
-            json!({"value": value, "system": "http://unitsofmeasure.org", "code": unit});
-    }
-    o
-}
-
-/// A full set: respiration, SpO2, oxygen flow (0: air), systolic, pulse, temperature; alert.
-#[allow(clippy::too_many_arguments)]
-fn set(
-    patient: &str,
-    at: i64,
-    rr: i64,
-    spo2: i64,
-    o2: f64,
-    sbp: i64,
-    hr: i64,
-    temp: f64,
-) -> Vec<Value> {
-    let id = |k: &str| format!("{patient}-{k}");
-    let mut v = vec![
-        reading(patient, &id("rr"), "9279-1", json!(rr), "/min", at),
-        reading(patient, &id("spo2"), "59408-5", json!(spo2), "%", at),
-        reading(patient, &id("sbp"), "8480-6", json!(sbp), "mm[Hg]", at),
-        reading(patient, &id("hr"), "8867-4", json!(hr), "/min", at),
-        reading(patient, &id("avpu"), "67775-7", json!("248234008"), "", at),
-        reading(patient, &id("temp"), "8310-5", json!(temp), "Cel", at),
-    ];
-    if o2 > 0.0 {
-        v.push(reading(
-            patient,
-            &id("o2"),
-            "3151-8",
-            json!(o2),
-            "L/min",
-            at,
-        ));
-    } else {
-        let mut air = reading(patient, &id("o2"), "3151-8", json!(0), "L/min", at);
-        air["valueQuantity"]["value"] = json!(0);
-        v.push(air);
-    }
-    let members: Vec<Value> = v
-        .iter()
-        .map(|o| json!({"reference": format!("Observation/{}", o["id"].as_str().unwrap())}))
-        .collect();
-    v.push(
-        json!({"resourceType": "Observation", "id": id("panel"), "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "85353-1"}]},
-        "subject": {"reference": format!("Patient/{patient}")},
-        "encounter": {"reference": format!("Encounter/e-{patient}")},
-        "effectiveDateTime": search::format_instant(at), "hasMember": members}),
-    );
-    v
-}
+use support::vital_set as set;
 
 fn ward() -> Vec<Value> {
     let mut out = vec![
@@ -1121,6 +1057,17 @@ async fn a_raised_score_with_suspected_infection_starts_the_first_hour() {
     assert!(antibiotics.contains("late"), "{antibiotics}");
     assert!(antibiotics.contains("Co-amoxiclav"), "{antibiotics}");
     assert!(antibiotics.contains("Nia Okafor"), "{antibiotics}");
+    // A day on, the first hour is history: the question is asked again, and what became of
+    // the earlier one is said.
+    w.clock.0.fetch_add(24 * 60 * MIN, Ordering::SeqCst);
+    let (_, _, page) = send(&w.app, get("/patients/pa/sepsis", &nurse)).await;
+    assert!(page.contains("Could this be infection?"), "{page}");
+    let earlier = support::between(&page, "Earlier suspicions", "</section>");
+    assert!(earlier.contains("antibiotics 10 min late"), "{earlier}");
+    assert!(
+        earlier.contains("not recorded: blood cultures, lactate"),
+        "{earlier}"
+    );
     // Ruled out: the first hour ends; the question is asked again.
     let condition = suspicion[0]["id"].as_str().unwrap();
     let (s, _, _) = send(
