@@ -182,10 +182,19 @@ impl Sepsis {
         let r: Value = serde_json::from_str(b).ok()?;
         let patient = patient_of(&r)?;
         let events = episode::events(self.zone, &r);
+        // A suspicion of any verification status: one refuted or entered in error withdraws
+        // its clocks.
+        let suspicion = |e: &Event| {
+            e.codes.iter().any(|c| {
+                (c.system == SNOMED && c.code == "40733004")
+                    || (c.system == PE && c.code == "suspected-infection")
+            })
+        };
         let relevant = events.iter().any(|e| {
-            episode::is_reading(e) || self.pathway.milestones.iter().any(|m| m.completed_by(e))
-        }) || (condition
-            && r["verificationStatus"]["coding"][0]["code"] == "refuted");
+            episode::is_reading(e)
+                || (condition && suspicion(e))
+                || self.pathway.milestones.iter().any(|m| m.completed_by(e))
+        });
         relevant.then_some((patient, condition))
     }
 

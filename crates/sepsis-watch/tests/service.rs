@@ -274,6 +274,45 @@ fn the_first_hour_is_kept_from_what_the_ward_records() {
     let task: Value = serde_json::from_str(task.body.as_deref().unwrap()).unwrap();
     assert_eq!(task["status"], "cancelled");
     assert!(s.current(&ours, "p1").unwrap().is_none());
+
+    // A second suspicion, later withdrawn through the FHIR API as entered in error: its
+    // clocks are cancelled too.
+    let again = DateTime::parse_from_rfc3339("2026-11-02T10:29:00+00:00").unwrap();
+    let second = s
+        .record(
+            &ours,
+            "Practitioner/n1",
+            "p1",
+            None,
+            &Record::Suspected {
+                source: Source::Urine,
+            },
+            again,
+        )
+        .unwrap();
+    assert_eq!(
+        s.actions(&ours, None, since).unwrap().len(),
+        4,
+        "three clocks and fluids"
+    );
+    let v = store
+        .read(&Access::system(), "Condition", &second)
+        .unwrap()
+        .unwrap();
+    let mut c: Value = serde_json::from_str(v.body.as_deref().unwrap()).unwrap();
+    c["verificationStatus"]["coding"][0]["code"] = json!("entered-in-error");
+    c.as_object_mut().unwrap().remove("clinicalStatus");
+    for w in store
+        .write(&ours, vec![Entry::put(c).unwrap()], Mode::Atomic)
+        .unwrap()
+    {
+        w.unwrap();
+    }
+    s.catch_up().unwrap();
+    assert!(
+        s.actions(&ours, None, since).unwrap().is_empty(),
+        "withdrawn"
+    );
 }
 
 #[test]
