@@ -16,6 +16,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 use sepsis::record::{resource, Context, Record};
+use serde_json::Value;
 
 use crate::hospital::Out;
 use crate::random::{chance, rng};
@@ -28,43 +29,63 @@ struct Plan<'a> {
     key: String,
 }
 
-fn emit(seed: u64, plan: &Plan, now: DateTime<Utc>, out: &mut Out) {
-    let sim = plan.sim;
-    let Some(source) = sim.infection else {
-        return;
-    };
-    let mut r = rng(
-        seed,
-        "sepsis",
-        u64::from(sim.number) ^ plan.suspected.timestamp() as u64,
-    );
+/// Whose first hour it is and who records it.
+struct Subject<'a> {
+    /// Unique per first hour, for the ids.
+    key: String,
+    patient: &'a str,
+    encounter: &'a str,
+    source: sepsis::Source,
+    doctor: &'a str,
+    nurse: &'a dyn Fn(DateTime<Utc>) -> String,
+}
+
+/// The suspicion at `t0` and what the ward did after it, up to `now`; the resources written.
+fn emit(
+    seed: u64,
+    who: &Subject,
+    t0: DateTime<Utc>,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> Vec<Value> {
+    let mut r = rng(seed, "sepsis", fnv(&who.key) ^ t0.timestamp() as u64);
     let zone = chrono::FixedOffset::east_opt(0).expect("UTC");
-    let encounter = format!("Encounter/{}", sim.encounter);
+    let encounter = format!("Encounter/{}", who.encounter);
+    let mut written = Vec::new();
     let mut put = |what: Record, at: DateTime<Utc>, tag: &str, by: &str| {
         if at > now {
             return;
         }
-        let id = format!("sepsis-{}-{}-{tag}", sim.number, plan.key);
+        let id = format!("sepsis-{}-{tag}", who.key);
         let cx = Context {
             by: &format!("Practitioner/{by}"),
-            patient: &sim.patient,
+            patient: who.patient,
             encounter: Some(&encounter),
             at: at.with_timezone(&zone),
             id: &id,
         };
         if let Ok(mut res) = resource(&what, &cx) {
             res["meta"] = crate::fhir::meta();
+            written.push(res.clone());
             out.push(res);
         }
     };
     let minutes = |r: &mut rand_chacha::ChaCha8Rng, lo: i64, hi: i64| {
         TimeDelta::minutes(r.random_range(lo..=hi))
     };
-    let t0 = crate::vitals::whole_minute(plan.suspected);
-    put(Record::Suspected { source }, t0, "suspected", &sim.doctor);
-    let nurse = |at: DateTime<Utc>| sim.nurse_at(at).to_string();
+    put(
+        Record::Suspected { source: who.source },
+        t0,
+        "suspected",
+        who.doctor,
+    );
     let cultures = t0 + minutes(&mut r, 8, 40);
-    put(Record::Cultures, cultures, "cultures", &nurse(cultures));
+    put(
+        Record::Cultures,
+        cultures,
+        "cultures",
+        &(who.nurse)(cultures),
+    );
     let lactate_at = t0 + minutes(&mut r, 5, 30);
     let lactate = (r.random_range(14..=62) as f64) / 10.0;
     put(
@@ -73,7 +94,7 @@ fn emit(seed: u64, plan: &Plan, now: DateTime<Utc>, out: &mut Out) {
         },
         lactate_at,
         "lactate",
-        &nurse(lactate_at),
+        &(who.nurse)(lactate_at),
     );
     let antibiotic_at = if chance(&mut r, 0.8) {
         t0 + minutes(&mut r, 15, 55)
@@ -88,7 +109,7 @@ fn emit(seed: u64, plan: &Plan, now: DateTime<Utc>, out: &mut Out) {
         },
         antibiotic_at,
         "antibiotic",
-        &nurse(antibiotic_at),
+        &(who.nurse)(antibiotic_at),
     );
     if lactate > 4.0 {
         let fluids_at = lactate_at + minutes(&mut r, 10, 45);
@@ -99,10 +120,102 @@ fn emit(seed: u64, plan: &Plan, now: DateTime<Utc>, out: &mut Out) {
             },
             fluids_at,
             "fluids",
-            &nurse(fluids_at),
+            &(who.nurse)(fluids_at),
         );
     }
+    written
 }
+
+/// FNV-1a of a key, to seed a first hour's choices.
+fn fnv(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A past stay's first hour, more than the sepsis service's look-back ago: a score of
+/// `score` at `set` on the ward, infection suspected minutes later, what the ward did, and
+/// the first hour's Tasks as the service judged them then (the pure crate's judgement; the
+/// score is not in the record, as the stay's other sets are not, so the Tasks name no
+/// reason). `None` when the stay is too recent: the service judges those from the record.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn past(
+    seed: u64,
+    k: usize,
+    stay: &crate::stays::Stay,
+    set: DateTime<Utc>,
+    score: i64,
+    doctor: &str,
+    nurse: &str,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) {
+    let cutoff = now - TimeDelta::days(LOOK_BACK_DAYS + 1);
+    if set > cutoff {
+        return;
+    }
+    let nurse_at = |_: DateTime<Utc>| nurse.to_string();
+    let who = Subject {
+        key: format!("past-{k:06}"),
+        patient: &stay.patient,
+        encounter: &stay.encounter,
+        source: if k.is_multiple_of(3) {
+            sepsis::Source::Urine
+        } else {
+            sepsis::Source::Chest
+        },
+        doctor,
+        nurse: &nurse_at,
+    };
+    let mut r = rng(seed, "sepsis-past", k as u64);
+    let t0 = crate::vitals::whole_minute(set + TimeDelta::minutes(r.random_range(5..=20)));
+    let written = emit(seed, &who, t0, stay.end.min(now), out);
+    let zone = chrono_tz::UTC;
+    let mut events: Vec<pathways::Event> = written
+        .iter()
+        .flat_map(|w| sepsis::episode::events(zone, w))
+        .collect();
+    let score_ref = format!("Observation/past-score-{k:06}");
+    let mut e = pathways::Event::resource(
+        &score_ref,
+        pathways::ResourceType::Observation,
+        set.fixed_offset(),
+    );
+    e.codes = vec![pathways::Coding::new(
+        "http://snomed.info/sct",
+        sepsis::episode::NEWS2_TOTAL,
+    )];
+    e.status = Some("final".into());
+    e.value = Some(score as f64);
+    events.push(e);
+    let pathway = pathways::PathwaySet::builtin()
+        .pathway(sepsis::PATHWAY)
+        .cloned()
+        .expect("shipped");
+    for episode in sepsis::episode::episodes(&pathway, &events, now.fixed_offset()) {
+        for c in &episode.evaluation.clocks {
+            let encounter = format!("Encounter/{}", stay.encounter);
+            if let Some(mut t) = sepsis::shape::task(&stay.patient, Some(&encounter), &episode, c) {
+                if let Some(o) = t.as_object_mut() {
+                    o.remove("reasonReference");
+                }
+                if let Some(tags) = t["meta"]["tag"].as_array_mut() {
+                    tags.extend(
+                        crate::fhir::meta()["tag"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default(),
+                    );
+                }
+                out.push(t);
+            }
+        }
+    }
+}
+
+/// How far back the sepsis service judges suspicions again (`sepsis-watch`): older first
+/// hours are history, written here as the service judged them.
+const LOOK_BACK_DAYS: i64 = 30;
 
 /// The demo's sepsis first hours, from the sets the wards took up to `now`.
 pub(crate) fn generate(seed: u64, sims: &[Sim], now: DateTime<Utc>, out: &mut Out) -> usize {
@@ -154,7 +267,25 @@ pub(crate) fn generate(seed: u64, sims: &[Sim], now: DateTime<Utc>, out: &mut Ou
         }
     }
     for p in &plans {
-        emit(seed, p, now, out);
+        let Some(source) = p.sim.infection else {
+            continue;
+        };
+        let nurse = |at: DateTime<Utc>| p.sim.nurse_at(at).to_string();
+        let who = Subject {
+            key: format!("{}-{}", p.sim.number, p.key),
+            patient: &p.sim.patient,
+            encounter: &p.sim.encounter,
+            source,
+            doctor: &p.sim.doctor,
+            nurse: &nurse,
+        };
+        emit(
+            seed,
+            &who,
+            crate::vitals::whole_minute(p.suspected),
+            now,
+            out,
+        );
     }
     plans.len()
 }

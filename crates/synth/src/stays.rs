@@ -240,6 +240,19 @@ fn alerts(cfg: &Config, staff: &Staff, stays: &[Stay], out: &mut Out) {
             "owner": reference("Practitioner", &attending),
             "executionPeriod": {"start": instant(acknowledged), "end": instant(resolved)},
         }));
+        // A raised score with infection suspected: the sepsis first hour, one in three.
+        if band != "low-medium" && crate::random::chance(&mut r, 0.35) {
+            let nurse = staff
+                .wards
+                .iter()
+                .find(|w| w.id() == s.ward)
+                .and_then(|w| w.nurses.first().cloned())
+                .unwrap_or_default();
+            let score = if band == "high" { 7 } else { 5 };
+            crate::sepsis_episodes::past(
+                cfg.seed, k, s, set, score, &attending, &nurse, cfg.now, out,
+            );
+        }
     }
 }
 

@@ -1647,4 +1647,38 @@ fn some_raised_scores_with_infection_start_sepsis_first_hours() {
     );
     assert!(on_time > late, "most first doses are on time");
     assert!(late >= 1, "some are late, as on real wards");
+    // Past stays' first hours (older than the service's 30-day look-back) come with their
+    // Tasks as the service judged them; newer ones the service judges from the record.
+    let tasks: Vec<&Value> = of_type(h, "Task")
+        .filter(|t| {
+            t["meta"]["tag"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["code"] == "sepsis-hour-one")
+        })
+        .collect();
+    let antibiotics: Vec<&&Value> = tasks
+        .iter()
+        .filter(|t| t["code"]["coding"][0]["code"] == "antibiotics-within-hour")
+        .collect();
+    let on_time = antibiotics
+        .iter()
+        .filter(|t| t["businessStatus"]["coding"][0]["code"] == "on-time")
+        .count();
+    println!(
+        "past first hours: {} Tasks, antibiotics on time {on_time} of {}",
+        tasks.len(),
+        antibiotics.len()
+    );
+    assert!(antibiotics.len() >= 20, "two years of history");
+    assert!(on_time * 10 >= antibiotics.len() * 6 && on_time < antibiotics.len());
+    for t in &tasks {
+        let started: DateTime<Utc> = t["authoredOn"].as_str().unwrap().parse().unwrap();
+        assert!(now - started > chrono::TimeDelta::days(30), "{t}");
+        assert!(
+            t.get("reasonReference").is_none(),
+            "no score in the record to point at"
+        );
+    }
 }
