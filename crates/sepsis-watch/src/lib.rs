@@ -32,8 +32,8 @@ use sepsis::{episode, shape, Action, Episode};
 
 /// The consumer's name (its checkpoint).
 pub const CONSUMER: &str = "sepsis";
-/// Suspicions recorded longer ago than this are not judged again.
-pub const LOOK_BACK_DAYS: i64 = 30;
+/// Suspicions recorded longer ago than this (days) are not judged again.
+pub use sepsis::episode::LOOK_BACK_DAYS;
 const BATCH: usize = 1000;
 const PE: &str = pathways::fhir::PATHWAY_EVENT;
 const SNOMED: &str = "http://snomed.info/sct";

@@ -30,6 +30,10 @@ use chrono_tz::Tz;
 use pathways::{Coding, Evaluation, Event, Pathway, ResourceType};
 use serde_json::Value;
 
+/// How far back the service judges suspicions again, in days: older first hours are history,
+/// kept as they were judged.
+pub const LOOK_BACK_DAYS: i64 = 30;
+
 /// How long an episode lasts after infection was first suspected, in hours: the first-hour
 /// actions are long due by then. A later suspicion starts a new episode.
 pub const EPISODE_HOURS: i64 = 24;

@@ -150,7 +150,7 @@ pub(crate) fn past(
     now: DateTime<Utc>,
     out: &mut Out,
 ) {
-    let cutoff = now - TimeDelta::days(LOOK_BACK_DAYS + 1);
+    let cutoff = now - TimeDelta::days(sepsis::episode::LOOK_BACK_DAYS + 1);
     if set > cutoff {
         return;
     }
@@ -212,10 +212,6 @@ pub(crate) fn past(
         }
     }
 }
-
-/// How far back the sepsis service judges suspicions again (`sepsis-watch`): older first
-/// hours are history, written here as the service judged them.
-const LOOK_BACK_DAYS: i64 = 30;
 
 /// The demo's sepsis first hours, from the sets the wards took up to `now`.
 pub(crate) fn generate(seed: u64, sims: &[Sim], now: DateTime<Utc>, out: &mut Out) -> usize {
