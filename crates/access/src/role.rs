@@ -178,6 +178,9 @@ pub enum Permission {
     ReportSafetyEvents,
     /// Tumour boards: meetings, their case lists and referrals to them.
     TumourBoard,
+    /// Consultant upgrade: put a patient not referred urgently onto the 62-day suspected
+    /// cancer pathway (NHS England Cancer Waiting Times), as the consultant responsible.
+    CancerUpgrade,
     /// Search the audit trail (the privacy page, AuditEvent reads).
     AuditRead,
     /// Accounts: add, disable, reset passwords, tokens.
@@ -224,6 +227,9 @@ impl Permission {
             Permission::TumourBoard => {
                 "Tumour boards: prepare meetings, list and refer patients to discuss"
             }
+            Permission::CancerUpgrade => {
+                "Upgrade a patient onto the 62-day suspected-cancer pathway (consultant upgrade)"
+            }
             Permission::AuditRead => "Search the audit trail (privacy page, AuditEvent)",
             Permission::ManageUsers => "Accounts and API tokens",
             Permission::Directory => "Write wards, staff and organizations",
@@ -235,7 +241,7 @@ impl Permission {
         }
     }
 
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::Board,
         Permission::ChartRead,
         Permission::RecordWrite,
@@ -248,6 +254,7 @@ impl Permission {
         Permission::SafetyEvents,
         Permission::ReportSafetyEvents,
         Permission::TumourBoard,
+        Permission::CancerUpgrade,
         Permission::AuditRead,
         Permission::ManageUsers,
         Permission::Directory,
@@ -318,6 +325,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
         Permission::TumourBoard,
         &[Physician, Navigator, MdtCoordinator],
     ),
+    (Permission::CancerUpgrade, &[Physician]),
     (Permission::AuditRead, &[PrivacyOfficer]),
     (Permission::ManageUsers, &[Administrator]),
     (Permission::Directory, &[Administrator, IntegrationService]),

@@ -27,7 +27,7 @@ pub struct NewContact {
 }
 
 impl Navigation {
-    fn write_as(&self, access: &Access, entry: Entry) -> Result<(), Error> {
+    pub(crate) fn write_as(&self, access: &Access, entry: Entry) -> Result<(), Error> {
         for r in self.store.write(access, vec![entry], Mode::Atomic)? {
             r?;
         }

@@ -15,7 +15,8 @@
 //! changes every case is evaluated again (clocks run on days). The worklist ([`Query`],
 //! [`Page`]) and the timeline ([`Item`]) are served from memory; a navigator's contacts,
 //! milestone entries and assignments ([`NewContact`], [`Navigation::complete_milestone`],
-//! [`Navigation::assign`]) are written with the navigator's own access.
+//! [`Navigation::assign`]) are written with the navigator's own access, as is a consultant's
+//! upgrade onto the 62-day pathway ([`NewUpgrade`]).
 
 mod actions;
 #[doc(hidden)]
@@ -29,6 +30,7 @@ mod service;
 mod shape;
 mod site;
 mod timeline;
+mod upgrade;
 mod worklist;
 
 pub use actions::NewContact;
@@ -39,6 +41,7 @@ pub use service::{Case, Config, Episode, Navigation, RunReport, CONSUMER};
 pub use shape::{episode_id, milestone_id, team_id};
 pub use site::{CodeMatch, Entry, Site, TumourSite};
 pub use timeline::{Item, Kind};
+pub use upgrade::NewUpgrade;
 pub use worklist::{Page, Query, Row};
 
 /// Code systems and extensions of the FHIR shape.

@@ -665,7 +665,7 @@ impl Navigation {
         Ok(log.len())
     }
 
-    fn search_patient(&self, rtype: &str, patient: &str) -> Result<Vec<Value>, Error> {
+    pub(crate) fn search_patient(&self, rtype: &str, patient: &str) -> Result<Vec<Value>, Error> {
         let param = match rtype {
             "Task" => "patient",
             "Communication" | "CareTeam" => "subject",

@@ -126,6 +126,11 @@ pub struct Milestone {
     /// out"): once one of them is done, this one is no longer needed.
     #[serde(default)]
     pub alternatives: Vec<String>,
+    /// It only counts when done before these milestones: a completion dated on a later
+    /// local date than the earliest of them is not used and is reported (e.g. a consultant
+    /// upgrade after the decision to treat).
+    #[serde(default)]
+    pub before: Vec<String>,
     /// Completing it ends the pathway with this label (e.g. `ruled-out`): the steps not yet
     /// done are no longer needed.
     #[serde(default)]
@@ -448,6 +453,9 @@ impl Pathway {
             }
             for a in &m.alternatives {
                 known(&format!("milestone '{}' alternatives", m.id), a)?;
+            }
+            for b in &m.before {
+                known(&format!("milestone '{}' before", m.id), b)?;
             }
             if !m.indicated_by.is_empty() && !m.optional {
                 return Err(bad(format!(

@@ -225,6 +225,7 @@ pub fn evaluate(
         })
         .collect();
     let index = |id: &str| pathway.milestones.iter().position(|m| m.id == id);
+    let done = too_late_dropped(pathway, done, &mut issues);
     let first = |id: &str| index(id).and_then(|i| done[i].first()).map(|c| c.at);
 
     let ending = pathway
@@ -308,6 +309,43 @@ pub fn evaluate(
         ending,
         issues,
     }
+}
+
+/// Completions of milestones that must come `before` others, dated on a later local date
+/// than the earliest completion of any of those, are dropped with an issue.
+fn too_late_dropped(
+    pathway: &Pathway,
+    mut done: Vec<Vec<Completion>>,
+    issues: &mut Vec<Issue>,
+) -> Vec<Vec<Completion>> {
+    for (i, m) in pathway.milestones.iter().enumerate() {
+        let limit = m
+            .before
+            .iter()
+            .filter_map(|b| {
+                let j = pathway.milestones.iter().position(|x| x.id == *b)?;
+                let c = done[j].first()?;
+                Some((c.at, pathway.milestones[j].name.as_str()))
+            })
+            .min_by_key(|(at, _)| *at);
+        let Some((limit, name)) = limit else { continue };
+        let (kept, late): (Vec<Completion>, Vec<Completion>) = std::mem::take(&mut done[i])
+            .into_iter()
+            .partition(|c| c.at.date_naive() <= limit.date_naive());
+        for c in late {
+            issues.push(Issue {
+                id: c.event,
+                message: format!(
+                    "'{}' must come before '{}' ({}); not counted",
+                    m.name,
+                    name.to_lowercase(),
+                    limit.format("%-d %b %Y")
+                ),
+            });
+        }
+        done[i] = kept;
+    }
+    done
 }
 
 impl Milestone {

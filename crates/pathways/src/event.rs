@@ -44,6 +44,25 @@ impl ResourceType {
             _ => return None,
         })
     }
+
+    /// The FHIR resource type's name.
+    pub fn name(self) -> &'static str {
+        use ResourceType::*;
+        match self {
+            ServiceRequest => "ServiceRequest",
+            Appointment => "Appointment",
+            Encounter => "Encounter",
+            DiagnosticReport => "DiagnosticReport",
+            Observation => "Observation",
+            Specimen => "Specimen",
+            Condition => "Condition",
+            Procedure => "Procedure",
+            MedicationRequest => "MedicationRequest",
+            MedicationAdministration => "MedicationAdministration",
+            CarePlan => "CarePlan",
+            Communication => "Communication",
+        }
+    }
 }
 
 /// A code in a system.

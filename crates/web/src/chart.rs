@@ -120,6 +120,8 @@ struct ChartPage {
     may_record: bool,
     /// Suspected sepsis's first hour, when begun in the last day.
     sepsis: Option<crate::sepsis::Cell>,
+    /// The consultant's cancer-pathway page is offered (a consultant, navigation running).
+    cancer_pathway: bool,
 }
 
 fn text_of(concept: &Value) -> String {
@@ -420,6 +422,8 @@ pub(crate) async fn page(
         now_input: web.config.zone.input_value(web.ew()?.now_ms()),
         may_record: user.may(access::Permission::RecordWrite),
         sepsis,
+        cancer_pathway: user.may(access::Permission::CancerUpgrade)
+            && web.config.navigation.is_some(),
     }))
 }
 

@@ -23,6 +23,7 @@
 //! | `GET`/`POST /patients/{id}/social-needs` | social-needs screening (AHC HRSN core questions) asked by staff, and the latest results, needs first; safety answers only with access to sensitive records |
 //! | `GET /alerts` | open alerts of the user's wards; acknowledge, record the response, resolve |
 //! | `GET`/`POST /patients/{id}/sepsis` | suspected sepsis's first hour: "could this be infection?" with the likely source; then blood cultures, lactate, antibiotics and fluids (when indicated) each with its deadline, late first, recorded as done; ruling infection out with a reason |
+//! | `GET`/`POST /patients/{id}/cancer-pathway` | the consultant's view of a patient's cancer pathway (each standard's days left) and the consultant upgrade onto the 62-day suspected-cancer pathway, or why the rules do not allow it |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
 //! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator`, `…/tasks/{task}/done` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over; support arranged before an appointment |
 //! | `GET /navigation/reports` | pathway standards: compliance per standard and month against the standard, the median time, one month by tumour site, race, ethnicity, language, interpreter need, sex and age band (counts under 11 not shown) |
@@ -40,6 +41,7 @@
 
 mod alerts;
 mod board;
+mod cancer_upgrade;
 mod care_gaps;
 mod chart;
 mod chart_devices;
@@ -186,6 +188,10 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route(
             "/patients/{id}/sepsis",
             get(sepsis::show).post(sepsis_record::submit),
+        )
+        .route(
+            "/patients/{id}/cancer-pathway",
+            get(cancer_upgrade::show).post(cancer_upgrade::submit),
         )
         .route(
             "/patients/{id}/vitals",

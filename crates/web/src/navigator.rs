@@ -49,14 +49,14 @@ pub(crate) struct Filters {
 
 /// One standard's clock on a line.
 pub(crate) struct Chip {
-    label: String,
-    left: String,
-    risk: &'static str,
-    words: &'static str,
-    reason: String,
+    pub(crate) label: String,
+    pub(crate) left: String,
+    pub(crate) risk: &'static str,
+    pub(crate) words: &'static str,
+    pub(crate) reason: String,
 }
 
-fn chip(p: &Prediction) -> Chip {
+pub(crate) fn chip(p: &Prediction) -> Chip {
     let left = match (p.unit, p.left) {
         (pathways::Unit::Minutes, l) => format!("{l} min left"),
         (_, l) if l < 0 => format!("{} day{} over", -l, if l == -1 { "" } else { "s" }),
@@ -551,7 +551,7 @@ pub(crate) fn timeline(
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Shown {
-    done: Option<String>,
+    pub(crate) done: Option<String>,
 }
 
 pub(crate) async fn patient(

@@ -110,6 +110,13 @@ fn world() -> World {
     );
     support::account(
         &gate,
+        "physician",
+        access::Role::Physician,
+        Some("Practitioner/doc1"),
+        &["Location/ward-x"],
+    );
+    support::account(
+        &gate,
         "nurse",
         access::Role::Nurse,
         Some("Practitioner/n1"),
@@ -637,4 +644,165 @@ async fn a_transport_need_before_an_appointment_is_on_the_timeline() {
         !page.contains("id=\"h-before\""),
         "nothing left before appointments"
     );
+}
+
+fn inpatient(id: &str, p: &str) -> Value {
+    json!({"resourceType": "Encounter", "id": id, "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+        "subject": {"reference": format!("Patient/{p}")}, "period": {"start": ago(2)},
+        "location": [{"location": {"reference": "Location/ward-x"}, "status": "active"}]})
+}
+
+/// A consultant upgrades an inpatient not referred urgently onto the 62-day pathway from
+/// the patient's cancer-pathway page: the clock starts on the day of the upgrade, the
+/// ServiceRequest is the signed-in consultant's, and the page then says why no second upgrade
+/// is offered. A patient already on the 62-day pathway, or whose decision to treat was made,
+/// is not offered the form; the POST refuses it too. Navigators and nurses cannot upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consultant_upgrades_a_patient_onto_the_62_day_pathway() {
+    let w = world();
+    support::put_all(
+        &*w.store,
+        vec![
+            json!({"resourceType": "Location", "id": "ward-x", "name": "Ward X", "status": "active"}),
+            patient("p5", "Eve", "Stone", "MRN-0005"),
+            inpatient("e-p2", "p2"),
+            inpatient("e-p4", "p4"),
+            inpatient("e-p5", "p5"),
+            json!({"resourceType": "CarePlan", "id": "dtt-p5", "meta": {"tag": [{"system": EVENT, "code": "decision-to-treat"}]},
+                "status": "active", "intent": "plan", "subject": {"reference": "Patient/p5"}, "created": ago(4)}),
+        ],
+    );
+    w.nav.catch_up().unwrap();
+    let doc = support::sign_in(&w.app, "physician").await;
+    let path = "/patients/p4/cancer-pathway";
+
+    // Not on a pathway: the form is offered.
+    let (s, page) = get(&w, &doc, path).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(page.contains("Not on a cancer pathway."), "{page}");
+    assert!(page.contains("Upgrade to the 62-day pathway"), "{page}");
+    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let today = w.nav.today();
+    let three_ago = (today - chrono::Days::new(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let tomorrow = (today + chrono::Days::new(1))
+        .format("%Y-%m-%d")
+        .to_string();
+
+    // Refused with the reason: a day ahead, no clinical reason, no suspected cancer.
+    for (form, want) in [
+        (
+            vec![
+                ("site", "Lung"),
+                ("date", tomorrow.as_str()),
+                ("reason", "Mass on CT"),
+            ],
+            "cannot be in the future",
+        ),
+        (
+            vec![
+                ("site", "Lung"),
+                ("date", three_ago.as_str()),
+                ("reason", " "),
+            ],
+            "Say why cancer is suspected",
+        ),
+        (
+            vec![
+                ("site", ""),
+                ("date", three_ago.as_str()),
+                ("reason", "Mass on CT"),
+            ],
+            "Choose the suspected cancer.",
+        ),
+    ] {
+        let mut f = vec![("csrf", csrf.as_str())];
+        f.extend(form);
+        let (s, _, page) = post(&w, &doc, path, &f).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert!(page.contains(want), "{want}: {page}");
+    }
+
+    // The upgrade: post, redirect, the notice, the clock from the day of the upgrade.
+    let (s, to, page) = post(
+        &w,
+        &doc,
+        path,
+        &[
+            ("csrf", &csrf),
+            ("site", "Lung"),
+            ("date", &three_ago),
+            ("reason", "Spiculated mass on the CT arranged for pneumonia"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    let (_, page) = get(&w, &doc, &to.unwrap()).await;
+    assert!(
+        page.contains("Upgraded: the 62-day clock runs from"),
+        "{page}"
+    );
+    let status = between(&page, "id=\"h-now\"", "</section>");
+    assert!(status.contains("Suspected cancer"), "{status}");
+    assert!(status.contains("59 days left"), "day 3 of 62: {status}");
+    assert!(
+        page.contains("Already on the 62-day pathway") && page.contains("consultant upgraded"),
+        "no second upgrade: {page}"
+    );
+    let srs = store::search_all(
+        &*w.store,
+        &store::Access::system(),
+        search::SearchQuery::parse(
+            search::Registry::r4(),
+            "ServiceRequest",
+            &[("subject".into(), "Patient/p4".into())],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(srs.len(), 1);
+    let sr: Value = serde_json::from_str(&srs[0].body).unwrap();
+    assert_eq!(
+        sr["requester"]["reference"], "Practitioner/doc1",
+        "the signed-in consultant, never a form field"
+    );
+    assert_eq!(sr["category"][0]["coding"][1]["code"], "consultant-upgrade");
+
+    // Already on the 62-day pathway from an urgent referral: no form, and the POST refuses.
+    let (_, page) = get(&w, &doc, "/patients/p2/cancer-pathway").await;
+    assert!(
+        page.contains("Already on the 62-day pathway: the clock started on"),
+        "{page}"
+    );
+    assert!(!page.contains("Upgrade to the 62-day pathway"), "{page}");
+    let (s, _, page) = post(
+        &w,
+        &doc,
+        "/patients/p2/cancer-pathway",
+        &[
+            ("csrf", &csrf),
+            ("site", "Lung"),
+            ("date", &three_ago),
+            ("reason", "Mass"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+
+    // The decision to treat was made: too late for an upgrade.
+    let (_, page) = get(&w, &doc, "/patients/p5/cancer-pathway").await;
+    assert!(
+        page.contains("The decision to treat was made on")
+            && !page.contains("Upgrade to the 62-day pathway"),
+        "{page}"
+    );
+
+    // Navigators and nurses do not upgrade.
+    for who in ["navigator", "nurse"] {
+        let c = support::sign_in(&w.app, who).await;
+        let (s, _) = get(&w, &c, path).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{who}");
+    }
 }
