@@ -1,7 +1,8 @@
 //! What a navigator records, as the signed-in person with their own access (the store
 //! decides; the actor is never a request field): a contact with the patient
-//! (Communication), a milestone marked done (an update of its Task), and an assignment or
-//! hand-over to a navigator (a Task the service turns into the navigation CareTeam).
+//! (Communication), a milestone marked done (an update of its Task) or that entry withdrawn,
+//! and an assignment or hand-over to a navigator (a Task the service turns into the
+//! navigation CareTeam).
 
 use std::time::Duration;
 
@@ -150,6 +151,90 @@ impl Navigation {
             "authorReference": {"reference": by},
             "time": time(self.now()),
             "text": if text.is_empty() { format!("Marked done ({})", at.format("%-d %b %Y")) } else { text.to_string() },
+        }));
+        t["note"] = Value::Array(notes);
+        if let Some(m) = t.get_mut("meta").and_then(Value::as_object_mut) {
+            m.remove("versionId");
+            m.remove("lastUpdated");
+        }
+        self.write_as(
+            access,
+            Entry {
+                full_url: None,
+                op: WriteOp::Update {
+                    rtype: "Task".into(),
+                    id,
+                    resource: t,
+                    if_match: Some(v.version.to_string()),
+                },
+            },
+        )
+    }
+
+    /// Withdraw a navigator's entry on a milestone (marked done by mistake), with the reason:
+    /// the entry leaves the Task and a note says what was withdrawn, when, by whom and why
+    /// (the Task's history keeps the entry itself); the step goes back to what the record
+    /// says, and its clocks with it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn withdraw_milestone(
+        &self,
+        access: &Access,
+        by: &str,
+        patient: &str,
+        pathway: &str,
+        milestone: &str,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::Invalid("Say why the step is withdrawn.".into()));
+        }
+        let id = shape::milestone_id(patient, pathway, milestone);
+        let v = self
+            .store
+            .read(access, "Task", &id)?
+            .filter(|v| v.op != store::Op::Delete)
+            .ok_or_else(|| Error::Invalid("Choose a step marked done by hand.".into()))?;
+        let mut t: Value = serde_json::from_str(v.body.as_deref().unwrap_or("{}"))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let outputs: Vec<Value> = t["output"].as_array().cloned().unwrap_or_default();
+        let code = |o: &Value| o["type"]["coding"][0]["code"].as_str().map(str::to_string);
+        let entry = outputs
+            .iter()
+            .find(|o| code(o).as_deref() == Some(codes::ENTRY))
+            .and_then(|o| o["valueDateTime"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| Error::Invalid("This step was not marked done by hand.".into()))?;
+        let kept: Vec<Value> = outputs
+            .into_iter()
+            .filter(|o| {
+                !matches!(
+                    code(o).as_deref(),
+                    Some(
+                        codes::ENTRY | codes::ENTRY_BY | codes::COMPLETED_AT | codes::COMPLETED_BY
+                    )
+                )
+            })
+            .collect();
+        if kept.is_empty() {
+            if let Some(o) = t.as_object_mut() {
+                o.remove("output");
+            }
+        } else {
+            t["output"] = Value::Array(kept);
+        }
+        if let Some(o) = t.as_object_mut() {
+            o.remove("executionPeriod");
+        }
+        t["status"] = json!("requested");
+        t["businessStatus"] =
+            json!({"coding": [{"system": codes::MILESTONE_STATUS, "code": "pending"}]});
+        let mut notes = t["note"].as_array().cloned().unwrap_or_default();
+        notes.push(json!({
+            "extension": [{"url": codes::WITHDRAWN_EXT, "valueDateTime": entry}],
+            "authorReference": {"reference": by},
+            "time": time(self.now()),
+            "text": reason.chars().take(500).collect::<String>(),
         }));
         t["note"] = Value::Array(notes);
         if let Some(m) = t.get_mut("meta").and_then(Value::as_object_mut) {

@@ -20,6 +20,10 @@ pub(crate) const ENTRY: &str = "navigator-entry";
 pub(crate) const ENTRY_BY: &str = "navigator-entry-by";
 pub(crate) const COMPLETED_AT: &str = "completed-at";
 pub(crate) const COMPLETED_BY: &str = "completed-by";
+/// Extension on a milestone Task's note: a navigator's entry withdrawn (valueDateTime: the
+/// day the withdrawn entry said the step was done; the note's text is the reason).
+pub const WITHDRAWN_EXT: &str =
+    "https://tend.example.org/fhir/StructureDefinition/navigator-entry-withdrawn";
 /// The pathway files' event codes (tags on resources a pathway reads).
 pub const PATHWAY_EVENT: &str = "https://tend.example.org/fhir/CodeSystem/pathway-event";
 /// EpisodeOfCare.type: the pathway file's id.

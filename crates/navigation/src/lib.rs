@@ -40,7 +40,7 @@ pub use record::{at, person, Assignment, Contact, Person};
 pub use service::{Case, Config, Episode, Navigation, RunReport, CONSUMER};
 pub use shape::{episode_id, milestone_id, team_id};
 pub use site::{CodeMatch, Entry, Site, TumourSite};
-pub use timeline::{Item, Kind};
+pub use timeline::{day, Item, Kind};
 pub use upgrade::NewUpgrade;
 pub use worklist::{Page, Query, Row};
 
@@ -48,7 +48,7 @@ pub use worklist::{Page, Query, Row};
 pub mod systems {
     pub use crate::codes::{
         ADJUST, ASSIGN, CLOCK_EXT, CONTACT, EPISODE_ID, MILESTONE, MILESTONE_ID, NAVIGATION,
-        OUTCOME, OUTCOME_EXT, PATHWAY, PATHWAY_EVENT, SITE_EXT, TAG, TAGS,
+        OUTCOME, OUTCOME_EXT, PATHWAY, PATHWAY_EVENT, SITE_EXT, TAG, TAGS, WITHDRAWN_EXT,
     };
 }
 

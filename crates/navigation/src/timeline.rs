@@ -16,6 +16,8 @@ pub enum Kind {
     Contact,
     Navigator,
     Adjustment,
+    /// A navigator's entry withdrawn.
+    Withdrawn,
 }
 
 impl Kind {
@@ -27,6 +29,7 @@ impl Kind {
             Kind::Contact => "contact",
             Kind::Navigator => "navigator",
             Kind::Adjustment => "adjustment",
+            Kind::Withdrawn => "withdrawn",
         }
     }
 }
@@ -63,6 +66,15 @@ fn source_words(source: &str) -> &'static str {
         "Communication" => "a conversation recorded",
         "Task" => "a navigator's entry",
         _ => "the record",
+    }
+}
+
+/// A day in words, with the year only when it is not this year's ("5 Dec", "28 Nov 2025").
+pub fn day(t: DateTime<FixedOffset>, now: DateTime<FixedOffset>) -> String {
+    if chrono::Datelike::year(&t) == chrono::Datelike::year(&now) {
+        t.format("%-d %b").to_string()
+    } else {
+        t.format("%-d %b %Y").to_string()
     }
 }
 
@@ -291,7 +303,68 @@ impl Navigation {
                 late: false,
             });
         }
+        out.extend(self.withdrawals(c));
         out.sort_by(|a, b| a.at.cmp(&b.at).then(a.title.cmp(&b.title)));
+        out
+    }
+
+    /// Navigators' entries withdrawn, from the notes on the case's milestone Tasks.
+    fn withdrawals(&self, c: &Case) -> Vec<Item> {
+        let zone = self.zone();
+        let mut out = Vec::new();
+        for (key, (_, t)) in &c.stored {
+            if !key.starts_with("Task/") {
+                continue;
+            }
+            let Some((pathway, milestone)) = crate::record::milestone_key(t) else {
+                continue;
+            };
+            let Some(p) = self.pathways().pathway(&pathway) else {
+                continue;
+            };
+            let name = p
+                .milestone(&milestone)
+                .map_or(milestone.clone(), |m| m.name.clone());
+            let title = c
+                .episodes
+                .iter()
+                .find(|e| e.pathway == pathway)
+                .map(|e| crate::worklist::short(&e.pathway, &e.title))
+                .unwrap_or_default();
+            for n in t["note"].as_array().into_iter().flatten() {
+                let Some(entry) = n["extension"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e["url"] == codes::WITHDRAWN_EXT)
+                    .and_then(|e| e["valueDateTime"].as_str())
+                else {
+                    continue;
+                };
+                let (Some(at), Some(was)) = (
+                    n["time"].as_str().and_then(|s| crate::record::at(zone, s)),
+                    crate::record::at(zone, entry),
+                ) else {
+                    continue;
+                };
+                out.push(Item {
+                    at,
+                    kind: Kind::Withdrawn,
+                    pathway: title.clone(),
+                    title: format!("Withdrawn: {name}"),
+                    detail: format!(
+                        "had been marked done for {}; {}",
+                        day(was, self.now()),
+                        n["text"].as_str().unwrap_or_default()
+                    ),
+                    who: n["authorReference"]["reference"]
+                        .as_str()
+                        .map(|r| self.name_of(r)),
+                    ahead: false,
+                    late: false,
+                });
+            }
+        }
         out
     }
 }

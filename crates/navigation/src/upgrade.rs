@@ -76,7 +76,8 @@ impl Navigation {
             // Not on the pathway: the decision to treat may still be in the record.
             None => self.decision_only(patient)?,
         };
-        let day = |t: DateTime<FixedOffset>| t.format("%-d %b %Y").to_string();
+        let now = self.now();
+        let day = |t: DateTime<FixedOffset>| crate::timeline::day(t, now);
         if let Some(c) = ev.clocks.iter().find(|c| {
             c.clock == CLOCK
                 && !matches!(

@@ -167,7 +167,7 @@ pub(crate) async fn submit(
         Ok(match r {
             Ok(()) => Ok(format!(
                 "Upgraded: the 62-day clock runs from {}.",
-                at.format("%-d %b %Y")
+                navigation::day(at, n.now())
             )),
             Err(navigation::Error::Store(store::StoreError::Forbidden { .. })) => Err((
                 StatusCode::FORBIDDEN,

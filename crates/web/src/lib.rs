@@ -25,7 +25,7 @@
 //! | `GET`/`POST /patients/{id}/sepsis` | suspected sepsis's first hour: "could this be infection?" with the likely source; then blood cultures, lactate, antibiotics and fluids (when indicated) each with its deadline, late first, recorded as done; ruling infection out with a reason |
 //! | `GET`/`POST /patients/{id}/cancer-pathway` | the consultant's view of a patient's cancer pathway (each standard's days left) and the consultant upgrade onto the 62-day suspected-cancer pathway, or why the rules do not allow it |
 //! | `GET /navigation` | the navigator's worklist: patients on care pathways, breached first, days left per standard, barriers, last contact, navigator |
-//! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/adjustment`, `…/navigator`, `…/tasks/{task}/done` | a patient's pathway timeline; record a contact, mark a step done, pause or restart a clock as the rules allow, assign or hand over; support arranged before an appointment |
+//! | `GET /navigation/patients/{id}`, `POST …/contact`, `…/milestone`, `…/milestone/withdraw`, `…/adjustment`, `…/navigator`, `…/tasks/{task}/done` | a patient's pathway timeline; record a contact, mark a step done (or withdraw one marked by mistake, with why), pause or restart a clock as the rules allow, assign or hand over; support arranged before an appointment |
 //! | `GET /navigation/reports` | pathway standards: compliance per standard and month against the standard, the median time, one month by tumour site, race, ethnicity, language, interpreter need, sex and age band (counts under 11 not shown) |
 //! | `GET /mdt`, `POST /mdt/meetings` | tumour boards: meetings ahead and past, patients waiting for a meeting, arranging one |
 //! | `GET /mdt/meetings/{id}`, `POST /mdt/cases/{id}/schedule`, `…/withdraw`, `…/recommend`, `…/told` | a meeting's list: each patient's case summary from the record, the recommendation recorded as tracked steps, told to the patient |
@@ -226,6 +226,10 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
             post(navigator::contact),
         )
         .route("/navigation/patients/{id}/milestone", post(navigator::step))
+        .route(
+            "/navigation/patients/{id}/milestone/withdraw",
+            post(navigator::withdraw),
+        )
         .route(
             "/navigation/patients/{id}/tasks/{task}/done",
             post(navigator::task_done),

@@ -315,6 +315,8 @@ pub(crate) struct TimelinePage {
     clocks: Vec<Chip>,
     items: Vec<TItem>,
     steps: Vec<(String, String)>,
+    /// Steps marked done by hand, which can be withdrawn: (`pathway|milestone`, words).
+    marked: Vec<(String, String)>,
     adjustments: Vec<(String, String)>,
     channels: Vec<(&'static str, &'static str)>,
     outcomes: Vec<(&'static str, &'static str)>,
@@ -473,11 +475,22 @@ pub(crate) fn timeline(
         })
         .collect();
     let mut steps = Vec::new();
+    let mut marked = Vec::new();
     for ep in case.episodes.iter().filter(|e| e.active) {
         let Some(pw) = nav.pathways().pathway(&ep.pathway) else {
             continue;
         };
         for m in &ep.evaluation.milestones {
+            if let Some(d) = m.done.iter().find(|d| d.manual) {
+                marked.push((
+                    format!("{}|{}", ep.pathway, m.id),
+                    format!(
+                        "{} (marked done for {})",
+                        m.name,
+                        navigation::day(d.at, now)
+                    ),
+                ));
+            }
             let manual = pw.milestone(&m.id).is_some_and(|d| d.manual);
             if manual
                 && matches!(
@@ -529,6 +542,7 @@ pub(crate) fn timeline(
             .unwrap_or_default(),
         items,
         steps,
+        marked,
         adjustments,
         channels: navigation::CHANNELS.iter().map(|c| (c.0, c.2)).collect(),
         outcomes: navigation::OUTCOMES.to_vec(),
@@ -599,6 +613,16 @@ pub(crate) struct StepForm {
 }
 
 #[derive(Debug, Deserialize)]
+pub(crate) struct WithdrawForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
 pub(crate) struct AdjustmentForm {
     #[serde(default)]
     csrf: String,
@@ -626,6 +650,7 @@ pub(crate) struct NavigatorForm {
 enum Act {
     Contact(ContactForm),
     Step(StepForm),
+    Withdraw(WithdrawForm),
     Adjust(AdjustmentForm),
     Assign(NavigatorForm),
 }
@@ -698,6 +723,11 @@ async fn act(
                         .map(|_| "Step marked done.".to_string())
                     }
                 }
+            }
+            Act::Withdraw(f) => {
+                let (pathway, milestone) = f.step.split_once('|').unwrap_or(("", ""));
+                nav.withdraw_milestone(&access, &by, &pid, pathway, milestone, &f.reason)
+                    .map(|_| "Step withdrawn; the record decides it again.".to_string())
             }
             Act::Adjust(f) => {
                 let (pathway, rule) = f.rule.split_once('|').unwrap_or(("", ""));
@@ -793,6 +823,16 @@ pub(crate) async fn step(
 ) -> Result<Response, PageError> {
     let csrf = f.csrf.clone();
     act(web, auth, id, csrf, Act::Step(f)).await
+}
+
+pub(crate) async fn withdraw(
+    State(web): State<Web>,
+    auth: crate::session::AuthExt,
+    Path(id): Path<String>,
+    Form(f): Form<WithdrawForm>,
+) -> Result<Response, PageError> {
+    let csrf = f.csrf.clone();
+    act(web, auth, id, csrf, Act::Withdraw(f)).await
 }
 
 pub(crate) async fn adjust(

@@ -374,6 +374,97 @@ async fn a_navigator_records_a_contact_marks_a_step_and_hands_over() {
         "{task}"
     );
 
+    // Marked by mistake: withdrawn with the reason (none: refused). The step is due again,
+    // the timeline says what was withdrawn and why, and the Task's history keeps the entry.
+    let task_id = navigation::milestone_id("p1", "nhs-suspected-cancer", "first-seen");
+    let withdraw = "/navigation/patients/p1/milestone/withdraw";
+    let step = "nhs-suspected-cancer|first-seen";
+    let (s, _, page) = post(
+        &w,
+        &nadia,
+        withdraw,
+        &[("csrf", &csrf), ("step", step), ("reason", "")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Say why the step is withdrawn."), "{page}");
+    let (s, location, page) = post(
+        &w,
+        &nadia,
+        withdraw,
+        &[
+            ("csrf", &csrf),
+            ("step", step),
+            ("reason", "Wrong patient's clinic list"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    let (_, page) = get(&w, &nadia, &location.unwrap()).await;
+    assert!(page.contains("Step withdrawn"), "{page}");
+    let timeline = between(&page, "class=\"pathway-timeline\"", "</ol>");
+    assert!(
+        timeline.contains("Withdrawn: First appointment or first test attended")
+            && timeline.contains("Wrong patient&#39;s clinic list"),
+        "{timeline}"
+    );
+    assert!(
+        !timeline.contains("marked done by the navigator"),
+        "the entry no longer counts: {timeline}"
+    );
+    let options = between(&page, "id=\"m-step\"", "</select>");
+    assert!(
+        options.contains(step),
+        "the step can be marked again: {options}"
+    );
+    assert!(
+        !page.contains("Withdraw a step marked by mistake"),
+        "nothing left to withdraw"
+    );
+    let task: Value = serde_json::from_str(
+        &w.store
+            .read(&store::Access::system(), "Task", &task_id)
+            .unwrap()
+            .unwrap()
+            .body
+            .unwrap(),
+    )
+    .unwrap();
+    assert_ne!(task["status"], "completed", "{task}");
+    assert!(!task.to_string().contains("navigator-entry\""), "{task}");
+    let (history, _) = w
+        .store
+        .history(
+            &store::Access::system(),
+            &store::HistoryQuery {
+                scope: store::HistoryScope::Instance("Task".into(), task_id.clone()),
+                since: None,
+                count: 50,
+                offset: 0,
+            },
+        )
+        .unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|v| v.body.as_deref().is_some_and(|b| b.contains("one-stop"))),
+        "history keeps the withdrawn entry"
+    );
+    // Mark it again, for what follows.
+    let (s, ..) = post(
+        &w,
+        &nadia,
+        "/navigation/patients/p1/milestone",
+        &[
+            ("csrf", &csrf),
+            ("step", step),
+            ("date", &day),
+            ("note", "Seen at the one-stop clinic"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+
     // A pause the rules allow, with its reason; one without a reason is refused.
     let from = (w.nav.now() - TimeDelta::days(3))
         .format("%Y-%m-%d")
