@@ -21,6 +21,7 @@
 mod actions;
 #[doc(hidden)]
 pub mod bench;
+mod breaches;
 mod codes;
 mod learn;
 mod predict;
@@ -34,6 +35,7 @@ mod upgrade;
 mod worklist;
 
 pub use actions::NewContact;
+pub use breaches::{longest_delay, Breach, Delay};
 pub use codes::{channel_words, outcome_words, CHANNELS, OUTCOMES};
 pub use predict::{predict, Prediction, Risk};
 pub use record::{at, person, Assignment, Contact, Person};

@@ -98,6 +98,30 @@ struct ReportsPage {
     standards: Vec<Standard>,
     /// The month shown by group.
     detail: Option<Detail>,
+    /// Pathway standards: the breaches and where their time went.
+    breaches: Option<Breaches>,
+}
+
+/// One breached clock as the reports list it (navigators, the patients they reach).
+pub(crate) struct BreachLine {
+    patient: String,
+    name: String,
+    mrn: String,
+    standard: String,
+    days: String,
+    stopped: String,
+    why: String,
+}
+
+/// The breaches of the month chosen (or the last three months and those still open): how
+/// many each step explains, and the list for those who may see patients.
+pub(crate) struct Breaches {
+    scope: String,
+    /// (step, count in words), most first.
+    summary: Vec<(String, String)>,
+    lines: Vec<BreachLine>,
+    /// Whether the viewer sees the patients (navigators); otherwise counts only.
+    listed: bool,
 }
 
 /// One standard's month by group: (standard name, month, [(stratifier, strata)]).
@@ -299,13 +323,121 @@ fn reports_page(
     if kind.tag == SOCIAL.tag {
         standards.sort_by_key(|s| social_order(&s.key));
     }
+    let breaches = match (&web.config.navigation, kind.tag == PATHWAYS.tag) {
+        (Some(nav), true) => Some(breaches(web, user, nav, f)?),
+        _ => None,
+    };
     Ok(ReportsPage {
+        breaches,
         worklist: user.outreach(),
         kind,
         nav: Nav::new(user, kind.nav, web.config.zone),
         standards,
         detail,
     })
+}
+
+/// The breaches section: the month and standard chosen, or the last three months and those
+/// still open; names only for those who reach the patients (navigators), counts from 1 to 10
+/// not shown to the others.
+fn breaches(
+    web: &Web,
+    user: &crate::User,
+    nav: &navigation::Navigation,
+    f: &Filters,
+) -> Result<Breaches, PageError> {
+    let listed = user.outreach();
+    let reach = if listed {
+        crate::navigator::reach_of(web, user)?
+    } else {
+        None
+    };
+    let zone = web.config.zone;
+    let now = nav.now();
+    let now_ms = now.timestamp_millis();
+    let chosen = !f.month.is_empty() && f.month.len() == 7;
+    let since = now - chrono::Duration::days(92);
+    let all = nav.breaches(reach.as_deref());
+    let shown: Vec<&navigation::Breach> = all
+        .iter()
+        .filter(|b| {
+            if chosen {
+                format!("pathway-{}-{}", b.pathway, b.clock) == f.standard
+                    && b.stop
+                        .is_some_and(|s| s.format("%Y-%m").to_string() == f.month)
+            } else {
+                b.stop.is_none_or(|s| s >= since)
+            }
+        })
+        .collect();
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for b in &shown {
+        let step = b
+            .delay
+            .as_ref()
+            .map_or("no step recorded".to_string(), |d| d.words.clone());
+        match counts.iter_mut().find(|(s, _)| *s == step) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((step, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let summary = counts
+        .into_iter()
+        .map(|(step, n)| {
+            let words = match n {
+                1..=10 if !listed => "fewer than 11".to_string(),
+                1 => "1 breach".to_string(),
+                n => format!("{n} breaches"),
+            };
+            (step, words)
+        })
+        .collect();
+    let lines = if listed {
+        shown
+            .iter()
+            .map(|b| BreachLine {
+                patient: b.patient.clone(),
+                name: b.name.clone(),
+                mrn: b.mrn.clone().unwrap_or_default(),
+                standard: b.clock_name.clone(),
+                days: format!("{} days (standard {})", b.elapsed, b.target),
+                stopped: b.stop.map_or("Not yet: still open".to_string(), |s| {
+                    zone.date(&s.to_rfc3339(), now_ms)
+                }),
+                why: b.delay.as_ref().map_or(
+                    "No step recorded between the start and the stop".into(),
+                    |d| capitalise(&d.words()),
+                ),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let scope = if chosen {
+        format!(
+            "{}, stopped in {}",
+            shown
+                .first()
+                .map_or("This standard", |b| b.clock_name.as_str()),
+            month_label(&f.month)
+        )
+    } else {
+        "Stopped in the last three months, and those still open".to_string()
+    };
+    Ok(Breaches {
+        scope,
+        summary,
+        lines,
+        listed,
+    })
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 fn social_order(key: &str) -> usize {
@@ -336,7 +468,14 @@ async fn serve(
     }
     let w = web.clone();
     let page = blocking(move || reports_page(&w, &user, &f, kind)).await?;
-    Ok(view::render(&page))
+    let seen: Vec<String> = page
+        .breaches
+        .iter()
+        .flat_map(|b| b.lines.iter().map(|l| format!("Patient/{}", l.patient)))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(view::with_seen(view::render(&page), server::Seen(seen)))
 }
 
 /// `GET /navigation/reports`.

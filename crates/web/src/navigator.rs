@@ -258,7 +258,10 @@ fn worklist(
 }
 
 /// The patients the user reaches (`None`: everyone).
-fn reach_of(web: &Web, user: &crate::User) -> Result<Option<Arc<BTreeSet<String>>>, PageError> {
+pub(crate) fn reach_of(
+    web: &Web,
+    user: &crate::User,
+) -> Result<Option<Arc<BTreeSet<String>>>, PageError> {
     let access = web.access(user)?;
     Ok(match access.reach() {
         access::Reach::All => None,

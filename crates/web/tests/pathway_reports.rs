@@ -17,11 +17,14 @@ const EVENT: &str = "https://tend.example.org/fhir/CodeSystem/pathway-event";
 /// 14 referrals on 1 October 2026: 12 told their diagnosis on 15 October (within 28 days),
 /// 2 on 5 November (past it).
 fn resources() -> Vec<Value> {
-    let mut out = Vec::new();
+    let mut out = vec![
+        json!({"resourceType": "Practitioner", "id": "nav1", "name": [{"text": "Nadia Navigator"}]}),
+        json!({"resourceType": "PractitionerRole", "id": "role-nav1", "practitioner": {"reference": "Practitioner/nav1"}, "code": [{"text": "Patient navigator"}]}),
+    ];
     for i in 0..14 {
         let p = format!("p{i}");
         let late = i >= 12;
-        out.push(json!({"resourceType": "Patient", "id": p, "gender": if i % 7 == 0 { "male" } else { "female" }, "birthDate": "1960-01-01",
+        out.push(json!({"resourceType": "Patient", "id": p, "name": [{"given": [format!("Pat{i}")], "family": "Lane"}], "gender": if i % 7 == 0 { "male" } else { "female" }, "birthDate": "1960-01-01",
             "extension": [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race", "extension": [{"url": "text", "valueString": if i < 11 { "White" } else { "Asian" }}]}]}));
         out.push(json!({"resourceType": "ServiceRequest", "id": format!("sr{i}"), "status": "completed", "intent": "order", "priority": "urgent",
             "meta": {"tag": [{"system": EVENT, "code": "urgent-suspected-cancer-referral"}]},
@@ -123,7 +126,7 @@ async fn monthly_compliance_is_shown_against_the_standard_and_small_counts_are_n
         "{fds}"
     );
     let (s, page) = get(
-        quality,
+        quality.clone(),
         "/navigation/reports?standard=pathway-nhs-suspected-cancer-fds-28&month=2026-10",
     )
     .await;
@@ -142,11 +145,40 @@ async fn monthly_compliance_is_shown_against_the_standard_and_small_counts_are_n
         !detail.contains("of 1 within") && !detail.contains("of 2 within"),
         "{detail}"
     );
+    // November's two breaches, put down to their longest delay: counts only for the
+    // quality office (and none under 11), the patients for their navigator.
+    let november = "/navigation/reports?standard=pathway-nhs-suspected-cancer-fds-28&month=2026-11";
+    let (_, page) = get(quality.clone(), november).await;
+    let breaches = between(&page, "id=\"h-breaches\"", "</section>");
+    assert!(
+        breaches.contains("stopped in November 2026")
+            && breaches.contains("<strong>diagnosis told to the patient</strong> fewer than 11"),
+        "{breaches}"
+    );
+    assert!(
+        !breaches.contains("Pat12") && !breaches.contains("<table"),
+        "{breaches}"
+    );
     let navigator = support::sign_in(&app, "navigator").await;
     assert_eq!(
-        get(navigator, "/navigation/reports").await.0,
+        get(navigator.clone(), "/navigation/reports").await.0,
         StatusCode::OK
     );
+    let (_, page) = get(navigator, november).await;
+    let breaches = between(&page, "id=\"h-breaches\"", "</section>");
+    assert!(
+        breaches.contains("<strong>diagnosis told to the patient</strong> 2 breaches"),
+        "{breaches}"
+    );
+    for p in ["Pat12", "Pat13"] {
+        let row = between(breaches, p, "</tr>");
+        assert!(
+            row.contains("35 days (standard 28)")
+                && row.contains("Diagnosis told to the patient took 35 days (usually 12)"),
+            "{row}"
+        );
+    }
+    assert!(!breaches.contains("Pat11"), "on time: not a breach");
     let nurse = support::sign_in(&app, "nurse").await;
     assert_eq!(
         get(nurse, "/navigation/reports").await.0,
