@@ -572,17 +572,31 @@ impl Navigation {
     }
 
     fn entry_condition(&self, c: &Value) -> Option<String> {
+        self.entry_conditions(c).into_iter().next()
+    }
+
+    /// The pathways a Condition puts its patient on (its codes, and the entry's window on
+    /// the diagnosis's onset or, without one, when it was recorded).
+    fn entry_conditions(&self, c: &Value) -> Vec<String> {
         if c["verificationStatus"]["coding"][0]["code"]
             .as_str()
             .is_some_and(|s| s == "refuted" || s == "entered-in-error")
         {
-            return None;
+            return Vec::new();
         }
-        let codings = c["code"]["coding"].as_array()?;
-        self.config.site.pathways.iter().find_map(|e| {
-            codings
-                .iter()
-                .any(|x| {
+        let Some(codings) = c["code"]["coding"].as_array() else {
+            return Vec::new();
+        };
+        let when = c["onsetDateTime"]
+            .as_str()
+            .or_else(|| c["recordedDate"].as_str())
+            .and_then(|s| record::at(self.config.zone, s));
+        self.config
+            .site
+            .pathways
+            .iter()
+            .filter(|e| {
+                codings.iter().any(|x| {
                     e.entry_conditions.iter().any(|m| {
                         m.matches(
                             x["system"].as_str().unwrap_or(""),
@@ -590,8 +604,19 @@ impl Navigation {
                         )
                     })
                 })
-                .then(|| e.pathway.clone())
-        })
+            })
+            .filter(|e| self.recent(e, when))
+            .map(|e| e.pathway.clone())
+            .collect()
+    }
+
+    /// Whether an entry event at `when` is within the entry's window (no window: always).
+    fn recent(&self, e: &crate::site::Entry, when: Option<DateTime<FixedOffset>>) -> bool {
+        match (e.within_days, when) {
+            (None, _) => true,
+            (Some(days), Some(t)) => (self.today() - t.date_naive()).num_days() <= days,
+            (Some(_), None) => false,
+        }
     }
 
     /// Handle one batch of the change log.
@@ -716,12 +741,19 @@ impl Navigation {
         let mut referrals = Vec::new();
         let mut site: Option<String> = None;
         let mut cancer_site: Option<String> = None;
+        // Conditions' codes by reference, for what an Observation is about (a stage's
+        // cancer, `Observation.focus`).
+        let mut conditions: HashMap<String, Vec<pathways::Coding>> = HashMap::new();
         for rtype in ["ServiceRequest", "Condition"] {
             for r in self.search_patient(rtype, patient)? {
                 if rtype == "Condition" {
-                    if let Some(pw) = self.entry_condition(&r) {
-                        applies.insert(pw);
-                    }
+                    applies.extend(self.entry_conditions(&r));
+                    let mut cs = Vec::new();
+                    pathways::fhir::codings(&r["code"], &mut cs);
+                    conditions.insert(
+                        format!("Condition/{}", r["id"].as_str().unwrap_or_default()),
+                        cs,
+                    );
                     if cancer_site.is_none() {
                         cancer_site = self.tumour_site(&r["code"]);
                     }
@@ -747,18 +779,19 @@ impl Navigation {
                 continue;
             };
             let entered = events.iter().any(|ev| {
-                e.entry_milestones.iter().any(|m| {
-                    pw.milestone(m).is_some_and(|m| {
-                        m.evidence.iter().any(|x| {
-                            x.resource == resource_of(ev)
-                                && x.codes.iter().any(|c| {
-                                    ev.codes
-                                        .iter()
-                                        .any(|k| k.system == c.system && k.code == c.code)
-                                })
+                self.recent(e, Some(ev.time))
+                    && e.entry_milestones.iter().any(|m| {
+                        pw.milestone(m).is_some_and(|m| {
+                            m.evidence.iter().any(|x| {
+                                x.resource == resource_of(ev)
+                                    && x.codes.iter().any(|c| {
+                                        ev.codes
+                                            .iter()
+                                            .any(|k| k.system == c.system && k.code == c.code)
+                                    })
+                            })
                         })
                     })
-                })
             });
             if entered {
                 applies.insert(e.pathway.clone());
@@ -820,12 +853,22 @@ impl Navigation {
                         contacts.extend(record::contact(zone, &r));
                     }
                     _ => {
+                        let Some(mut e) = record::event(zone, &r) else {
+                            continue;
+                        };
                         if *rtype == "Observation" {
                             if let Some(b) = record::barrier(&r).filter(|b| !needs.contains(b)) {
                                 needs.push(b);
                             }
+                            for f in r["focus"].as_array().into_iter().flatten() {
+                                if let Some(cs) =
+                                    f["reference"].as_str().and_then(|x| conditions.get(x))
+                                {
+                                    e.focus.extend(cs.iter().cloned());
+                                }
+                            }
                         }
-                        events.extend(record::event(zone, &r));
+                        events.push(e);
                     }
                 }
             }

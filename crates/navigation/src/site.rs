@@ -37,6 +37,11 @@ pub struct Entry {
     /// Condition codes that put a patient on it (a confirmed or provisional diagnosis).
     #[serde(default)]
     pub entry_conditions: Vec<CodeMatch>,
+    /// Only a referral or diagnosis this many days old or newer puts a patient on it (older
+    /// ones are history, not a pathway to run: e.g. a quality measure counted from
+    /// diagnosis); `None`: any age.
+    #[serde(default)]
+    pub within_days: Option<i64>,
 }
 
 /// A tumour site label and the referral or diagnosis codes that name it.

@@ -206,6 +206,7 @@ pub(crate) fn short(id: &str, title: &str) -> String {
     match id {
         "nhs-suspected-cancer" => "Suspected cancer".into(),
         "oesophago-gastric" => "Oesophago-gastric".into(),
+        "coc-quality-measures" => "CoC measures".into(),
         _ => title.split(':').next().unwrap_or(title).trim().to_string(),
     }
 }

@@ -276,3 +276,88 @@ fn a_referral_starts_the_pathway_and_milestones_follow_the_record() {
     .is_none());
     assert_eq!(w.nav.worklist(&Query::default()).total, 0);
 }
+
+fn cancer(id: &str, patient: &str, code: &str, onset: &str) -> Value {
+    json!({"resourceType": "Condition", "id": id,
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]},
+        "subject": {"reference": format!("Patient/{patient}")}, "onsetDateTime": onset})
+}
+
+/// The CoC measures follow recent diagnoses only (the site policy's window, 365 days): a
+/// breast cancer diagnosed on 4 Nov, staged II (the stage Observation is about that cancer,
+/// `focus`), starts BCSdx's 60 days; one diagnosed in 2024 is history and starts nothing;
+/// the first therapeutic surgery on day 35 meets the measure.
+#[test]
+fn coc_measures_follow_recent_diagnoses_and_their_stage() {
+    let w = world();
+    put(
+        &*w.store,
+        vec![
+            json!({"resourceType": "Patient", "id": "p3", "name": [{"given": ["Cleo"], "family": "Hart"}], "gender": "female"}),
+            json!({"resourceType": "Patient", "id": "p4", "name": [{"given": ["Dora"], "family": "Old"}], "gender": "female"}),
+            cancer("c3", "p3", "C50.411", "2026-11-04T10:00:00Z"),
+            cancer("c4", "p4", "C50.411", "2024-03-01T10:00:00Z"),
+            json!({"resourceType": "Observation", "id": "stage3", "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "21908-9"}]},
+                "subject": {"reference": "Patient/p3"}, "focus": [{"reference": "Condition/c3"}],
+                "effectiveDateTime": "2026-11-10T10:00:00Z",
+                "valueCodeableConcept": {"coding": [{"system": EVENT, "code": "stage-iia"}], "text": "Stage IIA"}}),
+        ],
+    );
+    w.nav.catch_up().unwrap();
+    let coc = |p: &str| {
+        w.nav
+            .case(p)
+            .and_then(|c| {
+                c.episodes
+                    .iter()
+                    .find(|e| e.pathway == "coc-quality-measures")
+                    .cloned()
+            })
+            .map(|e| e.evaluation)
+    };
+    assert!(coc("p4").is_none(), "diagnosed in 2024: history");
+    let ev = coc("p3").expect("a recent breast cancer");
+    let bcsdx = ev.clocks.iter().find(|c| c.clock == "bcsdx").unwrap();
+    assert_eq!(format!("{:?}", bcsdx.status), "Running", "{bcsdx:?}");
+    assert_eq!(bcsdx.elapsed, 20, "4 Nov to 24 Nov");
+    let row = w
+        .nav
+        .worklist(&Query::default())
+        .rows
+        .into_iter()
+        .find(|r| r.patient == "p3")
+        .expect("on the worklist");
+    assert!(
+        row.clocks
+            .iter()
+            .any(|c| c.label == "60-day" && c.left == 40),
+        "{:?}",
+        row.clocks
+    );
+
+    // The first therapeutic surgery on 9 Dec, day 35: met.
+    put(
+        &*w.store,
+        vec![
+            json!({"resourceType": "Procedure", "id": "surgery3", "status": "completed",
+            "meta": tag("first-therapeutic-breast-surgery"),
+            "subject": {"reference": "Patient/p3"}, "performedDateTime": "2026-12-09T10:00:00Z"}),
+        ],
+    );
+    w.clock.0.store(
+        chrono_tz::Europe::London
+            .with_ymd_and_hms(2026, 12, 10, 9, 0, 0)
+            .unwrap()
+            .timestamp_millis(),
+        Ordering::Relaxed,
+    );
+    w.nav.catch_up().unwrap();
+    w.nav.recompute_all().unwrap();
+    let ev = coc("p3").unwrap();
+    let bcsdx = ev.clocks.iter().find(|c| c.clock == "bcsdx").unwrap();
+    assert_eq!(format!("{:?}", bcsdx.status), "Met", "{bcsdx:?}");
+    assert_eq!(bcsdx.elapsed, 35);
+}

@@ -535,7 +535,7 @@ impl Pathway<'_> {
         let told = last_report
             .map(|t| clinic_day(r, t, told_gap))
             .filter(|t| *t <= now);
-        let mut plan: Option<(DateTime<Utc>, String, Code)> = None;
+        let mut plan: Option<(DateTime<Utc>, String, Code, &str)> = None;
         if let Some(told) = told {
             let diagnosis = *pick(r, site.cancers);
             let reason = if cancer { diagnosis } else { symptom };
@@ -587,14 +587,37 @@ impl Pathway<'_> {
                 );
                 c["stage"] = json!([{"summary": {"text": stage}}]);
                 milestones.push(c);
-                plan = Some((told, cond, diagnosis));
+                // Breast and colon cancers: the clinical stage group as an Observation about
+                // the cancer, which the CoC measures read (BCSdx: stage I-III; ACT: stage III).
+                if site.code == "usc-breast" || diagnosis.1.starts_with("C18") {
+                    let group = match stage {
+                        "Stage I" => "stage-i",
+                        "Stage II" => "stage-ii",
+                        "Stage III" => "stage-iii",
+                        _ => "stage-iv",
+                    };
+                    milestones.push(json!({
+                        "resourceType": "Observation",
+                        "id": self.id("obs", "stage"),
+                        "meta": fhir::meta(),
+                        "status": "final",
+                        "category": [concept(&[("http://terminology.hl7.org/CodeSystem/observation-category", "exam", "Exam")])],
+                        "code": concept(&[(LOINC, "21908-9", "Stage group.clinical Cancer")]),
+                        "subject": reference("Patient", &self.patient),
+                        "focus": [reference("Condition", &cond)],
+                        "effectiveDateTime": instant(told),
+                        "performer": [reference("Practitioner", &specialist)],
+                        "valueCodeableConcept": {"coding": [{"system": PATHWAY_EVENT, "code": group, "display": stage}], "text": stage},
+                    }));
+                }
+                plan = Some((told, cond, diagnosis, stage));
             } else {
                 completed = true;
             }
         }
 
         // Decision to treat at the multidisciplinary meeting, then the first definitive treatment.
-        if let Some((told, cond, diagnosis)) = plan {
+        if let Some((told, cond, diagnosis, stage)) = plan {
             let mdt_gap = int(r, 3, 12);
             let decided = clinic_day(r, told, mdt_gap);
             if decided <= now {
@@ -637,10 +660,20 @@ impl Pathway<'_> {
                         reason: diagnosis,
                         referral: Some(&sr),
                     }));
+                    // The CoC measures' surgeries: the first therapeutic breast surgery, the
+                    // colon resection.
+                    let colon = diagnosis.1.starts_with("C18");
+                    let events: &[&str] = if site.code == "usc-breast" {
+                        &["first-definitive-treatment", "first-therapeutic-breast-surgery"]
+                    } else if colon {
+                        &["first-definitive-treatment", "colon-resection"]
+                    } else {
+                        &["first-definitive-treatment"]
+                    };
                     milestones.push(json!({
                         "resourceType": "Procedure",
                         "id": self.id("proc", "usc-treatment"),
-                        "meta": tagged(&["first-definitive-treatment"]),
+                        "meta": tagged(events),
                         "basedOn": [reference("ServiceRequest", &sr), reference("CarePlan", &self.id("careplan", "treatment"))],
                         "status": "completed",
                         "category": concept(&[if site.stay.is_some() { (SNOMED, "387713003", "Surgical procedure") } else { (SNOMED, "277132007", "Therapeutic procedure") }]),
@@ -651,6 +684,26 @@ impl Pathway<'_> {
                         "performer": [{"actor": reference("Practitioner", &treater)}],
                         "reasonReference": [reference("Condition", &cond)],
                     }));
+                    // Stage III colon cancer: adjuvant chemotherapy four to nine weeks after
+                    // the resection (CoC ACT counts it within 120 days of diagnosis).
+                    if colon && stage == "Stage III" {
+                        let mut a = rng(self.cfg.seed, "adjuvant", u64::from(self.number));
+                        let after = int(&mut a, 28, 63);
+                        let given = clinic_day(&mut a, end, after);
+                        if given <= now {
+                            milestones.push(json!({
+                                "resourceType": "MedicationAdministration",
+                                "id": self.id("medadmin", "adjuvant"),
+                                "meta": fhir::meta(),
+                                "status": "completed",
+                                "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L01BC06", "display": "capecitabine"}], "text": "Capecitabine"},
+                                "subject": reference("Patient", &self.patient),
+                                "effectiveDateTime": instant(given),
+                                "performer": [{"actor": reference("Practitioner", &self.staff.role("oncologist").to_string())}],
+                                "reasonReference": [reference("Condition", &cond)],
+                            }));
+                        }
+                    }
                     completed = true;
                 } else if site.treated_by != "oncologist" {
                     // A few patients ask to put off an offered admission (in-patient or day
