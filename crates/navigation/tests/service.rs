@@ -360,4 +360,99 @@ fn coc_measures_follow_recent_diagnoses_and_their_stage() {
     let bcsdx = ev.clocks.iter().find(|c| c.clock == "bcsdx").unwrap();
     assert_eq!(format!("{:?}", bcsdx.status), "Met", "{bcsdx:?}");
     assert_eq!(bcsdx.elapsed, 35);
+
+    // A navigator marks a surgery by mistake on another patient: the measure is met and the
+    // episode ends; withdrawn, the clock runs again and the episode is active again.
+    put(
+        &*w.store,
+        vec![
+            json!({"resourceType": "Patient", "id": "p5", "name": [{"given": ["Edie"], "family": "Fox"}], "gender": "female"}),
+            cancer("c5", "p5", "C50.911", "2026-12-01T10:00:00Z"),
+            json!({"resourceType": "Observation", "id": "stage5", "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "21908-9"}]},
+                "subject": {"reference": "Patient/p5"}, "focus": [{"reference": "Condition/c5"}],
+                "effectiveDateTime": "2026-12-02T10:00:00Z",
+                "valueCodeableConcept": {"coding": [{"system": EVENT, "code": "stage-i"}]}}),
+        ],
+    );
+    w.nav.catch_up().unwrap();
+    let day = chrono::DateTime::parse_from_rfc3339("2026-12-08T12:00:00+00:00").unwrap();
+    let system = Access::system();
+    w.nav
+        .complete_milestone(
+            &system,
+            "Practitioner/nav1",
+            "p5",
+            "coc-quality-measures",
+            "breast-surgery",
+            day,
+            "",
+        )
+        .unwrap();
+    w.nav.catch_up().unwrap();
+    let episode = |p: &str| {
+        w.nav
+            .case(p)
+            .and_then(|c| {
+                c.episodes
+                    .iter()
+                    .find(|e| e.pathway == "coc-quality-measures")
+                    .cloned()
+            })
+            .unwrap()
+    };
+    let ep = episode("p5");
+    assert!(!ep.active, "met: the episode ended");
+    let err = w
+        .nav
+        .withdraw_milestone(
+            &system,
+            "Practitioner/nav1",
+            "p5",
+            "coc-quality-measures",
+            "breast-surgery",
+            " ",
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("Say why"), "{err}");
+    w.nav
+        .withdraw_milestone(
+            &system,
+            "Practitioner/nav1",
+            "p5",
+            "coc-quality-measures",
+            "breast-surgery",
+            "Wrong patient",
+        )
+        .unwrap();
+    w.nav.catch_up().unwrap();
+    let ep = episode("p5");
+    assert!(ep.active, "running again");
+    let bcsdx = ep
+        .evaluation
+        .clocks
+        .iter()
+        .find(|c| c.clock == "bcsdx")
+        .unwrap();
+    assert_eq!(format!("{:?}", bcsdx.status), "Running", "{bcsdx:?}");
+    let err = w
+        .nav
+        .withdraw_milestone(
+            &system,
+            "Practitioner/nav1",
+            "p5",
+            "coc-quality-measures",
+            "breast-surgery",
+            "Again",
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("not marked done by hand"), "{err}");
+    let timeline = w.nav.timeline(&w.nav.case("p5").unwrap());
+    assert!(
+        timeline
+            .iter()
+            .any(|i| i.title == "Withdrawn: First therapeutic breast surgery"
+                && i.detail.contains("Wrong patient")),
+        "{timeline:?}"
+    );
 }

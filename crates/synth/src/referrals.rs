@@ -664,7 +664,10 @@ impl Pathway<'_> {
                     // colon resection.
                     let colon = diagnosis.1.starts_with("C18");
                     let events: &[&str] = if site.code == "usc-breast" {
-                        &["first-definitive-treatment", "first-therapeutic-breast-surgery"]
+                        &[
+                            "first-definitive-treatment",
+                            "first-therapeutic-breast-surgery",
+                        ]
                     } else if colon {
                         &["first-definitive-treatment", "colon-resection"]
                     } else {
@@ -699,7 +702,7 @@ impl Pathway<'_> {
                                 "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L01BC06", "display": "capecitabine"}], "text": "Capecitabine"},
                                 "subject": reference("Patient", &self.patient),
                                 "effectiveDateTime": instant(given),
-                                "performer": [{"actor": reference("Practitioner", &self.staff.role("oncologist").to_string())}],
+                                "performer": [{"actor": reference("Practitioner", self.staff.role("oncologist"))}],
                                 "reasonReference": [reference("Condition", &cond)],
                             }));
                         }

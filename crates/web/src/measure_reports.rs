@@ -402,7 +402,7 @@ fn breaches(
                 mrn: b.mrn.clone().unwrap_or_default(),
                 standard: b.clock_name.clone(),
                 days: format!("{} days (standard {})", b.elapsed, b.target),
-                stopped: b.stop.map_or("Not yet: still open".to_string(), |s| {
+                stopped: b.stop.map_or("Still open".to_string(), |s| {
                     zone.date(&s.to_rfc3339(), now_ms)
                 }),
                 why: b.delay.as_ref().map_or(

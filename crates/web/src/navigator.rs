@@ -479,10 +479,8 @@ pub(crate) fn timeline(
         .collect();
     let mut steps = Vec::new();
     let mut marked = Vec::new();
-    for ep in case.episodes.iter().filter(|e| e.active) {
-        let Some(pw) = nav.pathways().pathway(&ep.pathway) else {
-            continue;
-        };
+    // A step marked by mistake may have ended its pathway: every episode's entries count.
+    for ep in &case.episodes {
         for m in &ep.evaluation.milestones {
             if let Some(d) = m.done.iter().find(|d| d.manual) {
                 marked.push((
@@ -494,6 +492,13 @@ pub(crate) fn timeline(
                     ),
                 ));
             }
+        }
+    }
+    for ep in case.episodes.iter().filter(|e| e.active) {
+        let Some(pw) = nav.pathways().pathway(&ep.pathway) else {
+            continue;
+        };
+        for m in &ep.evaluation.milestones {
             let manual = pw.milestone(&m.id).is_some_and(|d| d.manual);
             if manual
                 && matches!(
