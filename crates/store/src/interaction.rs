@@ -45,7 +45,12 @@ fn may_change(ctx: &Ctx<'_>, rtype: &str, prev: Option<&Version>) -> Result<(), 
 
 /// Run entries as one all-or-nothing unit, in the order the spec prescribes (deletes,
 /// creates, updates and patches), after resolving the ids of conditional entries and
-/// rewriting `urn:uuid:` and conditional references. Outcomes are in entry order.
+/// rewriting `urn:uuid:`, conditional and relative references. Outcomes are in entry order.
+///
+/// A relative reference (`Patient/123`) in an entry whose `fullUrl` is an absolute RESTful
+/// URL resolves against that URL's base (FHIR R4 Bundle, "Resolving references in Bundles"):
+/// when another entry's `fullUrl` is that base plus `Patient/123`, the reference is
+/// rewritten to where that entry is written (e.g. the id a create was given).
 pub(crate) fn transaction(
     tx: &mut WriterTx<'_>,
     ctx: &Ctx<'_>,
@@ -55,18 +60,32 @@ pub(crate) fn transaction(
     // 1. Resolve the target of every create / update, so references can be rewritten.
     let mut targets: Vec<Target> = Vec::with_capacity(entries.len());
     let mut map: HashMap<String, String> = HashMap::new();
+    // Per fullUrl base: relative `Type/id` → where it is written.
+    let mut relative: HashMap<String, HashMap<String, String>> = HashMap::new();
     for e in &entries {
         let t = resolve_target(tx, &e.op)?;
         if let (Some(full), Some((rtype, id))) = (&e.full_url, t.key()) {
             map.insert(full.clone(), format!("{rtype}/{id}"));
+            if let Some((base, rel)) = restful_url(full) {
+                relative
+                    .entry(base.to_string())
+                    .or_default()
+                    .insert(rel.to_string(), format!("{rtype}/{id}"));
+            }
         }
         targets.push(t);
     }
     // 2. Rewrite references in the resources being written.
     if entries.len() > 1 || entries.iter().any(|e| has_conditional_refs(&e.op)) {
         for e in &mut entries {
+            let base = e
+                .full_url
+                .as_deref()
+                .and_then(restful_url)
+                .map(|(b, _)| b.to_string());
+            let rel = base.as_ref().and_then(|b| relative.get(b));
             if let Some(resource) = resource_mut(&mut e.op) {
-                rewrite_references(tx, ctx, resource, &map)?;
+                rewrite_references(tx, ctx, resource, &map, rel)?;
             }
         }
     }
@@ -221,13 +240,17 @@ fn rewrite_references(
     ctx: &Ctx<'_>,
     v: &mut Value,
     map: &HashMap<String, String>,
+    relative: Option<&HashMap<String, String>>,
 ) -> Result<(), StoreError> {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
                 if k == "reference" {
                     if let Value::String(s) = child {
-                        if let Some(new) = map.get(s.as_str()) {
+                        if let Some(new) = map
+                            .get(s.as_str())
+                            .or_else(|| relative.and_then(|r| r.get(s.as_str())))
+                        {
                             *s = new.clone();
                         } else if let Some((rtype, query)) = s.split_once('?') {
                             if !rtype.contains('/') && !rtype.contains(':') {
@@ -253,17 +276,34 @@ fn rewrite_references(
                         continue;
                     }
                 }
-                rewrite_references(tx, ctx, child, map)?;
+                rewrite_references(tx, ctx, child, map, relative)?;
             }
         }
         Value::Array(a) => {
             for child in a {
-                rewrite_references(tx, ctx, child, map)?;
+                rewrite_references(tx, ctx, child, map, relative)?;
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// An absolute RESTful URL split into its base and `Type/id` (`http://x/fhir/Patient/1` →
+/// (`http://x/fhir/`, `Patient/1`)); `None` for `urn:` and other URLs.
+fn restful_url(url: &str) -> Option<(&str, &str)> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return None;
+    }
+    let path = url.split(['?', '#']).next()?;
+    let (head, id) = path.rsplit_once('/')?;
+    let (_, rtype) = head.rsplit_once('/')?;
+    let starts_upper = rtype.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+    if !starts_upper || id.is_empty() || !rtype.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let base_len = path.len() - rtype.len() - id.len() - 1;
+    Some((&path[..base_len], &path[base_len..]))
 }
 
 fn check_if_match(

@@ -358,6 +358,14 @@ async fn read_entry(
         .collect();
     let store = state.store.clone();
     match segs.as_slice() {
+        [m] if m == "metadata" => Ok((
+            json!({
+                "resource": serde_json::from_str::<Value>(super::capabilities::statement(state.registry))
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+                "response": { "status": "200 OK" }
+            }),
+            Vec::new(),
+        )),
         [rtype, id] => {
             let (t, i) = (rtype.clone(), id.clone());
             let v = blocking(move || Ok(store.read(&access, &t, &i)?)).await?;
