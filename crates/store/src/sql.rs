@@ -679,6 +679,14 @@ fn value_cond(
             }
             if let Some(u) = url {
                 alts.push(format!("{x}.url = {}", b.text(u)));
+                // A canonical URL searched without a version matches references to any of
+                // its versions (`url|version`, FHIR R4 search, canonical references).
+                if !u.contains('|') && !u.starts_with("urn:") {
+                    alts.push(format!(
+                        "{x}.url LIKE {} ESCAPE '\\'",
+                        b.text(&format!("{}|%", like_escape(u)))
+                    ));
+                }
             }
             if alts.is_empty() {
                 "1=0".to_string()

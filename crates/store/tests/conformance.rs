@@ -943,6 +943,39 @@ fn keyed(store: &dyn Store) {
     assert!(store.keyed_list("session").unwrap().is_empty());
 }
 
+/// Canonical references searched with and without a version (`url|version`).
+fn canonical(store: &dyn Store) {
+    for (id, q) in [
+        ("qr-v2", "http://example.org/Questionnaire/phq|2.0"),
+        ("qr-v1", "http://example.org/Questionnaire/phq|1.0"),
+        ("qr-other", "http://example.org/Questionnaire/phq_9"),
+    ] {
+        put(
+            store,
+            json!({"resourceType": "QuestionnaireResponse", "id": id, "status": "completed", "questionnaire": q}),
+        );
+    }
+    assert_eq!(
+        ids(
+            store,
+            "QuestionnaireResponse",
+            "questionnaire=http://example.org/Questionnaire/phq%7C2.0"
+        ),
+        ["qr-v2"]
+    );
+    let mut any = ids(
+        store,
+        "QuestionnaireResponse",
+        "questionnaire=http://example.org/Questionnaire/phq",
+    );
+    any.sort();
+    assert_eq!(
+        any,
+        ["qr-v1", "qr-v2"],
+        "every version, not another questionnaire"
+    );
+}
+
 #[test]
 fn sqlite_conformance() {
     let dir = std::env::temp_dir().join(format!("tend-conf-{}", std::process::id()));
@@ -962,6 +995,7 @@ fn sqlite_conformance() {
     // The chain continues from the head the database holds.
     audit(&*store, 14);
     audit_search(&*store);
+    canonical(&*store);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -982,4 +1016,5 @@ fn postgres_conformance() {
     assert!(store.keyed_get("account", "admin").unwrap().is_some());
     audit(&*store, 14);
     audit_search(&*store);
+    canonical(&*store);
 }
