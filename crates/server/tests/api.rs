@@ -21,7 +21,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod support;
@@ -635,4 +635,114 @@ async fn an_oversized_body_gets_413() {
         assert_eq!(v["resourceType"], "OperationOutcome");
         assert_eq!(v["issue"][0]["code"], "too-costly");
     }
+}
+
+/// Binary in its native form: an image posted as itself (with its security context) reads
+/// back as itself when the client asks for it, as a FHIR Binary when it asks for FHIR, and
+/// only by those who reach the patient its security context is about (directly or through a
+/// DocumentReference).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_content_round_trips_and_follows_its_patient() {
+    let dir = std::env::temp_dir().join(format!("tend-binary-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (state, tokens) = fresh_state(&dir, false);
+    let feed = app(&state, &tokens);
+    let doc = app_as(&state, &tokens, "ew-doc");
+    let send = |app: &axum::Router, req: Request<Body>| {
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, headers, body.to_vec())
+        }
+    };
+    for (path, body) in [
+        (
+            "/fhir/Patient/bx",
+            json!({"resourceType": "Patient", "id": "bx"}),
+        ),
+        (
+            "/fhir/DocumentReference/dx",
+            json!({"resourceType": "DocumentReference", "id": "dx", "status": "current",
+            "subject": {"reference": "Patient/bx"}, "content": [{"attachment": {"contentType": "image/png"}}]}),
+        ),
+    ] {
+        let (s, _, _) = send(
+            &feed,
+            Request::put(path)
+                .header("content-type", "application/fhir+json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await;
+        assert!(s.is_success(), "{path}: {s}");
+    }
+    let png: Vec<u8> = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255];
+    let mut ids = Vec::new();
+    for context in ["Patient/bx", "DocumentReference/dx"] {
+        let (s, h, body) = send(
+            &feed,
+            Request::post("/fhir/Binary")
+                .header("content-type", "image/png")
+                .header("x-security-context", context)
+                .body(Body::from(png.clone()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
+        let location = h["location"].to_str().unwrap().to_string();
+        let id = location
+            .split("/Binary/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        ids.push(id);
+    }
+    let read = |app: &axum::Router, id: &str, accept: &str| {
+        send(
+            app,
+            Request::get(format!("/fhir/Binary/{id}"))
+                .header("accept", accept)
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    // Native: the same bytes and type.
+    let (s, h, body) = read(&feed, &ids[0], "image/png").await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(h["x-security-context"], "Patient/bx");
+    assert_eq!(body, png);
+    // FHIR: the Binary resource.
+    let (s, h, body) = read(&feed, &ids[0], "application/fhir+json").await;
+    assert_eq!(s, 200);
+    assert!(h["content-type"].to_str().unwrap().contains("fhir+json"));
+    let b: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(b["contentType"], "image/png");
+    assert_eq!(b["securityContext"]["reference"], "Patient/bx");
+    assert_eq!(b["data"], "iVBORw0KGgoAAQL/");
+    // The rapid-response doctor reaches inpatients; this patient is not one.
+    for id in &ids {
+        let (s, _, body) = read(&doc, id, "image/png").await;
+        assert_eq!(s, 403, "{id}: {}", String::from_utf8_lossy(&body));
+    }
+    // A security context that is not a reference is refused with the reason.
+    let (s, _, body) = send(
+        &feed,
+        Request::post("/fhir/Binary")
+            .header("content-type", "application/pdf")
+            .header("x-security-context", "nonsense")
+            .body(Body::from(vec![1u8, 2, 3]))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(String::from_utf8_lossy(&body).contains("X-Security-Context"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

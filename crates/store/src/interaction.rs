@@ -289,6 +289,30 @@ fn rewrite_references(
     Ok(())
 }
 
+/// The patients a Binary's `securityContext` is about: the Patient it names, or the
+/// patients of the resource it names as that resource is stored now.
+fn security_context_patients(
+    tx: &mut WriterTx<'_>,
+    resource: &Value,
+) -> Result<Vec<String>, StoreError> {
+    let Some(r) = resource["securityContext"]["reference"].as_str() else {
+        return Ok(Vec::new());
+    };
+    if let Some(p) = crate::compartment::patient_in_url(r) {
+        return Ok(vec![p]);
+    }
+    let path = r.split(['?', '#']).next().unwrap_or(r);
+    let mut segs = path.rsplit('/');
+    let (Some(id), Some(rtype)) = (segs.next(), segs.next()) else {
+        return Ok(Vec::new());
+    };
+    Ok(tx
+        .current(rtype, id)?
+        .filter(|v| v.op != Op::Delete)
+        .map(|v| v.patients)
+        .unwrap_or_default())
+}
+
 /// An absolute RESTful URL split into its base and `Type/id` (`http://x/fhir/Patient/1` →
 /// (`http://x/fhir/`, `Patient/1`)); `None` for `urn:` and other URLs.
 fn restful_url(url: &str) -> Option<(&str, &str)> {
@@ -543,7 +567,14 @@ fn put(
     // Who the version is about, from its own references as search resolves them; the
     // caller must reach the patients of the stored version and of the new one. A new
     // Patient is a registration: no one reaches it yet, and that is no reason to refuse.
-    let patients = crate::compartment::patients_of(rtype, id, &index);
+    let mut patients = crate::compartment::patients_of(rtype, id, &index);
+    if rtype == "Binary" {
+        // A Binary is about whom its security context is about (the R4 Patient compartment
+        // lists no Binary; Tend decides its access as it does the context's).
+        patients.extend(security_context_patients(tx, &resource)?);
+        patients.sort();
+        patients.dedup();
+    }
     let restricted = access::sensitive(&resource);
     let shared = access::shared_with(&resource);
     may_change(ctx, rtype, prev)?;

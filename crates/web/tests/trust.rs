@@ -53,6 +53,9 @@ fn hospital() -> Vec<Value> {
         json!({"resourceType": "Patient", "id": "p3", "gender": "female", "birthDate": "1950-04-04", "name": [{"family": "Clinic", "given": ["Cleo"]}]}),
         encounter("e1", "p1", "ward-t"),
         encounter("e2", "p2", "ward-u"),
+        // A photograph of p1's wound: as private as p1's record.
+        json!({"resourceType": "Binary", "id": "bin-p1", "contentType": "image/png", "data": "iVBORw0KGgo=",
+            "securityContext": {"reference": "Patient/p1"}}),
         // p3 is on the suspected-cancer pathway (the navigator's worklist and timeline).
         json!({"resourceType": "ServiceRequest", "id": "sr3", "status": "active", "intent": "order",
             "meta": {"tag": [{"system": "https://tend.example.org/fhir/CodeSystem/pathway-event", "code": "urgent-suspected-cancer-referral"}]},

@@ -1,6 +1,7 @@
 //! One module per FHIR interaction (<https://hl7.org/fhir/R4/http.html>).
 
 pub(crate) mod batch;
+pub(crate) mod binary;
 pub(crate) mod capabilities;
 pub(crate) mod everything;
 pub(crate) mod history;

@@ -42,6 +42,12 @@ pub(crate) async fn read(
             return Ok(r);
         }
     }
+    if rtype == "Binary" && super::binary::wants_native(&headers, query.as_deref()) {
+        let mut r = super::binary::native_response(v.body.as_deref().unwrap_or("{}"))?;
+        version_headers(&mut r, &v, &base, false);
+        seen(&mut r, &v.patients);
+        return Ok(r);
+    }
     let summary = query_pairs(query.as_deref())
         .into_iter()
         .find(|(k, _)| k == "_summary")

@@ -77,8 +77,13 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     check_type(&rtype)?;
-    check_content_type(&headers)?;
-    let resource = parse_json(&body)?;
+    let resource = match super::binary::native_type(&headers).filter(|_| rtype == "Binary") {
+        Some(ct) => super::binary::from_native(&ct, &body, &headers, None)?,
+        None => {
+            check_content_type(&headers)?;
+            parse_json(&body)?
+        }
+    };
     validate_resource(&resource, Some(&rtype))?;
     let if_none_exist = match headers.get("if-none-exist").and_then(|v| v.to_str().ok()) {
         Some(q) => Some(condition(&state, &rtype, q)?),
@@ -106,8 +111,13 @@ pub(crate) async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     check_type(&rtype)?;
-    check_content_type(&headers)?;
-    let resource = parse_json(&body)?;
+    let resource = match super::binary::native_type(&headers).filter(|_| rtype == "Binary") {
+        Some(ct) => super::binary::from_native(&ct, &body, &headers, Some(&id))?,
+        None => {
+            check_content_type(&headers)?;
+            parse_json(&body)?
+        }
+    };
     validate_resource(&resource, Some(&rtype))?;
     match resource.get("id").and_then(|v| v.as_str()) {
         Some(body_id) if body_id == id => {}
