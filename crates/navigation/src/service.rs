@@ -992,7 +992,8 @@ impl Navigation {
                 .filter(|(p, _)| *p == ep.pathway)
                 .map(|(_, a)| a.clone())
                 .collect();
-            let ev = pathways::evaluate(pw, events, &adjustments, now);
+            let mut ev = pathways::evaluate(pw, events, &adjustments, now);
+            pathways::apply_age(pw, &mut ev, case.person.birth_date);
             let preds = predict(pw, &ev, &self.site_now());
             let start = ev
                 .milestones

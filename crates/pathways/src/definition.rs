@@ -295,6 +295,21 @@ pub struct Clock {
     /// standard (e.g. neoadjuvant therapy before surgery).
     #[serde(default)]
     pub not_if: Vec<String>,
+    /// The ages (whole years on the day the clock starts) the standard applies to; a patient
+    /// outside them is not counted ([`crate::apply_age`]).
+    #[serde(default)]
+    pub age: Option<AgeRange>,
+    pub cite: Vec<Citation>,
+}
+
+/// Ages from `from` (inclusive) to `below` (exclusive), in whole years, with their source.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeRange {
+    #[serde(default)]
+    pub from: Option<i64>,
+    #[serde(default)]
+    pub below: Option<i64>,
     pub cite: Vec<Citation>,
 }
 
@@ -523,6 +538,12 @@ impl Pathway {
                 }
             }
             cites(&what, &c.cite, true)?;
+            if let Some(a) = &c.age {
+                if a.from.zip(a.below).is_some_and(|(f, b)| f >= b) {
+                    return Err(bad(format!("{what}: the age range is empty")));
+                }
+                cites(&format!("{what} age"), &a.cite, true)?;
+            }
         }
         Ok(())
     }

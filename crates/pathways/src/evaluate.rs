@@ -348,6 +348,38 @@ fn too_late_dropped(
     done
 }
 
+/// The clocks of `ev` whose standard is for other ages than the patient's on the day the
+/// clock started (born `birth`) are not applicable, with the reason. Without a birth date
+/// nothing changes (the cohort cannot be judged; the record says so elsewhere).
+pub fn apply_age(pathway: &Pathway, ev: &mut Evaluation, birth: Option<chrono::NaiveDate>) {
+    let Some(birth) = birth else { return };
+    for c in &mut ev.clocks {
+        let (Some(range), Some(start)) = (
+            pathway.clock(&c.clock).and_then(|d| d.age.as_ref()),
+            c.start,
+        ) else {
+            continue;
+        };
+        let Some(age) = start.date_naive().years_since(birth).map(i64::from) else {
+            continue;
+        };
+        let outside = range.from.is_some_and(|f| age < f) || range.below.is_some_and(|b| age >= b);
+        if outside {
+            let words = match (range.from, range.below) {
+                (Some(f), Some(b)) => format!("{f} to {}", b - 1),
+                (Some(f), None) => format!("{f} and over"),
+                (None, Some(b)) => format!("under {b}"),
+                (None, None) => "every age".into(),
+            };
+            c.status = ClockStatus::NotApplicable;
+            c.reason = Some(format!(
+                "aged {age} when it started: the standard is for {words}"
+            ));
+            c.deadline = None;
+        }
+    }
+}
+
 impl Milestone {
     /// Whether `e` is evidence that completes this milestone (its resource, codes, status,
     /// verification status, value range and value codes).

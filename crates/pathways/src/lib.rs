@@ -30,12 +30,12 @@ pub mod report;
 mod worklist;
 
 pub use definition::{
-    AdjustmentRule, Basis, Citation, Clock, CodeRef, Effect, Evidence, Milestone, Pathway,
-    PathwaySet, Per, Source, Span, StartRule, StopRule, Target, Unit,
+    AdjustmentRule, AgeRange, Basis, Citation, Clock, CodeRef, Effect, Evidence, Milestone,
+    Pathway, PathwaySet, Per, Source, Span, StartRule, StopRule, Target, Unit,
 };
 pub use evaluate::{
-    evaluate, AppliedAdjustment, ClockState, ClockStatus, Completion, Ending, Evaluation,
-    MilestoneState, MilestoneStatus, NextStep,
+    apply_age, evaluate, AppliedAdjustment, ClockState, ClockStatus, Completion, Ending,
+    Evaluation, MilestoneState, MilestoneStatus, NextStep,
 };
 pub use event::{Adjustment, Coding, Event, EventKind, Issue, ResourceType};
 pub use worklist::{worst_first, worst_first_cmp, Urgency};

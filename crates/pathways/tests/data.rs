@@ -445,12 +445,16 @@ fn scenarios() {
         let p = set.pathway(str_of(&case, "pathway").unwrap()).unwrap();
         let events = list(&case, "events", json_event);
         let adjustments = list(&case, "adjustments", json_adjustment);
-        let ev = evaluate(
+        let mut ev = evaluate(
             p,
             &events,
             &adjustments,
             time(str_of(&case, "now").unwrap()),
         );
+        // The patient's birth date, when the case gives one (age-limited standards).
+        let birth = str_of(&case, "birth_date")
+            .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap());
+        pathways::apply_age(p, &mut ev, birth);
         check_case(&name, &case, &ev);
     }
 }
