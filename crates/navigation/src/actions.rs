@@ -40,6 +40,70 @@ impl Navigation {
         Ok(())
     }
 
+    /// Create `resource` (with its `id`) as the caller.
+    pub(crate) fn create_as(
+        &self,
+        access: &Access,
+        id: String,
+        resource: Value,
+    ) -> Result<(), Error> {
+        self.write_as(
+            access,
+            Entry {
+                full_url: None,
+                op: WriteOp::Create {
+                    resource,
+                    id,
+                    if_none_exist: None,
+                },
+            },
+        )
+    }
+
+    /// A milestone Task as the caller reads it, with its version; `missing` is the error when
+    /// there is none.
+    fn milestone_task(
+        &self,
+        access: &Access,
+        id: &str,
+        missing: Error,
+    ) -> Result<(Value, i64), Error> {
+        let v = self
+            .store
+            .read(access, "Task", id)?
+            .filter(|v| v.op != store::Op::Delete)
+            .ok_or(missing)?;
+        let t = serde_json::from_str(v.body.as_deref().unwrap_or("{}"))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok((t, v.version))
+    }
+
+    /// Write a milestone Task back as the caller, at the version it was read.
+    fn update_task(
+        &self,
+        access: &Access,
+        id: String,
+        mut t: Value,
+        version: i64,
+    ) -> Result<(), Error> {
+        if let Some(m) = t.get_mut("meta").and_then(Value::as_object_mut) {
+            m.remove("versionId");
+            m.remove("lastUpdated");
+        }
+        self.write_as(
+            access,
+            Entry {
+                full_url: None,
+                op: WriteOp::Update {
+                    rtype: "Task".into(),
+                    id,
+                    resource: t,
+                    if_match: Some(version.to_string()),
+                },
+            },
+        )
+    }
+
     /// Record a contact (Communication) as `by` (`Practitioner/ID`) with `access`.
     pub fn record_contact(&self, access: &Access, by: &str, c: &NewContact) -> Result<(), Error> {
         let channel = codes::CHANNELS
@@ -78,17 +142,7 @@ impl Navigation {
         if !note.is_empty() {
             r["payload"] = json!([{"contentString": note}]);
         }
-        self.write_as(
-            access,
-            Entry {
-                full_url: None,
-                op: WriteOp::Create {
-                    resource: r,
-                    id,
-                    if_none_exist: None,
-                },
-            },
-        )
+        self.create_as(access, id, r)
     }
 
     /// Mark a milestone done by hand (when it happened, and why), updating its Task.
@@ -120,15 +174,11 @@ impl Navigation {
             return Err(Error::Invalid("The date cannot be in the future.".into()));
         }
         let id = shape::milestone_id(patient, pathway, milestone);
-        let v = self
-            .store
-            .read(access, "Task", &id)?
-            .filter(|v| v.op != store::Op::Delete)
-            .ok_or_else(|| {
-                Error::NotFound("This step is not on the patient's pathway yet.".into())
-            })?;
-        let mut t: Value = serde_json::from_str(v.body.as_deref().unwrap_or("{}"))
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let (mut t, version) = self.milestone_task(
+            access,
+            &id,
+            Error::NotFound("This step is not on the patient's pathway yet.".into()),
+        )?;
         let mut outputs: Vec<Value> = t["output"]
             .as_array()
             .cloned()
@@ -153,22 +203,7 @@ impl Navigation {
             "text": if text.is_empty() { format!("Marked done ({})", at.format("%-d %b %Y")) } else { text.to_string() },
         }));
         t["note"] = Value::Array(notes);
-        if let Some(m) = t.get_mut("meta").and_then(Value::as_object_mut) {
-            m.remove("versionId");
-            m.remove("lastUpdated");
-        }
-        self.write_as(
-            access,
-            Entry {
-                full_url: None,
-                op: WriteOp::Update {
-                    rtype: "Task".into(),
-                    id,
-                    resource: t,
-                    if_match: Some(v.version.to_string()),
-                },
-            },
-        )
+        self.update_task(access, id, t, version)
     }
 
     /// Withdraw a navigator's entry on a milestone (marked done by mistake), with the reason:
@@ -190,13 +225,11 @@ impl Navigation {
             return Err(Error::Invalid("Say why the step is withdrawn.".into()));
         }
         let id = shape::milestone_id(patient, pathway, milestone);
-        let v = self
-            .store
-            .read(access, "Task", &id)?
-            .filter(|v| v.op != store::Op::Delete)
-            .ok_or_else(|| Error::Invalid("Choose a step marked done by hand.".into()))?;
-        let mut t: Value = serde_json::from_str(v.body.as_deref().unwrap_or("{}"))
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let (mut t, version) = self.milestone_task(
+            access,
+            &id,
+            Error::Invalid("Choose a step marked done by hand.".into()),
+        )?;
         let outputs: Vec<Value> = t["output"].as_array().cloned().unwrap_or_default();
         let code = |o: &Value| o["type"]["coding"][0]["code"].as_str().map(str::to_string);
         let entry = outputs
@@ -237,22 +270,7 @@ impl Navigation {
             "text": reason.chars().take(500).collect::<String>(),
         }));
         t["note"] = Value::Array(notes);
-        if let Some(m) = t.get_mut("meta").and_then(Value::as_object_mut) {
-            m.remove("versionId");
-            m.remove("lastUpdated");
-        }
-        self.write_as(
-            access,
-            Entry {
-                full_url: None,
-                op: WriteOp::Update {
-                    rtype: "Task".into(),
-                    id,
-                    resource: t,
-                    if_match: Some(v.version.to_string()),
-                },
-            },
-        )
+        self.update_task(access, id, t, version)
     }
 
     /// Record a clock adjustment the pathway file allows (a pause, or a restart after a
@@ -304,17 +322,7 @@ impl Navigation {
                 {"type": {"text": "rule"}, "valueString": rule},
             ],
         });
-        self.write_as(
-            access,
-            Entry {
-                full_url: None,
-                op: WriteOp::Create {
-                    resource: t,
-                    id,
-                    if_none_exist: None,
-                },
-            },
-        )
+        self.create_as(access, id, t)
     }
 
     /// Assign the patient to a navigator of the team (or hand them over).
@@ -344,16 +352,6 @@ impl Navigation {
         if !note.trim().is_empty() {
             t["note"] = json!([{"authorReference": {"reference": by}, "text": note.trim()}]);
         }
-        self.write_as(
-            access,
-            Entry {
-                full_url: None,
-                op: WriteOp::Create {
-                    resource: t,
-                    id,
-                    if_none_exist: None,
-                },
-            },
-        )
+        self.create_as(access, id, t)
     }
 }

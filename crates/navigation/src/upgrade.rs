@@ -12,7 +12,7 @@
 use chrono::{DateTime, FixedOffset};
 use pathways::{ClockStatus, MilestoneStatus};
 use serde_json::json;
-use store::{Access, Entry, WriteOp};
+use store::Access;
 
 use crate::codes;
 use crate::record;
@@ -195,16 +195,6 @@ impl Navigation {
             "reasonCode": [{"text": reason.chars().take(1000).collect::<String>()}],
             "note": [{"authorReference": {"reference": by}, "time": time(now), "text": "Consultant upgrade onto the 62-day suspected-cancer pathway."}],
         });
-        self.write_as(
-            access,
-            Entry {
-                full_url: None,
-                op: WriteOp::Create {
-                    resource: r,
-                    id,
-                    if_none_exist: None,
-                },
-            },
-        )
+        self.create_as(access, id, r)
     }
 }
