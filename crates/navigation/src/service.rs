@@ -1008,7 +1008,15 @@ impl Navigation {
             });
             let open = ev.clocks.iter().any(|c| c.is_open());
             let started = ev.clocks.iter().any(|c| c.start.is_some());
-            ep.active = ev.ending.is_none() && (open || ev.next_step.is_some() || !started);
+            // Every standard found not to apply (e.g. a stage IV cancer for the CoC
+            // measures): nothing to wait for.
+            let none_apply = !ev.clocks.is_empty()
+                && ev
+                    .clocks
+                    .iter()
+                    .all(|c| c.status == pathways::ClockStatus::NotApplicable);
+            ep.active = ev.ending.is_none()
+                && (open || ev.next_step.is_some() || (!started && !none_apply));
             ep.start = start;
             ep.end = end;
             ep.evaluation = ev;

@@ -338,6 +338,32 @@ fn coc_measures_follow_recent_diagnoses_and_their_stage() {
         row.clocks
     );
 
+    // Stage IV: the measure does not apply and nothing is left to chase, so the patient is
+    // not on the worklist (no "stage I to III" step to chase either).
+    put(
+        &*w.store,
+        vec![
+            json!({"resourceType": "Patient", "id": "p6", "name": [{"given": ["Fay"], "family": "Iv"}], "gender": "female"}),
+            cancer("c6", "p6", "C50.912", "2026-11-01T10:00:00Z"),
+            json!({"resourceType": "Observation", "id": "stage6", "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "21908-9"}]},
+                "subject": {"reference": "Patient/p6"}, "focus": [{"reference": "Condition/c6"}],
+                "effectiveDateTime": "2026-11-03T10:00:00Z",
+                "valueCodeableConcept": {"coding": [{"system": EVENT, "code": "stage-iv"}]}}),
+        ],
+    );
+    w.nav.catch_up().unwrap();
+    let ev = coc("p6").expect("followed");
+    assert!(ev.next_step.is_none(), "{:?}", ev.next_step);
+    assert!(
+        w.nav
+            .worklist(&Query::default())
+            .rows
+            .iter()
+            .all(|r| r.patient != "p6"),
+        "stage IV: off the worklist"
+    );
+
     // The first therapeutic surgery on 9 Dec, day 35: met.
     put(
         &*w.store,
