@@ -285,6 +285,14 @@ fn cancer(id: &str, patient: &str, code: &str, onset: &str) -> Value {
         "subject": {"reference": format!("Patient/{patient}")}, "onsetDateTime": onset})
 }
 
+/// A clinical stage group about a cancer (`focus`), as Tend's stage-group code.
+fn stage(id: &str, patient: &str, condition: &str, group: &str, at: &str) -> Value {
+    json!({"resourceType": "Observation", "id": id, "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "21908-9"}]},
+        "subject": {"reference": format!("Patient/{patient}")}, "focus": [{"reference": format!("Condition/{condition}")}],
+        "effectiveDateTime": at, "valueCodeableConcept": {"coding": [{"system": EVENT, "code": group}]}})
+}
+
 /// The CoC measures follow recent diagnoses only (the site policy's window, 365 days): a
 /// breast cancer diagnosed on 4 Nov, staged II (the stage Observation is about that cancer,
 /// `focus`), starts BCSdx's 60 days; one diagnosed in 2024 is history and starts nothing;
@@ -299,11 +307,7 @@ fn coc_measures_follow_recent_diagnoses_and_their_stage() {
             json!({"resourceType": "Patient", "id": "p4", "name": [{"given": ["Dora"], "family": "Old"}], "gender": "female"}),
             cancer("c3", "p3", "C50.411", "2026-11-04T10:00:00Z"),
             cancer("c4", "p4", "C50.411", "2024-03-01T10:00:00Z"),
-            json!({"resourceType": "Observation", "id": "stage3", "status": "final",
-                "code": {"coding": [{"system": "http://loinc.org", "code": "21908-9"}]},
-                "subject": {"reference": "Patient/p3"}, "focus": [{"reference": "Condition/c3"}],
-                "effectiveDateTime": "2026-11-10T10:00:00Z",
-                "valueCodeableConcept": {"coding": [{"system": EVENT, "code": "stage-iia"}], "text": "Stage IIA"}}),
+            stage("stage3", "p3", "c3", "stage-iia", "2026-11-10T10:00:00Z"),
         ],
     );
     w.nav.catch_up().unwrap();
@@ -345,11 +349,7 @@ fn coc_measures_follow_recent_diagnoses_and_their_stage() {
         vec![
             json!({"resourceType": "Patient", "id": "p6", "name": [{"given": ["Fay"], "family": "Iv"}], "gender": "female"}),
             cancer("c6", "p6", "C50.912", "2026-11-01T10:00:00Z"),
-            json!({"resourceType": "Observation", "id": "stage6", "status": "final",
-                "code": {"coding": [{"system": "http://loinc.org", "code": "21908-9"}]},
-                "subject": {"reference": "Patient/p6"}, "focus": [{"reference": "Condition/c6"}],
-                "effectiveDateTime": "2026-11-03T10:00:00Z",
-                "valueCodeableConcept": {"coding": [{"system": EVENT, "code": "stage-iv"}]}}),
+            stage("stage6", "p6", "c6", "stage-iv", "2026-11-03T10:00:00Z"),
         ],
     );
     w.nav.catch_up().unwrap();
@@ -394,11 +394,7 @@ fn coc_measures_follow_recent_diagnoses_and_their_stage() {
         vec![
             json!({"resourceType": "Patient", "id": "p5", "name": [{"given": ["Edie"], "family": "Fox"}], "gender": "female"}),
             cancer("c5", "p5", "C50.911", "2026-12-01T10:00:00Z"),
-            json!({"resourceType": "Observation", "id": "stage5", "status": "final",
-                "code": {"coding": [{"system": "http://loinc.org", "code": "21908-9"}]},
-                "subject": {"reference": "Patient/p5"}, "focus": [{"reference": "Condition/c5"}],
-                "effectiveDateTime": "2026-12-02T10:00:00Z",
-                "valueCodeableConcept": {"coding": [{"system": EVENT, "code": "stage-i"}]}}),
+            stage("stage5", "p5", "c5", "stage-i", "2026-12-02T10:00:00Z"),
         ],
     );
     w.nav.catch_up().unwrap();
