@@ -311,17 +311,15 @@ fn coc_measures_follow_recent_diagnoses_and_their_stage() {
         ],
     );
     w.nav.catch_up().unwrap();
-    let coc = |p: &str| {
-        w.nav
-            .case(p)
-            .and_then(|c| {
-                c.episodes
-                    .iter()
-                    .find(|e| e.pathway == "coc-quality-measures")
-                    .cloned()
-            })
-            .map(|e| e.evaluation)
+    let episode = |p: &str| {
+        w.nav.case(p).and_then(|c| {
+            c.episodes
+                .iter()
+                .find(|e| e.pathway == "coc-quality-measures")
+                .cloned()
+        })
     };
+    let coc = |p: &str| episode(p).map(|e| e.evaluation);
     assert!(coc("p4").is_none(), "diagnosed in 2024: history");
     let ev = coc("p3").expect("a recent breast cancer");
     let bcsdx = ev.clocks.iter().find(|c| c.clock == "bcsdx").unwrap();
@@ -412,18 +410,7 @@ fn coc_measures_follow_recent_diagnoses_and_their_stage() {
         )
         .unwrap();
     w.nav.catch_up().unwrap();
-    let episode = |p: &str| {
-        w.nav
-            .case(p)
-            .and_then(|c| {
-                c.episodes
-                    .iter()
-                    .find(|e| e.pathway == "coc-quality-measures")
-                    .cloned()
-            })
-            .unwrap()
-    };
-    let ep = episode("p5");
+    let ep = episode("p5").unwrap();
     assert!(!ep.active, "met: the episode ended");
     let err = w
         .nav
@@ -448,7 +435,7 @@ fn coc_measures_follow_recent_diagnoses_and_their_stage() {
         )
         .unwrap();
     w.nav.catch_up().unwrap();
-    let ep = episode("p5");
+    let ep = episode("p5").unwrap();
     assert!(ep.active, "running again");
     let bcsdx = ep
         .evaluation

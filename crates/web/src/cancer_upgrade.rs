@@ -164,24 +164,13 @@ pub(crate) async fn submit(
                 reason: f.reason.clone(),
             },
         );
-        Ok(match r {
-            Ok(()) => Ok(format!(
+        Ok(r.map(|()| {
+            format!(
                 "Upgraded: the 62-day clock runs from {}.",
                 navigation::day(at, n.now())
-            )),
-            Err(navigation::Error::Store(store::StoreError::Forbidden { .. })) => Err((
-                StatusCode::FORBIDDEN,
-                "You cannot record this for this patient.".to_string(),
-            )),
-            Err(navigation::Error::Store(e)) => {
-                tracing::warn!(error = %e, "a consultant upgrade was refused");
-                Err((
-                    StatusCode::CONFLICT,
-                    "It could not be saved: the record changed meanwhile. Try again.".to_string(),
-                ))
-            }
-            Err(e) => Err((StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+            )
         })
+        .map_err(crate::navigator::refusal))
     })
     .await?;
     let here = format!("/patients/{id}/cancer-pathway");

@@ -774,24 +774,7 @@ async fn act(
                 )
                 .map(|_| format!("{} is now the navigator.", nav.name_of(&f.navigator))),
         };
-        Ok(match r {
-            Ok(notice) => Ok(notice),
-            Err(navigation::Error::Store(store::StoreError::Forbidden { .. })) => Err((
-                StatusCode::FORBIDDEN,
-                "You cannot record this for this patient.".to_string(),
-            )),
-            Err(navigation::Error::Store(e)) => {
-                tracing::warn!(error = %e, "a navigation record was refused");
-                Err((
-                    StatusCode::CONFLICT,
-                    "It could not be saved: the record changed meanwhile. Try again.".to_string(),
-                ))
-            }
-            Err(e) => Err((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.to_string().trim_start_matches("not found: ").to_string(),
-            )),
-        })
+        Ok(r.map_err(refusal))
     })
     .await?;
     match outcome {
@@ -806,6 +789,27 @@ async fn act(
             *resp.status_mut() = status;
             Ok(resp)
         }
+    }
+}
+
+/// What a refused navigation record tells the person: the status and plain words.
+pub(crate) fn refusal(e: navigation::Error) -> (StatusCode, String) {
+    match e {
+        navigation::Error::Store(store::StoreError::Forbidden { .. }) => (
+            StatusCode::FORBIDDEN,
+            "You cannot record this for this patient.".to_string(),
+        ),
+        navigation::Error::Store(e) => {
+            tracing::warn!(error = %e, "a navigation record was refused");
+            (
+                StatusCode::CONFLICT,
+                "It could not be saved: the record changed meanwhile. Try again.".to_string(),
+            )
+        }
+        e => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.to_string().trim_start_matches("not found: ").to_string(),
+        ),
     }
 }
 
