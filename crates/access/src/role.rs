@@ -195,6 +195,9 @@ pub enum Permission {
     ReferralsReceived,
     /// Interface operations: the HL7 v2 message log and replay, metrics.
     Interfaces,
+    /// FHIR Bulk Data export (`$export`): the whole of what one reaches, as files. What is
+    /// in them is still decided per record by the store, as for any read.
+    BulkExport,
 }
 
 impl Permission {
@@ -234,6 +237,9 @@ impl Permission {
             Permission::ManageUsers => "Accounts and API tokens",
             Permission::Directory => "Write wards, staff and organizations",
             Permission::Interfaces => "HL7 v2 message log and replay, metrics",
+            Permission::BulkExport => {
+                "Bulk Data export ($export) of what one may read, as NDJSON files"
+            }
             Permission::SocialCare => "Confirm screened social needs as health concerns and goals",
             Permission::ReferralsReceived => {
                 "Referrals sent to one's own organisation only: accept, decline, record outcomes"
@@ -241,7 +247,7 @@ impl Permission {
         }
     }
 
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::Board,
         Permission::ChartRead,
         Permission::RecordWrite,
@@ -261,6 +267,7 @@ impl Permission {
         Permission::Interfaces,
         Permission::SocialCare,
         Permission::ReferralsReceived,
+        Permission::BulkExport,
     ];
 }
 
@@ -330,6 +337,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::ManageUsers, &[Administrator]),
     (Permission::Directory, &[Administrator, IntegrationService]),
     (Permission::Interfaces, &[Administrator, IntegrationService]),
+    (Permission::BulkExport, &[IntegrationService]),
     (Permission::SocialCare, &[SocialWorker]),
     (Permission::ReferralsReceived, &[CommunityPartner]),
 ];

@@ -182,6 +182,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             crate::bench_mllp::run("sqlite", store, args.seconds, args.rate)?;
         } else {
             bench_store("sqlite", &*store, &args)?;
+            bench_export(store, &tmp.join("sqlite-exports"))?;
         }
     }
     if args.postgres {
@@ -194,6 +195,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             crate::bench_mllp::run("postgres", store.clone(), args.seconds, args.rate)?;
         } else {
             bench_store("postgres", &*store, &args)?;
+            bench_export(store.clone(), &tmp.join("postgres-exports"))?;
         }
         drop(store);
         drop(pg);
@@ -458,6 +460,60 @@ fn bench_store(name: &str, store: &dyn Store, args: &BenchArgs) -> anyhow::Resul
             returned as f64 / secs,
             returned as f64 / runs as f64
         );
+    }
+    Ok(())
+}
+
+/// Bulk Data export of everything ingested above, as an integration service (every
+/// resource) and at Patient level, through the export service as `$export` runs it: pages
+/// read as the caller, NDJSON files written and synced.
+fn bench_export(store: Arc<dyn Store>, dir: &std::path::Path) -> anyhow::Result<()> {
+    let exports = bulk_export::Exports::open(
+        store,
+        dir,
+        bulk_export::Config::default(),
+        Arc::new(store::SystemClock),
+    )?;
+    let who = access::Principal {
+        id: "bench-warehouse".into(),
+        name: "Bench warehouse".into(),
+        role: access::Role::IntegrationService,
+        practitioner: None,
+        wards: vec![],
+        organization: None,
+        scopes: None,
+        via: access::Via::Smart,
+    };
+    for (label, level) in [
+        ("$export (system level)", bulk_export::Level::System),
+        ("Patient/$export", bulk_export::Level::Patient),
+    ] {
+        let access = Arc::new(store::Access::caller(who.clone(), store::Reach::All, None));
+        let request = bulk_export::Request {
+            level,
+            types: None,
+            since: None,
+            filters: vec![],
+            ignored: vec![],
+        };
+        let started = Instant::now();
+        let job = exports.kick_off(&who, access, request, String::new())?;
+        let job = exports.wait(&job.id, &who)?;
+        let secs = started.elapsed().as_secs_f64();
+        let bytes: u64 = job
+            .outputs
+            .iter()
+            .filter_map(|o| std::fs::metadata(dir.join(&job.id).join(&o.file)).ok())
+            .map(|m| m.len())
+            .sum();
+        println!(
+            "export: {label:<24} {} resources in {secs:.2} s = {:.0} resources/s ({} files, {:.0} MB)",
+            job.exported(),
+            job.exported() as f64 / secs,
+            job.outputs.len(),
+            bytes as f64 / 1e6
+        );
+        exports.cancel(&job.id, &who)?;
     }
     Ok(())
 }

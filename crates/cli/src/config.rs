@@ -16,6 +16,37 @@ pub(crate) struct DatabaseArgs {
     pub(crate) database: String,
 }
 
+/// FHIR Bulk Data export (`$export`).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct BulkArgs {
+    /// Directory for Bulk Data export files (created, readable by Tend's user alone).
+    /// Default: beside the SQLite file (`FILE.exports`), or `tend-exports` in the working
+    /// directory with PostgreSQL. Several Tend processes on one database need a shared one.
+    #[arg(long = "export-dir", env = "TEND_EXPORT_DIR", value_name = "DIR")]
+    pub(crate) export_dir: Option<std::path::PathBuf>,
+    /// Hours a finished export's files are kept for the client to download.
+    #[arg(
+        long = "export-keep-hours",
+        env = "TEND_EXPORT_KEEP_HOURS",
+        default_value_t = 24,
+        value_parser = clap::value_parser!(i64).range(1..=720)
+    )]
+    pub(crate) keep_hours: i64,
+}
+
+impl BulkArgs {
+    /// The export directory for the database at `url`.
+    pub(crate) fn dir(&self, url: &str) -> std::path::PathBuf {
+        if let Some(d) = &self.export_dir {
+            return d.clone();
+        }
+        match url.strip_prefix("sqlite://") {
+            Some(file) => std::path::PathBuf::from(format!("{file}.exports")),
+            None => std::path::PathBuf::from("tend-exports"),
+        }
+    }
+}
+
 /// `tend serve`.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct ServeArgs {
@@ -42,6 +73,8 @@ pub(crate) struct ServeArgs {
     pub(crate) oidc: OidcArgs,
     #[command(flatten)]
     pub(crate) site: SiteArgs,
+    #[command(flatten)]
+    pub(crate) bulk: BulkArgs,
 }
 
 /// The hospital's settings the pages follow.

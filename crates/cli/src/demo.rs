@@ -39,6 +39,8 @@ pub(crate) struct DemoArgs {
     smart_clients: Option<std::path::PathBuf>,
     #[command(flatten)]
     site: crate::config::SiteArgs,
+    #[command(flatten)]
+    bulk: crate::config::BulkArgs,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -51,6 +53,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let db = DatabaseArgs {
         database: format!("sqlite://{}", args.file),
     };
+    // The old demo's export files went with its database.
+    let exports_dir = args.bulk.dir(&db.database);
+    if exports_dir.exists() {
+        std::fs::remove_dir_all(&exports_dir)
+            .with_context(|| format!("removing the old demo exports {}", exports_dir.display()))?;
+    }
     let store = crate::open_store(&db)?;
     let now = chrono::Utc::now();
     let cfg = synth::Config {
@@ -122,6 +130,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     gaps.start();
     let state = state.with_care_gaps(gaps);
+    let state = crate::with_exports(state, &args.bulk, &db.database)?;
     let gate = state.gate.clone();
     let resources = hospital.resources.clone();
     let (password, token, nurse_token) =

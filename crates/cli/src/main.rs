@@ -154,6 +154,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let state = with_early_warning(store.clone(), Arc::new(gate), &args.early_warning)?;
     let state = with_care_gaps(state, &args.prevention)?;
+    let state = with_exports(state, &args.bulk, &args.db.database)?;
     if state.gate.accounts.is_empty().unwrap_or(false) {
         println!(
             "No accounts yet: add the first administrator with\n  tend users add NAME --role administrator --name \"Full Name\" --database {}",
@@ -219,6 +220,26 @@ pub(crate) fn with_early_warning(
         state = state.with_metrics(handle);
     }
     Ok(state)
+}
+
+/// The application state with Bulk Data export, its files under the configured directory.
+pub(crate) fn with_exports(
+    state: server::AppState,
+    args: &config::BulkArgs,
+    database: &str,
+) -> anyhow::Result<server::AppState> {
+    let dir = args.dir(database);
+    let exports = bulk_export::Exports::open(
+        state.store.clone(),
+        &dir,
+        bulk_export::Config {
+            keep_hours: args.keep_hours,
+            ..Default::default()
+        },
+        Arc::new(store::SystemClock),
+    )
+    .with_context(|| format!("opening the export directory {}", dir.display()))?;
+    Ok(state.with_exports(exports))
 }
 
 /// The application state with the care-gap service started (a population run, then

@@ -61,6 +61,9 @@ pub enum ApiError {
     /// The request asked for more work than Tend does for one request.
     #[error("{0}")]
     TooCostly(String),
+    /// Too many requests of this kind at once (an export while the caller's others run).
+    #[error("{0}")]
+    Busy(String),
     #[error("the server could not complete the request")]
     Internal(String),
     #[error("the service is shutting down")]
@@ -112,6 +115,7 @@ impl ApiError {
             }
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, one("too-costly", None)),
             ApiError::TooCostly(_) => (StatusCode::BAD_REQUEST, one("too-costly", None)),
+            ApiError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, one("throttled", None)),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, one("exception", None)),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, one("transient", None)),
         }
@@ -160,6 +164,22 @@ impl From<StoreError> for ApiError {
             StoreError::TooCostly(_) => ApiError::TooCostly(e.to_string()),
             StoreError::Database(detail) => ApiError::Internal(detail),
             StoreError::Unavailable => ApiError::Unavailable,
+        }
+    }
+}
+
+impl From<bulk_export::Error> for ApiError {
+    fn from(e: bulk_export::Error) -> Self {
+        use bulk_export::Error as E;
+        match e {
+            E::Parameter { parameter, message } => ApiError::BadParameter { message, parameter },
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::NotReady => ApiError::NotFound(e.to_string()),
+            E::Cancelled => ApiError::NotFound(e.to_string()),
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::Busy(m) => ApiError::Busy(m),
+            E::Io(m) => ApiError::Internal(m),
+            E::Store(s) => s.into(),
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The care-gap service, when running (the worklist page, CDS Hooks).
     pub care_gaps: Option<Arc<care_gaps::CareGaps>>,
+    /// Bulk Data export jobs, when configured (`$export`).
+    pub exports: Option<Arc<bulk_export::Exports>>,
     /// Accounts, services and care relationships: who every request is, and what they reach.
     /// There is no state without it, so no request is ever served as nobody.
     pub gate: Arc<gate::Gate>,
@@ -80,6 +82,7 @@ impl AppState {
             feed: None,
             metrics: None,
             care_gaps: None,
+            exports: None,
             gate,
         }
     }
@@ -104,6 +107,12 @@ impl AppState {
     /// With the care-gap service (population runs, worklist).
     pub fn with_care_gaps(mut self, gaps: Arc<care_gaps::CareGaps>) -> AppState {
         self.care_gaps = Some(gaps);
+        self
+    }
+
+    /// With Bulk Data export (`$export`).
+    pub fn with_exports(mut self, exports: Arc<bulk_export::Exports>) -> AppState {
+        self.exports = Some(exports);
         self
     }
 
@@ -250,6 +259,13 @@ pub fn router(state: AppState) -> Router {
             get(system_search::search).post(batch::batch_or_transaction),
         )
         .route("/metadata", get(capabilities::metadata))
+        .route("/$export", get(bulk::system))
+        .route("/Patient/$export", get(bulk::patients))
+        .route(
+            "/$export-status/{job}",
+            get(bulk::status).delete(bulk::cancel),
+        )
+        .route("/$export-file/{job}/{file}", get(bulk::file))
         .route("/_history", get(history::system))
         .route(
             "/{rtype}",
@@ -287,6 +303,9 @@ async fn instance_operation(
         "_history" => interaction::history::instance(state, access, path, headers, query).await,
         "$everything" if path.0 .0 == "Patient" => {
             interaction::everything::everything(state, access, path, headers, query).await
+        }
+        "$export" if path.0 .0 == "Group" => {
+            interaction::bulk::group(state, access, path.0 .1.clone(), headers, query).await
         }
         t if !t.starts_with(['$', '_']) => {
             interaction::search::compartment(state, access, path, headers, query).await

@@ -61,6 +61,16 @@ pub(crate) fn patients_of(rtype: &str, id: &str, index: &[IndexEntry]) -> Vec<St
     out
 }
 
+/// The resource types a Patient compartment can hold (Patient itself included), sorted.
+pub fn patient_compartment_types() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = members().keys().map(String::as_str).collect();
+    if !out.contains(&"Patient") {
+        out.push("Patient");
+    }
+    out.sort_unstable();
+    out
+}
+
 /// `…/Patient/ID` or `…/Patient/ID/_history/V` at the end of a URL.
 pub(crate) fn patient_in_url(url: &str) -> Option<String> {
     let path = url.split(['?', '#']).next()?;

@@ -17,7 +17,8 @@ use crate::conn::{Cell, Conn};
 use crate::error::StoreError;
 use crate::interaction::{self, Ctx};
 use crate::model::{
-    Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
+    Change, Entry, ExportQuery, ExportScope, HistoryQuery, HistoryScope, Hit, Op, Outcome,
+    SearchPage, Version, WriteOp, EXPORT_PATIENTS,
 };
 use crate::reach_sql::{self, Types};
 use crate::sql::{self, Arg, ParamIds, Shape};
@@ -744,6 +745,72 @@ pub(crate) fn scan(
         &[Arg::Text(rtype.into()), Arg::Int(after)],
     )?);
     let next = rows.last().map(|(r, _)| *r).unwrap_or(after);
+    Ok((rows.into_iter().map(|(_, h)| h).collect(), next))
+}
+
+/// The newest change-log position and the time it was committed (ms): where an export's
+/// snapshot ends. Commit times only grow with the position, so everything after it was
+/// committed later than that time.
+pub(crate) fn export_snapshot(conn: &mut dyn Conn) -> Result<Option<(i64, i64)>, StoreError> {
+    let rows = conn.query(
+        "SELECT seq, lastupd FROM resource_version ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?;
+    Ok(rows.first().map(|r| (r[0].int(), r[1].int())))
+}
+
+/// A page of a Bulk Data export: current resources of the query's type after its cursor,
+/// in rid order, with the caller's reach as one more condition of the statement.
+pub(crate) fn export(
+    conn: &mut dyn Conn,
+    access: &Access,
+    q: &ExportQuery,
+) -> Result<(Vec<Hit>, i64), StoreError> {
+    if q.rtype == audit_log::TYPE {
+        return Err(StoreError::BadRequest(
+            "the audit trail is not exported; search AuditEvent instead".into(),
+        ));
+    }
+    let mut args = vec![
+        Arg::Text(q.rtype.clone()),
+        Arg::Int(q.after),
+        Arg::Int(q.upto),
+    ];
+    let mut sql = String::from(
+        "SELECT r.rid, r.rtype, r.id, v.body, v.patients FROM resource r JOIN resource_version v ON v.seq = r.seq \
+         WHERE r.rtype = ? AND r.deleted = 0 AND r.rid > ? AND r.seq <= ?",
+    );
+    if let Some(since) = q.since {
+        sql.push_str(" AND r.lastupd > ?");
+        args.push(Arg::Int(since));
+    }
+    match &q.scope {
+        ExportScope::Everything => {}
+        ExportScope::AnyPatient => {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM compartment c WHERE c.seq = r.seq)")
+        }
+        ExportScope::Patients(ids) => {
+            if ids.is_empty() {
+                return Ok((Vec::new(), q.after));
+            }
+            if ids.len() > EXPORT_PATIENTS {
+                return Err(StoreError::BadRequest(format!(
+                    "an export query names at most {EXPORT_PATIENTS} patients"
+                )));
+            }
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM compartment c WHERE c.seq = r.seq AND c.patient IN ({}))",
+                vec!["?"; ids.len()].join(", ")
+            ));
+            args.extend(ids.iter().map(|p| Arg::Text(p.clone())));
+        }
+    }
+    if let Some(c) = reach_sql::condition(access, "r", Types::One(&q.rtype), &mut args) {
+        sql.push_str(&format!(" AND {c}"));
+    }
+    sql.push_str(&format!(" ORDER BY r.rid LIMIT {}", q.limit.max(1)));
+    let rows = hits(conn.query(&sql, &args)?);
+    let next = rows.last().map(|(r, _)| *r).unwrap_or(q.after);
     Ok((rows.into_iter().map(|(_, h)| h).collect(), next))
 }
 

@@ -46,10 +46,12 @@ pub mod audit;
 pub use access::{Access, Reach};
 /// The search parameters of the audit trail (AuditEvent), served from its log.
 pub use audit_terms::PARAMS as AUDIT_SEARCH_PARAMS;
+pub use compartment::patient_compartment_types;
 pub use engine::{Commits, Keyed, Mode, Progress, WriteResult};
 pub use error::StoreError;
 pub use model::{
-    Change, Entry, HistoryQuery, HistoryScope, Hit, Op, Outcome, SearchPage, Version, WriteOp,
+    Change, Entry, ExportQuery, ExportScope, HistoryQuery, HistoryScope, Hit, Op, Outcome,
+    SearchPage, Version, WriteOp, EXPORT_PATIENTS,
 };
 pub use runner::{Consumer, Runner, LEASE_TTL};
 pub use search_all::search_all;
@@ -133,6 +135,12 @@ pub trait Store: Send + Sync {
     /// Current resources of a type after `cursor` (start at 0), and the next cursor. Tend's
     /// own population runs and exports only: no caller's access limits it.
     fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError>;
+    /// A page of a Bulk Data export, as far as `access` reaches (decided in the query, as
+    /// for a search), and the cursor to continue from.
+    fn export(&self, access: &Access, q: &ExportQuery) -> Result<(Vec<Hit>, i64), StoreError>;
+    /// Where an export's snapshot ends: the newest change-log position and its commit time
+    /// (ms), or None when nothing was ever written.
+    fn export_snapshot(&self) -> Result<Option<(i64, i64)>, StoreError>;
     /// Current resources per type.
     fn counts(&self) -> Result<Vec<(String, usize)>, StoreError>;
     /// Record AuditEvents: linked into the audit chain and committed with the next group
@@ -379,6 +387,16 @@ impl<C: Conn + 'static> Store for SqlStore<C> {
     }
     fn scan(&self, rtype: &str, cursor: i64, limit: usize) -> Result<(Vec<Hit>, i64), StoreError> {
         self.pool.with(|c| engine::scan(c, rtype, cursor, limit))
+    }
+    fn export(&self, access: &Access, q: &ExportQuery) -> Result<(Vec<Hit>, i64), StoreError> {
+        let (mut hits, next) = self.pool.with(|c| engine::export(c, access, q))?;
+        for h in &mut hits {
+            shape_hit(access, h);
+        }
+        Ok((hits, next))
+    }
+    fn export_snapshot(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        self.pool.with(|c| engine::export_snapshot(c))
     }
     fn counts(&self) -> Result<Vec<(String, usize)>, StoreError> {
         self.pool.with(|c| engine::counts(c))

@@ -190,3 +190,36 @@ pub struct Hit {
     /// The patients whose compartments hold it (ids).
     pub patients: Vec<String>,
 }
+
+/// One page of a Bulk Data export (<https://hl7.org/fhir/uv/bulkdata/export.html>): current
+/// resources of one type, in storage order after a cursor, as far as the caller reaches.
+#[derive(Debug, Clone)]
+pub struct ExportQuery {
+    pub rtype: String,
+    /// Continue after this cursor (0 to start; each page returns the next).
+    pub after: i64,
+    pub limit: usize,
+    /// Only resources last changed after this instant (ms): `_since` ("later than the
+    /// supplied time", Bulk Data v2).
+    pub since: Option<i64>,
+    /// Only resources whose current version is at or before this change-log position: the
+    /// export's snapshot ([`crate::Store::export_snapshot`]), so a resource changed while the
+    /// export runs waits for the next `_since` export instead of being half-seen.
+    pub upto: i64,
+    pub scope: ExportScope,
+}
+
+/// Which resources an export takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportScope {
+    /// Every resource of the type (system-level export).
+    Everything,
+    /// Resources in any patient's compartment (`Patient/$export`).
+    AnyPatient,
+    /// Resources in these patients' compartments (`Group/[id]/$export`; ids, at most
+    /// [`EXPORT_PATIENTS`] per query).
+    Patients(Vec<String>),
+}
+
+/// The most patients one [`ExportScope::Patients`] query names.
+pub const EXPORT_PATIENTS: usize = 500;

@@ -98,6 +98,9 @@ fn hospital() -> Vec<Value> {
         json!({"resourceType": "AdverseEvent", "id": "ae-n1", "actuality": "actual",
             "subject": {"reference": "Patient/p1"}, "date": now,
             "recorder": {"reference": "Practitioner/n1", "display": "Test nurse"}}),
+        // A cohort for Bulk Data export at Group level.
+        json!({"resourceType": "Group", "id": "cohort-1", "type": "person", "actual": true,
+            "member": [{"entity": {"reference": "Patient/p1"}}, {"entity": {"reference": "Patient/p3"}}]}),
         obs("o1", "p1", "8867-4", 88.0, "/min"),
         obs("o2", "p2", "8867-4", 90.0, "/min"),
         obs("o3", "p3", "8867-4", 70.0, "/min"),
@@ -185,9 +188,20 @@ async fn world() -> (World, tempfile::TempDir) {
     .unwrap();
     let accounts = accounts::Accounts::new(store.clone(), Arc::new(store::SystemClock));
     let gate = Arc::new(server::Gate::new(Arc::new(accounts), Arc::new(smart)));
+    let exports = bulk_export::Exports::open(
+        store.clone(),
+        &dir.path().join("exports"),
+        bulk_export::Config {
+            per_owner: 100,
+            ..Default::default()
+        },
+        Arc::new(store::SystemClock),
+    )
+    .unwrap();
     let state = server::AppState::new(store.clone(), gate.clone())
         .with_early_warning(ew, hub)
-        .with_care_gaps(gaps);
+        .with_care_gaps(gaps)
+        .with_exports(exports);
     let ward = ["Location/ward-t"];
     support::account(&gate, "nurse", Role::Nurse, Some("Practitioner/n1"), &ward);
     support::account(
@@ -372,6 +386,9 @@ fn request(method: &str, path: &str, bearer: Option<&str>, cookie: Option<&str>)
     }
     if let Some(c) = cookie {
         r = r.header(header::COOKIE, c);
+    }
+    if path.contains("/$export") {
+        r = r.header("prefer", "respond-async");
     }
     if path.ends_with("/_search") {
         return r
@@ -1497,4 +1514,238 @@ async fn follow(
     let (s, _, page) = send(app, get()).await;
     let (_, _, again) = send(app, get()).await;
     (s, page, again)
+}
+
+/// A request with a bearer token and extra headers; the status, headers and body.
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    extra: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    use http_body_util::BodyExt as _;
+    let mut r = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, "tend.test");
+    if let Some(t) = bearer {
+        r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    for (k, v) in extra {
+        r = r.header(*k, *v);
+    }
+    let resp = tower::ServiceExt::oneshot(app.clone(), r.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
+}
+
+/// Kick off an export as `token` and poll it to its end; the kick-off's status URL path and
+/// the final status, headers and body.
+async fn export_to_end(
+    w: &World,
+    token: &str,
+    kick_off: &str,
+) -> (String, StatusCode, axum::http::HeaderMap, String) {
+    let async_ = [
+        ("prefer", "respond-async"),
+        ("accept", "application/fhir+json"),
+    ];
+    let (s, h, body) = call(&w.app, "GET", kick_off, Some(token), &async_).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{kick_off}: {body}");
+    let location = h[header::CONTENT_LOCATION].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("http://tend.test/fhir/$export-status/"),
+        "{location}"
+    );
+    let status_path = location.trim_start_matches("http://tend.test").to_string();
+    for _ in 0..500 {
+        let (s, h, body) = call(&w.app, "GET", &status_path, Some(token), &[]).await;
+        if s == StatusCode::ACCEPTED {
+            assert!(h.contains_key("x-progress"), "progress is told");
+            assert_eq!(h[header::RETRY_AFTER], "2");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            continue;
+        }
+        return (status_path, s, h, body);
+    }
+    panic!("{kick_off}: the export never finished");
+}
+
+/// A data warehouse, registered as a SMART backend-services client, exports through the
+/// token endpoint, kick-off, status and download: it gets exactly what its scopes and the
+/// store let it read, nobody else can poll or download its export, each download is audited
+/// with the patients in the file, and deleting the export removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_service_exports_in_bulk_end_to_end() {
+    let (w, _dir) = world().await;
+    let (s, t) = smart_token(&w, "reader", "system/Observation.read", "bulk-1").await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let reader = t["access_token"].as_str().unwrap().to_string();
+    let (s, t) = smart_token(&w, "lab", "system/*.*", "bulk-2").await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let lab = t["access_token"].as_str().unwrap().to_string();
+
+    // Without `Prefer: respond-async` the kick-off says what is missing.
+    let (s, _, body) = call(&w.app, "GET", "/fhir/$export", Some(&reader), &[]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("respond-async"), "{body}");
+    // A parameter it does not support is named.
+    let (s, _, body) = call(
+        &w.app,
+        "GET",
+        "/fhir/$export?_elements=id",
+        Some(&reader),
+        &[("prefer", "respond-async")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("_elements"), "{body}");
+    // A person, even an administrator, does not export in bulk.
+    let admin = w
+        .gate
+        .accounts
+        .issue_token("admin", "bulk", None, "test")
+        .unwrap();
+    let (s, _, _) = call(
+        &w.app,
+        "GET",
+        "/fhir/$export",
+        Some(&admin),
+        &[("prefer", "respond-async")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The reader's whole export: Observations only (its scope), exactly what a search by the
+    // same client returns.
+    let (status_path, s, h, body) = export_to_end(&w, &reader, "/fhir/$export").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    assert!(h.contains_key(header::EXPIRES));
+    let manifest: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(manifest["requiresAccessToken"], true);
+    assert_eq!(manifest["request"], "http://tend.test/fhir/$export");
+    let outputs = manifest["output"].as_array().unwrap();
+    assert!(
+        outputs.iter().all(|o| o["type"] == "Observation"),
+        "{manifest}"
+    );
+    let (_, _, searched) = call(
+        &w.app,
+        "GET",
+        "/fhir/Observation?_count=1000",
+        Some(&reader),
+        &[],
+    )
+    .await;
+    let searched: Value = serde_json::from_str(&searched).unwrap();
+    let mut want: Vec<String> = searched["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
+        .collect();
+    want.sort();
+    let mut got = Vec::new();
+    for o in outputs {
+        let url = o["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("http://tend.test");
+        let (s, h, text) = call(&w.app, "GET", url, Some(&reader), &[]).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(h[header::CONTENT_TYPE], "application/fhir+ndjson");
+        assert_eq!(text.lines().count() as u64, o["count"].as_u64().unwrap());
+        for line in text.lines() {
+            let r: Value = serde_json::from_str(line).unwrap();
+            got.push(r["id"].as_str().unwrap().to_string());
+        }
+        // Someone else's token finds no such file; no token is asked to sign in.
+        let (s, _, _) = call(&w.app, "GET", url, Some(&lab), &[]).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _, _) = call(&w.app, "GET", url, None, &[]).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    got.sort();
+    assert_eq!(got, want);
+    assert!(got.contains(&"o1".to_string()) && got.contains(&"o3".to_string()));
+    // The download's audit record names the patients in the file.
+    let download = events(&*w.store)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| {
+            e["entity"].as_array().into_iter().flatten().any(|x| {
+                x["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("$export-file"))
+            }) && e["agent"][0]["altId"] == "reader"
+        })
+        .expect("the download is audited");
+    let named: Vec<&str> = download["entity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["what"]["reference"].as_str())
+        .collect();
+    for p in ["Patient/p1", "Patient/p2", "Patient/p3"] {
+        assert!(named.contains(&p), "{p} in {named:?}");
+    }
+
+    // Only the owner polls; after a DELETE the export is gone.
+    let (s, _, _) = call(&w.app, "GET", &status_path, Some(&lab), &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = call(&w.app, "DELETE", &status_path, Some(&reader), &[]).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _, _) = call(&w.app, "GET", &status_path, Some(&reader), &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // A group's export holds its members' records; `_since` later than everything, nothing.
+    let (_, s, _, body) = export_to_end(
+        &w,
+        &lab,
+        "/fhir/Group/cohort-1/$export?_type=Patient,Observation",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let manifest: Value = serde_json::from_str(&body).unwrap();
+    let patients = manifest["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["type"] == "Patient")
+        .expect("the members");
+    let url = patients["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://tend.test");
+    let (_, _, text) = call(&w.app, "GET", url, Some(&lab), &[]).await;
+    let mut ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["p1", "p3"]);
+    let (_, s, _, body) = export_to_end(
+        &w,
+        &lab,
+        "/fhir/Patient/$export?_since=2999-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let manifest: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(manifest["output"], json!([]));
 }

@@ -87,6 +87,15 @@ pub(crate) fn statement(registry: &Registry) -> &'static str {
                 r["operation"] = json!([{
                     "name": "everything",
                     "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+                }, {
+                    "name": "export",
+                    "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
+                }]);
+            }
+            if rtype == "Group" {
+                r["operation"] = json!([{
+                    "name": "export",
+                    "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
                 }]);
             }
             resources.push(r);
@@ -97,6 +106,7 @@ pub(crate) fn statement(registry: &Registry) -> &'static str {
             "date": "2026-11-24",
             "publisher": "Tend",
             "kind": "instance",
+            "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
             "software": { "name": "Tend", "version": env!("CARGO_PKG_VERSION") },
             "implementation": { "description": "Tend patient-care platform FHIR R4 API" },
             "fhirVersion": "4.0.1",
@@ -104,10 +114,11 @@ pub(crate) fn statement(registry: &Registry) -> &'static str {
             "patchFormat": ["application/json-patch+json"],
             "rest": [{
                 "mode": "server",
-                "documentation": "Search supports the prefixes eq ne gt lt ge le sa eb ap; the modifiers :exact :contains :missing :not :text :identifier :below :above and :[type]; chaining, _has, _include and _revinclude (with :iterate), _sort, _count with next/previous links, _summary, _elements, _total, _id and _lastUpdated. Compartment search in the Patient compartment: GET Patient/[id]/[type] with the type's parameters. Search across types: GET [base]?_type=... with parameters every listed type has (no _sort, _include or _revinclude), paging to 10,000 matches.",
+                "documentation": "Search supports the prefixes eq ne gt lt ge le sa eb ap; the modifiers :exact :contains :missing :not :text :identifier :below :above and :[type]; chaining, _has, _include and _revinclude (with :iterate), _sort, _count with next/previous links, _summary, _elements, _total, _id and _lastUpdated. Compartment search in the Patient compartment: GET Patient/[id]/[type] with the type's parameters. Search across types: GET [base]?_type=... with parameters every listed type has (no _sort, _include or _revinclude), paging to 10,000 matches. Bulk Data export (v2): GET [base]/$export, Patient/$export and Group/[id]/$export with Prefer: respond-async, for SMART backend services; _outputFormat (NDJSON), _since, _type and _typeFilter; status polling with X-Progress and Retry-After, DELETE to cancel; files need the access token.",
                 "compartment": ["http://hl7.org/fhir/CompartmentDefinition/patient"],
                 "resource": resources,
                 "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
+                "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
                 "searchParam": [
                     {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
                     {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"}

@@ -2,6 +2,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod binary;
+pub(crate) mod bulk;
 pub(crate) mod capabilities;
 pub(crate) mod everything;
 pub(crate) mod history;
