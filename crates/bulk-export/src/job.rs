@@ -54,12 +54,25 @@ pub struct Job {
     pub outputs: Vec<Output>,
     /// When it completed or failed (ms); the files are removed a while after.
     pub finished: Option<i64>,
+    /// Resources written so far, the type being written, and when the process running the
+    /// job last said so (ms): another Tend process on the same database answers status
+    /// requests from these, and a job whose runner fell silent is known to have stopped.
+    #[serde(default)]
+    pub exported: u64,
+    #[serde(default)]
+    pub current: Option<String>,
+    #[serde(default)]
+    pub heartbeat: i64,
 }
 
 impl Job {
-    /// Resources written so far (complete files).
+    /// Resources in its files (a finished job), or written so far (a running one).
     pub fn exported(&self) -> u64 {
-        self.outputs.iter().map(|o| o.count).sum()
+        if self.outputs.is_empty() {
+            self.exported
+        } else {
+            self.outputs.iter().map(|o| o.count).sum()
+        }
     }
 
     /// Whether the job is over (complete or failed).

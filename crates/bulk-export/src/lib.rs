@@ -10,10 +10,11 @@
 //!
 //! A job reflects the record at its kick-off (the newest change-log position then, whose
 //! commit time is the manifest's `transactionTime`): a resource changed while it runs is
-//! left for the next export with `_since`. A job that was running when Tend
-//! stopped is reported failed after the restart, with the reason; the client kicks it off
-//! again. Files are removed [`Config::keep_hours`] after the job finished, and at once when
-//! the client deletes the job.
+//! left for the next export with `_since`. The process running a job records its progress
+//! every few seconds in the job's record, so any Tend process on the same database answers
+//! its status; a job whose process fell silent is reported failed, with the reason, and the
+//! client kicks it off again. Files are removed [`Config::keep_hours`] after the job
+//! finished, and at once when the client deletes the job.
 
 pub mod job;
 pub mod manifest;
@@ -86,6 +87,11 @@ impl Default for Config {
     }
 }
 
+/// How often a running job records its progress (ms), and how long without it before the
+/// job is known to have stopped with its process (another process may be running it).
+const BEAT_MS: i64 = 2_000;
+const SILENT_MS: i64 = 30_000;
+
 /// The reason a job that was running when Tend stopped is given.
 pub const RESTARTED: &str =
     "Tend restarted while this export ran; kick the export off again to have it";
@@ -154,7 +160,9 @@ impl Exports {
         });
         let now = exports.clock.now_ms();
         for mut job in exports.jobs()? {
-            if !job.finished() {
+            // Another process on the same database may be running it: only a silent job
+            // stopped with its process.
+            if !job.finished() && now - job.heartbeat > SILENT_MS {
                 job.state = State::Failed(RESTARTED.into());
                 job.finished = Some(now);
                 let _ = std::fs::remove_dir_all(run::job_dir(&exports.root, &job.id));
@@ -230,17 +238,17 @@ impl Exports {
             run::members(&*self.store, &access, g)?;
         }
         let key = owner_of(owner);
+        let now = self.clock.now_ms();
         let open = self
             .jobs()?
             .into_iter()
-            .filter(|j| j.owner == key && !j.finished())
+            .filter(|j| j.owner == key && !j.finished() && now - j.heartbeat <= SILENT_MS)
             .count();
         if open >= self.config.per_owner {
             return Err(Error::Busy(format!(
                 "{open} exports of yours are still running; wait for them or delete one"
             )));
         }
-        let now = self.clock.now_ms();
         let (snapshot, transaction_time) = self.store.export_snapshot()?.unwrap_or((0, now));
         let job = Job {
             id: uuid::Uuid::new_v4().to_string(),
@@ -253,6 +261,9 @@ impl Exports {
             state: State::Queued,
             outputs: Vec::new(),
             finished: None,
+            exported: 0,
+            current: None,
+            heartbeat: now,
         };
         self.save(&job)?;
         let live = Arc::new(run::Live::default());
@@ -280,6 +291,11 @@ impl Exports {
                     .wait_timeout(n, std::time::Duration::from_millis(200))
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
+                if self.clock.now_ms() - job.heartbeat >= BEAT_MS {
+                    drop(n);
+                    self.beat(&mut job, &live);
+                    n = free.lock().unwrap_or_else(|e| e.into_inner());
+                }
             }
             if live.cancel.load(Ordering::Relaxed) {
                 self.lock_live().remove(&job.id);
@@ -288,9 +304,24 @@ impl Exports {
             *n -= 1;
         }
         job.state = State::Running;
+        job.heartbeat = self.clock.now_ms();
         let outcome = self.save(&job).and_then(|_| {
             let dir = run::job_dir(&self.root, &job.id);
-            let outputs = run::run(&*self.store, &access, &job, &dir, &self.config, &live)?;
+            let mut running = job.clone();
+            let mut beat = || {
+                if self.clock.now_ms() - running.heartbeat >= BEAT_MS {
+                    self.beat(&mut running, &live);
+                }
+            };
+            let outputs = run::run(
+                &*self.store,
+                &access,
+                &job,
+                &dir,
+                &self.config,
+                &live,
+                &mut beat,
+            )?;
             if !job.request.ignored.is_empty() {
                 let line = manifest::ignored_outcome(&job).to_string() + "\n";
                 std::fs::write(dir.join(manifest::IGNORED_FILE), line)
@@ -334,6 +365,32 @@ impl Exports {
         self.lock_live().remove(&job.id);
     }
 
+    /// Record a running or waiting job's progress; a job whose record is gone (deleted
+    /// through another process) is cancelled.
+    fn beat(&self, job: &mut Job, live: &run::Live) {
+        match self.store.keyed_get(job::SPACE, &job.id) {
+            Ok(None) => {
+                live.cancel.store(true, Ordering::Relaxed);
+                return;
+            }
+            Ok(Some(_)) => {}
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "export progress not recorded");
+                return;
+            }
+        }
+        job.heartbeat = self.clock.now_ms();
+        job.exported = live.exported.load(Ordering::Relaxed);
+        job.current = live
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Err(e) = self.save(job) {
+            tracing::warn!(job = %job.id, error = %e, "export progress not recorded");
+        }
+    }
+
     /// The caller's job: `NotFound` when there is none (or it is someone else's).
     fn owned(&self, id: &str, owner: &Principal) -> Result<Job, Error> {
         let key = owner_of(owner);
@@ -353,11 +410,12 @@ impl Exports {
                 l.exported.load(Ordering::Relaxed),
                 l.current.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             ),
-            None => (job.exported(), None),
+            // Another process runs it (its last word), or it is finished.
+            None => (job.exported(), job.current.clone()),
         };
-        if live.is_none() && !job.finished() {
-            // Saved as running, but no thread has it: another process's job, or one this
-            // process lost. Say so rather than leave the client polling for ever.
+        if live.is_none() && !job.finished() && self.clock.now_ms() - job.heartbeat > SILENT_MS {
+            // No process has said anything of it for a while: it stopped with its process.
+            // Say so rather than leave the client polling for ever.
             job.state = State::Failed(RESTARTED.into());
         }
         let progress = manifest::progress(&job, exported, current.as_deref());

@@ -152,7 +152,8 @@ fn io(e: std::io::Error) -> Error {
     Error::Io(e.to_string())
 }
 
-/// Run `job` into `dir`; returns its files, or [`Error::Cancelled`] when stopped.
+/// Run `job` into `dir`; returns its files, or [`Error::Cancelled`] when stopped. `beat` is
+/// called after every page (it records progress now and then, and may stop the job).
 pub(crate) fn run(
     store: &dyn Store,
     access: &Access,
@@ -160,6 +161,7 @@ pub(crate) fn run(
     dir: &Path,
     config: &Config,
     live: &Live,
+    beat: &mut dyn FnMut(),
 ) -> Result<Vec<Output>, Error> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let types = types_of(store, access, job)?;
@@ -206,6 +208,7 @@ pub(crate) fn run(
             for scope in &scopes {
                 let mut after = 0;
                 loop {
+                    beat();
                     if live.cancel.load(Ordering::Relaxed) {
                         return Err(Error::Cancelled);
                     }
@@ -262,6 +265,7 @@ pub(crate) fn run(
                     }
                 })?;
                 loop {
+                    beat();
                     if live.cancel.load(Ordering::Relaxed) {
                         return Err(Error::Cancelled);
                     }

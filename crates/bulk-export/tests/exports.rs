@@ -282,29 +282,37 @@ fn a_job_is_its_owners_and_ends_when_cancelled_or_interrupted() {
         exports.status(&job.id, &who),
         Err(bulk_export::Error::NotFound(_))
     ));
-    // A job left running by a stopped process: busy until the restart says it failed.
-    let stuck = Job {
-        id: "stuck".into(),
+    // A job another process is running: it counts against its owner, and its status is
+    // that process's last word.
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut elsewhere = Job {
+        id: "elsewhere".into(),
         owner: bulk_export::owner_of(&who),
         request: request(Level::System),
         request_url: String::new(),
         snapshot: 0,
         transaction_time: 0,
-        created: 0,
+        created: now,
         state: State::Running,
         outputs: vec![],
         finished: None,
+        exported: 1234,
+        current: Some("Observation".into()),
+        heartbeat: now,
     };
-    store
-        .keyed_put(
-            vec![(
-                bulk_export::job::SPACE.into(),
-                "stuck".into(),
-                Some(serde_json::to_string(&stuck).unwrap()),
-            )],
-            vec![],
-        )
-        .unwrap();
+    let keep = |job: &Job| {
+        store
+            .keyed_put(
+                vec![(
+                    bulk_export::job::SPACE.into(),
+                    job.id.clone(),
+                    Some(serde_json::to_string(job).unwrap()),
+                )],
+                vec![],
+            )
+            .unwrap()
+    };
+    keep(&elsewhere);
     let busy = exports.kick_off(
         &who,
         Arc::new(Access::system()),
@@ -312,8 +320,15 @@ fn a_job_is_its_owners_and_ends_when_cancelled_or_interrupted() {
         String::new(),
     );
     assert!(matches!(busy, Err(bulk_export::Error::Busy(_))), "{busy:?}");
+    let s = exports.status("elsewhere", &who).unwrap();
+    assert_eq!(s.job.state, State::Running);
+    assert_eq!(s.progress, "1234 resources exported; now Observation");
+    // Once that process has been silent for a while, a restart reports the job failed,
+    // and the owner may export again.
+    elsewhere.heartbeat = now - 60_000;
+    keep(&elsewhere);
     let reopened = open(&store, dir.path(), config);
-    let s = reopened.status("stuck", &who).unwrap();
+    let s = reopened.status("elsewhere", &who).unwrap();
     assert_eq!(s.job.state, State::Failed(bulk_export::RESTARTED.into()));
     let (again, _) = export(&reopened, &who, Access::system(), request(Level::System));
     assert_eq!(again.state, State::Complete);

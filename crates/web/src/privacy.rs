@@ -37,7 +37,10 @@ pub(crate) struct Line {
     role: String,
     address: String,
     what: String,
+    /// The patients shown (the one searched for first), and how many more the record names
+    /// (a bulk export file names thousands).
     patients: Vec<String>,
+    more_patients: usize,
     outcome: String,
     reason: String,
 }
@@ -81,7 +84,22 @@ fn glass_reason(e: &Value) -> Option<String> {
     })
 }
 
-fn line(e: &Value, zone: crate::Zone) -> Line {
+/// Patients listed on one line before "and N more".
+const PATIENTS_SHOWN: usize = 8;
+
+/// What a request was, in words where Tend has them: a bulk export's file download says so.
+fn what_of(description: &str) -> String {
+    if let Some((_, rest)) = description.split_once("/$export-file/") {
+        let file = rest.rsplit('/').next().unwrap_or(rest);
+        return format!("Downloaded a bulk export file ({file})");
+    }
+    if description.contains("/$export") && !description.contains("/$export-status/") {
+        return format!("Started a bulk export ({description})");
+    }
+    description.to_string()
+}
+
+fn line(e: &Value, zone: crate::Zone, searched: &str) -> Line {
     let agent = &e["agent"][0];
     let who = agent["who"]["display"]
         .as_str()
@@ -90,9 +108,22 @@ fn line(e: &Value, zone: crate::Zone) -> Line {
         .to_string();
     let user = agent["who"]["identifier"]["value"].as_str().unwrap_or("");
     let entities = e["entity"].as_array().cloned().unwrap_or_default();
+    let mut patients: Vec<String> = entities
+        .iter()
+        .filter_map(|x| x["what"]["reference"].as_str())
+        .filter(|r| r.starts_with("Patient/"))
+        .map(|r| r.trim_start_matches("Patient/").to_string())
+        .collect();
+    if let Some(i) = patients.iter().position(|p| p == searched) {
+        let p = patients.remove(i);
+        patients.insert(0, p);
+    }
+    let more_patients = patients.len().saturating_sub(PATIENTS_SHOWN);
+    patients.truncate(PATIENTS_SHOWN);
+    let shown = patients;
     let what = entities
         .iter()
-        .find_map(|x| x["description"].as_str().map(str::to_string))
+        .find_map(|x| x["description"].as_str().map(what_of))
         .or_else(|| e["outcomeDesc"].as_str().map(str::to_string))
         .unwrap_or_else(|| e["type"]["display"].as_str().unwrap_or("").to_string());
     Line {
@@ -111,12 +142,8 @@ fn line(e: &Value, zone: crate::Zone) -> Line {
             .unwrap_or("")
             .to_string(),
         what,
-        patients: entities
-            .iter()
-            .filter_map(|x| x["what"]["reference"].as_str())
-            .filter(|r| r.starts_with("Patient/"))
-            .map(|r| r.trim_start_matches("Patient/").to_string())
-            .collect(),
+        patients: shown,
+        more_patients,
         outcome: match e["outcome"].as_str() {
             Some("0") => "success".into(),
             Some("4") => format!("refused ({})", e["outcomeDesc"].as_str().unwrap_or("")),
@@ -165,7 +192,13 @@ fn search(web: &Web, user: &crate::User, f: &Filters) -> Result<(Vec<Line>, bool
     let mut lines: Vec<Line> = events
         .iter()
         .filter(|e| !glass || glass_reason(e).is_some())
-        .map(|e| line(e, web.config.zone))
+        .map(|e| {
+            line(
+                e,
+                web.config.zone,
+                f.patient.trim().trim_start_matches("Patient/"),
+            )
+        })
         .collect();
     let more = lines.len() > LIMIT;
     lines.truncate(LIMIT);

@@ -1699,6 +1699,14 @@ async fn a_backend_service_exports_in_bulk_end_to_end() {
     for p in ["Patient/p1", "Patient/p2", "Patient/p3"] {
         assert!(named.contains(&p), "{p} in {named:?}");
     }
+    // The privacy officer sees it among p2's accesses, in words.
+    let privacy = support::sign_in(&w.app, "privacy").await;
+    let (s, page) = support::page(&w.app, &privacy, "/privacy?patient=p2").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("Downloaded a bulk export file (Observation-1.ndjson)"),
+        "{page}"
+    );
 
     // Only the owner polls; after a DELETE the export is gone.
     let (s, _, _) = call(&w.app, "GET", &status_path, Some(&lab), &[]).await;
