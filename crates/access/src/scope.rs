@@ -99,6 +99,27 @@ impl Scopes {
         )
     }
 
+    /// Each scope in words, for people: "read and write every type of record", "read
+    /// Observation records".
+    pub fn describe(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|s| {
+                let verb = match (s.read, s.write) {
+                    (true, true) => "read and write",
+                    (true, false) => "read",
+                    (false, true) => "write",
+                    (false, false) => "nothing of",
+                };
+                if s.rtype == "*" {
+                    format!("{verb} every type of record")
+                } else {
+                    format!("{verb} {} records", s.rtype)
+                }
+            })
+            .collect()
+    }
+
     /// Whether every scope is of `context` (`system` for backend services).
     pub fn all_in(&self, context: &str) -> bool {
         self.0.iter().all(|s| s.context == context)

@@ -403,8 +403,14 @@ impl Exports {
 
     /// Where the caller's job stands.
     pub fn status(&self, id: &str, owner: &Principal) -> Result<Status, Error> {
-        let mut job = self.owned(id, owner)?;
-        let live = self.lock_live().get(id).cloned();
+        let job = self.owned(id, owner)?;
+        Ok(self.standing(job))
+    }
+
+    /// A job as it stands now: this process's live count when it runs here, the running
+    /// process's last word otherwise, failed when that process fell silent.
+    fn standing(&self, mut job: Job) -> Status {
+        let live = self.lock_live().get(&job.id).cloned();
         let (exported, current) = match &live {
             Some(l) => (
                 l.exported.load(Ordering::Relaxed),
@@ -418,8 +424,34 @@ impl Exports {
             // Say so rather than leave the client polling for ever.
             job.state = State::Failed(RESTARTED.into());
         }
+        job.exported = exported;
+        job.current = current.clone();
         let progress = manifest::progress(&job, exported, current.as_deref());
-        Ok(Status { job, progress })
+        Status { job, progress }
+    }
+
+    /// Every job, newest first, as it stands (the administrators' view: who asked for what
+    /// and how far it got; no record's content).
+    pub fn list(&self) -> Result<Vec<Status>, Error> {
+        self.sweep()?;
+        let mut jobs = self.jobs()?;
+        jobs.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        Ok(jobs.into_iter().map(|j| self.standing(j)).collect())
+    }
+
+    /// Stop a job and remove its files, whoever's it is (an administrator's decision; the
+    /// client's next status request finds nothing). Returns the job as it was.
+    pub fn remove(&self, id: &str) -> Result<Job, Error> {
+        let job = self
+            .store
+            .keyed_get(job::SPACE, id)?
+            .and_then(|v| serde_json::from_str::<Job>(&v).ok())
+            .ok_or_else(|| Error::NotFound(format!("no export '{id}'")))?;
+        if let Some(l) = self.lock_live().get(id) {
+            l.cancel.store(true, Ordering::Relaxed);
+        }
+        self.forget(id)?;
+        Ok(job)
     }
 
     /// Cancel the caller's job (running or finished): it stops, and its files go.

@@ -276,6 +276,10 @@ fn a_job_is_its_owners_and_ends_when_cancelled_or_interrupted() {
     assert!(exports.file(&job.id, &other, first).is_err());
     assert!(exports.file(&job.id, &who, "../export.db").is_err());
     let path = exports.file(&job.id, &who, first).unwrap().path;
+    // The administrators' list shows it, newest first.
+    let listed = exports.list().unwrap();
+    assert_eq!(listed[0].job.id, job.id);
+    assert_eq!(listed[0].job.state, State::Complete);
     exports.cancel(&job.id, &who).unwrap();
     assert!(!path.exists(), "the files go with the job");
     assert!(matches!(
@@ -332,4 +336,16 @@ fn a_job_is_its_owners_and_ends_when_cancelled_or_interrupted() {
     assert_eq!(s.job.state, State::Failed(bulk_export::RESTARTED.into()));
     let (again, _) = export(&reopened, &who, Access::system(), request(Level::System));
     assert_eq!(again.state, State::Complete);
+    // An administrator removes someone's export: gone for its owner too.
+    let removed = reopened.remove(&again.id).unwrap();
+    assert_eq!(removed.owner, bulk_export::owner_of(&who));
+    assert!(matches!(
+        reopened.status(&again.id, &who),
+        Err(bulk_export::Error::NotFound(_))
+    ));
+    assert!(reopened
+        .list()
+        .unwrap()
+        .iter()
+        .all(|s| s.job.id != again.id));
 }

@@ -48,6 +48,7 @@ mod chart_devices;
 mod chart_essentials;
 mod flash;
 mod handover;
+mod integrations;
 mod kiosk;
 mod local;
 mod mdt;
@@ -170,6 +171,11 @@ pub fn router(app: AppState, config: WebConfig) -> Router {
         .route("/privacy", get(privacy::page))
         .route("/admin/users", get(users::page).post(users::add))
         .route("/admin/users/{username}/{action}", post(users::act))
+        .route("/admin/integrations", get(integrations::page))
+        .route(
+            "/admin/integrations/exports/{id}/stop",
+            post(integrations::stop),
+        )
         .route("/patients/{id}/break-glass", post(chart::break_glass))
         .route("/patients/{id}/devices", post(chart_devices::placed))
         .route(
@@ -354,6 +360,8 @@ async fn home(auth: session::AuthExt) -> Response {
         "/privacy"
     } else if u.admin() {
         "/admin/users"
+    } else if u.may(access::Permission::Interfaces) {
+        "/admin/integrations"
     } else if u.measures() {
         // The quality office: its measures, the riskiest first.
         "/quality"

@@ -68,6 +68,10 @@ impl User {
     pub(crate) fn admin(&self) -> bool {
         self.may(Permission::ManageUsers)
     }
+    /// Runs the hospital's interfaces (the integrations page).
+    pub(crate) fn may_interfaces(&self) -> bool {
+        self.may(Permission::Interfaces)
+    }
 
     /// Whether the user sees every ward (the hospital-wide rapid-response team).
     pub(crate) fn hospital_wide(&self) -> bool {

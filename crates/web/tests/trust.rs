@@ -1717,7 +1717,7 @@ async fn a_backend_service_exports_in_bulk_end_to_end() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // A group's export holds its members' records; `_since` later than everything, nothing.
-    let (_, s, _, body) = export_to_end(
+    let (group_status, s, _, body) = export_to_end(
         &w,
         &lab,
         "/fhir/Group/cohort-1/$export?_type=Patient,Observation",
@@ -1756,4 +1756,42 @@ async fn a_backend_service_exports_in_bulk_end_to_end() {
     assert_eq!(s, StatusCode::OK);
     let manifest: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(manifest["output"], json!([]));
+
+    // The administrator's integrations page: the registered systems and their exports, by
+    // name and in words; removing one ends it for its client too.
+    let admin_session = support::sign_in(&w.app, "admin").await;
+    let (s, page) = support::page(&w.app, &admin_session, "/admin/integrations").await;
+    assert_eq!(s, StatusCode::OK);
+    for text in [
+        "Laboratory system",
+        "Observation reader",
+        "read Observation records",
+        "Patients of the group cohort-1: Patient, Observation",
+        "resources in 2 files",
+        "Complete: nothing to export",
+    ] {
+        assert!(page.contains(text), "{text}: {page}");
+    }
+    let job = group_status.rsplit('/').next().unwrap();
+    assert!(page.contains(&format!("export-{job}")));
+    let csrf = support::between(&page, "name=\"csrf\" value=\"", "\"").to_string();
+    let (s, page) = support::form(
+        &w.app,
+        &admin_session,
+        &format!("/admin/integrations/exports/{job}/stop"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(
+        page.contains("Removed the files of Laboratory system&#39;s export."),
+        "{page}"
+    );
+    assert!(!page.contains(&format!("export-{job}")));
+    let (s, _, _) = call(&w.app, "GET", &group_status, Some(&lab), &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A nurse has no such page.
+    let nurse = support::sign_in(&w.app, "nurse").await;
+    let (s, _) = support::page(&w.app, &nurse, "/admin/integrations").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }
