@@ -1,7 +1,7 @@
 //! Who may do what in Tend. Pure: no IO, no clock.
 //!
 //! - [`Role`]s and [`Permission`]s, with the one table that joins them ([`MATRIX`],
-//!   printed in `ARCHITECTURE.md` and checked against it by a test);
+//!   printed in `README.md` and checked against it by a test);
 //! - [`Principal`]: a signed-in person or an authenticated service, with its role, wards and
 //!   (for services and API tokens) SMART [`Scopes`];
 //! - care relationships ([`Relationship`]) and break-the-glass reasons ([`BreakGlass`]);

@@ -45,6 +45,10 @@ pub struct Request {
     pub filters: Vec<TypeFilter>,
     /// Parameters ignored under `Prefer: handling=lenient`, named in the manifest's errors.
     pub ignored: Vec<String>,
+    /// `patient` (a POST kick-off's Parameters, Patient and Group level): only these
+    /// patients (ids); empty means every patient of the level.
+    #[serde(default)]
+    pub patients: Vec<String>,
 }
 
 /// What a kick-off needs to know about resource types.
@@ -62,6 +66,41 @@ fn bad(parameter: &str, message: impl Into<String>) -> Error {
     }
 }
 
+/// The parameters of a POST kick-off's `Parameters` body, as the name-value pairs
+/// [`parse`] reads (`valueString`, `valueInstant`, `valueReference.reference`...).
+pub fn from_parameters(body: &serde_json::Value) -> Result<Vec<(String, String)>, Error> {
+    if body["resourceType"] != "Parameters" {
+        return Err(bad(
+            "resourceType",
+            "a POST kick-off's body is a Parameters resource",
+        ));
+    }
+    let mut out = Vec::new();
+    for p in body["parameter"].as_array().into_iter().flatten() {
+        let name = p["name"].as_str().unwrap_or_default().to_string();
+        let value = p
+            .as_object()
+            .into_iter()
+            .flatten()
+            .find(|(k, _)| k.starts_with("value"))
+            .map(|(_, v)| v);
+        let text = match value {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) if v["reference"].is_string() => {
+                v["reference"].as_str().unwrap_or_default().into()
+            }
+            _ => {
+                return Err(bad(
+                    if name.is_empty() { "parameter" } else { &name },
+                    format!("the parameter '{name}' has no value Tend can read"),
+                ))
+            }
+        };
+        out.push((name, text));
+    }
+    Ok(out)
+}
+
 /// Read the kick-off's query parameters. `lenient`: the client sent `Prefer:
 /// handling=lenient`, so parameters Tend does not support are ignored (and named in the
 /// manifest) instead of refused.
@@ -77,6 +116,7 @@ pub fn parse(
         since: None,
         filters: Vec::new(),
         ignored: Vec::new(),
+        patients: Vec::new(),
     };
     for (k, v) in params {
         match k.as_str() {
@@ -125,6 +165,24 @@ pub fn parse(
                     req.filters.push(type_filter(one, types)?);
                 }
             }
+            "patient" => {
+                if req.level == Level::System {
+                    return Err(bad(
+                        k,
+                        "'patient' narrows a Patient or Group export; a system export has none",
+                    ));
+                }
+                let id = v.trim().strip_prefix("Patient/").unwrap_or("");
+                if id.is_empty() || id.contains('/') {
+                    return Err(bad(
+                        k,
+                        format!("'patient' must reference a Patient (Patient/ID), not '{v}'"),
+                    ));
+                }
+                if !req.patients.iter().any(|p| p == id) {
+                    req.patients.push(id.to_string());
+                }
+            }
             other => {
                 if lenient {
                     req.ignored.push(other.to_string());
@@ -133,7 +191,7 @@ pub fn parse(
                         other,
                         format!(
                             "'{other}' is not a parameter Tend's export supports (_outputFormat, \
-                             _since, _type, _typeFilter); send 'Prefer: handling=lenient' to \
+                             _since, _type, _typeFilter, patient); send 'Prefer: handling=lenient' to \
                              have it ignored"
                         ),
                     ));

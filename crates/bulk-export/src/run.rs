@@ -165,13 +165,23 @@ pub(crate) fn run(
 ) -> Result<Vec<Output>, Error> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let types = types_of(store, access, job)?;
+    let asked = &job.request.patients;
+    let patients_scope = |ids: Vec<String>| -> Vec<ExportScope> {
+        ids.chunks(EXPORT_PATIENTS)
+            .map(|c| ExportScope::Patients(c.to_vec()))
+            .collect()
+    };
     let scopes: Vec<ExportScope> = match &job.request.level {
         Level::System => vec![ExportScope::Everything],
-        Level::Patient => vec![ExportScope::AnyPatient],
-        Level::Group(g) => members(store, access, g)?
-            .chunks(EXPORT_PATIENTS)
-            .map(|c| ExportScope::Patients(c.to_vec()))
-            .collect(),
+        Level::Patient if asked.is_empty() => vec![ExportScope::AnyPatient],
+        Level::Patient => patients_scope(asked.clone()),
+        // The members, or those of the patients asked for who are members.
+        Level::Group(g) => patients_scope(
+            members(store, access, g)?
+                .into_iter()
+                .filter(|m| asked.is_empty() || asked.contains(m))
+                .collect(),
+        ),
     };
     let since = job.request.since.map(|t| t.timestamp_millis());
     let mut outputs = Vec::new();
@@ -233,8 +243,10 @@ pub(crate) fn run(
                 }
             }
         } else {
-            let members: Option<HashSet<&String>> = match &job.request.level {
-                Level::Group(_) => Some(
+            // The patients a filtered search's matches must be about (a group, or the
+            // patients asked for), or None for any patient (or, at system level, none).
+            let members: Option<HashSet<&String>> = match (&job.request.level, asked.is_empty()) {
+                (Level::Group(_), _) | (Level::Patient, false) => Some(
                     scopes
                         .iter()
                         .flat_map(|s| match s {

@@ -94,6 +94,7 @@ fn request(level: Level) -> Request {
         since: None,
         filters: vec![],
         ignored: vec![],
+        patients: vec![],
     }
 }
 
@@ -190,6 +191,16 @@ fn each_level_holds_what_it_should_and_the_files_name_their_patients() {
     );
     assert_eq!(group["Patient"], ["p1", "p3"]);
     assert_eq!(group["Observation"], ["o0", "o1", "o2", "o4"]);
+    // Named patients (a POST kick-off's `patient`): only theirs, and of a group only members.
+    let mut req = request(Level::Patient);
+    req.patients = vec!["p2".into()];
+    let (_, named) = export(&exports, &who, Access::system(), req);
+    assert_eq!(named["Patient"], ["p2"]);
+    assert_eq!(named["Observation"], ["o3"]);
+    let mut req = request(Level::Group("g1".into()));
+    req.patients = vec!["p1".into(), "p2".into()];
+    let (_, named) = export(&exports, &who, Access::system(), req);
+    assert_eq!(named["Patient"], ["p1"], "p2 is not an active member");
     let missing = exports.kick_off(
         &who,
         Arc::new(Access::system()),

@@ -495,6 +495,7 @@ fn bench_export(store: Arc<dyn Store>, dir: &std::path::Path) -> anyhow::Result<
             since: None,
             filters: vec![],
             ignored: vec![],
+            patients: vec![],
         };
         let started = Instant::now();
         let job = exports.kick_off(&who, access, request, String::new())?;

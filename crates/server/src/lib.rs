@@ -259,8 +259,15 @@ pub fn router(state: AppState) -> Router {
             get(system_search::search).post(batch::batch_or_transaction),
         )
         .route("/metadata", get(capabilities::metadata))
-        .route("/$export", get(bulk::system))
-        .route("/Patient/$export", get(bulk::patients))
+        .route("/$export", get(bulk::system).post(bulk::system_post))
+        .route(
+            "/Patient/$export",
+            get(bulk::patients).post(bulk::patients_post),
+        )
+        .route(
+            "/Group/{id}/$export",
+            get(bulk::group).post(bulk::group_post),
+        )
         .route(
             "/$export-status/{job}",
             get(bulk::status).delete(bulk::cancel),
@@ -303,9 +310,6 @@ async fn instance_operation(
         "_history" => interaction::history::instance(state, access, path, headers, query).await,
         "$everything" if path.0 .0 == "Patient" => {
             interaction::everything::everything(state, access, path, headers, query).await
-        }
-        "$export" if path.0 .0 == "Group" => {
-            interaction::bulk::group(state, access, path.0 .1.clone(), headers, query).await
         }
         t if !t.starts_with(['$', '_']) => {
             interaction::search::compartment(state, access, path, headers, query).await

@@ -51,10 +51,6 @@ pub(crate) struct Shown {
     done: Option<String>,
 }
 
-fn instant(ms: i64) -> String {
-    bulk_export::manifest::instant(ms)
-}
-
 /// Who asked, by name: a registered service's name, or a person's.
 fn client_name(web: &Web, owner: &str) -> String {
     if let Some(id) = owner.strip_prefix("client:") {
@@ -95,8 +91,9 @@ fn what(web: &Web, job: &bulk_export::Job) -> String {
 
 fn line(web: &Web, exports: &bulk_export::Exports, s: bulk_export::Status) -> ExportLine {
     let zone = web.config.zone;
+    let now = chrono::Utc::now().timestamp_millis();
     let job = &s.job;
-    let n = job.exported();
+    let n = view::count(job.exported());
     let (state, tone) = match &job.state {
         JobState::Queued => ("Waiting for a free exporter".to_string(), "running"),
         JobState::Running => (
@@ -122,18 +119,18 @@ fn line(web: &Web, exports: &bulk_export::Exports, s: bulk_export::Status) -> Ex
     ExportLine {
         id: job.id.clone(),
         client: client_name(web, &job.owner),
-        started: zone.full(&instant(job.created)),
+        started: zone.clock_ms(job.created, now),
         what: what(web, job),
         since: job
             .request
             .since
-            .map(|t| zone.full(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))),
+            .map(|t| zone.clock_ms(t.timestamp_millis(), now)),
         state,
         tone,
         kept_until: exports
             .expires(job)
             .filter(|_| job.state == JobState::Complete)
-            .map(|t| zone.full(&instant(t))),
+            .map(|t| zone.clock_ms(t, now)),
         running: !job.finished(),
     }
 }

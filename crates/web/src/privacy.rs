@@ -40,7 +40,8 @@ pub(crate) struct Line {
     /// The patients shown (the one searched for first), and how many more the record names
     /// (a bulk export file names thousands).
     patients: Vec<String>,
-    more_patients: usize,
+    /// "1,006", or empty.
+    more_patients: String,
     outcome: String,
     reason: String,
 }
@@ -118,7 +119,10 @@ fn line(e: &Value, zone: crate::Zone, searched: &str) -> Line {
         let p = patients.remove(i);
         patients.insert(0, p);
     }
-    let more_patients = patients.len().saturating_sub(PATIENTS_SHOWN);
+    let more_patients = match patients.len().saturating_sub(PATIENTS_SHOWN) {
+        0 => String::new(),
+        n => crate::view::count(n as u64),
+    };
     patients.truncate(PATIENTS_SHOWN);
     let shown = patients;
     let what = entities

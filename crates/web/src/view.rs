@@ -459,3 +459,32 @@ mod tests {
         assert_eq!(duration(3 * 24 * 3_600_000), "3 d");
     }
 }
+
+/// A count as people read it: `10,185`.
+pub(crate) fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, want) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (10185, "10,185"),
+            (1234567, "1,234,567"),
+        ] {
+            assert_eq!(super::count(n), want);
+        }
+    }
+}

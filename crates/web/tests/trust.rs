@@ -1757,6 +1757,55 @@ async fn a_backend_service_exports_in_bulk_end_to_end() {
     let manifest: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(manifest["output"], json!([]));
 
+    // A POST kick-off names its patients in a Parameters body.
+    let body = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "_type", "valueString": "Patient,Observation"},
+        {"name": "patient", "valueReference": {"reference": "Patient/p1"}}]});
+    let resp = tower::ServiceExt::oneshot(
+        w.app.clone(),
+        Request::post("/fhir/Patient/$export")
+            .header(header::HOST, "tend.test")
+            .header(header::AUTHORIZATION, format!("Bearer {lab}"))
+            .header("prefer", "respond-async")
+            .header(header::CONTENT_TYPE, "application/fhir+json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let status_path = resp.headers()[header::CONTENT_LOCATION]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("http://tend.test")
+        .to_string();
+    let mut manifest = Value::Null;
+    for _ in 0..500 {
+        let (s, _, body) = call(&w.app, "GET", &status_path, Some(&lab), &[]).await;
+        if s == StatusCode::OK {
+            manifest = serde_json::from_str(&body).unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let outputs = manifest["output"].as_array().expect("complete");
+    assert_eq!(outputs.len(), 2, "{manifest}");
+    for o in outputs {
+        let url = o["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("http://tend.test");
+        let (_, _, text) = call(&w.app, "GET", url, Some(&lab), &[]).await;
+        for line in text.lines() {
+            let r: Value = serde_json::from_str(line).unwrap();
+            if o["type"] == "Patient" {
+                assert_eq!(r["id"], "p1", "{line}");
+            } else {
+                assert_eq!(r["subject"]["reference"], "Patient/p1", "{line}");
+            }
+        }
+    }
+
     // The administrator's integrations page: the registered systems and their exports, by
     // name and in words; removing one ends it for its client too.
     let admin_session = support::sign_in(&w.app, "admin").await;

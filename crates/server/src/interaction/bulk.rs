@@ -2,7 +2,8 @@
 //!
 //! - kick-off: `GET [base]/$export`, `GET [base]/Patient/$export`,
 //!   `GET [base]/Group/[id]/$export` with `Prefer: respond-async` → 202 and
-//!   `Content-Location` (the status URL);
+//!   `Content-Location` (the status URL); or the same by POST with a `Parameters` body
+//!   (which may also name `patient`s at Patient and Group level);
 //! - status: `GET [base]/$export-status/[job]` → 202 with `X-Progress` and `Retry-After`
 //!   while it runs, 200 with the manifest when complete, or an OperationOutcome when it
 //!   failed; `DELETE` cancels it and removes its files;
@@ -71,7 +72,7 @@ pub(crate) async fn system(
     headers: HeaderMap,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    kick_off(state, access, Level::System, headers, query).await
+    kick_off(state, access, Level::System, headers, query, None).await
 }
 
 pub(crate) async fn patients(
@@ -80,18 +81,67 @@ pub(crate) async fn patients(
     headers: HeaderMap,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    kick_off(state, access, Level::Patient, headers, query).await
+    kick_off(state, access, Level::Patient, headers, query, None).await
 }
 
-/// `Group/[id]/$export` (reached through the instance-operation route).
 pub(crate) async fn group(
     state: State<AppState>,
-    access: Arc<Access>,
-    id: String,
+    Caller(access): Caller,
+    Path(id): Path<String>,
     headers: HeaderMap,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    kick_off(state, access, Level::Group(id), headers, query).await
+    kick_off(state, access, Level::Group(id), headers, query, None).await
+}
+
+/// The kick-offs by POST, their parameters in a `Parameters` body.
+pub(crate) async fn system_post(
+    state: State<AppState>,
+    Caller(access): Caller,
+    headers: HeaderMap,
+    query: RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = body_parameters(&headers, &body)?;
+    kick_off(state, access, Level::System, headers, query, Some(params)).await
+}
+
+pub(crate) async fn patients_post(
+    state: State<AppState>,
+    Caller(access): Caller,
+    headers: HeaderMap,
+    query: RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = body_parameters(&headers, &body)?;
+    kick_off(state, access, Level::Patient, headers, query, Some(params)).await
+}
+
+pub(crate) async fn group_post(
+    state: State<AppState>,
+    Caller(access): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = body_parameters(&headers, &body)?;
+    kick_off(
+        state,
+        access,
+        Level::Group(id),
+        headers,
+        query,
+        Some(params),
+    )
+    .await
+}
+
+/// A POST kick-off's `Parameters`, as name-value pairs.
+fn body_parameters(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    crate::response::check_content_type(headers)?;
+    let value = crate::response::parse_json(body)?;
+    Ok(bulk_export::request::from_parameters(&value)?)
 }
 
 async fn kick_off(
@@ -100,6 +150,7 @@ async fn kick_off(
     level: Level,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+    body: Option<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let exports = exports(&state)?;
     let who = principal(&access)?;
@@ -126,7 +177,9 @@ async fn kick_off(
         }
     }
     let lenient = prefers(&headers, "handling=lenient");
-    let request = bulk_export::parse(level, &query_pairs(query.as_deref()), lenient, &R4Types)?;
+    let mut params = query_pairs(query.as_deref());
+    params.extend(body.unwrap_or_default());
+    let request = bulk_export::parse(level, &params, lenient, &R4Types)?;
     let base = base_url(&state, &headers);
     let path = match &request.level {
         Level::System => "$export".to_string(),
