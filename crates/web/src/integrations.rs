@@ -67,8 +67,11 @@ fn client_name(web: &Web, owner: &str) -> String {
 }
 
 fn what(web: &Web, job: &bulk_export::Job) -> String {
+    let named = job.request.patients.len();
     let level = match &job.request.level {
         Level::System => "Whole record".to_string(),
+        Level::Patient if named == 1 => "Records of 1 named patient".to_string(),
+        Level::Patient if named > 1 => format!("Records of {named} named patients"),
         Level::Patient => "Every patient's record".to_string(),
         Level::Group(g) => {
             let name = view::read(&*web.app.store, &store::Access::system(), "Group", g)

@@ -1818,6 +1818,7 @@ async fn a_backend_service_exports_in_bulk_end_to_end() {
         "Patients of the group cohort-1: Patient, Observation",
         "resources in 2 files",
         "Complete: nothing to export",
+        "Records of 1 named patient: Patient, Observation",
     ] {
         assert!(page.contains(text), "{text}: {page}");
     }
