@@ -51,6 +51,20 @@ pub struct Request {
     pub patients: Vec<String>,
 }
 
+impl Request {
+    /// Everything of `level`: every type, no bounds, no filters.
+    pub fn new(level: Level) -> Request {
+        Request {
+            level,
+            types: None,
+            since: None,
+            filters: Vec::new(),
+            ignored: Vec::new(),
+            patients: Vec::new(),
+        }
+    }
+}
+
 /// What a kick-off needs to know about resource types.
 pub trait Types {
     /// A FHIR R4 resource type.
@@ -110,14 +124,7 @@ pub fn parse(
     lenient: bool,
     types: &dyn Types,
 ) -> Result<Request, Error> {
-    let mut req = Request {
-        level,
-        types: None,
-        since: None,
-        filters: Vec::new(),
-        ignored: Vec::new(),
-        patients: Vec::new(),
-    };
+    let mut req = Request::new(level);
     for (k, v) in params {
         match k.as_str() {
             "_outputFormat" => {

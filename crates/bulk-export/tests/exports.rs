@@ -88,14 +88,7 @@ fn hospital() -> (Arc<dyn Store>, tempfile::TempDir) {
 }
 
 fn request(level: Level) -> Request {
-    Request {
-        level,
-        types: None,
-        since: None,
-        filters: vec![],
-        ignored: vec![],
-        patients: vec![],
-    }
+    Request::new(level)
 }
 
 /// Run an export to completion; the ids per type, read back from its files.

@@ -489,14 +489,7 @@ fn bench_export(store: Arc<dyn Store>, dir: &std::path::Path) -> anyhow::Result<
         ("Patient/$export", bulk_export::Level::Patient),
     ] {
         let access = Arc::new(store::Access::caller(who.clone(), store::Reach::All, None));
-        let request = bulk_export::Request {
-            level,
-            types: None,
-            since: None,
-            filters: vec![],
-            ignored: vec![],
-            patients: vec![],
-        };
+        let request = bulk_export::Request::new(level);
         let started = Instant::now();
         let job = exports.kick_off(&who, access, request, String::new())?;
         let job = exports.wait(&job.id, &who)?;
