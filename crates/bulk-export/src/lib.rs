@@ -101,8 +101,8 @@ pub const RESTARTED: &str =
 pub struct File {
     pub path: PathBuf,
     pub patients: Vec<String>,
-    /// Whether it holds FHIR resources (an NDJSON output) or the OperationOutcome of
-    /// ignored parameters.
+    /// The resource type of its lines (`OperationOutcome` for the file naming ignored
+    /// parameters).
     pub rtype: String,
 }
 
@@ -425,8 +425,8 @@ impl Exports {
             job.state = State::Failed(RESTARTED.into());
         }
         job.exported = exported;
-        job.current = current.clone();
-        let progress = manifest::progress(&job, exported, current.as_deref());
+        job.current = current;
+        let progress = manifest::progress(&job);
         Status { job, progress }
     }
 

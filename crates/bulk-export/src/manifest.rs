@@ -46,11 +46,12 @@ pub fn ignored_outcome(job: &Job) -> Value {
 
 /// What the client is told while it waits (`X-Progress`): plain counts, never a total that
 /// would say how much of the record lies beyond the caller's reach.
-pub fn progress(job: &Job, exported_now: u64, current_type: Option<&str>) -> String {
-    match (&job.state, current_type) {
+pub fn progress(job: &Job) -> String {
+    let n = job.exported;
+    match (&job.state, &job.current) {
         (State::Queued, _) => "queued: waiting for a free exporter".into(),
-        (_, Some(t)) => format!("{exported_now} resources exported; now {t}"),
-        _ => format!("{exported_now} resources exported"),
+        (_, Some(t)) => format!("{n} resources exported; now {t}"),
+        _ => format!("{n} resources exported"),
     }
 }
 
